@@ -1,0 +1,39 @@
+"""Clean review text and drop unusable rows, keeping a record of each drop."""
+from __future__ import annotations
+
+import html
+import re
+
+import pandas as pd
+
+_TAG = re.compile(r"<[^>]{0,2000}>")
+_SPACE = re.compile(r"\s+")
+
+
+def clean_text(value) -> str:
+    """Unescape entities, drop HTML tags, collapse whitespace; CJK text is left as is."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    text = html.unescape(str(value))
+    text = _TAG.sub(" ", text)
+    return _SPACE.sub(" ", text).strip()
+
+
+def clean_reviews(frame: pd.DataFrame, text_col: str, *, id_col: str | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (kept, dropped). Both carry `row_id` (0-based input row); kept gains `text`
+    clean text in column `_text`; dropped gains `reason`. Duplicates are the same clean text
+    from the same customer (or anywhere, without a customer column); the first is kept."""
+    frame = frame.reset_index(drop=True)
+    frame.insert(0, "row_id", range(len(frame)))
+    clean = frame[text_col].map(clean_text)
+    reason = pd.Series("", index=frame.index, dtype="object")
+    reason[clean == ""] = "empty review text"
+    key = [clean] if id_col is None else [frame[id_col].astype(str), clean]
+    dup = pd.DataFrame({i: k for i, k in enumerate(key)}).duplicated(keep="first")
+    reason[(reason == "") & dup] = "duplicate review"
+    kept = frame[reason == ""].copy()
+    kept["_text"] = clean[reason == ""]
+    dropped = frame[reason != ""].copy()
+    dropped.insert(1, "reason", reason[reason != ""])
+    return kept.reset_index(drop=True), dropped.reset_index(drop=True)

@@ -1,0 +1,99 @@
+"""Command line: `python -m segcore run|score ...`."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from .errors import SegscopeError
+
+COLUMN_FLAGS = {"text": "--text-col", "id": "--id-col", "rating": "--rating-col", "label": "--label-col",
+                "date": "--date-col", "amount": "--amount-col", "product": "--product-col"}
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="reviews file: .csv, .xlsx, .parquet, .json or .jsonl")
+    p.add_argument("--out", required=True, help="output folder")
+    for role, flag in COLUMN_FLAGS.items():
+        p.add_argument(flag, dest=f"col_{role}", metavar="C", help=f"{role} column (auto-detected when omitted)")
+    p.add_argument("--sheet", help="Excel sheet name (default: the first non-empty sheet)")
+    p.add_argument("--max-rows", type=int, help="use a seeded random sample of at most N rows")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--templates", help="folder of *.md.j2 strategy templates replacing the defaults")
+    p.add_argument("--batch-size", type=int, default=None, help="training / scoring batch size")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m segcore",
+                                     description="Segment customers from their reviews.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="fine-tune on a review file, segment customers, write outputs")
+    _common(run)
+    run.add_argument("--model", default="default",
+                     help="encoder: 'default' (shipped all-MiniLM-L6-v2), a local folder or a hub id")
+    run.add_argument("--epochs", type=int, default=4)
+    run.add_argument("--lr", type=float, default=8e-5)
+    run.add_argument("--max-length", type=int, default=128, help="tokens per review for the model")
+    run.add_argument("--patience", type=int, default=2, help="early-stopping patience in epochs")
+    run.add_argument("--k", type=int, help="number of segments (default: chosen by silhouette, 3-8)")
+    score = sub.add_parser("score", help="score a file with a saved model, without training")
+    _common(score)
+    score.add_argument("--model", required=True, help="the model/ folder of a finished run")
+    return parser
+
+
+def _positive(name: str, value) -> None:
+    if value is not None and value <= 0:
+        raise SegscopeError(f"{name} must be positive, got {value}.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="segscope: %(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "urllib3", "numba", "transformers.modeling_utils"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import transformers
+
+    transformers.logging.set_verbosity_error()  # keep the Trainer's progress bar, drop load reports
+    try:
+        from .pipeline import RunConfig, run_pipeline, score_file
+        from .train import TrainConfig
+
+        for flag in ("max_rows", "batch_size", "epochs", "lr", "max_length", "k"):
+            _positive("--" + flag.replace("_", "-"), getattr(args, flag, None))
+        columns = {role: getattr(args, f"col_{role}") for role in COLUMN_FLAGS}
+        config = RunConfig(columns=columns, sheet=args.sheet, max_rows=args.max_rows, seed=args.seed,
+                           templates=args.templates)
+        if args.batch_size:
+            config.predict_batch_size = max(args.batch_size, 16)
+        if args.command == "run":
+            config.k = args.k
+            config.train = TrainConfig(model=args.model, epochs=args.epochs, lr=args.lr,
+                                       max_length=args.max_length, patience=args.patience, seed=args.seed,
+                                       batch_size=args.batch_size or 16)
+            result = run_pipeline(args.input, args.out, config)
+            m = result.metrics
+            print(f"done in {m['seconds']:.0f}s: test macro-F1 {m['test']['macro_f1']:.3f} "
+                  f"(baseline {m['baseline']['macro_f1']:.3f}), {m['k']} segments -> {Path(args.out)}")
+        else:
+            result = score_file(args.input, args.model, args.out, config)
+            print(f"scored {result.metrics['n_reviews']} reviews in {result.metrics['seconds']:.0f}s "
+                  f"-> {Path(args.out)}")
+        return 0
+    except SegscopeError as exc:
+        print(f"segscope: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("segscope: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an unexpected failure: one line, traceback only on request
+        if args.debug:
+            raise
+        msg = " ".join(str(exc).split())[:300]
+        print(f"segscope: error: unexpected {type(exc).__name__}: {msg} (rerun with --debug for details)",
+              file=sys.stderr)
+        return 1

@@ -1,0 +1,97 @@
+"""Write tables a marketer opens in Excel or imports elsewhere, safely.
+
+Every CSV / XLSX cell that starts with =, +, -, @, tab or carriage return is prefixed with a
+single quote, so spreadsheet programs show it as text instead of running it (OWASP CSV
+injection)."""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pandas as pd
+
+_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+_SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
+_FILE_BAD = re.compile(r"[^\w\-]+", re.UNICODE)
+
+
+def neutralise(value):
+    if isinstance(value, str) and value.startswith(_DANGEROUS):
+        return "'" + value
+    return value
+
+
+def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(neutralise)
+    out.columns = [neutralise(str(c)) for c in out.columns]
+    return out
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    path = Path(path)
+    safe_frame(frame).to_csv(path, index=False, encoding="utf-8-sig")  # BOM: Excel reads UTF-8
+    return path
+
+
+def safe_filename(name: str, *, fallback: str = "file") -> str:
+    """A file name with no path separators or odd characters."""
+    cleaned = _FILE_BAD.sub("_", str(name)).strip("._")[:80]
+    return cleaned or fallback
+
+
+def sheet_title(name: str, used: set[str]) -> str:
+    base = _SHEET_BAD.sub(" ", str(name)).strip().strip("'")[:31] or "Sheet"
+    title, i = base, 2
+    while title.lower() in used:
+        suffix = f" ({i})"
+        title = base[: 31 - len(suffix)] + suffix
+        i += 1
+    used.add(title.lower())
+    return title
+
+
+def xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
+    """One workbook, one sheet per entry (titles made valid and unique)."""
+    buffer = io.BytesIO()
+    used: set[str] = set()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            safe_frame(frame).to_excel(writer, sheet_name=sheet_title(name, used), index=False)
+    return buffer.getvalue()
+
+
+def campaign_lists(customers: pd.DataFrame, profiles: dict[int, dict],
+                   strategies: dict[int, list[dict]]) -> dict[int, pd.DataFrame]:
+    """{segment_id: campaign table} with customer id, segment, key facts, suggested action."""
+    facts = [c for c in ("n_reviews", "mean_rating", "recency_days", "frequency", "monetary", "churn_risk")
+             if c in customers]
+    label_share_cols = [c for c in customers.columns if c.startswith("share_")]
+    out = {}
+    for seg, profile in sorted(profiles.items()):
+        rows = customers[customers["segment_id"] == seg]
+        actions = strategies.get(seg, [])
+        table = pd.DataFrame({"customer_id": rows["customer_id"].astype(str),
+                              "segment_id": seg, "segment": profile["name"]})
+        for col in facts + label_share_cols:
+            table[col] = rows[col].round(4) if pd.api.types.is_float_dtype(rows[col]) else rows[col]
+        table["suggested_action"] = actions[0]["title"] if actions else "Monitor"
+        table["other_actions"] = "; ".join(a["title"] for a in actions[1:])
+        out[seg] = table.reset_index(drop=True)
+    return out
+
+
+def write_campaigns(campaigns: dict[int, pd.DataFrame], profiles: dict[int, dict], out_dir: str | Path
+                    ) -> tuple[Path, list[Path]]:
+    out_dir = Path(out_dir)
+    sheets = {f"{seg} {profiles[seg]['name']}": table for seg, table in campaigns.items()}
+    xlsx = out_dir / "campaigns.xlsx"
+    xlsx.write_bytes(xlsx_bytes(sheets))
+    folder = out_dir / "campaigns"
+    folder.mkdir(parents=True, exist_ok=True)
+    csvs = [write_csv(table, folder / f"{seg:02d}_{safe_filename(profiles[seg]['name'])}.csv")
+            for seg, table in campaigns.items()]
+    return xlsx, csvs

@@ -1,0 +1,255 @@
+"""The whole pipeline: table -> clean reviews -> fine-tuned model -> segments -> files.
+
+`run_pipeline` trains; `score_file` applies a saved run to new reviews without training."""
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .analyse import Analysis, analyse
+from .artifacts import load_meta, load_segment_model, save_model_dir, sha256_file, to_json
+from .baseline import baseline_metrics
+from .columns import ColumnMap, detect_columns
+from .export import campaign_lists, write_campaigns, write_csv
+from .load import read_table
+from .metrics import classification_metrics
+from .models import load_classifier, load_tokenizer
+from .predict import predict
+from .prepare import Prepared, prepare_reviews, sample_rows
+from .progress import Progress
+from .projection import fit_projection, load_projection, project
+from .split import check_trainable, split_622
+from .strategy import load_templates, strategies_markdown
+from .train import TrainConfig, fine_tune
+
+log = logging.getLogger(__name__)
+
+ADDED_COLUMNS = ("row_id", "customer_id", "pred_label", "segment_id", "segment_name", "x", "y")
+
+
+@dataclass
+class RunConfig:
+    """Options of `segcore run`; `columns` holds the column names given by the user."""
+
+    columns: dict[str, str | None] = field(default_factory=dict)
+    sheet: str | None = None
+    train: TrainConfig = field(default_factory=TrainConfig)
+    k: int | None = None
+    max_rows: int | None = None
+    seed: int = 42
+    templates: str | None = None
+    predict_batch_size: int = 64
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    metrics: dict
+    analysis: Analysis
+    prepared: Prepared
+    coords: np.ndarray
+    timings: dict[str, float]
+
+
+class Timer:
+    def __init__(self, progress: Progress | None = None):
+        self.timings: dict[str, float] = {}
+        self.progress = progress
+
+    @contextmanager
+    def stage(self, name: str):
+        log.info("stage %s ...", name)
+        if self.progress is not None:
+            self.progress.update(stage=name)
+            self.progress.add_log(f"stage: {name}")
+        start = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - start, 3)
+        log.info("stage %s done in %.1fs", name, self.timings[name])
+
+
+def _scored_table(prepared: Prepared, analysis: Analysis, coords: np.ndarray, labels: list[str]) -> pd.DataFrame:
+    original = prepared.original.copy()
+    added = ["customer_id", "pred_label", *[f"p_{lab}" for lab in labels], "segment_id", "segment_name"]
+    clash = {c: f"{c}_original" for c in original.columns if c != "row_id" and (c in added or c in ("x", "y"))}
+    original = original.rename(columns=clash)
+    scored = original.reset_index(drop=True)
+    for col in added:
+        scored[col] = analysis.reviews[col].to_numpy()
+    scored["x"] = coords[:, 0].round(4)
+    scored["y"] = coords[:, 1].round(4)
+    return scored
+
+
+def write_outputs(out_dir: Path, prepared: Prepared, analysis: Analysis, coords: np.ndarray,
+                  labels: list[str]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_csv(_scored_table(prepared, analysis, coords, labels), out_dir / "reviews_scored.csv")
+    write_csv(prepared.dropped, out_dir / "dropped_rows.csv")
+    write_csv(analysis.customers, out_dir / "segments.csv")
+    to_json({str(k): v for k, v in analysis.profiles.items()}, out_dir / "segment_profiles.json")
+    to_json({str(k): v for k, v in analysis.strategies.items()}, out_dir / "strategies.json")
+    (out_dir / "strategies.md").write_text(strategies_markdown(analysis.profiles, analysis.strategies),
+                                           encoding="utf-8")
+    write_campaigns(campaign_lists(analysis.customers, analysis.profiles, analysis.strategies),
+                    analysis.profiles, out_dir)
+
+
+def load_input(input_path: str | Path, config: RunConfig, *, preferred: dict | None = None
+               ) -> tuple[pd.DataFrame, ColumnMap]:
+    frame = read_table(input_path, sheet=config.sheet)
+    frame = sample_rows(frame, config.max_rows, seed=config.seed)
+    given = {k: v for k, v in config.columns.items() if v}
+    for role, col in (preferred or {}).items():  # a saved run's columns, where the file has them
+        if role not in given and col and col in frame.columns:
+            given[role] = col
+    return frame, detect_columns(frame, **given)
+
+
+def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig | None = None, *,
+                 progress: Progress | None = None, callbacks=()) -> RunResult:
+    """Train on `input_path` and write every output into `out_dir`."""
+    config = config or RunConfig()
+    out_dir = Path(out_dir)
+    timer = Timer(progress)
+    started = time.time()
+    with timer.stage("load"):
+        frame, columns = load_input(input_path, config)
+        log.info("read %d rows, columns used: %s", len(frame), columns.used())
+    with timer.stage("clean"):
+        prepared = prepare_reviews(frame, columns)
+        for note in prepared.notes:
+            log.info("%s", note)
+        reviews, labels = prepared.reviews, prepared.labels
+        check_trainable(reviews["label"])
+        train_idx, val_idx, test_idx = split_622(reviews["label"], reviews["customer_id"], seed=config.seed)
+        log.info("split: %d train, %d val, %d test reviews", len(train_idx), len(val_idx), len(test_idx))
+    texts = reviews["_text"].tolist()
+    y = reviews["label"].to_numpy()
+    with timer.stage("train"):
+        tuned = fine_tune([texts[i] for i in train_idx], y[train_idx].tolist(),
+                          [texts[i] for i in val_idx], y[val_idx].tolist(), labels=labels,
+                          config=config.train, progress=progress, callbacks=callbacks)
+    with timer.stage("score"):
+        probs, embeddings = predict(tuned.model, tuned.tokenizer, texts,
+                                    batch_size=config.predict_batch_size, max_length=config.train.max_length)
+        pred = np.asarray(labels, dtype=object)[probs.argmax(axis=1)]
+        test = classification_metrics(y[test_idx].tolist(), pred[test_idx].tolist(), labels=labels)
+        base = baseline_metrics([texts[i] for i in train_idx], y[train_idx].tolist(),
+                                [texts[i] for i in test_idx], y[test_idx].tolist(), labels=labels,
+                                seed=config.seed)
+        log.info("test macro-F1 %.3f (baseline TF-IDF + LR %.3f)", test["macro_f1"], base["macro_f1"])
+    templates = load_templates(config.templates)
+    with timer.stage("segment"):
+        analysis = analyse(reviews, probs, embeddings, labels=labels, templates=templates, k=config.k,
+                           seed=config.seed)
+        log.info("%d segments: %s", len(analysis.profiles),
+                 "; ".join(p["name"] for p in analysis.profiles.values()))
+    with timer.stage("map"):
+        projection, coords = fit_projection(embeddings, seed=config.seed)
+    with timer.stage("export"):
+        metrics = {
+            "task": "sentiment from rating" if prepared.label_source == "rating" else "classification from label column",
+            "labels": labels,
+            "label_source": prepared.label_source,
+            "n_rows_read": int(len(frame)),
+            "n_reviews": int(len(reviews)),
+            "n_dropped": int(len(prepared.dropped)),
+            "n_train": int(len(train_idx)), "n_val": int(len(val_idx)), "n_test": int(len(test_idx)),
+            "test": {k: test[k] for k in ("accuracy", "macro_f1", "report")},
+            "confusion_matrix": test["confusion_matrix"],
+            "baseline": {"model": "TF-IDF + logistic regression",
+                         **{k: base[k] for k in ("accuracy", "macro_f1", "report")},
+                         "confusion_matrix": base["confusion_matrix"]},
+            "epochs_run": tuned.epochs_run,
+            "validation": [{"epoch": round(h["epoch"], 3), "macro_f1": h["eval_macro_f1"], "loss": h["eval_loss"]}
+                           for h in tuned.history if "eval_macro_f1" in h],
+            "best_epoch": tuned.best_epoch,
+            "stopped_early_by_user": tuned.stopped,
+            "device": tuned.device,
+            "k": analysis.segment_model.k,
+            "silhouette": analysis.segment_model.silhouette,
+            "notes": prepared.notes,
+        }
+        write_outputs(out_dir, prepared, analysis, coords, labels)
+        np.save(out_dir / "embeddings.npy", embeddings.astype(np.float16))
+        meta = {
+            "segscope_version": 1,
+            "labels": labels,
+            "label2id": {lab: i for i, lab in enumerate(labels)},
+            "label_source": prepared.label_source,
+            "columns": columns.as_dict(),
+            "train_config": config.train.as_dict(),
+            "run_config": {k: v for k, v in config.as_dict().items() if k != "train"},
+            "metrics": {"test_macro_f1": test["macro_f1"], "test_accuracy": test["accuracy"],
+                        "baseline_macro_f1": base["macro_f1"]},
+            "segment_names": {str(s): p["name"] for s, p in analysis.profiles.items()},
+            "input_file": Path(input_path).name,
+            "input_sha256": sha256_file(input_path),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        save_model_dir(out_dir / "model", model=tuned.model, tokenizer=tuned.tokenizer, meta=meta,
+                       segment_model=analysis.segment_model, projection=projection)
+    timer.timings["total"] = round(time.time() - started, 3)
+    metrics["seconds"] = timer.timings["total"]
+    metrics["stage_seconds"] = timer.timings
+    to_json(metrics, out_dir / "metrics.json")
+    if progress is not None:
+        progress.update(stage="done")
+    return RunResult(out_dir=out_dir, metrics=metrics, analysis=analysis, prepared=prepared,
+                     coords=coords, timings=timer.timings)
+
+
+def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Path,
+               config: RunConfig | None = None, *, progress: Progress | None = None) -> RunResult:
+    """Score new reviews with a saved run: labels, segments by nearest centroid, map coordinates
+    by the saved projection. No training."""
+    config = config or RunConfig()
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    meta = load_meta(model_dir)
+    labels = list(meta["labels"])
+    timer = Timer(progress)
+    started = time.time()
+    with timer.stage("load"):
+        frame, columns = load_input(input_path, config, preferred=meta.get("columns"))
+        tokenizer = load_tokenizer(str(model_dir))
+        model = load_classifier(str(model_dir))
+    with timer.stage("clean"):
+        prepared = prepare_reviews(frame, columns, require_labels=False)
+        reviews = prepared.reviews
+    with timer.stage("score"):
+        probs, embeddings = predict(model, tokenizer, reviews["_text"].tolist(),
+                                    batch_size=config.predict_batch_size,
+                                    max_length=int(meta["train_config"]["max_length"]))
+    with timer.stage("segment"):
+        names = {int(k): v for k, v in meta.get("segment_names", {}).items()}
+        analysis = analyse(reviews, probs, embeddings, labels=labels,
+                           templates=load_templates(config.templates),
+                           segment_model=load_segment_model(model_dir), segment_names=names)
+    with timer.stage("map"):
+        coords = project(load_projection(model_dir / "projection.joblib"), embeddings)
+    with timer.stage("export"):
+        write_outputs(out_dir, prepared, analysis, coords, labels)
+        metrics = {"task": "score", "model": str(model_dir), "labels": labels,
+                   "n_rows_read": int(len(frame)), "n_reviews": int(len(reviews)),
+                   "n_dropped": int(len(prepared.dropped)), "notes": prepared.notes}
+        known = reviews["label"].notna().to_numpy() & reviews["label"].isin(labels).to_numpy()
+        if known.any():  # the file has ratings / labels: say how well the saved model agrees
+            pred = analysis.reviews["pred_label"].to_numpy()
+            agreement = classification_metrics(reviews["label"][known].tolist(), pred[known].tolist(), labels=labels)
+            metrics["agreement_with_file_labels"] = {k: agreement[k] for k in ("accuracy", "macro_f1")}
+    timer.timings["total"] = round(time.time() - started, 3)
+    metrics["seconds"] = timer.timings["total"]
+    metrics["stage_seconds"] = timer.timings
+    to_json(metrics, out_dir / "metrics.json")
+    return RunResult(out_dir=out_dir, metrics=metrics, analysis=analysis, prepared=prepared,
+                     coords=coords, timings=timer.timings)

@@ -1,0 +1,55 @@
+"""Batch inference: class probabilities and mean-pooled embeddings, tied to input order."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from .models import pick_device
+
+
+def tokenize(tokenizer, texts: Sequence[str], *, max_length: int) -> list[list[int]]:
+    return tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+
+
+def _pad(batch_ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(x) for x in batch_ids)
+    ids = torch.full((len(batch_ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch_ids), width), dtype=torch.long)
+    for row, seq in enumerate(batch_ids):
+        ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        mask[row, : len(seq)] = 1
+    return ids, mask
+
+
+@torch.inference_mode()
+def predict(model, tokenizer, texts: Sequence[str], *, batch_size: int = 64, max_length: int = 128,
+            device: str | torch.device | None = None, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities [n, classes], embeddings [n, hidden]); row i belongs to texts[i].
+
+    Batches are formed from length-sorted texts to cut padding; results are written back by
+    each text's own index, so the output order never depends on the batching order."""
+    device = pick_device(str(device) if device else None)
+    model.to(device).eval()
+    ids = tokenize(tokenizer, texts, max_length=max_length)
+    n = len(ids)
+    n_classes = model.config.num_labels
+    probs = np.zeros((n, n_classes), dtype=np.float32)
+    embs = np.zeros((n, model.config.hidden_size), dtype=np.float32)
+    order = np.argsort([len(x) for x in ids], kind="stable")
+    pad_id = tokenizer.pad_token_id or 0
+    use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    for start in range(0, n, batch_size):
+        index = order[start : start + batch_size]
+        input_ids, mask = _pad([ids[i] for i in index], pad_id)
+        input_ids, mask = input_ids.to(device), mask.to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            out = model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True)
+        probs[index] = torch.softmax(out.logits.float(), dim=-1).cpu().numpy()
+        hidden = out.hidden_states[-1].float()
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        embs[index] = ((hidden * m).sum(1) / m.sum(1).clamp(min=1)).cpu().numpy()
+        if progress is not None:
+            progress(min(n, start + batch_size), n)
+    return probs, embs

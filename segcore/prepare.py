@@ -1,0 +1,86 @@
+"""From a raw table to clean reviews with the standard columns every later stage uses.
+
+Standard columns: row_id, customer_id, _text, rating, label, date, amount, product."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .behaviour import parse_dates
+from .clean import clean_reviews
+from .columns import ColumnMap
+from .errors import SegscopeError
+from .labels import labels_from_column, labels_from_rating, ordered_labels, parse_rating
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    columns: ColumnMap
+    original: pd.DataFrame  # kept rows, original columns, plus row_id
+    reviews: pd.DataFrame  # same rows, standard columns
+    dropped: pd.DataFrame  # dropped rows with row_id and reason
+    labels: list[str]  # class names, in output order (may be empty when nothing is labelled)
+    label_source: str  # "label column", "rating" or "none"
+    notes: list[str]
+
+
+def sample_rows(frame: pd.DataFrame, max_rows: int | None, *, seed: int) -> pd.DataFrame:
+    """A seeded random sample of at most max_rows rows, in file order."""
+    if not max_rows or len(frame) <= max_rows:
+        return frame
+    return frame.sample(n=max_rows, random_state=seed).sort_index()
+
+
+def prepare_reviews(frame: pd.DataFrame, columns: ColumnMap, *, require_labels: bool = True) -> Prepared:
+    notes: list[str] = []
+    kept, dropped = clean_reviews(frame, columns.text, id_col=columns.id)
+    if dropped.shape[0]:
+        for reason, n in dropped["reason"].value_counts().items():
+            notes.append(f"dropped {n} rows: {reason}")
+    if kept.empty:
+        raise SegscopeError(f"No reviews left after cleaning (column '{columns.text}' is empty or all "
+                            "duplicates); check the text column.")
+    reviews = pd.DataFrame({"row_id": kept["row_id"].to_numpy(), "_text": kept["_text"].to_numpy()})
+    if columns.id:
+        ids = kept[columns.id].astype("object")
+        missing = ids.isna() | (ids.astype(str).str.strip() == "")
+        ids = ids.astype(str).str.strip()
+        ids[missing] = "row-" + kept.loc[missing, "row_id"].astype(str)
+        if missing.any():
+            notes.append(f"{int(missing.sum())} reviews have no customer id; each counts as its own customer")
+    else:
+        ids = "row-" + kept["row_id"].astype(str)
+        notes.append("no customer id column: each review counts as its own customer")
+    reviews["customer_id"] = ids.to_numpy()
+    reviews["rating"] = parse_rating(kept[columns.rating]).to_numpy() if columns.rating else np.nan
+    if columns.rating:
+        bad = kept[columns.rating].notna().to_numpy() & np.isnan(reviews["rating"].to_numpy())
+        if bad.any():
+            notes.append(f"{int(bad.sum())} ratings could not be read as 1-5 stars; those reviews are not used for training")
+    if columns.date:
+        reviews["date"] = parse_dates(kept[columns.date]).to_numpy()
+    if columns.amount:
+        reviews["amount"] = pd.to_numeric(kept[columns.amount], errors="coerce").to_numpy()
+    if columns.product:
+        reviews["product"] = kept[columns.product].astype(str).to_numpy()
+    if columns.label:
+        labels = labels_from_column(kept[columns.label])
+        source = "label column"
+    elif columns.rating:
+        labels = labels_from_rating(reviews["rating"])
+        source = "rating"
+    else:
+        labels = pd.Series(pd.NA, index=reviews.index, dtype="object")
+        source = "none"
+    reviews["label"] = labels.to_numpy()
+    if require_labels and source == "none":
+        raise SegscopeError("No rating or label column found, so there is nothing to learn from; "
+                            "add a star-rating column or pass --rating-col / --label-col.")
+    class_names = ordered_labels(reviews["label"])
+    return Prepared(columns=columns, original=kept.drop(columns=["_text"]), reviews=reviews,
+                    dropped=dropped, labels=class_names, label_source=source, notes=notes)

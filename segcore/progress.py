@@ -1,0 +1,104 @@
+"""Thread-safe training progress, fed by a transformers TrainerCallback.
+
+A worker thread trains; a UI or CLI reads `snapshot()` from any thread. `request_stop()` makes
+training stop cleanly at the next step."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from transformers import TrainerCallback
+
+
+@dataclass
+class ProgressState:
+    stage: str = "waiting"
+    step: int = 0
+    total_steps: int = 0
+    epoch: float = 0.0
+    started: float = field(default_factory=time.time)
+    train_loss: list[tuple[int, float]] = field(default_factory=list)
+    val_metrics: list[dict] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if not self.step or not self.total_steps:
+            return None
+        elapsed = time.time() - self.started
+        return elapsed / self.step * max(0, self.total_steps - self.step)
+
+
+class Progress:
+    """Shared between the training thread and readers; every access holds the lock."""
+
+    def __init__(self, *, max_log: int = 500):
+        self._lock = threading.Lock()
+        self._state = ProgressState()
+        self._stop = threading.Event()
+        self._max_log = max_log
+
+    def update(self, **changes) -> None:
+        with self._lock:
+            for key, value in changes.items():
+                setattr(self._state, key, value)
+
+    def add_log(self, line: str) -> None:
+        with self._lock:
+            self._state.log.append(line)
+            del self._state.log[: -self._max_log]
+
+    def add_loss(self, step: int, loss: float) -> None:
+        with self._lock:
+            self._state.train_loss.append((step, loss))
+
+    def add_eval(self, metrics: dict) -> None:
+        with self._lock:
+            self._state.val_metrics.append(dict(metrics))
+
+    def snapshot(self) -> ProgressState:
+        with self._lock:
+            s = self._state
+            return ProgressState(stage=s.stage, step=s.step, total_steps=s.total_steps, epoch=s.epoch,
+                                 started=s.started, train_loss=list(s.train_loss),
+                                 val_metrics=[dict(m) for m in s.val_metrics], log=list(s.log))
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+
+class ProgressCallback(TrainerCallback):
+    """Feeds a Progress from Trainer events and stops training when asked."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.progress.update(stage="training", total_steps=state.max_steps, step=0, started=time.time())
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.progress.update(step=state.global_step, epoch=float(state.epoch or 0))
+        if self.progress.stop_requested:
+            control.should_training_stop = True
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        if "loss" in logs:
+            self.progress.add_loss(state.global_step, float(logs["loss"]))
+        if logs:
+            shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in logs.items()}
+            self.progress.add_log(f"step {state.global_step}: {shown}")
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if metrics:
+            self.progress.add_eval({"epoch": float(state.epoch or 0), "step": state.global_step, **metrics})

@@ -1,0 +1,66 @@
+"""Shared fixtures: real review files shipped in the repo and a tiny random-weight encoder."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "segcore" / "data" / "sample_reviews.csv"
+DATA = ROOT / "tests" / "data"
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a model hub
+
+
+@pytest.fixture(scope="session")
+def sample_csv() -> Path:
+    return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def sample_frame() -> pd.DataFrame:
+    return pd.read_csv(SAMPLE)
+
+
+@pytest.fixture(scope="session")
+def small_csv(tmp_path_factory) -> Path:
+    """400 real reviews from the sample, enough customers and classes to split and train."""
+    frame = pd.read_csv(SAMPLE)
+    part = pd.concat([frame[frame.Score <= 2].head(110), frame[frame.Score == 3].head(70),
+                      frame[frame.Score >= 4].head(220)]).sort_values("Id")
+    path = tmp_path_factory.mktemp("data") / "small_reviews.csv"
+    part.to_csv(path, index=False)
+    return path
+
+
+def make_tiny_model(path: Path) -> Path:
+    """A 2-layer, 32-wide BERT with random weights and the real MiniLM tokenizer."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from segcore.models import default_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=256)
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
+
+
+def run_cli(*args: str, cwd: Path = ROOT, timeout: int = 900) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "segcore", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)

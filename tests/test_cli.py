@@ -1,0 +1,121 @@
+"""The command-line contract, end to end, through real subprocesses."""
+import json
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+from conftest import DATA, run_cli
+
+
+def _error_lines(proc):
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("segscope: error:")]
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    return lines
+
+
+@pytest.mark.parametrize("content,name,message", [
+    (b"", "empty.csv", "is empty"),
+    (b"id,rating\n1,5\n2,4\n", "notext.csv", "No review text column"),
+    (b"\x00\x01\x02binary" * 50, "binary.csv", "binary data"),
+    (b"review,rating\n<br/>,5\n   ,4\n", "blank.csv", "No reviews left after cleaning"),
+    (b"review,comment_id\nThe coffee was lovely and fresh,1\nTerrible taste and smell,2\n", "nolabel.csv",
+     "No rating or label column"),
+])
+def test_bad_input_one_line_exit_2(tmp_path, content, name, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    proc = run_cli("run", path, "--out", tmp_path / "out")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = _error_lines(proc)
+    assert len(lines) == 1 and message in lines[0]
+
+
+def test_too_few_examples_per_class(tmp_path, sample_frame):
+    frame = pd.concat([sample_frame[sample_frame.Score == 5].head(40), sample_frame[sample_frame.Score == 1].head(4)])
+    frame.to_csv(tmp_path / "few.csv", index=False)
+    proc = run_cli("run", tmp_path / "few.csv", "--out", tmp_path / "out")
+    assert proc.returncode == 2
+    (line,) = _error_lines(proc)
+    assert "'negative' has 4" in line and "at least 10" in line
+
+
+def test_missing_file_and_bad_model(tmp_path, small_csv):
+    proc = run_cli("run", tmp_path / "nope.csv", "--out", tmp_path / "o")
+    assert proc.returncode == 2 and "File not found" in _error_lines(proc)[0]
+    proc = run_cli("score", small_csv, "--model", tmp_path, "--out", tmp_path / "o")
+    assert proc.returncode == 2 and "is not a segscope model" in _error_lines(proc)[0]
+
+
+def test_run_and_score_with_tiny_model(tmp_path, small_csv, tiny_model):
+    out = tmp_path / "run"
+    proc = run_cli("run", small_csv, "--out", out, "--model", tiny_model, "--epochs", "1", "--k", "3")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "column for text: 'Text'" in proc.stderr and "column for rating: 'Score'" in proc.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("task", "labels", "n_train", "n_val", "n_test", "test", "confusion_matrix", "baseline",
+                "epochs_run", "best_epoch", "device", "seconds"):
+        assert key in metrics, key
+    assert metrics["labels"] == ["negative", "neutral", "positive"]
+    assert metrics["n_train"] + metrics["n_val"] + metrics["n_test"] == metrics["n_reviews"]
+    assert metrics["n_reviews"] + metrics["n_dropped"] == 400
+    assert set(metrics["test"]) >= {"accuracy", "macro_f1", "report"} and "macro avg" in metrics["test"]["report"]
+    assert np.array(metrics["confusion_matrix"]).sum() == metrics["n_test"]
+    assert 0 <= metrics["baseline"]["macro_f1"] <= 1 and metrics["device"] == "cpu"
+
+    original = pd.read_csv(small_csv)
+    scored = pd.read_csv(out / "reviews_scored.csv")
+    assert len(scored) == metrics["n_reviews"] and set(original.columns) <= set(scored.columns)
+    for col in ("row_id", "pred_label", "p_negative", "p_neutral", "p_positive", "segment_id", "segment_name", "x", "y"):
+        assert col in scored, col
+    np.testing.assert_allclose(scored[["p_negative", "p_neutral", "p_positive"]].sum(axis=1), 1, atol=1e-3)
+    # Rows keep their identity: row_id points at the same input row.
+    assert (original["Id"].to_numpy()[scored["row_id"]] == scored["Id"].to_numpy()).all()
+    dropped = pd.read_csv(out / "dropped_rows.csv")
+    assert len(dropped) == metrics["n_dropped"] and set(dropped.reason) == {"duplicate review"}
+    assert not set(dropped.row_id) & set(scored.row_id)  # nothing vanishes, nothing counted twice
+
+    segments = pd.read_csv(out / "segments.csv")
+    assert segments["customer_id"].is_unique and set(segments.segment_id) == {0, 1, 2}
+    assert {"n_reviews", "mean_rating", "share_positive", "recency_days", "frequency", "churn_risk"} <= set(segments)
+    assert "monetary" not in segments  # no amount column in this data
+    profiles = json.loads((out / "segment_profiles.json").read_text())
+    assert set(profiles) == {"0", "1", "2"}
+    assert all(p["keywords"] and p["name"] and p["examples"] for p in profiles.values())
+    strategies = json.loads((out / "strategies.json").read_text())
+    assert set(strategies) == set(profiles) and (out / "strategies.md").read_text().startswith("# Marketing")
+    wb = openpyxl.load_workbook(out / "campaigns.xlsx")
+    assert len(wb.sheetnames) == 3
+    assert sum(ws.max_row - 1 for ws in wb.worksheets) == len(segments)
+    assert len(list((out / "campaigns").glob("*.csv"))) == 3
+    meta = json.loads((out / "model" / "segscope.json").read_text())
+    assert meta["labels"] == metrics["labels"] and meta["columns"]["text"] == "Text"
+    assert len(meta["input_sha256"]) == 64 and meta["train_config"]["epochs"] == 1
+    assert (out / "model" / "model.safetensors").exists() and (out / "model" / "tokenizer.json").exists()
+    assert not list(out.glob(".model.tmp*"))
+
+    # Scoring the same file with the saved run reproduces labels and segments, without training.
+    proc = run_cli("score", small_csv, "--model", out / "model", "--out", tmp_path / "scored")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rescored = pd.read_csv(tmp_path / "scored" / "reviews_scored.csv")
+    assert (rescored["pred_label"] == scored["pred_label"]).all()
+    np.testing.assert_allclose(rescored["p_positive"], scored["p_positive"], atol=1e-3)
+    assert (rescored["segment_id"] == scored["segment_id"]).mean() > 0.95
+    assert rescored[["x", "y"]].notna().all().all()
+    assert json.loads((tmp_path / "scored" / "metrics.json").read_text())["task"] == "score"
+
+
+def test_real_default_model_smoke(tmp_path, small_csv):
+    """The shipped MiniLM really fine-tunes: one short run on 400 real reviews."""
+    out = tmp_path / "real"
+    proc = run_cli("run", small_csv, "--out", out, "--epochs", "3", "--max-length", "96", "--seed", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 3
+    val = metrics["validation"]
+    assert len(val) == 3 and val[-1]["loss"] < val[0]["loss"]  # it learns
+    # Well above always predicting the majority class (macro-F1 about 0.24 here).
+    assert metrics["test"]["macro_f1"] > 0.45, metrics["test"]["macro_f1"]
+    meta = json.loads((out / "model" / "segscope.json").read_text())
+    assert meta["train_config"]["model"] == "default"

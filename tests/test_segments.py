@@ -1,0 +1,87 @@
+import numpy as np
+import pandas as pd
+
+from segcore.analyse import analyse, rename_segments
+from segcore.behaviour import customer_behaviour, parse_dates
+from segcore.keywords import class_tfidf_keywords
+from segcore.segment import SegmentModel, fit_segments
+from segcore.strategy import load_templates
+
+LABELS = ["negative", "neutral", "positive"]
+
+
+def test_parse_dates_unix_and_text():
+    unix = parse_dates(pd.Series([1268179200, 1298937600]))
+    assert unix.dt.year.tolist() == [2010, 2011]
+    text = parse_dates(pd.Series(["2024-03-01", "01/05/2024", "nonsense"]))
+    assert text.iloc[0] == pd.Timestamp("2024-03-01") and pd.isna(text.iloc[2])
+
+
+def test_behaviour_rfm_and_churn_rule():
+    reviews = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "b", "c"],
+        "date": pd.to_datetime(["2024-01-01", "2024-05-01", "2024-06-01", "2023-01-01", "2024-05-20"]),
+        "amount": [10.0, 20.0, 30.0, 5.0, 100.0], "rating": [5, 4, 5, 1, 3]})
+    neg = pd.Series({"a": 0.0, "b": 1.0, "c": 0.0})
+    out = customer_behaviour(reviews, negative_share=neg)
+    assert out.loc["a", "frequency"] == 3 and out.loc["a", "monetary"] == 60 and out.loc["a", "recency_days"] == 0
+    assert out.loc["b", "recency_days"] == (pd.Timestamp("2024-06-01") - pd.Timestamp("2023-01-01")).days
+    # The lapsed, unhappy, one-off customer is the most at risk; the loyal recent one the least.
+    assert out["churn_risk"].idxmax() == "b" and out["churn_risk"].idxmin() == "a"
+    assert out["churn_risk"].between(0, 1).all()
+
+
+def test_class_tfidf_finds_distinctive_words(sample_frame):
+    frame = sample_frame.head(600)
+    group = np.where(frame["Text"].str.contains("coffee", case=False), "coffee", "other")
+    kw = class_tfidf_keywords(frame["Text"].tolist(), group, top_n=5)
+    assert "coffee" in [w for w, _ in kw["coffee"]]
+    assert "coffee" not in [w for w, _ in kw["other"]]
+
+
+def _fake_reviews(sample_frame, n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    frame = sample_frame.head(n)
+    reviews = pd.DataFrame({"row_id": range(n), "customer_id": frame["UserId"].to_numpy(),
+                            "_text": frame["Text"].to_numpy(), "rating": frame["Score"].astype(float).to_numpy(),
+                            "label": None, "date": parse_dates(frame["Time"]).to_numpy(),
+                            "product": frame["ProductId"].to_numpy()})
+    probs = rng.dirichlet([1, 1, 1], size=n).astype(np.float32)
+    probs[frame["Score"].to_numpy() >= 4] = [0.05, 0.05, 0.9]
+    embs = rng.normal(size=(n, 16)).astype(np.float32)
+    return reviews, probs, embs
+
+
+def test_analyse_segments_profiles_strategies_and_reassignment(sample_frame):
+    reviews, probs, embs = _fake_reviews(sample_frame)
+    templates = load_templates()
+    result = analyse(reviews, probs, embs, labels=LABELS, templates=templates, seed=3)
+    k = result.segment_model.k
+    assert 3 <= k <= 8 and set(result.segment_model.silhouette) == set(range(3, 9))
+    assert result.segment_model.silhouette[k] == max(result.segment_model.silhouette.values())
+    customers = result.customers
+    assert customers["customer_id"].is_unique and len(customers) == reviews["customer_id"].nunique()
+    for col in ("segment_id", "segment_name", "n_reviews", "mean_rating", "share_positive",
+                "recency_days", "frequency", "churn_risk"):
+        assert col in customers, col
+    sizes = [result.profiles[s]["size"] for s in sorted(result.profiles)]
+    assert sizes == sorted(sizes, reverse=True) and sum(sizes) == len(customers)
+    names = [p["name"] for p in result.profiles.values()]
+    assert len(set(names)) == len(names) and all(len(n.split()) >= 3 for n in names)
+    assert all(p["keywords"] and p["examples"] for p in result.profiles.values())
+    assert all(result.strategies[s] for s in result.profiles)
+    # The saved model puts the same customers in the same segments.
+    model = SegmentModel.from_dict(result.segment_model.to_dict())
+    again = analyse(reviews, probs, embs, labels=LABELS, templates=templates, segment_model=model)
+    assert (again.customers["segment_id"].to_numpy() == customers["segment_id"].to_numpy()).all()
+    renamed = rename_segments(result, {0: "VIP coffee lovers"}, templates=templates)
+    assert renamed.profiles[0]["name"] == "VIP coffee lovers"
+    assert set(renamed.customers.loc[renamed.customers.segment_id == 0, "segment_name"]) == {"VIP coffee lovers"}
+
+
+def test_fixed_k():
+    rng = np.random.default_rng(1)
+    emb = rng.normal(size=(40, 8))
+    customers = pd.DataFrame({"p_a": rng.random(40), "p_b": rng.random(40)})
+    model, seg = fit_segments(emb, customers, label_cols=["p_a", "p_b"], k=4)
+    assert model.k == 4 and set(seg) == {0, 1, 2, 3}
