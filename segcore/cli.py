@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score a file with a saved model, without training")
     _common(score)
     score.add_argument("--model", required=True, help="the model/ folder of a finished run")
+    try:  # the benchmark lives in its own module
+        from .bench import add_bench_parser
+    except ImportError:
+        pass
+    else:
+        add_bench_parser(sub)
     return parser
 
 
@@ -60,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
 
     transformers.logging.set_verbosity_error()  # keep the Trainer's progress bar, drop load reports
     try:
+        if args.command == "bench":
+            from .bench import run_bench
+
+            return run_bench(args)
         from .pipeline import RunConfig, run_pipeline, score_file
         from .train import TrainConfig
 

@@ -22,6 +22,21 @@ def neutralise(value):
     return value
 
 
+def restore(value):
+    """Undo `neutralise` when reading our own exports back for display."""
+    if isinstance(value, str) and len(value) > 1 and value[0] == "'" and value[1] in "=+-@\t\r":
+        return value[1:]
+    return value
+
+
+def read_export_csv(path: str | Path, **kwargs) -> pd.DataFrame:
+    frame = pd.read_csv(path, encoding="utf-8-sig", low_memory=False, **kwargs)
+    for col in frame.columns:
+        if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
+            frame[col] = frame[col].map(restore)
+    return frame
+
+
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:

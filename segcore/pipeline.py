@@ -22,7 +22,7 @@ from .metrics import classification_metrics
 from .models import load_classifier, load_tokenizer
 from .predict import predict
 from .prepare import Prepared, prepare_reviews, sample_rows
-from .progress import Progress
+from .progress import JobCancelled, Progress
 from .projection import fit_projection, load_projection, project
 from .split import check_trainable, split_622
 from .strategy import load_templates, strategies_markdown
@@ -139,6 +139,8 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
         tuned = fine_tune([texts[i] for i in train_idx], y[train_idx].tolist(),
                           [texts[i] for i in val_idx], y[val_idx].tolist(), labels=labels,
                           config=config.train, progress=progress, callbacks=callbacks)
+        if progress is not None and progress.stop_requested:
+            raise JobCancelled("stopped by the user")
     with timer.stage("score"):
         probs, embeddings = predict(tuned.model, tuned.tokenizer, texts,
                                     batch_size=config.predict_batch_size, max_length=config.train.max_length)

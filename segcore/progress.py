@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 from transformers import TrainerCallback
 
 
+class JobCancelled(Exception):
+    """Raised in the worker when a stop was requested; the run is not saved as usable."""
+
+
 @dataclass
 class ProgressState:
     stage: str = "waiting"

@@ -1,0 +1,87 @@
+"""Background jobs and the run store, with real training on a tiny model."""
+import json
+import time
+
+import pytest
+from transformers import TrainerCallback
+
+from segcore.errors import SegscopeError
+from segcore.jobs import JobRegistry
+from segcore.pipeline import RunConfig
+from segcore.runs import RunStore, load_outputs
+from segcore.train import TrainConfig
+
+
+def _wait(job, timeout=300):
+    end = time.time() + timeout
+    while job.active and time.time() < end:
+        time.sleep(0.2)
+    assert not job.active, f"job still {job.status}"
+
+
+def _config(tiny_model, epochs=1):
+    return RunConfig(train=TrainConfig(model=str(tiny_model), epochs=epochs, max_length=48, progress_bar=False), k=3)
+
+
+def test_job_done_refuses_second_and_lists_run(tmp_path, small_csv, tiny_model):
+    store = RunStore(tmp_path / "models")
+    reg = JobRegistry(store)
+    job = reg.start(small_csv, _config(tiny_model), label="first")
+    with pytest.raises(SegscopeError, match="already running"):
+        reg.start(small_csv, _config(tiny_model))
+    _wait(job)
+    assert job.status == "done", job.error
+    runs = store.list()
+    assert [r.run_id for r in runs] == [job.run_id] and runs[0].usable
+    assert runs[0].macro_f1 == job.metrics["test_macro_f1"]
+    out = load_outputs(runs[0].path)
+    assert len(out.reviews) == out.metrics["n_reviews"] and out.profiles and out.meta["labels"]
+    assert not list((tmp_path / "models").glob(".*"))  # no work folder left
+    snap = job.progress.snapshot()
+    assert snap.stage == "done" and snap.step == snap.total_steps > 0 and snap.val_metrics
+
+
+def test_failure_in_training_is_recorded_and_next_job_runs(tmp_path, small_csv, tiny_model):
+    class OutOfMemory(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            raise RuntimeError("CUDA out of memory (simulated)")
+
+    store = RunStore(tmp_path / "models")
+    reg = JobRegistry(store)
+    job = reg.start(small_csv, _config(tiny_model), callbacks=[OutOfMemory()])
+    _wait(job)
+    assert job.status == "failed" and "out of memory" in job.error
+    status = json.loads((store.path(job.run_id) / "status.json").read_text())
+    assert status["status"] == "failed" and "out of memory" in status["error"]
+    assert not store.info(job.run_id).usable and not (store.path(job.run_id) / "model").exists()
+    again = reg.start(small_csv, _config(tiny_model))  # the registry still works
+    _wait(again)
+    assert again.status == "done"
+
+
+def test_stop_cancels_and_keeps_earlier_runs(tmp_path, small_csv, tiny_model):
+    store = RunStore(tmp_path / "models")
+    reg = JobRegistry(store)
+
+    class Slow(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            time.sleep(0.3)
+
+    job = reg.start(small_csv, _config(tiny_model, epochs=5), callbacks=[Slow()])
+    while job.progress.snapshot().step < 2:
+        time.sleep(0.1)
+    assert reg.stop(job.run_id)
+    _wait(job)
+    snap = job.progress.snapshot()
+    assert job.status == "cancelled" and snap.step < snap.total_steps
+    assert store.info(job.run_id).status == "cancelled" and not store.info(job.run_id).usable
+
+
+def test_run_ids_cannot_leave_the_store(tmp_path):
+    store = RunStore(tmp_path / "models")
+    for bad in ("../etc", "..", "a/b", "/abs", ".hidden", "", "x" * 200):
+        with pytest.raises(SegscopeError, match="not a valid run id"):
+            store.path(bad)
+    (tmp_path / "models" / ".old.partial").mkdir()
+    JobRegistry(store)  # a restart removes partial folders of killed runs
+    assert not (tmp_path / "models" / ".old.partial").exists()
