@@ -46,9 +46,14 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    # The BOM makes Excel read the file as UTF-8.
+    return safe_frame(frame).to_csv(index=False).encode("utf-8-sig")
+
+
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
-    safe_frame(frame).to_csv(path, index=False, encoding="utf-8-sig")  # BOM: Excel reads UTF-8
+    path.write_bytes(csv_bytes(frame))
     return path
 
 

@@ -1,0 +1,122 @@
+"""Data: upload or pick the sample, map columns, check data quality."""
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from pages._shared import show_error, workspace
+from segcore.columns import ROLES, detect_columns
+from segcore.errors import SegscopeError
+from segcore.load import SUPPORTED, list_sheets, read_table
+from segcore.quality import quality_report
+
+ROLE_HELP = {"text": "Review text (required)", "id": "Customer id", "rating": "Star rating (1-5)",
+             "label": "Label (instead of rating)", "date": "Review / order date", "amount": "Order value",
+             "product": "Product"}
+NONE = "— none —"
+
+st.title("Data")
+st.caption("Upload a spreadsheet of customer reviews, or start with the sample. "
+           "CSV, Excel, Parquet or JSON; one review per row.")
+
+ws = workspace()
+left, right = st.columns([3, 1])
+upload = left.file_uploader("Review file", type=[s.lstrip(".") for s in SUPPORTED] + ["xls"],
+                            key="upload")
+if right.button("Use the sample reviews", icon=":material/dataset:", width="stretch"):
+    ws.use_sample()
+    st.session_state.pop("upload_sig", None)
+if upload is not None:
+    signature = (upload.name, upload.size)
+    if st.session_state.get("upload_sig") != signature:
+        ws.save_upload(upload.getvalue(), upload.name)
+        st.session_state["upload_sig"] = signature
+
+dataset = ws.current()
+if dataset is None:
+    st.info("No data yet: upload a file or use the sample reviews.")
+    st.stop()
+
+st.subheader(dataset.name)
+sheet = dataset.sheet
+if dataset.path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+    try:
+        sheets = list_sheets(dataset.path)
+    except SegscopeError as exc:
+        show_error(exc)
+        st.stop()
+    if len(sheets) > 1:
+        index = sheets.index(sheet) if sheet in sheets else 0
+        sheet = st.selectbox("Sheet", sheets, index=index)
+
+try:
+    frame = read_table(dataset.path, name=dataset.path.name, sheet=sheet)
+except SegscopeError as exc:
+    show_error(exc)
+    st.stop()
+
+# Column mapping: auto-detected choices pre-selected, saved with the dataset.
+saved = {k: v for k, v in dataset.columns.items() if v in frame.columns}
+try:
+    detected = detect_columns(frame, **saved).as_dict()
+except SegscopeError as exc:
+    detected = {role: saved.get(role) for role in ROLES}
+    st.warning(str(exc))
+options = [NONE, *frame.columns]
+st.markdown("#### Columns")
+cols = st.columns(len(ROLES))
+mapping = {}
+for col, role in zip(cols, ROLES):
+    current = detected.get(role)
+    mapping[role] = col.selectbox(ROLE_HELP[role], options, index=options.index(current) if current in options else 0,
+                                  key=f"map_{role}_{dataset.path.name}")
+mapping = {k: (None if v == NONE else v) for k, v in mapping.items()}
+chosen = [v for v in mapping.values() if v]
+if len(chosen) != len(set(chosen)):
+    st.error("One column is mapped to two roles; pick a different column for one of them.")
+    st.stop()
+if not mapping["text"]:
+    st.error("Pick the column that holds the review text.")
+    st.stop()
+if mapping != dataset.columns or sheet != dataset.sheet:
+    dataset.columns, dataset.sheet = mapping, sheet
+    ws.update(dataset)
+
+with st.expander("Preview (first 50 rows)", expanded=False):
+    st.dataframe(frame.head(50), hide_index=True)
+
+try:
+    from segcore.columns import ColumnMap
+
+    report = quality_report(frame, ColumnMap(**mapping))
+except SegscopeError as exc:
+    show_error(exc)
+    st.stop()
+
+st.markdown("#### Data quality")
+m = st.columns(5)
+m[0].metric("Rows", f"{report['rows']:,}")
+m[1].metric("Usable reviews", f"{report['kept']:,}")
+m[2].metric("Dropped", f"{report['dropped']:,}")
+m[3].metric("Customers", f"{report['customers']:,}",
+            help=f"{report['reviews_per_customer']['repeat_customers']:,} with more than one review")
+m[4].metric("Language", {"en": "English", "zh": "Chinese"}[report["language"]])
+for note in report["notes"]:
+    st.caption(f"• {note}")
+if report["label_source"] == "none":
+    st.warning("No rating or label column: training needs one of them.")
+else:
+    counts = ", ".join(f"{k}: {v:,}" for k, v in report["labels"].items())
+    st.caption(f"Training labels from the {report['label_source']}: {counts}"
+               + (f"; {report['unlabelled']:,} reviews without a label" if report["unlabelled"] else ""))
+
+c1, c2 = st.columns(2)
+if "rating_distribution" in report:
+    dist = pd.DataFrame({"rating": list(report["rating_distribution"]),
+                         "reviews": list(report["rating_distribution"].values())})
+    c1.plotly_chart(px.bar(dist, x="rating", y="reviews", title="Rating distribution"), width="stretch")
+lengths = pd.DataFrame({"characters": report["text_lengths"]})
+c2.plotly_chart(px.histogram(lengths, x="characters", nbins=40, title="Review length"), width="stretch")
+if report["dropped"]:
+    with st.expander(f"Dropped rows ({report['dropped']:,}) and why"):
+        st.dataframe(report["dropped_rows"], hide_index=True)
+st.page_link("pages/train.py", label="Next: train a model", icon=":material/arrow_forward:")

@@ -1,0 +1,64 @@
+"""Map: 2-D embedding map of reviews; hover to read, search to highlight, select to export."""
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages._shared import need_run, outputs
+from segcore.export import csv_bytes, safe_filename, xlsx_bytes
+from segcore.maptable import map_table
+
+MAX_POINTS = 100_000
+
+st.title("Map")
+run = need_run()
+out = outputs(run)
+table, sampled = map_table(out.reviews, out.segments, out.meta.get("columns", {}), max_points=MAX_POINTS)
+if sampled:
+    st.info(f"Showing a random sample of {MAX_POINTS:,} of {len(out.reviews):,} reviews to keep the map fast.")
+
+colour_options = ["segment", "predicted label"] + (["rating"] if "rating" in table else []) + ["churn risk"]
+c1, c2 = st.columns([1, 2])
+colour = c1.selectbox("Colour by", colour_options)
+phrase = c2.text_input("Highlight reviews containing", placeholder="e.g. delivery, too sweet, price")
+
+custom = table[["index", "customer_id", "hover"]].to_numpy()
+hovertemplate = "<b>%{customdata[1]}</b><br>%{customdata[2]}<extra></extra>"
+fig = go.Figure()
+if colour == "churn risk":
+    fig.add_trace(go.Scattergl(x=table["x"], y=table["y"], mode="markers", customdata=custom,
+                               hovertemplate=hovertemplate, name="reviews",
+                               marker=dict(size=5, color=table["churn risk"], colorscale="RdYlGn_r",
+                                           showscale=True, colorbar=dict(title="churn risk"))))
+else:
+    palette = px.colors.qualitative.Bold + px.colors.qualitative.Pastel
+    for i, (value, group) in enumerate(table.groupby(colour, sort=True)):
+        fig.add_trace(go.Scattergl(x=group["x"], y=group["y"], mode="markers", name=str(value),
+                                   customdata=custom[group.index], hovertemplate=hovertemplate,
+                                   marker=dict(size=5, color=palette[i % len(palette)], opacity=0.8)))
+if phrase.strip():
+    hits = table[table["text"].str.contains(phrase.strip(), case=False, regex=False, na=False)]
+    st.caption(f"{len(hits):,} reviews contain “{phrase.strip()}”.")
+    fig.add_trace(go.Scattergl(x=hits["x"], y=hits["y"], mode="markers", name=f"contains “{phrase.strip()}”",
+                               customdata=custom[hits.index], hovertemplate=hovertemplate,
+                               marker=dict(size=10, color="rgba(0,0,0,0)", line=dict(width=2, color="black"))))
+fig.update_layout(height=620, margin=dict(l=0, r=0, t=10, b=0), dragmode="lasso",
+                  legend=dict(orientation="h", y=-0.05), xaxis=dict(showticklabels=False, title=None),
+                  yaxis=dict(showticklabels=False, title=None))
+event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode=("box", "lasso"), key="map")
+
+points = event.selection.points if event and event.selection else []
+chosen = sorted({int(p["customdata"][0]) for p in points if p.get("customdata") is not None})
+st.markdown("#### Selected reviews")
+if not chosen:
+    st.caption("Draw a box or lasso on the map to select reviews; they appear here as a campaign list to download.")
+else:
+    selected = out.reviews.iloc[chosen]
+    st.dataframe(selected, hide_index=True)
+    st.caption(f"{len(selected):,} reviews from {selected['customer_id'].nunique():,} customers selected.")
+    name = safe_filename(f"{run.run_id}_selection")
+    d1, d2 = st.columns(2)
+    d1.download_button("Download CSV", csv_bytes(selected), file_name=f"{name}.csv", mime="text/csv",
+                       icon=":material/download:")
+    d2.download_button("Download XLSX", xlsx_bytes({"selection": selected}), file_name=f"{name}.xlsx",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       icon=":material/download:")

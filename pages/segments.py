@@ -1,0 +1,86 @@
+"""Segments: sizes, profiles, trait comparison; re-segment and rename without retraining."""
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from pages._shared import need_run, outputs, show_error, templates
+from segcore.edit import rename_run_segments, resegment_run
+from segcore.errors import SegscopeError
+
+st.title("Segments")
+run = need_run()
+out = outputs(run)
+profiles = out.profiles
+labels = out.metrics["labels"]
+st.caption(f"Run `{run.run_id}` — {len(out.segments):,} customers, {len(out.reviews):,} reviews, "
+           f"{len(profiles)} segments")
+
+sizes = pd.DataFrame([{"segment": f"{s}: {p['name']}", "customers": p["size"], "reviews": p["n_reviews"],
+                       "share": p["share_of_customers"]} for s, p in sorted(profiles.items())])
+left, right = st.columns([3, 2])
+left.plotly_chart(px.bar(sizes, x="customers", y="segment", orientation="h", text="customers",
+                         title="Customers per segment").update_yaxes(autorange="reversed"), width="stretch")
+right.plotly_chart(px.pie(sizes, names="segment", values="customers", hole=0.5, title="Share of customers")
+                   .update_layout(showlegend=False), width="stretch")
+
+# Trait heat-map: colour = value scaled within each trait, text = the real value.
+traits = {}
+for s, p in sorted(profiles.items()):
+    b = p["behaviour"]
+    row = {f"{lab} share": p["label_shares"].get(lab) for lab in labels}
+    row.update({"mean rating": b.get("mean_rating"), "churn risk": b.get("churn_risk"),
+                "recency (days)": b.get("median_recency_days"), "frequency": b.get("mean_frequency"),
+                "spend": b.get("mean_monetary"), "reviews / customer": b.get("mean_reviews_per_customer")})
+    traits[f"{s}: {p['name']}"] = row
+table = pd.DataFrame(traits).T.dropna(axis=1, how="all").astype(float)
+if not table.empty:
+    span = (table.max() - table.min()).replace(0, 1)
+    scaled = (table - table.min()) / span
+    fig = px.imshow(scaled, aspect="auto", color_continuous_scale="RdBu_r", title="Segment traits (scaled per column)")
+    fig.update_traces(text=table.round(2).astype(str).to_numpy(), texttemplate="%{text}",
+                      hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>")
+    fig.update_layout(coloraxis_showscale=False, height=120 + 45 * len(table))
+    st.plotly_chart(fig, width="stretch")
+
+st.markdown("#### Profiles")
+for s, p in sorted(profiles.items()):
+    b = p["behaviour"]
+    with st.container(border=True):
+        st.markdown(f"##### {s}. {p['name']}")
+        cols = st.columns(5)
+        cols[0].metric("Customers", f"{p['size']:,}", help=f"{p['share_of_customers']:.1%} of customers")
+        cols[1].metric("Mean rating", "—" if b.get("mean_rating") is None else f"{b['mean_rating']:.2f}")
+        cols[2].metric("Churn risk", "—" if b.get("churn_risk") is None else f"{b['churn_risk']:.2f}")
+        cols[3].metric("Recency (median days)", "—" if b.get("median_recency_days") is None else f"{b['median_recency_days']:.0f}")
+        cols[4].metric("Spend (mean)", "—" if b.get("mean_monetary") is None else f"{b['mean_monetary']:.2f}")
+        st.write("**Keywords:** " + (", ".join(p["keywords"]) or "—"))
+        st.write("**Sentiment:** " + ", ".join(f"{k} {v:.0%}" for k, v in p["label_shares"].items()))
+        if p.get("top_products"):
+            st.write("**Top products:** " + ", ".join(list(p["top_products"])[:5]))
+        with st.expander("Example reviews"):
+            for example in p["examples"]:
+                st.text(example)  # plain text: review HTML / markdown is never rendered
+
+st.markdown("#### Adjust")
+c1, c2 = st.columns(2)
+with c1.form("resegment"):
+    st.write("Re-segment the same customers (no retraining).")
+    k = st.number_input("Number of segments (0 = choose by silhouette)", 0, 20, 0)
+    if st.form_submit_button("Re-segment", icon=":material/refresh:"):
+        try:
+            with st.spinner("Re-segmenting…"):
+                resegment_run(run.path, k=int(k) or None, templates=templates())
+            st.cache_data.clear()
+            st.rerun()
+        except SegscopeError as exc:
+            show_error(exc)
+with c2.form("rename"):
+    st.write("Rename segments; names flow into strategies and exports.")
+    names = {s: st.text_input(f"Segment {s}", value=p["name"], max_chars=80) for s, p in sorted(profiles.items())}
+    if st.form_submit_button("Save names", icon=":material/edit:"):
+        try:
+            rename_run_segments(run.path, names, templates=templates())
+            st.cache_data.clear()
+            st.rerun()
+        except SegscopeError as exc:
+            show_error(exc)

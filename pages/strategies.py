@@ -1,0 +1,82 @@
+"""Strategies & export: suggestions per segment, a template editor, and the downloads."""
+import streamlit as st
+
+from pages._shared import need_run, outputs, show_error, templates, templates_dir
+from segcore.errors import SegscopeError
+from segcore.export import campaign_lists, csv_bytes, safe_filename, xlsx_bytes
+from segcore.report import report_html
+from segcore.strategy import SUFFIX, load_templates, render_strategies, strategies_markdown
+
+st.title("Strategies & export")
+run = need_run()
+out = outputs(run)
+profiles = out.profiles
+current = templates()
+try:
+    strategies = render_strategies(profiles, templates=current)
+except SegscopeError as exc:
+    show_error(exc)
+    st.info("Fix or reset the template below.")
+    strategies = {s: [] for s in profiles}
+
+tab_suggest, tab_edit, tab_export = st.tabs(["Suggestions", "Templates", "Export"])
+with tab_suggest:
+    for s, p in sorted(profiles.items()):
+        with st.expander(f"{s}. {p['name']} — {p['size']:,} customers", expanded=(s == 0)):
+            items = strategies.get(s, [])
+            if not items:
+                st.caption("No template applies to this segment.")
+            for item in items:
+                st.markdown(item["text"])
+
+with tab_edit:
+    st.caption("Templates are Jinja2 (sandboxed). Each decides with `{% if %}` whether it applies; the segment's "
+               "facts are in `seg` (name, size, keywords, positive_share, negative_share, churn_risk, "
+               "mean_monetary, top_products, …).")
+    defaults = load_templates()
+    name = st.selectbox("Template", sorted(current))
+    edited = st.text_area("Template text", value=current[name], height=320, key=f"tpl_{name}")
+    seg = st.selectbox("Preview for segment", sorted(profiles), format_func=lambda s: f"{s}. {profiles[s]['name']}")
+    try:
+        preview = render_strategies({seg: profiles[seg]}, templates={name: edited})[seg]
+        with st.container(border=True):
+            if preview:
+                st.markdown(preview[0]["text"])
+            else:
+                st.caption("This template does not apply to this segment.")
+    except SegscopeError as exc:
+        show_error(exc)
+    b1, b2 = st.columns(2)
+    if b1.button("Save template", type="primary", icon=":material/save:"):
+        try:
+            render_strategies(profiles, templates={name: edited})  # refuse a template that fails
+            templates_dir().mkdir(parents=True, exist_ok=True)
+            (templates_dir() / f"{name}{SUFFIX}").write_text(edited, encoding="utf-8")
+            st.toast(f"Saved {name}")
+            st.rerun()
+        except SegscopeError as exc:
+            show_error(exc)
+    if name in defaults and b2.button("Reset to default", icon=":material/restart_alt:"):
+        (templates_dir() / f"{name}{SUFFIX}").unlink(missing_ok=True)
+        st.session_state.pop(f"tpl_{name}", None)
+        st.rerun()
+
+with tab_export:
+    campaigns = campaign_lists(out.segments, profiles, strategies)
+    report = strategies_markdown(profiles, strategies)
+    base = safe_filename(run.run_id)
+    st.download_button("campaigns.xlsx (a sheet per segment)",
+                       xlsx_bytes({f"{s} {profiles[s]['name']}": t for s, t in campaigns.items()}),
+                       file_name="campaigns.xlsx", icon=":material/download:",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    seg = st.selectbox("Campaign list of one segment (CSV)", sorted(campaigns),
+                       format_func=lambda s: f"{s}. {profiles[s]['name']}", key="csv_seg")
+    st.download_button("Segment CSV", csv_bytes(campaigns[seg]), mime="text/csv", icon=":material/download:",
+                       file_name=f"{seg:02d}_{safe_filename(profiles[seg]['name'])}.csv")
+    c1, c2, c3 = st.columns(3)
+    c1.download_button("Strategy report (Markdown)", report.encode("utf-8"), file_name=f"{base}_strategies.md",
+                       mime="text/markdown", icon=":material/description:")
+    c2.download_button("Strategy report (HTML)", report_html(report).encode("utf-8"),
+                       file_name=f"{base}_strategies.html", mime="text/html", icon=":material/html:")
+    c3.download_button("Scored reviews (CSV)", csv_bytes(out.reviews), file_name=f"{base}_reviews_scored.csv",
+                       mime="text/csv", icon=":material/table:")

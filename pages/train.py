@@ -1,0 +1,154 @@
+"""Train: fine-tune the encoder in the background with live progress, then show test results."""
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages._shared import outputs, registry, show_error, store, workspace
+from segcore.errors import SegscopeError
+from segcore.pipeline import RunConfig
+from segcore.train import TrainConfig
+
+st.title("Train")
+dataset = workspace().current()
+reg = registry()
+defaults = TrainConfig()
+
+MODEL_CHOICES = {"default": "Shipped English model (all-MiniLM-L6-v2, offline)",
+                 "local": "A model folder on this server", "hub": "A Hugging Face hub id (needs internet)"}
+
+if dataset is None:
+    st.info("Load data first on the **Data** page.")
+    st.page_link("pages/data.py", label="Go to Data", icon=":material/upload_file:")
+else:
+    st.caption(f"Dataset: **{dataset.name}** — text column `{dataset.columns.get('text') or 'auto'}`, "
+               f"labels from `{dataset.columns.get('label') or dataset.columns.get('rating') or 'auto'}`")
+    with st.form("train_form"):
+        kind = st.radio("Model", list(MODEL_CHOICES), format_func=MODEL_CHOICES.get, horizontal=True)
+        where = st.text_input("Folder or hub id", placeholder="/path/to/model or bert-base-uncased",
+                              help="Only used for the folder / hub choices.")
+        with st.expander("Advanced settings"):
+            a, b, c = st.columns(3)
+            epochs = a.number_input("Epochs (max)", 1, 50, defaults.epochs)
+            batch = b.number_input("Batch size", 1, 512, defaults.batch_size)
+            lr = c.number_input("Learning rate", 1e-6, 1e-2, defaults.lr, format="%.6f")
+            max_length = a.number_input("Tokens per review", 16, 512, defaults.max_length)
+            patience = b.number_input("Early-stopping patience (epochs)", 1, 10, defaults.patience)
+            dropout = c.number_input("Dropout", 0.0, 0.9, defaults.dropout, step=0.05)
+            weight_decay = a.number_input("Weight decay", 0.0, 1.0, defaults.weight_decay, step=0.01)
+            warmup = b.number_input("Warm-up share of steps", 0.0, 0.5, defaults.warmup_ratio, step=0.05)
+            seed = c.number_input("Seed", 0, 2**31 - 1, 42)
+            k = a.number_input("Segments (0 = choose by silhouette)", 0, 20, 0)
+            max_rows = b.number_input("Use at most N rows (0 = all)", 0, 10_000_000, 0)
+        start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
+    if start:
+        model = "default" if kind == "default" else where.strip()
+        if not model:
+            st.error("Enter the model folder or hub id, or choose the shipped model.")
+        else:
+            config = RunConfig(
+                columns=dict(dataset.columns), sheet=dataset.sheet, k=int(k) or None,
+                max_rows=int(max_rows) or None, seed=int(seed),
+                train=TrainConfig(model=model, epochs=int(epochs), batch_size=int(batch), lr=float(lr),
+                                  max_length=int(max_length), patience=int(patience), dropout=float(dropout),
+                                  weight_decay=float(weight_decay), warmup_ratio=float(warmup), seed=int(seed),
+                                  progress_bar=False))
+            try:
+                job = reg.start(dataset.path, config, label=dataset.path.stem.removeprefix("upload-"),
+                                input_name=dataset.name)
+                st.session_state["run_id"] = job.run_id
+                st.toast(f"Training started: {job.run_id}")
+            except SegscopeError as exc:
+                show_error(exc)
+
+
+def _fmt_seconds(s):
+    if s is None:
+        return "estimating…"
+    s = int(s)
+    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
+
+
+def _curves(snap):
+    fig = go.Figure()
+    if snap.train_loss:
+        steps, losses = zip(*snap.train_loss)
+        fig.add_scatter(x=steps, y=losses, name="train loss", mode="lines+markers")
+    if snap.val_metrics:
+        fig.add_scatter(x=[m["step"] for m in snap.val_metrics], y=[m.get("eval_macro_f1") for m in snap.val_metrics],
+                        name="validation macro-F1", mode="lines+markers", yaxis="y2")
+        fig.add_scatter(x=[m["step"] for m in snap.val_metrics], y=[m.get("eval_loss") for m in snap.val_metrics],
+                        name="validation loss", mode="lines+markers")
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="step",
+                      yaxis=dict(title="loss"), yaxis2=dict(title="macro-F1", overlaying="y", side="right", range=[0, 1]),
+                      legend=dict(orientation="h", y=1.15))
+    return fig
+
+
+def _results(run_id):
+    try:
+        info = store().info(run_id)
+    except SegscopeError:
+        return
+    if not info.usable:
+        return
+    out = outputs(info)
+    m = out.metrics
+    labels = m["labels"]
+    st.markdown("#### Test results")
+    a, b, c, d = st.columns(4)
+    a.metric("Test macro-F1", f"{m['test']['macro_f1']:.3f}",
+             delta=f"{m['test']['macro_f1'] - m['baseline']['macro_f1']:+.3f} vs baseline")
+    b.metric("Test accuracy", f"{m['test']['accuracy']:.3f}")
+    c.metric("Baseline macro-F1 (TF-IDF + LR)", f"{m['baseline']['macro_f1']:.3f}")
+    d.metric("Epochs (best)", f"{m['epochs_run']} ({m['best_epoch']})", help=f"{m['seconds']:.0f} s on {m['device']}")
+    left, right = st.columns(2)
+    report = pd.DataFrame(m["test"]["report"]).T.drop(index=["accuracy"], errors="ignore")
+    left.dataframe(report.round(3), width="stretch")
+    cm = px.imshow(m["confusion_matrix"], x=labels, y=labels, text_auto=True, color_continuous_scale="Blues",
+                   labels=dict(x="predicted", y="true", color="reviews"), title="Confusion matrix (test)")
+    right.plotly_chart(cm, width="stretch")
+    st.caption(f"{m['n_train']:,} train / {m['n_val']:,} validation / {m['n_test']:,} test reviews, "
+               "split by customer. Saved as run " + run_id)
+    st.page_link("pages/segments.py", label="See the segments", icon=":material/groups:")
+
+
+def monitor():
+    job = reg.latest()
+    if job is None:
+        runs = [r for r in store().list() if r.usable]
+        if runs:
+            st.markdown(f"Latest finished run: **{runs[0].run_id}**")
+            _results(runs[0].run_id)
+        return
+    snap = job.progress.snapshot()
+    st.markdown(f"#### Run `{job.run_id}` — {job.status}")
+    if job.active:
+        eta = snap.eta_seconds if snap.stage == "training" else None
+        st.progress(snap.fraction, text=f"{snap.stage}: step {snap.step}/{snap.total_steps or '?'} — "
+                                        f"time left {_fmt_seconds(eta)}")
+        if st.button("Stop training", icon=":material/stop:", key="stop"):
+            reg.stop(job.run_id)
+            st.toast("Stopping at the next step…")
+    elif job.status == "done":
+        st.success(f"Finished in {_fmt_seconds(job.metrics['seconds'])}.", icon=":material/check_circle:")
+    elif job.status == "cancelled":
+        st.warning("Training was stopped; this run was not saved as a usable model.", icon=":material/stop_circle:")
+    else:
+        st.error(f"Training failed: {job.error}", icon=":material/error:")
+    if snap.train_loss or snap.val_metrics:
+        st.plotly_chart(_curves(snap), width="stretch", key=f"curves_{job.run_id}")
+    with st.expander("Log", expanded=False):
+        st.code("\n".join(snap.log[-30:]) or "waiting…", language=None)
+    if job.status == "done":
+        _results(job.run_id)
+    # One full rerun when the job ends, so the sidebar and other widgets update.
+    was_active = st.session_state.get("job_was_active")
+    st.session_state["job_was_active"] = job.active
+    if was_active and not job.active:
+        st.rerun()
+
+
+active = reg.active() is not None
+st.fragment(monitor, run_every=1.0 if active else None)()
