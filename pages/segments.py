@@ -39,7 +39,7 @@ if not table.empty:
     fig = px.imshow(scaled, aspect="auto", color_continuous_scale="RdBu_r", title="Segment traits (scaled per column)")
     fig.update_traces(text=table.round(2).astype(str).to_numpy(), texttemplate="%{text}",
                       hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>")
-    fig.update_layout(coloraxis_showscale=False, height=120 + 45 * len(table))
+    fig.update_layout(coloraxis_showscale=False, height=140 + 45 * len(table), xaxis_side="top")
     st.plotly_chart(fig, width="stretch")
 
 st.markdown("#### Profiles")

@@ -25,21 +25,21 @@ else:
     st.caption(f"Dataset: **{dataset.name}** — text column `{dataset.columns.get('text') or 'auto'}`, "
                f"labels from `{dataset.columns.get('label') or dataset.columns.get('rating') or 'auto'}`")
     with st.form("train_form"):
-        kind = st.radio("Model", list(MODEL_CHOICES), format_func=MODEL_CHOICES.get, horizontal=True)
+        kind = st.radio("Model", list(MODEL_CHOICES), format_func=MODEL_CHOICES.get, horizontal=True, key="model_kind")
         where = st.text_input("Folder or hub id", placeholder="/path/to/model or bert-base-uncased",
-                              help="Only used for the folder / hub choices.")
+                              help="Only used for the folder / hub choices.", key="model_where")
         with st.expander("Advanced settings"):
             a, b, c = st.columns(3)
-            epochs = a.number_input("Epochs (max)", 1, 50, defaults.epochs)
+            epochs = a.number_input("Epochs (max)", 1, 50, defaults.epochs, key="epochs")
             batch = b.number_input("Batch size", 1, 512, defaults.batch_size)
             lr = c.number_input("Learning rate", 1e-6, 1e-2, defaults.lr, format="%.6f")
-            max_length = a.number_input("Tokens per review", 16, 512, defaults.max_length)
+            max_length = a.number_input("Tokens per review", 16, 512, defaults.max_length, key="max_length")
             patience = b.number_input("Early-stopping patience (epochs)", 1, 10, defaults.patience)
             dropout = c.number_input("Dropout", 0.0, 0.9, defaults.dropout, step=0.05)
             weight_decay = a.number_input("Weight decay", 0.0, 1.0, defaults.weight_decay, step=0.01)
             warmup = b.number_input("Warm-up share of steps", 0.0, 0.5, defaults.warmup_ratio, step=0.05)
             seed = c.number_input("Seed", 0, 2**31 - 1, 42)
-            k = a.number_input("Segments (0 = choose by silhouette)", 0, 20, 0)
+            k = a.number_input("Segments (0 = choose by silhouette)", 0, 20, 0, key="k")
             max_rows = b.number_input("Use at most N rows (0 = all)", 0, 10_000_000, 0)
         start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
     if start:

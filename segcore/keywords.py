@@ -19,7 +19,7 @@ REVIEW_STOP = {"br", "just", "like", "really", "product", "amazon", "get", "got"
                "great", "good", "love", "loved", "loves", "best", "bad", "nice", "excellent", "awesome",
                "better", "favorite", "favourite", "perfect", "recommend", "highly", "happy", "disappointed",
                "terrible", "horrible", "worst", "little", "lot", "delicious", "tasty", "wonderful", "amazing",
-               "fine", "ok", "okay", "pretty", "definitely", "try", "tried", "time", "know", "think"}
+               "fine", "ok", "okay", "bit", "pretty", "definitely", "try", "tried", "time", "know", "think"}
 
 
 def _vectorizer(texts: Sequence[str]) -> CountVectorizer:

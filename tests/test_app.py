@@ -1,0 +1,164 @@
+"""Every page through Streamlit's AppTest, on real segcore, real files and a tiny model."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+
+APP = str(ROOT / "app.py")
+
+
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch):
+    path = tmp_path / "models"
+    monkeypatch.setenv("SEGSCOPE_MODELS_DIR", str(path))
+    monkeypatch.delenv("SEGSCOPE_PASSWORD", raising=False)
+    return path
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=120).run()
+
+
+def _ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _train(at: AppTest, tiny_model, epochs=1, k=3) -> AppTest:
+    at.switch_page("pages/train.py").run()
+    at.radio(key="model_kind").set_value("local")
+    at.text_input(key="model_where").set_value(str(tiny_model))
+    at.number_input(key="epochs").set_value(epochs)
+    at.number_input(key="max_length").set_value(48)
+    at.number_input(key="k").set_value(k)
+    at.button[0].click()  # the form's submit button
+    return _ok(at.run())
+
+
+def _wait_done(at: AppTest, timeout=300) -> AppTest:
+    end = time.time() + timeout
+    while time.time() < end:
+        at.run()
+        text = " ".join(m.value for m in at.markdown)
+        if "— done" in text or "— failed" in text or "— cancelled" in text:
+            return _ok(at)
+        time.sleep(1)
+    raise AssertionError("training did not finish")
+
+
+@pytest.fixture
+def trained(models_dir, small_csv, tiny_model):
+    """An app whose workspace holds the small real file and one finished run."""
+    at = _app()
+    at.file_uploader[0].set_value(("small_reviews.csv", small_csv.read_bytes(), "text/csv"))
+    _ok(at.run())
+    _wait_done(_train(at, tiny_model))
+    return at
+
+
+def test_data_page_sample_and_mapping(models_dir):
+    at = _ok(_app())
+    assert "No data yet" in at.info[0].value
+    at.button[0].click()  # use the sample reviews
+    _ok(at.run())
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Rows"] == "1,999" and metrics["Language"] == "English"
+    assert int(metrics["Dropped"]) > 0  # duplicates are reported, not hidden
+    chosen = {s.label: s.value for s in at.selectbox}
+    assert chosen["Review text (required)"] == "Text" and chosen["Star rating (1-5)"] == "Score"
+    assert chosen["Customer id"] == "UserId" and chosen["Order value"] == "— none —"
+    # The mapping is saved with the dataset and survives a new session (a reload).
+    at.selectbox(key="map_text_sample_reviews.csv").set_value("Summary")
+    _ok(at.run())
+    again = _ok(_app())
+    assert again.selectbox(key="map_text_sample_reviews.csv").value == "Summary"
+
+
+@pytest.mark.parametrize("name,content,message", [
+    ("empty.csv", b"", "is empty"),
+    ("picture.csv", b"\x89PNG\r\n\x1a\n\x00\x00IHDR" * 20, "binary data"),
+    ("broken.xlsx", b"PK\x03\x04 definitely not a workbook", "corrupt or password-protected"),
+    ("numbers.csv", b"a,b\n1,2\n3,4\n", "No review text column"),
+])
+def test_data_page_bad_uploads_show_one_error(models_dir, name, content, message):
+    at = _ok(_app())
+    at.file_uploader[0].set_value((name, content, "application/octet-stream"))
+    _ok(at.run())
+    errors = [e.value for e in at.error] + [w.value for w in at.warning]
+    assert any(message in e for e in errors), errors
+
+
+def test_train_segments_map_strategies_models(trained, tiny_model, models_dir):
+    at = trained
+    text = " ".join(m.value for m in at.markdown)
+    assert "— done" in text and "Test results" in text
+    assert {m.label for m in at.metric} >= {"Test macro-F1", "Baseline macro-F1 (TF-IDF + LR)"}
+
+    # A second job can start after the first; while it runs, a third is refused.
+    _train(at, tiny_model, epochs=3)
+    at.button[0].click()
+    _ok(at.run())
+    assert any("already running" in e.value for e in at.error)
+    _wait_done(at)
+
+    at.switch_page("pages/segments.py").run()
+    _ok(at)
+    assert at.title[0].value == "Segments"
+    names = [t for t in at.text_input if t.label.startswith("Segment ")]
+    assert len(names) == 3
+    names[0].set_value("VIP coffee lovers")
+    next(b for b in at.button if b.label == "Save names").click()
+    _ok(at.run())
+    assert any("VIP coffee lovers" in m.value for m in at.markdown)
+    at.number_input[0].set_value(2)
+    next(b for b in at.button if b.label == "Re-segment").click()
+    _ok(at.run())
+    assert len([t for t in at.text_input if t.label.startswith("Segment ")]) == 2
+
+    at.switch_page("pages/map.py").run()
+    _ok(at)
+    at.text_input[0].set_value("coffee")
+    _ok(at.run())
+    assert any("reviews contain “coffee”" in c.value for c in at.caption)
+
+    at.switch_page("pages/strategies.py").run()
+    _ok(at)
+    labels = [b.label for b in at.get("download_button")]
+    assert "campaigns.xlsx (a sheet per segment)" in labels and "Strategy report (HTML)" in labels
+    area = at.text_area[0]
+    area.set_value(area.value.replace("## ", "## Edited: ", 1))
+    next(b for b in at.button if b.label == "Save template").click()
+    _ok(at.run())
+    saved = list((models_dir / ".data" / "templates").glob("*.md.j2"))
+    assert len(saved) == 1 and "Edited:" in saved[0].read_text()
+    next(b for b in at.button if b.label == "Reset to default").click()
+    _ok(at.run())
+    assert not saved[0].exists()
+
+    at.switch_page("pages/models.py").run()
+    _ok(at)
+    runs = at.dataframe[0].value
+    assert len(runs) == 2 and set(runs["status"]) == {"done"}
+    at.checkbox(key="delete_sure").check()
+    _ok(at.run())
+    next(b for b in at.button if b.label == "Delete").click()
+    _ok(at.run())
+    assert len(at.dataframe[0].value) == 1
+
+
+def test_password_gate(models_dir, monkeypatch):
+    monkeypatch.setenv("SEGSCOPE_PASSWORD", "s3cret")
+    at = _ok(_app())
+    assert not at.file_uploader  # nothing shown before login
+    at.text_input[0].input("wrong")
+    at.button[0].click()
+    _ok(at.run())
+    assert at.error[0].value == "Wrong password."
+    at.text_input[0].input("s3cret")
+    at.button[0].click()
+    _ok(at.run())
+    assert at.file_uploader and at.title[0].value == "Data"

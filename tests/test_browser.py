@@ -1,0 +1,129 @@
+"""One real browser session: Debian chromium driven by Playwright against `streamlit run app.py`.
+
+Set SEGSCOPE_SCREENSHOTS=DIR to keep the page screenshots (the README's come from here)."""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "SEGSCOPE_MODELS_DIR": str(tmp_path / "models"), "PYTHONUNBUFFERED": "1"}
+    env.pop("SEGSCOPE_PASSWORD", None)
+    log = open(tmp_path / "streamlit.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start: " + (tmp_path / "streamlit.log").read_text()[-2000:])
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+    assert "Traceback" not in (tmp_path / "streamlit.log").read_text()
+
+
+def nav(page, name):
+    return page.get_by_test_id("stSidebarNavItems").get_by_role("link", name=name)
+
+
+def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_model):
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=60_000)  # the first page load imports torch
+
+    shots = Path(os.environ.get("SEGSCOPE_SCREENSHOTS") or tmp_path / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page.set_default_timeout(60_000)
+        page.goto(server)
+        expect(page.locator("h1", has_text="Data")).to_be_visible()
+
+        # Upload a real review file; columns are detected and shown for mapping.
+        page.locator("input[type=file]").set_input_files(str(small_csv))
+        expect(page.get_by_text("Data quality")).to_be_visible()
+        expect(page.get_by_text("Usable reviews")).to_be_visible()
+        expect(page.get_by_text("Training labels from the rating")).to_be_visible()
+        page.screenshot(path=str(shots / "data.png"), full_page=True)
+
+        # Train a tiny model in the background and watch it finish.
+        nav(page, "Train").click()
+        page.get_by_text("A model folder on this server").click()
+        page.get_by_label("Folder or hub id", exact=True).and_(page.locator("input")).fill(str(tiny_model))
+        page.get_by_text("Advanced settings").click()
+        page.locator("input[aria-label=\"Epochs (max)\"]").fill("2")
+        page.locator("input[aria-label=\"Tokens per review\"]").fill("48")
+        page.locator("input[aria-label=\"Segments (0 = choose by silhouette)\"]").fill("3")
+        page.get_by_role("button", name="Start training").click()
+        expect(page.get_by_text("Test results")).to_be_visible(timeout=240_000)
+        expect(page.get_by_text("Test macro-F1", exact=True)).to_be_visible()
+        page.screenshot(path=str(shots / "train.png"), full_page=True)
+
+        nav(page, "Segments").click()
+        expect(page.get_by_role("heading", name="Profiles")).to_be_visible()
+        expect(page.get_by_text("Customers per segment")).to_be_visible()
+        page.screenshot(path=str(shots / "segments.png"), full_page=True)
+
+        nav(page, "Map").click()
+        expect(page.locator("h1", has_text="Map")).to_be_visible()
+        expect(page.locator(".js-plotly-plot")).to_have_count(1)  # the map alone
+        page.locator("input[aria-label=\"Highlight reviews containing\"]").fill("coffee")
+        page.locator("input[aria-label=\"Highlight reviews containing\"]").press("Enter")
+        expect(page.get_by_text("reviews contain “coffee”")).to_be_visible()
+        page.screenshot(path=str(shots / "map.png"), full_page=True)
+
+        nav(page, "Strategies & export").click()
+        expect(page.get_by_role("tab", name="Export")).to_be_visible()
+        page.screenshot(path=str(shots / "strategies.png"), full_page=True)
+        page.get_by_role("tab", name="Export").click()
+        with page.expect_download() as info:
+            page.get_by_role("button", name="campaigns.xlsx (a sheet per segment)").click()
+        data = Path(info.value.path()).read_bytes()
+
+        nav(page, "Models").click()
+        expect(page.get_by_role("heading", name="Delete a run")).to_be_visible()
+        page.screenshot(path=str(shots / "models.png"), full_page=True)
+        browser.close()
+
+    workbook = openpyxl.load_workbook(io.BytesIO(data))
+    assert len(workbook.sheetnames) == 3
+    header = [c.value for c in workbook.worksheets[0][1]]
+    assert header[:3] == ["customer_id", "segment_id", "segment"] and "suggested_action" in header
+    customers = [row[0] for ws in workbook.worksheets for row in ws.iter_rows(min_row=2, values_only=True)]
+    import pandas as pd
+
+    assert sorted(customers) == sorted(pd.read_csv(small_csv)["UserId"].astype(str).unique())
