@@ -1,0 +1,34 @@
+import pandas as pd
+import pytest
+
+from segcore.pii import mask_pii, mask_series
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Write to jane.doe+shop@example.co.uk please", "Write to [EMAIL] please"),
+    ("call +44 20 7946 0958 today", "call [PHONE] today"),
+    ("my cell (555) 123-4567.", "my cell [PHONE]."),
+    ("US: +1-202-555-0143", "US: [PHONE]"),
+    ("电话13812345678联系", "电话[PHONE]联系"),
+    ("手机 +86 138 1234 5678", "手机 [PHONE]"),
+    ("card 4111 1111 1111 1111 was charged twice", "card [CARD] was charged twice"),
+    ("paid with 5500-0000-0000-0004", "paid with [CARD]"),
+])
+def test_masks(text, expected):
+    assert mask_pii(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "I paid $25.99 for 2 boxes of 12 bars",
+    "Order 1234567890123 arrived late",  # 13 digits, fails the Luhn check: an order number
+    "Best coffee of 2012, 5 stars",
+    "味道很好，价格 38 元，下次还来",
+    "Rated 4/5 after 3 weeks",
+])
+def test_keeps_ordinary_numbers(text):
+    assert mask_pii(text) == text
+
+
+def test_mask_series_keeps_non_text():
+    out = mask_series(pd.Series(["mail a@b.com", None, 5]))
+    assert out.tolist()[0] == "mail [EMAIL]" and out.isna().iloc[1] and out.iloc[2] == 5
