@@ -45,8 +45,10 @@ if dataset.path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
         show_error(exc)
         st.stop()
     if len(sheets) > 1:
-        index = sheets.index(sheet) if sheet in sheets else 0
-        sheet = st.selectbox("Sheet", sheets, index=index)
+        auto = "(first sheet with data)"
+        options_ = [auto, *sheets]
+        picked = st.selectbox("Sheet", options_, index=options_.index(sheet) if sheet in sheets else 0)
+        sheet = None if picked == auto else picked
 
 try:
     frame = read_table(dataset.path, name=dataset.path.name, sheet=sheet)
@@ -77,8 +79,8 @@ if len(chosen) != len(set(chosen)):
 if not mapping["text"]:
     st.error("Pick the column that holds the review text.")
     st.stop()
-if mapping != dataset.columns or sheet != dataset.sheet:
-    dataset.columns, dataset.sheet = mapping, sheet
+if mapping != dataset.columns or sheet != dataset.sheet or dataset.rows != len(frame):
+    dataset.columns, dataset.sheet, dataset.rows = mapping, sheet, len(frame)
     ws.update(dataset)
 
 with st.expander("Preview (first 50 rows)", expanded=False):

@@ -5,7 +5,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import outputs, registry, show_error, store, workspace
+from pages._shared import device_label, outputs, registry, show_error, store, workspace
 from segcore.errors import SegscopeError
 from segcore.pipeline import RunConfig
 from segcore.train import TrainConfig
@@ -14,6 +14,10 @@ st.title("Train")
 dataset = workspace().current()
 reg = registry()
 defaults = TrainConfig()
+
+# Measured with the shipped MiniLM on a 2-core CPU (README, performance); used for the warning only.
+CPU_REVIEWS_PER_SECOND = 15
+CPU_COMFORT_ROWS = 20_000
 
 MODEL_CHOICES = {"default": "Shipped English model (all-MiniLM-L6-v2, offline)",
                  "local": "A model folder on this server", "hub": "A Hugging Face hub id (needs internet)"}
@@ -24,6 +28,11 @@ if dataset is None:
 else:
     st.caption(f"Dataset: **{dataset.name}** — text column `{dataset.columns.get('text') or 'auto'}`, "
                f"labels from `{dataset.columns.get('label') or dataset.columns.get('rating') or 'auto'}`")
+    if dataset.rows and dataset.rows > CPU_COMFORT_ROWS and device_label() == "cpu":
+        hours = dataset.rows * 0.6 * defaults.epochs / CPU_REVIEWS_PER_SECOND / 3600
+        st.warning(f"{dataset.rows:,} reviews on this CPU would take roughly {hours:.0f} h to train. Set "
+                   f"'Use at most N rows' under Advanced settings (e.g. {CPU_COMFORT_ROWS:,}), or run on a GPU "
+                   "server; scoring all reviews later is much faster.", icon=":material/timer:")
     with st.form("train_form"):
         kind = st.radio("Model", list(MODEL_CHOICES), format_func=MODEL_CHOICES.get, horizontal=True, key="model_kind")
         where = st.text_input("Folder or hub id", placeholder="/path/to/model or bert-base-uncased",

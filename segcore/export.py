@@ -74,13 +74,27 @@ def sheet_title(name: str, used: set[str]) -> str:
     return title
 
 
+XLSX_CELL_LIMIT = 32_767  # Excel's maximum characters per cell
+
+
+def _fit_cell(value):
+    if isinstance(value, str) and len(value) > XLSX_CELL_LIMIT:
+        return value[: XLSX_CELL_LIMIT - 20] + " …[cut: Excel limit]"
+    return value
+
+
 def xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
-    """One workbook, one sheet per entry (titles made valid and unique)."""
+    """One workbook, one sheet per entry (titles made valid and unique). Texts longer than
+    Excel's cell limit are cut there; CSV exports keep them whole."""
     buffer = io.BytesIO()
     used: set[str] = set()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for name, frame in sheets.items():
-            safe_frame(frame).to_excel(writer, sheet_name=sheet_title(name, used), index=False)
+            safe = safe_frame(frame)
+            for col in safe.columns:
+                if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
+                    safe[col] = safe[col].map(_fit_cell)
+            safe.to_excel(writer, sheet_name=sheet_title(name, used), index=False)
     return buffer.getvalue()
 
 

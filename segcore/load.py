@@ -75,7 +75,24 @@ def _xlsx_message(name: str, exc: Exception) -> str:
             "save an unprotected copy as .xlsx or CSV.")
 
 
+def _title_row_fixed(frame: pd.DataFrame) -> pd.DataFrame:
+    """A merged title above the real header reads as one name plus 'Unnamed: n' columns:
+    then the first data row is the header."""
+    unnamed = sum(str(c).startswith("Unnamed:") for c in frame.columns)
+    if len(frame) and frame.shape[1] > 1 and unnamed >= frame.shape[1] / 2:
+        first = frame.iloc[0]
+        if first.notna().all() and all(isinstance(v, str) for v in first):
+            fixed = frame.iloc[1:].reset_index(drop=True)
+            fixed.columns = [str(v).strip() for v in first]
+            return fixed.infer_objects()
+    return frame
+
+
 def _read_excel(data: bytes, name: str, sheet: str | int | None) -> pd.DataFrame:
+    return _title_row_fixed(_read_excel_raw(data, name, sheet))
+
+
+def _read_excel_raw(data: bytes, name: str, sheet: str | int | None) -> pd.DataFrame:
     try:
         with pd.ExcelFile(io.BytesIO(data), engine="openpyxl") as xl:
             if sheet is not None:

@@ -8,13 +8,17 @@ from sklearn.model_selection import StratifiedGroupKFold
 from .errors import SegscopeError
 
 MIN_PER_CLASS = 10
+MIN_TOTAL = 20
 
 
-def check_trainable(labels: pd.Series, *, min_per_class: int = MIN_PER_CLASS) -> None:
+def check_trainable(labels: pd.Series, *, min_per_class: int = MIN_PER_CLASS, min_total: int = MIN_TOTAL) -> None:
     """Raise a one-line error when the labelled rows cannot train a classifier."""
     counts = labels.dropna().value_counts()
     if len(counts) == 0:
         raise SegscopeError("No labelled reviews: give a rating or label column (--rating-col / --label-col).")
+    if counts.sum() < min_total:
+        raise SegscopeError(f"Only {counts.sum()} labelled review(s) left after cleaning (empty and duplicate "
+                            f"reviews are dropped); at least {min_total} are needed to train.")
     if len(counts) == 1:
         raise SegscopeError(f"Only one class ('{counts.index[0]}') is present; at least two are "
                             "needed to train - add reviews of other classes.")

@@ -18,6 +18,7 @@ class Dataset:
     sheet: str | None = None
     columns: dict[str, str | None] = field(default_factory=dict)
     is_sample: bool = False
+    rows: int | None = None  # known once the Data page has read the file
 
 
 class Workspace:
@@ -53,7 +54,7 @@ class Workspace:
         if not path.exists():
             return None
         return Dataset(path=path, name=data["name"], sheet=data.get("sheet"), columns=data.get("columns", {}),
-                       is_sample=data.get("is_sample", False))
+                       is_sample=data.get("is_sample", False), rows=data.get("rows"))
 
     def clear(self) -> None:
         self._pointer.unlink(missing_ok=True)
@@ -61,6 +62,7 @@ class Workspace:
     def _save(self, dataset: Dataset) -> None:
         self._pointer.write_text(json.dumps({"path": str(dataset.path), "name": dataset.name,
                                              "sheet": dataset.sheet, "columns": dataset.columns,
-                                             "is_sample": dataset.is_sample}, ensure_ascii=False),
+                                             "is_sample": dataset.is_sample, "rows": dataset.rows},
+                                            ensure_ascii=False),
                                  encoding="utf-8")
 

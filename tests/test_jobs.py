@@ -85,3 +85,27 @@ def test_run_ids_cannot_leave_the_store(tmp_path):
     (tmp_path / "models" / ".old.partial").mkdir()
     JobRegistry(store)  # a restart removes partial folders of killed runs
     assert not (tmp_path / "models" / ".old.partial").exists()
+
+
+def test_two_sessions_starting_at_once_get_one_job(tmp_path, small_csv, tiny_model):
+    import threading
+
+    reg = JobRegistry(RunStore(tmp_path / "models"))
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def start():
+        barrier.wait()
+        try:
+            outcomes.append(reg.start(small_csv, _config(tiny_model)))
+        except SegscopeError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    jobs = [o for o in outcomes if not isinstance(o, str)]
+    refusals = [o for o in outcomes if isinstance(o, str)]
+    assert len(jobs) == 1 and len(refusals) == 1 and "already running" in refusals[0]
+    _wait(jobs[0])
+    assert jobs[0].status == "done"
