@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .behaviour import customer_behaviour
+from .behaviour import behaviour_from_sums, behaviour_sums
 from .profiles import build_profiles
 from .segment import SegmentModel, customer_embeddings, fit_segments
 from .strategy import render_strategies
@@ -29,17 +29,28 @@ def add_predictions(reviews: pd.DataFrame, probs: np.ndarray, labels: list[str])
     return out
 
 
+def customer_sums(scored: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """Additive per-customer parts of the customer table (see `behaviour.combine_sums`)."""
+    sums = behaviour_sums(scored)
+    counts = pd.crosstab(scored["customer_id"], scored["pred_label"]).reindex(columns=labels, fill_value=0)
+    sums[[f"count_{lab}" for lab in labels]] = counts.reindex(sums.index).to_numpy()
+    probs = scored.groupby("customer_id", sort=True)[[f"p_{lab}" for lab in labels]].sum()
+    sums[[f"psum_{lab}" for lab in labels]] = probs.reindex(sums.index).to_numpy()
+    return sums
+
+
+def customer_table_from_sums(sums: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    n = sums["n_reviews"]
+    shares = pd.DataFrame({f"share_{lab}": sums[f"count_{lab}"] / n for lab in labels}, index=sums.index)
+    negative = shares["share_negative"] if "share_negative" in shares else None
+    table = behaviour_from_sums(sums, negative_share=negative).join(shares)
+    # Mean class probabilities feed the segment model (smoother than hard shares).
+    return table.join(pd.DataFrame({f"p_{lab}": sums[f"psum_{lab}"] / n for lab in labels}, index=sums.index))
+
+
 def customer_table(reviews: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     """segments.csv rows (without the segment columns), indexed by customer_id."""
-    shares = pd.crosstab(reviews["customer_id"], reviews["pred_label"], normalize="index")
-    shares = shares.reindex(columns=labels, fill_value=0.0)
-    shares.columns = [f"share_{lab}" for lab in labels]
-    negative = shares["share_negative"] if "share_negative" in shares else None
-    behaviour = customer_behaviour(reviews, negative_share=negative)
-    table = behaviour.join(shares)
-    # Mean class probabilities feed the segment model (smoother than hard shares).
-    probs = reviews.groupby("customer_id")[[f"p_{lab}" for lab in labels]].mean()
-    return table.join(probs)
+    return customer_table_from_sums(customer_sums(reviews, labels), labels)
 
 
 def analyse(reviews: pd.DataFrame, probs: np.ndarray, embeddings: np.ndarray, *, labels: list[str],
@@ -55,9 +66,28 @@ def analyse(reviews: pd.DataFrame, probs: np.ndarray, embeddings: np.ndarray, *,
         segment_model, seg = fit_segments(cust_emb, customers, label_cols=prob_cols, k=k, seed=seed)
     else:
         seg = segment_model.assign(cust_emb, customers)
+    return label_segments(scored, customers, seg, labels=labels, templates=templates,
+                          segment_model=segment_model, segment_names=segment_names)
+
+
+def label_segments(scored: pd.DataFrame, customers: pd.DataFrame, seg: np.ndarray, *, labels: list[str],
+                   templates: dict[str, str], segment_model: SegmentModel,
+                   segment_names: dict[int, str] | None = None, profile_reviews: pd.DataFrame | None = None
+                   ) -> Analysis:
+    """Segment ids onto customers and reviews, then profiles, names and strategies.
+
+    `profile_reviews` (default: all of `scored`) are the reviews that keywords, examples and top
+    products come from; streamed scoring passes a bounded sample."""
+    customers = customers.copy()
     customers["segment_id"] = seg
+    scored = scored.copy(deep=False)
     scored["segment_id"] = scored["customer_id"].map(customers["segment_id"]).astype(int)
-    profiles = build_profiles(scored, customers, labels=labels)
+    if profile_reviews is None:
+        profile_reviews = scored
+    else:
+        profile_reviews = profile_reviews.assign(
+            segment_id=profile_reviews["customer_id"].map(customers["segment_id"]).astype(int))
+    profiles = build_profiles(profile_reviews, customers, labels=labels)
     if segment_names:
         for s, name in segment_names.items():
             if s in profiles:
@@ -65,6 +95,7 @@ def analyse(reviews: pd.DataFrame, probs: np.ndarray, embeddings: np.ndarray, *,
     names = {s: p["name"] for s, p in profiles.items()}
     customers["segment_name"] = customers["segment_id"].map(names)
     scored["segment_name"] = scored["segment_id"].map(names)
+    prob_cols = [f"p_{lab}" for lab in labels]
     customers = customers.drop(columns=prob_cols).reset_index().rename(columns={"index": "customer_id"})
     lead = ["customer_id", "segment_id", "segment_name"]
     customers = customers[lead + [c for c in customers.columns if c not in lead]]

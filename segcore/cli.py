@@ -23,6 +23,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--templates", help="folder of *.md.j2 strategy templates replacing the defaults")
     p.add_argument("--batch-size", type=int, default=None, help="training / scoring batch size")
+    p.add_argument("--no-mask-pii", action="store_true",
+                   help="keep e-mails, phone and card numbers (masked by default for training and exports)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -42,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score a file with a saved model, without training")
     _common(score)
     score.add_argument("--model", required=True, help="the model/ folder of a finished run")
+    score.add_argument("--chunk-rows", type=int, default=None, metavar="N",
+                       help="stream the file N rows at a time (bounded memory for very large files)")
     try:  # the benchmark lives in its own module
         from .bench import add_bench_parser
     except ImportError:
@@ -73,11 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         from .pipeline import RunConfig, run_pipeline, score_file
         from .train import TrainConfig
 
-        for flag in ("max_rows", "batch_size", "epochs", "lr", "max_length", "k"):
+        for flag in ("max_rows", "batch_size", "epochs", "lr", "max_length", "k", "chunk_rows"):
             _positive("--" + flag.replace("_", "-"), getattr(args, flag, None))
         columns = {role: getattr(args, f"col_{role}") for role in COLUMN_FLAGS}
         config = RunConfig(columns=columns, sheet=args.sheet, max_rows=args.max_rows, seed=args.seed,
-                           templates=args.templates)
+                           templates=args.templates, mask_pii=not args.no_mask_pii)
         if args.batch_size:
             config.predict_batch_size = max(args.batch_size, 16)
         if args.command == "run":
@@ -86,11 +90,13 @@ def main(argv: list[str] | None = None) -> int:
                                        max_length=args.max_length, patience=args.patience, seed=args.seed,
                                        batch_size=args.batch_size or 16)
             result = run_pipeline(args.input, args.out, config)
+            if result is None:  # a non-zero torchrun rank: it trained, rank 0 writes
+                return 0
             m = result.metrics
             print(f"done in {m['seconds']:.0f}s: test macro-F1 {m['test']['macro_f1']:.3f} "
                   f"(baseline {m['baseline']['macro_f1']:.3f}), {m['k']} segments -> {Path(args.out)}")
         else:
-            result = score_file(args.input, args.model, args.out, config)
+            result = score_file(args.input, args.model, args.out, config, chunk_rows=args.chunk_rows)
             print(f"scored {result.metrics['n_reviews']} reviews in {result.metrics['seconds']:.0f}s "
                   f"-> {Path(args.out)}")
         return 0

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -45,6 +46,7 @@ class RunConfig:
     seed: int = 42
     templates: str | None = None
     predict_batch_size: int = 64
+    mask_pii: bool = True  # e-mails, phone and card numbers masked for training and exports
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -55,7 +57,7 @@ class RunResult:
     out_dir: Path
     metrics: dict
     analysis: Analysis
-    prepared: Prepared
+    prepared: Prepared | None  # None for a streamed score
     coords: np.ndarray
     timings: dict[str, float]
 
@@ -95,6 +97,11 @@ def write_outputs(out_dir: Path, prepared: Prepared, analysis: Analysis, coords:
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(_scored_table(prepared, analysis, coords, labels), out_dir / "reviews_scored.csv")
     write_csv(prepared.dropped, out_dir / "dropped_rows.csv")
+    write_segment_outputs(out_dir, analysis)
+
+
+def write_segment_outputs(out_dir: Path, analysis: Analysis) -> None:
+    """The customer-level files: segments, profiles, strategies and campaign lists."""
     write_csv(analysis.customers, out_dir / "segments.csv")
     to_json({str(k): v for k, v in analysis.profiles.items()}, out_dir / "segment_profiles.json")
     to_json({str(k): v for k, v in analysis.strategies.items()}, out_dir / "strategies.json")
@@ -108,16 +115,28 @@ def load_input(input_path: str | Path, config: RunConfig, *, preferred: dict | N
                ) -> tuple[pd.DataFrame, ColumnMap]:
     frame = read_table(input_path, sheet=config.sheet)
     frame = sample_rows(frame, config.max_rows, seed=config.seed)
+    return frame, resolve_columns(frame, config, preferred=preferred)
+
+
+def resolve_columns(frame: pd.DataFrame, config: RunConfig, *, preferred: dict | None = None) -> ColumnMap:
     given = {k: v for k, v in config.columns.items() if v}
     for role, col in (preferred or {}).items():  # a saved run's columns, where the file has them
         if role not in given and col and col in frame.columns:
             given[role] = col
-    return frame, detect_columns(frame, **given)
+    return detect_columns(frame, **given)
+
+
+def process_rank() -> int:
+    """This process's rank under torchrun (0 when run alone)."""
+    return int(os.environ.get("RANK", 0))
 
 
 def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig | None = None, *,
-                 progress: Progress | None = None, callbacks=()) -> RunResult:
-    """Train on `input_path` and write every output into `out_dir`."""
+                 progress: Progress | None = None, callbacks=()) -> RunResult | None:
+    """Train on `input_path` and write every output into `out_dir`.
+
+    Under `torchrun --nproc_per_node N`, every process trains (the Trainer's DDP) and only
+    rank 0 scores, segments and writes; the other ranks return None after training."""
     config = config or RunConfig()
     out_dir = Path(out_dir)
     timer = Timer(progress)
@@ -126,7 +145,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
         frame, columns = load_input(input_path, config)
         log.info("read %d rows, columns used: %s", len(frame), columns.used())
     with timer.stage("clean"):
-        prepared = prepare_reviews(frame, columns)
+        prepared = prepare_reviews(frame, columns, mask_pii=config.mask_pii)
         for note in prepared.notes:
             log.info("%s", note)
         reviews, labels = prepared.reviews, prepared.labels
@@ -141,6 +160,8 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
                           config=config.train, progress=progress, callbacks=callbacks)
         if progress is not None and progress.stop_requested:
             raise JobCancelled("stopped by the user")
+    if process_rank() != 0:
+        return None
     with timer.stage("score"):
         probs, embeddings = predict(tuned.model, tuned.tokenizer, texts,
                                     batch_size=config.predict_batch_size, max_length=config.train.max_length)
@@ -212,10 +233,19 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
 
 
 def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Path,
-               config: RunConfig | None = None, *, progress: Progress | None = None) -> RunResult:
+               config: RunConfig | None = None, *, progress: Progress | None = None,
+               chunk_rows: int | None = None) -> RunResult:
     """Score new reviews with a saved run: labels, segments by nearest centroid, map coordinates
-    by the saved projection. No training."""
+    by the saved projection. No training.
+
+    With `chunk_rows`, the file is streamed in chunks of that many rows (bounded memory, same
+    outputs; see segcore.stream); the result then has `prepared=None` and its `analysis.reviews`
+    holds only the reviews sampled for the segment profiles."""
     config = config or RunConfig()
+    if chunk_rows:
+        from .stream import score_stream
+
+        return score_stream(input_path, model_dir, out_dir, config, chunk_rows=chunk_rows, progress=progress)
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     meta = load_meta(model_dir)
     labels = list(meta["labels"])
@@ -226,7 +256,7 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
         tokenizer = load_tokenizer(str(model_dir))
         model = load_classifier(str(model_dir))
     with timer.stage("clean"):
-        prepared = prepare_reviews(frame, columns, require_labels=False)
+        prepared = prepare_reviews(frame, columns, require_labels=False, mask_pii=config.mask_pii)
         reviews = prepared.reviews
     with timer.stage("score"):
         probs, embeddings = predict(model, tokenizer, reviews["_text"].tolist(),

@@ -13,6 +13,7 @@ from .behaviour import parse_dates
 from .clean import clean_reviews
 from .columns import ColumnMap
 from .errors import SegscopeError
+from .pii import mask_series
 from .labels import labels_from_column, labels_from_rating, ordered_labels, parse_rating
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,28 @@ def sample_rows(frame: pd.DataFrame, max_rows: int | None, *, seed: int) -> pd.D
     return frame.sample(n=max_rows, random_state=seed).sort_index()
 
 
-def prepare_reviews(frame: pd.DataFrame, columns: ColumnMap, *, require_labels: bool = True) -> Prepared:
+def _mask_text_columns(frame: pd.DataFrame, keep: set) -> pd.DataFrame:
+    out = frame.copy()
+    for col in out.columns:
+        if col not in keep and (out[col].dtype == object or pd.api.types.is_string_dtype(out[col])):
+            out[col] = mask_series(out[col])
+    return out
+
+
+def prepare_reviews(frame: pd.DataFrame, columns: ColumnMap, *, require_labels: bool = True,
+                    row_offset: int = 0, mask_pii: bool = False) -> Prepared:
+    """`mask_pii` replaces e-mails, phone and card numbers in the text the model sees and in every
+    text column that is exported (the customer id column is kept: campaigns need it)."""
     notes: list[str] = []
-    kept, dropped = clean_reviews(frame, columns.text, id_col=columns.id)
+    kept, dropped = clean_reviews(frame, columns.text, id_col=columns.id, row_offset=row_offset)
+    if mask_pii:
+        keep = {"row_id", "reason", columns.id}
+        before = kept["_text"]
+        kept = _mask_text_columns(kept, keep)
+        dropped = _mask_text_columns(dropped, keep)
+        changed = int((kept["_text"] != before).sum())
+        if changed:
+            notes.append(f"masked personal data (e-mail, phone or card numbers) in {changed} reviews")
     if dropped.shape[0]:
         for reason, n in dropped["reason"].value_counts().items():
             notes.append(f"dropped {n} rows: {reason}")

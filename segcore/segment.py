@@ -49,18 +49,28 @@ class SegmentModel:
         return cls(label_cols=list(d["label_cols"]), behaviour_cols=list(d["behaviour_cols"]),
                    silhouette={int(k): v for k, v in d.get("silhouette", {}).items()}, **arr)
 
-    def raw_features(self, emb: np.ndarray, customers: pd.DataFrame) -> np.ndarray:
-        text = (emb - self.pca_mean) @ self.pca_components.T
+    def text_features(self, emb: np.ndarray) -> np.ndarray:
+        return (emb - self.pca_mean) @ self.pca_components.T
+
+    def raw_features(self, emb: np.ndarray, customers: pd.DataFrame, *, text: np.ndarray | None = None
+                     ) -> np.ndarray:
+        """`text` (already projected customer embeddings) replaces `emb` when given."""
+        if text is None:
+            text = self.text_features(emb)
         shares = customers[self.label_cols].to_numpy(dtype=np.float64)
         behaviour = np.log1p(customers[self.behaviour_cols].clip(lower=0).fillna(0)
                              .to_numpy(dtype=np.float64)) if self.behaviour_cols else np.zeros((len(customers), 0))
         return np.hstack([text, shares, behaviour])
 
-    def features(self, emb: np.ndarray, customers: pd.DataFrame) -> np.ndarray:
-        return (self.raw_features(emb, customers) - self.scale_mean) / self.scale_std * self.weights
+    def features(self, emb: np.ndarray | None, customers: pd.DataFrame, *, text: np.ndarray | None = None
+                 ) -> np.ndarray:
+        return (self.raw_features(emb, customers, text=text) - self.scale_mean) / self.scale_std * self.weights
 
-    def assign(self, emb: np.ndarray, customers: pd.DataFrame) -> np.ndarray:
-        x = self.features(emb, customers)
+    def assign(self, emb: np.ndarray | None, customers: pd.DataFrame, *, text: np.ndarray | None = None
+               ) -> np.ndarray:
+        """Nearest centroid. PCA is linear, so a streamed caller can pass `text`: per-customer
+        means of `text_features` of unit review embeddings, instead of 384-d means."""
+        x = self.features(emb, customers, text=text)
         d = ((x[:, None, :] - self.centroids[None, :, :]) ** 2).sum(-1)
         return d.argmin(axis=1)
 

@@ -130,7 +130,7 @@ def fine_tune(train_texts: Sequence[str], train_labels: Sequence[str],
             learning_rate=config.lr,
             weight_decay=config.weight_decay,
             warmup_steps=config.warmup_ratio,  # a float < 1 is a ratio in transformers 5
-            optim="adamw_torch",
+            optim="adamw_torch_fused" if device.type == "cuda" else "adamw_torch",  # one kernel on GPU
             lr_scheduler_type="linear",
             eval_strategy="epoch",
             save_strategy="best",
@@ -143,6 +143,11 @@ def fine_tune(train_texts: Sequence[str], train_labels: Sequence[str],
             seed=config.seed,
             data_seed=config.seed,
             bf16=bf16,
+            tf32=True if device.type == "cuda" else None,  # fp32 matmuls on tensor cores
+            # The losses here are per-batch means; without this the Trainer rescales a custom
+            # loss by the number of processes under torchrun (DDP already averages gradients).
+            average_tokens_across_devices=False,
+            ddp_find_unused_parameters=False,
             train_sampling_strategy="group_by_length",  # less padding; training order only
             dataloader_num_workers=0,
             disable_tqdm=not config.progress_bar,

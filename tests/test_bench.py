@@ -1,0 +1,86 @@
+"""The benchmark's pieces on tiny inputs: JSON shape and baseline-vs-segscope agreement.
+Speed is measured by `python -m segcore bench`, never asserted here."""
+import json
+
+import numpy as np
+import pytest
+
+from segcore import bench
+from segcore.models import load_classifier
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier(tmp_path_factory, tiny_model):
+    """The tiny encoder with a (random) 3-class head, saved like a run's model folder."""
+    path = tmp_path_factory.mktemp("tiny-cls")
+    load_classifier(str(tiny_model), bench.LABELS).save_pretrained(path)
+    from segcore.models import load_tokenizer
+
+    load_tokenizer(str(tiny_model)).save_pretrained(path)
+    return str(path)
+
+
+def _check_shape(d):
+    assert list(d) == ["name", "value", "baseline", "ratio", "units", "target", "met", "device", "details"]
+    json.dumps(d)
+
+
+def test_real_reviews_resampling():
+    frame = bench.real_reviews(500, seed=1, distinct_rows=True)
+    assert len(frame) == 500 and frame["Id"].is_unique and frame["UserId"].nunique() <= 166
+    assert set(bench.star_labels(frame["Score"])) <= set(bench.LABELS)
+
+
+def test_score_naive_and_segscope_agree_and_int8_is_reported(tiny_classifier):
+    cfg = bench.BenchConfig(device="cpu")
+    data = bench.real_reviews(120, seed=3)
+    result = bench.bench_score(cfg, tiny_classifier, texts=data["Text"].tolist(),
+                               labels=bench.star_labels(data["Score"]), batch_size=32)
+    d = result.as_dict()
+    _check_shape(d)
+    assert d["name"] == "score" and d["units"] == "reviews/s" and d["ratio"] == pytest.approx(d["value"] / d["baseline"], rel=1e-2)
+    details = d["details"]
+    # Same model, same texts: padding and batching must not change predictions.
+    assert details["label_agreement_with_naive"] == 1.0
+    assert details["max_abs_prob_diff"] < 1e-4 and details["max_abs_embedding_diff"] < 1e-4
+    assert 0 <= details["accuracy"] <= 1
+    int8 = details["int8"]
+    assert 0 <= int8["label_agreement_with_fp32"] <= 1 and "accuracy_change" in int8 and int8["reviews_per_s"] > 0
+
+
+def test_train_rates_from_both_recipes(tiny_model):
+    data = bench.real_reviews(3 * 16 + 16, seed=4)
+    texts, labels = data["Text"].tolist(), bench.star_labels(data["Score"])
+    seed = bench.seed_train_rate(str(tiny_model), texts, labels, steps=2, device="cpu")
+    ours = bench.segscope_train_rate(str(tiny_model), texts, labels, steps=2, batch=16, device="cpu")
+    for r in (seed, ours):
+        assert r["samples"] == 32 and r["samples_per_s"] > 0 and r["flops_per_s"] > 0
+    assert seed["tokens_per_sample"] == 128 and ours["tokens_per_sample"] < 128  # dynamic padding
+    assert bench._mfu(1e12, __import__("torch").device("cpu")) is None  # no known peak on CPU
+
+
+def test_map_measurement_reports_both_fits():
+    base = np.random.default_rng(0).normal(size=(200, 16)).astype(np.float32)
+    cfg = bench.BenchConfig(map_sizes=(300,), map_threshold=150)
+    d = bench.bench_map(cfg, base).as_dict()
+    _check_shape(d)
+    (row,) = d["details"]["sizes"]
+    assert row["n"] == 300 and row["fit_all_s"] > 0 and row["fit_sample_s"] > 0
+    assert 0 <= row["neighbours_kept_fit_sample"] <= 1 and 0 <= row["neighbours_kept_fit_all"] <= 1
+
+
+def test_peak_rss_of_a_child():
+    import sys
+
+    rc, gb, _ = bench.peak_rss_of([sys.executable, "-c", "x = bytearray(200 * 1024 * 1024)"])
+    assert rc == 0 and gb > 0.19
+
+
+def test_bench_parser_and_quick_sizes():
+    from segcore.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "--quick", "--device", "cpu", "--only", "score,map", "--out", "x.jsonl"])
+    assert args.command == "bench" and args.quick and not args.debug
+    cfg = bench.BenchConfig.for_run(quick=True, device="cpu")
+    assert cfg.memory_rows <= 5000 and max(cfg.map_sizes) <= 5000 and cfg.train_batch == 16
+    assert bench.BenchConfig.for_run(quick=False, device="cpu").memory_rows == 1_000_000
