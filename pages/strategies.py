@@ -7,6 +7,13 @@ from segcore.export import campaign_lists, csv_bytes, safe_filename, xlsx_bytes
 from segcore.report import report_html
 from segcore.strategy import SUFFIX, load_templates, render_strategies, strategies_markdown
 
+
+
+def _smaller_title(text: str) -> str:
+    # Templates open with a level-2 title (right for the report); inside a card it is a sub-heading.
+    return "####" + text[2:] if text.startswith("## ") else text
+
+
 st.title("Strategies & export")
 run = need_run()
 out = outputs(run)
@@ -27,7 +34,7 @@ with tab_suggest:
             if not items:
                 st.caption("No template applies to this segment.")
             for item in items:
-                st.markdown(item["text"])
+                st.markdown(_smaller_title(item["text"]))
 
 with tab_edit:
     st.caption("Templates are Jinja2 (sandboxed). Each decides with `{% if %}` whether it applies; the segment's "
@@ -41,7 +48,7 @@ with tab_edit:
         preview = render_strategies({seg: profiles[seg]}, templates={name: edited})[seg]
         with st.container(border=True):
             if preview:
-                st.markdown(preview[0]["text"])
+                st.markdown(_smaller_title(preview[0]["text"]))
             else:
                 st.caption("This template does not apply to this segment.")
     except SegscopeError as exc:

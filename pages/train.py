@@ -50,6 +50,8 @@ else:
             seed = c.number_input("Seed", 0, 2**31 - 1, 42)
             k = a.number_input("Segments (0 = choose by silhouette)", 0, 20, 0, key="k")
             max_rows = b.number_input("Use at most N rows (0 = all)", 0, 10_000_000, 0)
+            mask = c.checkbox("Mask e-mails, phone and card numbers", value=True,
+                              help="In the text the model learns from and in every export.")
         start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
     if start:
         model = "default" if kind == "default" else where.strip()
@@ -58,7 +60,7 @@ else:
         else:
             config = RunConfig(
                 columns=dict(dataset.columns), sheet=dataset.sheet, k=int(k) or None,
-                max_rows=int(max_rows) or None, seed=int(seed),
+                max_rows=int(max_rows) or None, seed=int(seed), mask_pii=bool(mask),
                 train=TrainConfig(model=model, epochs=int(epochs), batch_size=int(batch), lr=float(lr),
                                   max_length=int(max_length), patience=int(patience), dropout=float(dropout),
                                   weight_decay=float(weight_decay), warmup_ratio=float(warmup), seed=int(seed),

@@ -32,3 +32,28 @@ def test_keeps_ordinary_numbers(text):
 def test_mask_series_keeps_non_text():
     out = mask_series(pd.Series(["mail a@b.com", None, 5]))
     assert out.tolist()[0] == "mail [EMAIL]" and out.isna().iloc[1] and out.iloc[2] == 5
+
+
+def test_masking_reaches_training_text_and_exports(tmp_path, small_csv, tiny_model, capsys):
+    import json
+
+    from segcore.cli import main
+    from segcore.pipeline import RunConfig
+
+    assert RunConfig().mask_pii  # on by default
+    frame = pd.read_csv(small_csv)
+    frame.loc[0, "Text"] = frame.loc[0, "Text"] + " Mail me at pat.smith@example.com or +1 202 555 0143."
+    frame.loc[1, "Summary"] = "card 4111 1111 1111 1111"
+    path = tmp_path / "pii.csv"
+    frame.to_csv(path, index=False)
+    args = ["run", str(path), "--model", str(tiny_model), "--epochs", "1", "--k", "3", "--max-length", "48"]
+    assert main([*args, "--out", str(tmp_path / "masked")]) == 0
+    scored = pd.read_csv(tmp_path / "masked" / "reviews_scored.csv", encoding="utf-8-sig")
+    text = " ".join(scored["Text"]) + " ".join(scored["Summary"].astype(str))
+    assert "pat.smith@example.com" not in text and "[EMAIL]" in text and "[PHONE]" in text and "[CARD]" in text
+    assert scored["UserId"].tolist()[:2] == frame["UserId"].tolist()[:2]  # ids stay for campaigns
+    notes = json.loads((tmp_path / "masked" / "metrics.json").read_text())["notes"]
+    assert any("masked personal data" in n for n in notes)
+    assert main([*args, "--out", str(tmp_path / "plain"), "--no-mask-pii"]) == 0
+    plain = pd.read_csv(tmp_path / "plain" / "reviews_scored.csv", encoding="utf-8-sig")
+    assert "pat.smith@example.com" in " ".join(plain["Text"])
