@@ -1,7 +1,7 @@
 """segscope: segment e-commerce customers from what they write. Run: streamlit run app.py"""
 import streamlit as st
 
-from pages._shared import device_label, registry, selected_run, workspace
+from pages._shared import current_dataset, device_label, registry, selected_run
 
 st.set_page_config(page_title="segscope", page_icon=":material/insights:", layout="wide")
 
@@ -20,7 +20,7 @@ if require_login():
     nav = st.navigation(PAGES)
     with st.sidebar:
         st.markdown("### segscope")
-        dataset = workspace().current()
+        dataset = current_dataset()
         st.caption("Dataset")
         st.write(dataset.name if dataset else "none loaded")
         job = registry().active()

@@ -44,6 +44,12 @@ def workspace() -> Workspace:
     return _workspace(str(models_dir() / ".data"))
 
 
+def current_dataset():
+    """The server's dataset; the shipped sample until someone uploads a file."""
+    ws = workspace()
+    return ws.current() or ws.use_sample()
+
+
 def templates_dir() -> Path:
     return models_dir() / ".data" / "templates"
 

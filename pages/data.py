@@ -3,7 +3,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages._shared import show_error, workspace
+from pages._shared import current_dataset, show_error, workspace
 from segcore.columns import ROLES, detect_columns
 from segcore.errors import SegscopeError
 from segcore.load import SUPPORTED, list_sheets, read_table
@@ -31,10 +31,10 @@ if upload is not None:
         ws.save_upload(upload.getvalue(), upload.name)
         st.session_state["upload_sig"] = signature
 
-dataset = ws.current()
-if dataset is None:
-    st.info("No data yet: upload a file or use the sample reviews.")
-    st.stop()
+dataset = current_dataset()
+if dataset.is_sample:
+    st.info("Showing the shipped sample reviews; upload your own file above to replace them.",
+            icon=":material/info:")
 
 st.subheader(dataset.name)
 sheet = dataset.sheet

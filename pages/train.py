@@ -5,13 +5,13 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import device_label, outputs, registry, show_error, store, workspace
+from pages._shared import current_dataset, device_label, outputs, registry, show_error, store
 from segcore.errors import SegscopeError
 from segcore.pipeline import RunConfig
 from segcore.train import TrainConfig
 
 st.title("Train")
-dataset = workspace().current()
+dataset = current_dataset()
 reg = registry()
 defaults = TrainConfig()
 
@@ -22,56 +22,52 @@ CPU_COMFORT_ROWS = 20_000
 MODEL_CHOICES = {"default": "Shipped English model (all-MiniLM-L6-v2, offline)",
                  "local": "A model folder on this server", "hub": "A Hugging Face hub id (needs internet)"}
 
-if dataset is None:
-    st.info("Load data first on the **Data** page.")
-    st.page_link("pages/data.py", label="Go to Data", icon=":material/upload_file:")
-else:
-    st.caption(f"Dataset: **{dataset.name}** — text column `{dataset.columns.get('text') or 'auto'}`, "
-               f"labels from `{dataset.columns.get('label') or dataset.columns.get('rating') or 'auto'}`")
-    if dataset.rows and dataset.rows > CPU_COMFORT_ROWS and device_label() == "cpu":
-        hours = dataset.rows * 0.6 * defaults.epochs / CPU_REVIEWS_PER_SECOND / 3600
-        st.warning(f"{dataset.rows:,} reviews on this CPU would take roughly {hours:.0f} h to train. Set "
-                   f"'Use at most N rows' under Advanced settings (e.g. {CPU_COMFORT_ROWS:,}), or run on a GPU "
-                   "server; scoring all reviews later is much faster.", icon=":material/timer:")
-    with st.form("train_form"):
-        kind = st.radio("Model", list(MODEL_CHOICES), format_func=MODEL_CHOICES.get, horizontal=True, key="model_kind")
-        where = st.text_input("Folder or hub id", placeholder="/path/to/model or bert-base-uncased",
-                              help="Only used for the folder / hub choices.", key="model_where")
-        with st.expander("Advanced settings"):
-            a, b, c = st.columns(3)
-            epochs = a.number_input("Epochs (max)", 1, 50, defaults.epochs, key="epochs")
-            batch = b.number_input("Batch size", 1, 512, defaults.batch_size)
-            lr = c.number_input("Learning rate", 1e-6, 1e-2, defaults.lr, format="%.6f")
-            max_length = a.number_input("Tokens per review", 16, 512, defaults.max_length, key="max_length")
-            patience = b.number_input("Early-stopping patience (epochs)", 1, 10, defaults.patience)
-            dropout = c.number_input("Dropout", 0.0, 0.9, defaults.dropout, step=0.05)
-            weight_decay = a.number_input("Weight decay", 0.0, 1.0, defaults.weight_decay, step=0.01)
-            warmup = b.number_input("Warm-up share of steps", 0.0, 0.5, defaults.warmup_ratio, step=0.05)
-            seed = c.number_input("Seed", 0, 2**31 - 1, 42)
-            k = a.number_input("Segments (0 = choose by silhouette)", 0, 20, 0, key="k")
-            max_rows = b.number_input("Use at most N rows (0 = all)", 0, 10_000_000, 0)
-            mask = c.checkbox("Mask e-mails, phone and card numbers", value=True,
-                              help="In the text the model learns from and in every export.")
-        start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
-    if start:
-        model = "default" if kind == "default" else where.strip()
-        if not model:
-            st.error("Enter the model folder or hub id, or choose the shipped model.")
-        else:
-            config = RunConfig(
-                columns=dict(dataset.columns), sheet=dataset.sheet, k=int(k) or None,
-                max_rows=int(max_rows) or None, seed=int(seed), mask_pii=bool(mask),
-                train=TrainConfig(model=model, epochs=int(epochs), batch_size=int(batch), lr=float(lr),
-                                  max_length=int(max_length), patience=int(patience), dropout=float(dropout),
-                                  weight_decay=float(weight_decay), warmup_ratio=float(warmup), seed=int(seed),
-                                  progress_bar=False))
-            try:
-                job = reg.start(dataset.path, config, label=dataset.path.stem.removeprefix("upload-"),
-                                input_name=dataset.name)
-                st.session_state["run_id"] = job.run_id
-                st.toast(f"Training started: {job.run_id}")
-            except SegscopeError as exc:
-                show_error(exc)
+st.caption(f"Dataset: **{dataset.name}** — text column `{dataset.columns.get('text') or 'auto'}`, "
+           f"labels from `{dataset.columns.get('label') or dataset.columns.get('rating') or 'auto'}`")
+if dataset.rows and dataset.rows > CPU_COMFORT_ROWS and device_label() == "cpu":
+    hours = dataset.rows * 0.6 * defaults.epochs / CPU_REVIEWS_PER_SECOND / 3600
+    st.warning(f"{dataset.rows:,} reviews on this CPU would take roughly {hours:.0f} h to train. Set "
+               f"'Use at most N rows' under Advanced settings (e.g. {CPU_COMFORT_ROWS:,}), or run on a GPU "
+               "server; scoring all reviews later is much faster.", icon=":material/timer:")
+with st.form("train_form"):
+    kind = st.radio("Model", list(MODEL_CHOICES), format_func=MODEL_CHOICES.get, horizontal=True, key="model_kind")
+    where = st.text_input("Folder or hub id", placeholder="/path/to/model or bert-base-uncased",
+                          help="Only used for the folder / hub choices.", key="model_where")
+    with st.expander("Advanced settings"):
+        a, b, c = st.columns(3)
+        epochs = a.number_input("Epochs (max)", 1, 50, defaults.epochs, key="epochs")
+        batch = b.number_input("Batch size", 1, 512, defaults.batch_size)
+        lr = c.number_input("Learning rate", 1e-6, 1e-2, defaults.lr, format="%.6f")
+        max_length = a.number_input("Tokens per review", 16, 512, defaults.max_length, key="max_length")
+        patience = b.number_input("Early-stopping patience (epochs)", 1, 10, defaults.patience)
+        dropout = c.number_input("Dropout", 0.0, 0.9, defaults.dropout, step=0.05)
+        weight_decay = a.number_input("Weight decay", 0.0, 1.0, defaults.weight_decay, step=0.01)
+        warmup = b.number_input("Warm-up share of steps", 0.0, 0.5, defaults.warmup_ratio, step=0.05)
+        seed = c.number_input("Seed", 0, 2**31 - 1, 42)
+        k = a.number_input("Segments (0 = choose by silhouette)", 0, 20, 0, key="k")
+        max_rows = b.number_input("Use at most N rows (0 = all)", 0, 10_000_000, 0)
+        mask = c.checkbox("Mask e-mails, phone and card numbers", value=True,
+                          help="In the text the model learns from and in every export.")
+    start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
+if start:
+    model = "default" if kind == "default" else where.strip()
+    if not model:
+        st.error("Enter the model folder or hub id, or choose the shipped model.")
+    else:
+        config = RunConfig(
+            columns=dict(dataset.columns), sheet=dataset.sheet, k=int(k) or None,
+            max_rows=int(max_rows) or None, seed=int(seed), mask_pii=bool(mask),
+            train=TrainConfig(model=model, epochs=int(epochs), batch_size=int(batch), lr=float(lr),
+                              max_length=int(max_length), patience=int(patience), dropout=float(dropout),
+                              weight_decay=float(weight_decay), warmup_ratio=float(warmup), seed=int(seed),
+                              progress_bar=False))
+        try:
+            job = reg.start(dataset.path, config, label=dataset.path.stem.removeprefix("upload-"),
+                            input_name=dataset.name)
+            st.session_state["run_id"] = job.run_id
+            st.toast(f"Training started: {job.run_id}")
+        except SegscopeError as exc:
+            show_error(exc)
 
 
 def _fmt_seconds(s):
