@@ -104,6 +104,8 @@ m[3].metric("Customers", f"{report['customers']:,}",
 m[4].metric("Language", {"en": "English", "zh": "Chinese"}[report["language"]])
 for note in report["notes"]:
     st.caption(f"• {note}")
+if report["cannot_train"]:
+    st.error(f"Training will not work yet: {report['cannot_train']}", icon=":material/error:")
 if report["label_source"] == "none":
     st.warning("No rating or label column: training needs one of them.")
 else:

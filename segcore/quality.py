@@ -4,7 +4,9 @@ from __future__ import annotations
 import pandas as pd
 
 from .columns import ColumnMap
+from .errors import SegscopeError
 from .prepare import prepare_reviews
+from .split import check_trainable
 from .textutil import cjk_share
 
 
@@ -33,7 +35,13 @@ def quality_report(frame: pd.DataFrame, columns: ColumnMap) -> dict:
         "labels": {str(k): int(v) for k, v in reviews["label"].value_counts().items()},
         "unlabelled": int(reviews["label"].isna().sum()),
         "notes": prepared.notes,
+        "cannot_train": None,
     }
+    if prepared.label_source != "none":
+        try:
+            check_trainable(reviews["label"])
+        except SegscopeError as exc:  # said now, not after the user starts training
+            report["cannot_train"] = str(exc)
     if columns.rating:
         ratings = reviews["rating"]
         report["rating_distribution"] = {str(int(k)) if float(k).is_integer() else str(k): int(v)
