@@ -25,6 +25,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="training / scoring batch size")
     p.add_argument("--no-mask-pii", action="store_true",
                    help="keep e-mails, phone and card numbers (masked by default for training and exports)")
+    p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                   help="auto: bf16 on a GPU, and for training on a CPU with native bf16 (AMX); "
+                        "otherwise fp32. bf16 scoring on such a CPU is ~2x faster, within ~1e-4")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -81,14 +84,14 @@ def main(argv: list[str] | None = None) -> int:
             _positive("--" + flag.replace("_", "-"), getattr(args, flag, None))
         columns = {role: getattr(args, f"col_{role}") for role in COLUMN_FLAGS}
         config = RunConfig(columns=columns, sheet=args.sheet, max_rows=args.max_rows, seed=args.seed,
-                           templates=args.templates, mask_pii=not args.no_mask_pii)
+                           templates=args.templates, mask_pii=not args.no_mask_pii, precision=args.precision)
         if args.batch_size:
             config.predict_batch_size = max(args.batch_size, 16)
         if args.command == "run":
             config.k = args.k
             config.train = TrainConfig(model=args.model, epochs=args.epochs, lr=args.lr,
                                        max_length=args.max_length, patience=args.patience, seed=args.seed,
-                                       batch_size=args.batch_size or 16)
+                                       batch_size=args.batch_size or 16, precision=args.precision)
             result = run_pipeline(args.input, args.out, config)
             if result is None:  # a non-zero torchrun rank: it trained, rank 0 writes
                 return 0

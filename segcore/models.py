@@ -48,15 +48,19 @@ def load_tokenizer(name: str):
     return _load(AutoTokenizer, name)
 
 
-def load_classifier(name: str, labels: Sequence[str] | None = None, *, dropout: float | None = None):
+def load_classifier(name: str, labels: Sequence[str] | None = None, *, dropout: float | None = None,
+                    attention_dropout: float | None = None, attn_implementation: str | None = None):
     """A sequence-classification model; a fresh head when `labels` differ from the saved ones."""
     kwargs = {}
     if labels is not None:
         kwargs.update(num_labels=len(labels), id2label=dict(enumerate(labels)),
                       label2id={lab: i for i, lab in enumerate(labels)})
     if dropout is not None:
-        kwargs.update(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout,
-                      classifier_dropout=dropout)
+        kwargs.update(hidden_dropout_prob=dropout, classifier_dropout=dropout)
+    if attention_dropout is not None:
+        kwargs.update(attention_probs_dropout_prob=attention_dropout)
+    if attn_implementation:
+        kwargs.update(attn_implementation=attn_implementation)
     return _load(AutoModelForSequenceClassification, name, **kwargs)
 
 
@@ -64,6 +68,29 @@ def pick_device(preferred: str | None = None) -> torch.device:
     if preferred:
         return torch.device(preferred)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def cpu_has_fast_bf16() -> bool:
+    """AMX or AVX512-BF16: bf16 matmuls run natively (about 2x fp32 here); elsewhere bf16 on a
+    CPU is emulated and slower, so 'auto' keeps fp32."""
+    cpu = torch.cpu
+    return any(getattr(cpu, f, lambda: False)() for f in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"))
+
+
+def use_bf16(device: torch.device, precision: str = "auto", *, cpu_auto: bool) -> bool:
+    """Whether to run in bf16 mixed precision. 'auto' means bf16 on a CUDA GPU that supports it,
+    and on a CPU with native bf16 only when `cpu_auto` (training: yes; scoring: no, so that CPU
+    scores stay identical however the rows are batched or chunked)."""
+    if precision not in PRECISIONS:
+        raise SegscopeError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'.")
+    if precision != "auto":
+        return precision == "bf16"
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return cpu_auto and device.type == "cpu" and cpu_has_fast_bf16()
 
 
 def device_name(device: torch.device) -> str:

@@ -47,6 +47,7 @@ class RunConfig:
     templates: str | None = None
     predict_batch_size: int = 64
     mask_pii: bool = True  # e-mails, phone and card numbers masked for training and exports
+    precision: str = "auto"  # scoring: "auto" = bf16 on a GPU, fp32 on a CPU; "bf16" / "fp32"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -164,7 +165,8 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
         return None
     with timer.stage("score"):
         probs, embeddings = predict(tuned.model, tuned.tokenizer, texts,
-                                    batch_size=config.predict_batch_size, max_length=config.train.max_length)
+                                    batch_size=config.predict_batch_size, max_length=config.train.max_length,
+                                    precision=config.precision)
         pred = np.asarray(labels, dtype=object)[probs.argmax(axis=1)]
         test = classification_metrics(y[test_idx].tolist(), pred[test_idx].tolist(), labels=labels)
         base = baseline_metrics([texts[i] for i in train_idx], y[train_idx].tolist(),
@@ -261,7 +263,8 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
     with timer.stage("score"):
         probs, embeddings = predict(model, tokenizer, reviews["_text"].tolist(),
                                     batch_size=config.predict_batch_size,
-                                    max_length=int(meta["train_config"]["max_length"]))
+                                    max_length=int(meta["train_config"]["max_length"]),
+                                    precision=config.precision)
     with timer.stage("segment"):
         names = {int(k): v for k, v in meta.get("segment_names", {}).items()}
         analysis = analyse(reviews, probs, embeddings, labels=labels,

@@ -194,7 +194,8 @@ def score_stream(input_path: str | Path, model_dir: str | Path, out_dir: str | P
                     continue
                 with _timed(seconds, "score"):
                     probs, embs = predict(model, tokenizer, reviews["_text"].tolist(),
-                                          batch_size=config.predict_batch_size, max_length=max_length)
+                                          batch_size=config.predict_batch_size, max_length=max_length,
+                                          precision=config.precision)
                     scored = add_predictions(reviews, probs, labels)
                 n_reviews += len(scored)
                 with _timed(seconds, "segment"):

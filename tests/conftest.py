@@ -40,19 +40,9 @@ def small_csv(tmp_path_factory) -> Path:
 
 def make_tiny_model(path: Path) -> Path:
     """A 2-layer, 32-wide BERT with random weights and the real MiniLM tokenizer."""
-    from transformers import AutoTokenizer, BertConfig, BertModel
+    from segcore.bench import encoder_folder
 
-    from segcore.models import default_model_path
-
-    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=256)
-    import torch
-
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return encoder_folder(path, "tiny")
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ def test_real_reviews_resampling():
     assert set(bench.star_labels(frame["Score"])) <= set(bench.LABELS)
 
 
-def test_score_naive_and_segscope_agree_and_int8_is_reported(tiny_classifier):
+def test_score_naive_and_segscope_agree_and_options_are_reported(tiny_classifier):
     cfg = bench.BenchConfig(device="cpu")
     data = bench.real_reviews(120, seed=3)
     result = bench.bench_score(cfg, tiny_classifier, texts=data["Text"].tolist(),
@@ -44,8 +44,10 @@ def test_score_naive_and_segscope_agree_and_int8_is_reported(tiny_classifier):
     assert details["label_agreement_with_naive"] == 1.0
     assert details["max_abs_prob_diff"] < 1e-4 and details["max_abs_embedding_diff"] < 1e-4
     assert 0 <= details["accuracy"] <= 1
-    int8 = details["int8"]
-    assert 0 <= int8["label_agreement_with_fp32"] <= 1 and "accuracy_change" in int8 and int8["reviews_per_s"] > 0
+    options = details["options"]
+    assert "int8" in options and ("bf16" in options) == bench.cpu_has_fast_bf16()
+    for opt in options.values():
+        assert 0 <= opt["label_agreement_with_fp32"] <= 1 and "accuracy_change" in opt and opt["reviews_per_s"] > 0
 
 
 def test_train_rates_from_both_recipes(tiny_model):
@@ -84,3 +86,18 @@ def test_bench_parser_and_quick_sizes():
     cfg = bench.BenchConfig.for_run(quick=True, device="cpu")
     assert cfg.memory_rows <= 5000 and max(cfg.map_sizes) <= 5000 and cfg.train_batch == 16
     assert bench.BenchConfig.for_run(quick=False, device="cpu").memory_rows == 1_000_000
+
+
+def test_memory_with_a_tiny_run_adds_the_models_extra_memory(tmp_path):
+    run_model = bench.tiny_run(tmp_path / "ref", seed=0)  # stands in for the fine-tuned run
+    cfg = bench.BenchConfig(memory_rows=600, chunk_rows=200, memory_model="tiny")
+    d = bench.bench_memory(cfg, run_model, tmp_path).as_dict()
+    _check_shape(d)
+    det = d["details"]
+    assert set(det["peak_rss_gb"]) == {"csv", "parquet"} and min(det["peak_rss_gb"].values()) > 0.1
+    ref = det["reference_peak_rss_gb"]
+    assert det["reference_rows"] == 800 and ref["tiny"] > 0.1 and ref["run"] > 0.1
+    assert d["value"] == pytest.approx(max(det["peak_rss_gb"].values()) + max(0, ref["run"] - ref["tiny"]), abs=1e-3)
+    same = det["small_file_chunked_vs_one_piece"]
+    assert same["rows_equal"] and same["labels_equal"] and same["segments_equal"]
+    assert d["met"] is True
