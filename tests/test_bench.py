@@ -96,7 +96,7 @@ def test_memory_with_a_tiny_run_adds_the_models_extra_memory(tmp_path):
     det = d["details"]
     assert set(det["peak_rss_gb"]) == {"csv", "parquet"} and min(det["peak_rss_gb"].values()) > 0.1
     ref = det["reference_peak_rss_gb"]
-    assert det["reference_rows"] == 800 and ref["tiny"] > 0.1 and ref["run"] > 0.1
+    assert det["reference_rows"] == 400 and ref["tiny"] > 0.1 and ref["run"] > 0.1
     assert d["value"] == pytest.approx(max(det["peak_rss_gb"].values()) + max(0, ref["run"] - ref["tiny"]), abs=1e-3)
     same = det["small_file_chunked_vs_one_piece"]
     assert same["rows_equal"] and same["labels_equal"] and same["segments_equal"]
