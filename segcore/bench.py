@@ -498,6 +498,9 @@ def add_bench_parser(sub) -> None:
                    help="model for the memory measurement's big file: the fine-tuned MiniLM run (default) or "
                         "a 2-layer run (minutes instead of CPU-hours; the MiniLM's extra memory is measured "
                         "on a smaller file and added)")
+    p.add_argument("--run", default=None, metavar="DIR",
+                   help="a finished `segcore run` output folder to score / map with, instead of training one "
+                        "first (the e2e measurement still trains)")
     p.add_argument("--out", default=None, help="also append the JSON lines to this file")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -531,10 +534,17 @@ def run_bench(args) -> int:
             work = Path(tmp)
             chosen = cfg.model or "default"
             named = str(encoder_folder(work / "bert-base")) if chosen == "bert-base" else resolve_model(chosen)
-            run_model = None
-            if {"e2e", "score", "memory", "map"} & set(only):  # these use a fine-tuned run
-                result, run_model = bench_e2e(cfg, named if chosen != "bert-base" else resolve_model("default"),
-                                              work / "run")
+            run_dir = Path(args.run) if getattr(args, "run", None) else None
+            if run_dir is not None and not (run_dir / "model" / "segscope.json").exists():
+                from .errors import SegscopeError
+
+                raise SegscopeError(f"--run {run_dir}: not a finished segcore run (no model/segscope.json).")
+            run_model = run_dir / "model" if run_dir else None
+            needs_run = {"score", "memory", "map"} & set(only) and run_dir is None
+            if "e2e" in only or needs_run:  # these use a fine-tuned run
+                result, trained = bench_e2e(cfg, named if chosen != "bert-base" else resolve_model("default"),
+                                            work / "run")
+                run_dir, run_model = run_dir or work / "run", run_model or trained
                 if "e2e" in only:
                     emit(result)
             if "score" in only:
@@ -542,7 +552,7 @@ def run_bench(args) -> int:
             if "memory" in only:
                 emit(bench_memory(cfg, str(run_model), work))
             if "map" in only:
-                emit(bench_map(cfg, np.load(work / "run" / "embeddings.npy").astype(np.float32)))
+                emit(bench_map(cfg, np.load(run_dir / "embeddings.npy").astype(np.float32)))
             if "train" in only:
                 train_model = named
                 if cfg.model is None and device == "cuda":  # the GPU target is for bert-base
