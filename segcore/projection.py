@@ -64,10 +64,16 @@ def _place(proj, embeddings: np.ndarray) -> np.ndarray:
     from umap.umap_ import init_graph_transform
 
     mode, proj.transform_mode = proj.transform_mode, "graph"
+    distance = proj._input_distance_func
+    if getattr(proj, "_small_data", False) and proj.metric == "cosine":
+        # A map fitted on < 4,096 points places new ones by exact distances, which UMAP computes
+        # with its numba cosine called once per pair from Python (~4M calls per 10k points);
+        # scikit-learn's vectorised "cosine" gives the same distances about 100x faster.
+        proj._input_distance_func = "cosine"
     try:
         graph = proj.transform(embeddings).tocsr()
     finally:
-        proj.transform_mode = mode
+        proj.transform_mode, proj._input_distance_func = mode, distance
     graph.eliminate_zeros()
     return init_graph_transform(graph, proj.embedding_)
 
