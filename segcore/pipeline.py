@@ -150,7 +150,9 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
         for note in prepared.notes:
             log.info("%s", note)
         reviews, labels = prepared.reviews, prepared.labels
-        check_trainable(reviews["label"])
+        for warning in check_trainable(reviews["label"]):
+            log.warning("%s", warning)
+            prepared.notes.append(warning)
         train_idx, val_idx, test_idx = split_622(reviews["label"], reviews["customer_id"], seed=config.seed)
         log.info("split: %d train, %d val, %d test reviews", len(train_idx), len(val_idx), len(test_idx))
     texts = reviews["_text"].tolist()
@@ -189,6 +191,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "n_rows_read": int(len(frame)),
             "n_reviews": int(len(reviews)),
             "n_dropped": int(len(prepared.dropped)),
+            "n_unlabelled": int(reviews["label"].isna().sum()),
             "n_train": int(len(train_idx)), "n_val": int(len(val_idx)), "n_test": int(len(test_idx)),
             "test": {k: test[k] for k in ("accuracy", "macro_f1", "report")},
             "confusion_matrix": test["confusion_matrix"],
