@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForMaskedLM, DataCollatorForLanguageModeling, Trainer, TrainingArguments
+from transformers import (AutoModel, AutoModelForMaskedLM, DataCollatorForLanguageModeling, Trainer,
+                          TrainingArguments)
 
 from .models import load_tokenizer, pick_device, resolve_model
 from .predict import tokenize
@@ -77,10 +78,35 @@ def _perplexity(loss: float) -> float:
 
 def load_mlm(name: str):
     """A masked-LM model and whether its MLM head had to be initialised."""
-    model, info = AutoModelForMaskedLM.from_pretrained(name, output_loading_info=True)
+    # transformers' own load report lists the missing head tensors at length; the caller logs one line.
+    quiet = logging.getLogger("transformers.modeling_utils")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        model, info = AutoModelForMaskedLM.from_pretrained(name, output_loading_info=True)
+    finally:
+        quiet.setLevel(level)
     missing = [k for k in info.get("missing_keys", []) if k.startswith("cls.") or "lm_head" in k
                or "predictions" in k]
     return model, bool(missing), missing
+
+
+def save_encoder(mlm, name: str, out_dir: Path) -> None:
+    """Save the adapted encoder as the original encoder architecture: the MLM-trained weights, plus
+    what masked-LM training has no use for (BERT's pooler) kept from the original, and no MLM head.
+    Fine-tuning then loads it exactly as it loads the original, so a comparison differs only in
+    the adapted weights."""
+    quiet = logging.getLogger("transformers.modeling_utils")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        encoder = AutoModel.from_pretrained(name)
+    finally:
+        quiet.setLevel(level)
+    result = encoder.load_state_dict(mlm.base_model.state_dict(), strict=False)
+    if result.unexpected_keys or any(not k.startswith("pooler.") for k in result.missing_keys):
+        raise RuntimeError(f"MLM encoder does not match the original: {result}")
+    encoder.save_pretrained(out_dir)
 
 
 def domain_adapt(texts: Sequence[str], *, model: str, epochs: int, out_dir: str | Path, seed: int = 42,
@@ -126,7 +152,7 @@ def domain_adapt(texts: Sequence[str], *, model: str, epochs: int, out_dir: str 
     log.info("MLM loss on held-out reviews after %d epoch(s): %.3f (perplexity %.1f)", epochs, after,
              _perplexity(after))
     out_dir = Path(out_dir)
-    mlm.save_pretrained(out_dir)
+    save_encoder(mlm, name, out_dir)
     tokenizer.save_pretrained(out_dir)
     report = {
         "epochs": epochs,

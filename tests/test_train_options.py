@@ -121,6 +121,9 @@ def test_mlm_initialises_the_head_learns_and_feeds_fine_tuning(tiny_model, data,
     original = load_classifier(str(tiny_model), LABELS)
     assert not torch.allclose(start.bert.encoder.layer[0].attention.self.query.weight,
                               original.bert.encoder.layer[0].attention.self.query.weight)
+    # Saved as the original encoder: no MLM head, and the pooler (unused by MLM) kept as it was.
+    assert torch.equal(start.bert.pooler.dense.weight, original.bert.pooler.dense.weight)
+    assert not any(k.startswith("cls.") for k in load_classifier(str(adapted.path)).state_dict())
 
 
 def test_fgm_and_lora_together_are_refused(tmp_path, small_csv):
