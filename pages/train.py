@@ -48,20 +48,36 @@ with st.form("train_form"):
         max_rows = b.number_input("Use at most N rows (0 = all)", 0, 10_000_000, 0)
         mask = c.checkbox("Mask e-mails, phone and card numbers", value=True,
                           help="In the text the model learns from and in every export.")
+        st.markdown("**Training options** — each one on is compared with a run without it on the same "
+                    "split (reported under Test results); every option on costs one more training run.")
+        a, b, c = st.columns(3)
+        mlm_epochs = a.number_input("Domain-adaptive pretraining (MLM epochs, 0 = off)", 0, 20, defaults.mlm_epochs,
+                                    key="mlm_epochs", help="Masked-language-model training on all review texts "
+                                    "(labelled or not) before fine-tuning.")
+        lora = b.checkbox("LoRA (parameter-efficient)", value=defaults.lora, key="lora",
+                          help="Train small adapters on the attention projections instead of every weight.")
+        adversarial = c.checkbox("Adversarial training (FGM)", value=defaults.adversarial == "fgm", key="fgm",
+                                 help="Perturb the word embeddings along the gradient each step (not with LoRA).")
+        augment = a.checkbox("Augment training reviews", value=defaults.augment, key="augment",
+                             help="Add a random word-deletion / swap copy of each training review; validation "
+                                  "and test reviews are never changed.")
+        compare = b.checkbox("Measure each option's effect", value=True, key="compare",
+                             help="Train once more without each option that is on, on the same split.")
     start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
 if start:
     model = "default" if kind == "default" else where.strip()
     if not model:
         st.error("Enter the model folder or hub id, or choose the shipped model.")
     else:
-        config = RunConfig(
-            columns=dict(dataset.columns), sheet=dataset.sheet, k=int(k) or None,
-            max_rows=int(max_rows) or None, seed=int(seed), mask_pii=bool(mask),
-            train=TrainConfig(model=model, epochs=int(epochs), batch_size=int(batch), lr=float(lr),
-                              max_length=int(max_length), patience=int(patience), dropout=float(dropout),
-                              weight_decay=float(weight_decay), warmup_ratio=float(warmup), seed=int(seed),
-                              progress_bar=False))
         try:
+            config = RunConfig(
+                columns=dict(dataset.columns), sheet=dataset.sheet, k=int(k) or None,
+                max_rows=int(max_rows) or None, seed=int(seed), mask_pii=bool(mask), compare_options=bool(compare),
+                train=TrainConfig(model=model, epochs=int(epochs), batch_size=int(batch), lr=float(lr),
+                                  max_length=int(max_length), patience=int(patience), dropout=float(dropout),
+                                  weight_decay=float(weight_decay), warmup_ratio=float(warmup), seed=int(seed),
+                                  progress_bar=False, mlm_epochs=int(mlm_epochs), lora=bool(lora),
+                                  adversarial="fgm" if adversarial else None, augment=bool(augment)))
             job = reg.start(dataset.path, config, label=dataset.path.stem.removeprefix("upload-"),
                             input_name=dataset.name)
             st.session_state["run_id"] = job.run_id
@@ -116,8 +132,18 @@ def _results(run_id):
     cm = px.imshow(m["confusion_matrix"], x=labels, y=labels, text_auto=True, color_continuous_scale="Blues",
                    labels=dict(x="predicted", y="true", color="reviews"), title="Confusion matrix (test)")
     right.plotly_chart(cm, width="stretch")
+    unlabelled = m.get("n_unlabelled", 0)
     st.caption(f"{m['n_train']:,} train / {m['n_val']:,} validation / {m['n_test']:,} test reviews, "
-               "split by customer. Saved as run " + run_id)
+               "split by customer" + (f"; {unlabelled:,} unlabelled reviews got predicted labels" if unlabelled else "")
+               + ". Saved as run " + run_id)
+    if m.get("options"):
+        st.markdown("#### Training options")
+        rows = [{"option": name, "test macro-F1 with": e.get("macro_f1_with"),
+                 "without": e.get("macro_f1_without"), "change": e.get("macro_f1_change"),
+                 "details": ", ".join(f"{k}: {v}" for k, v in e.items()
+                                      if not k.startswith("macro_f1") and not k.endswith("_without"))}
+                for name, e in m["options"].items()]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.page_link("pages/segments.py", label="See the segments", icon=":material/groups:")
 
 

@@ -44,6 +44,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-length", type=int, default=128, help="tokens per review for the model")
     run.add_argument("--patience", type=int, default=2, help="early-stopping patience in epochs")
     run.add_argument("--k", type=int, help="number of segments (default: chosen by silhouette, 3-8)")
+    opt = run.add_argument_group(
+        "training options", "Each option that is on is reported in metrics.json ('options'), including the test "
+        "macro-F1 of a second fine-tune without it on the same split and seed: every option on costs one "
+        "more training run (--no-compare skips those).")
+    opt.add_argument("--mlm-epochs", type=int, default=0, metavar="N",
+                     help="domain-adaptive pretraining: N epochs of masked-language-model training on all review "
+                          "texts (labelled or not) before fine-tuning; reports MLM loss / perplexity before and after")
+    opt.add_argument("--lora", action="store_true",
+                     help="parameter-efficient fine-tuning: LoRA adapters on the attention projections (peft), "
+                          "merged into the saved model; reports trainable parameters")
+    opt.add_argument("--lora-r", type=int, default=8, metavar="R", help="LoRA rank (default 8)")
+    opt.add_argument("--adversarial", choices=("fgm",), default=None,
+                     help="adversarial training: FGM perturbation of the word embeddings (about 2x per step)")
+    opt.add_argument("--fgm-epsilon", type=float, default=1.0, metavar="E", help="FGM step size (default 1.0)")
+    opt.add_argument("--augment", action="store_true",
+                     help="add a random-deletion / swap copy of each training review (never validation / test)")
+    opt.add_argument("--no-compare", action="store_true",
+                     help="skip the extra runs without each option (faster; no macro_f1_without)")
     score = sub.add_parser("score", help="score a file with a saved model, without training")
     _common(score)
     score.add_argument("--model", required=True, help="the model/ folder of a finished run")
@@ -80,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         from .pipeline import RunConfig, run_pipeline, score_file
         from .train import TrainConfig
 
-        for flag in ("max_rows", "batch_size", "epochs", "lr", "max_length", "k", "chunk_rows"):
+        for flag in ("max_rows", "batch_size", "epochs", "lr", "max_length", "k", "chunk_rows", "lora_r",
+                     "fgm_epsilon"):
             _positive("--" + flag.replace("_", "-"), getattr(args, flag, None))
         columns = {role: getattr(args, f"col_{role}") for role in COLUMN_FLAGS}
         config = RunConfig(columns=columns, sheet=args.sheet, max_rows=args.max_rows, seed=args.seed,
@@ -91,13 +110,21 @@ def main(argv: list[str] | None = None) -> int:
             config.k = args.k
             config.train = TrainConfig(model=args.model, epochs=args.epochs, lr=args.lr,
                                        max_length=args.max_length, patience=args.patience, seed=args.seed,
-                                       batch_size=args.batch_size or 16, precision=args.precision)
+                                       batch_size=args.batch_size or 16, precision=args.precision,
+                                       mlm_epochs=args.mlm_epochs, lora=args.lora, lora_r=args.lora_r,
+                                       adversarial=args.adversarial, fgm_epsilon=args.fgm_epsilon,
+                                       augment=args.augment)
+            config.compare_options = not args.no_compare
             result = run_pipeline(args.input, args.out, config)
             if result is None:  # a non-zero torchrun rank: it trained, rank 0 writes
                 return 0
             m = result.metrics
             print(f"done in {m['seconds']:.0f}s: test macro-F1 {m['test']['macro_f1']:.3f} "
                   f"(baseline {m['baseline']['macro_f1']:.3f}), {m['k']} segments -> {Path(args.out)}")
+            for name, effect in m.get("options", {}).items():
+                if effect.get("macro_f1_without") is not None:
+                    print(f"  {name}: test macro-F1 {effect['macro_f1_with']:.3f} with, "
+                          f"{effect['macro_f1_without']:.3f} without")
         else:
             result = score_file(args.input, args.model, args.out, config, chunk_rows=args.chunk_rows)
             print(f"scored {result.metrics['n_reviews']} reviews in {result.metrics['seconds']:.0f}s "

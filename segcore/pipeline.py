@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,9 @@ from .columns import ColumnMap, detect_columns
 from .export import campaign_lists, write_campaigns, write_csv
 from .load import read_table
 from .metrics import classification_metrics
+from .mlm import domain_adapt
 from .models import load_classifier, load_tokenizer
+from .options import add_effect, compare_options, options_on
 from .predict import predict
 from .prepare import Prepared, prepare_reviews, sample_rows
 from .progress import JobCancelled, Progress
@@ -48,6 +51,8 @@ class RunConfig:
     predict_batch_size: int = 64
     mask_pii: bool = True  # e-mails, phone and card numbers masked for training and exports
     precision: str = "auto"  # scoring: "auto" = bf16 on a GPU, fp32 on a CPU; "bf16" / "fp32"
+    # With a training option on, train once more without it to report its effect (segcore.options).
+    compare_options: bool = True
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -150,17 +155,16 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
         for note in prepared.notes:
             log.info("%s", note)
         reviews, labels = prepared.reviews, prepared.labels
-        check_trainable(reviews["label"])
+        for warning in check_trainable(reviews["label"]):
+            log.warning("%s", warning)
+            prepared.notes.append(warning)
         train_idx, val_idx, test_idx = split_622(reviews["label"], reviews["customer_id"], seed=config.seed)
         log.info("split: %d train, %d val, %d test reviews", len(train_idx), len(val_idx), len(test_idx))
     texts = reviews["_text"].tolist()
     y = reviews["label"].to_numpy()
-    with timer.stage("train"):
-        tuned = fine_tune([texts[i] for i in train_idx], y[train_idx].tolist(),
-                          [texts[i] for i in val_idx], y[val_idx].tolist(), labels=labels,
-                          config=config.train, progress=progress, callbacks=callbacks)
-        if progress is not None and progress.stop_requested:
-            raise JobCancelled("stopped by the user")
+    with ExitStack() as stack:
+        tuned, options = _train_with_options(texts, y, labels, (train_idx, val_idx, test_idx), config, timer,
+                                             stack, progress=progress, callbacks=callbacks)
     if process_rank() != 0:
         return None
     with timer.stage("score"):
@@ -189,6 +193,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "n_rows_read": int(len(frame)),
             "n_reviews": int(len(reviews)),
             "n_dropped": int(len(prepared.dropped)),
+            "n_unlabelled": int(reviews["label"].isna().sum()),
             "n_train": int(len(train_idx)), "n_val": int(len(val_idx)), "n_test": int(len(test_idx)),
             "test": {k: test[k] for k in ("accuracy", "macro_f1", "report")},
             "confusion_matrix": test["confusion_matrix"],
@@ -205,6 +210,8 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "silhouette": analysis.segment_model.silhouette,
             "notes": prepared.notes,
         }
+        if options:
+            metrics["options"] = add_effect(options, test["macro_f1"])
         write_outputs(out_dir, prepared, analysis, coords, labels)
         np.save(out_dir / "embeddings.npy", embeddings.astype(np.float16))
         meta = {
@@ -232,6 +239,56 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
         progress.update(stage="done")
     return RunResult(out_dir=out_dir, metrics=metrics, analysis=analysis, prepared=prepared,
                      coords=coords, timings=timer.timings)
+
+
+def _check_stop(progress: Progress | None) -> None:
+    if progress is not None and progress.stop_requested:
+        raise JobCancelled("stopped by the user")
+
+
+def _train_with_options(texts: list[str], y: np.ndarray, labels: list[str], split: tuple, config: RunConfig,
+                        timer: Timer, stack: ExitStack, *, progress: Progress | None, callbacks=()):
+    """Fine-tune (after domain-adaptive MLM when asked); with training options on, also train
+    without each one on the same split and report test macro-F1 (segcore.options). Temporary
+    folders live as long as `stack`."""
+    train_idx, val_idx, test_idx = split
+    tc = config.train
+    details: dict[str, dict] = {}
+    adapted = None
+    if tc.mlm_epochs:
+        with timer.stage("mlm"):  # every review, labelled or not, is domain text
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="segscope-mlm-"))
+            adapted = domain_adapt(texts, model=tc.model, epochs=tc.mlm_epochs, out_dir=folder, seed=tc.seed,
+                                   batch_size=tc.batch_size, lr=tc.mlm_lr, max_length=tc.max_length,
+                                   progress=progress, max_steps=tc.max_steps)
+            details["mlm"] = adapted.report
+        _check_stop(progress)
+
+    def fit(cfg):
+        start = replace(cfg, model=str(adapted.path)) if cfg.mlm_epochs else cfg
+        tuned = fine_tune([texts[i] for i in train_idx], y[train_idx].tolist(),
+                          [texts[i] for i in val_idx], y[val_idx].tolist(), labels=labels,
+                          config=start, progress=progress, callbacks=callbacks)
+        _check_stop(progress)
+        return tuned
+
+    def fit_and_score(cfg) -> dict:
+        other = fit(cfg)
+        probs, _ = predict(other.model, other.tokenizer, [texts[i] for i in test_idx],
+                           batch_size=config.predict_batch_size, max_length=cfg.max_length, precision=config.precision)
+        pred = np.asarray(labels, dtype=object)[probs.argmax(axis=1)]
+        m = classification_metrics(y[test_idx].tolist(), pred.tolist(), labels=labels)
+        return {"macro_f1": m["macro_f1"], "accuracy": round(m["accuracy"], 4), "best_epoch": other.best_epoch}
+
+    with timer.stage("train"):
+        tuned = fit(tc)
+    for name, info in tuned.options.items():  # what LoRA, FGM and augmentation did
+        details.setdefault(name, {}).update(info)
+    options = {}
+    if options_on(tc):
+        with timer.stage("compare"):
+            options = compare_options(tc, details, fit_and_score, compare=config.compare_options)
+    return tuned, options
 
 
 def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Path,

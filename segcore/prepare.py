@@ -30,6 +30,13 @@ class Prepared:
     notes: list[str]
 
 
+def partial_labels_note(n_unlabelled: int, n_reviews: int, source: str) -> str:
+    what = "label" if source == "label column" else "readable rating"
+    return (f"partial labels: {n_unlabelled} of {n_reviews} reviews have no {what}; training, validation and "
+            f"test use only the {n_reviews - n_unlabelled} labelled reviews, and the unlabelled ones get "
+            "predicted labels (pred_label)")
+
+
 def sample_rows(frame: pd.DataFrame, max_rows: int | None, *, seed: int) -> pd.DataFrame:
     """A seeded random sample of at most max_rows rows, in file order."""
     if not max_rows or len(frame) <= max_rows:
@@ -46,9 +53,12 @@ def _mask_text_columns(frame: pd.DataFrame, keep: set) -> pd.DataFrame:
 
 
 def prepare_reviews(frame: pd.DataFrame, columns: ColumnMap, *, require_labels: bool = True,
-                    row_offset: int = 0, mask_pii: bool = False) -> Prepared:
+                    row_offset: int = 0, mask_pii: bool = False, training: bool | None = None) -> Prepared:
     """`mask_pii` replaces e-mails, phone and card numbers in the text the model sees and in every
-    text column that is exported (the customer id column is kept: campaigns need it)."""
+    text column that is exported (the customer id column is kept: campaigns need it).
+
+    `training` (default: `require_labels`) adds a note when some reviews have no label: those
+    are left out of training and get predicted labels."""
     notes: list[str] = []
     kept, dropped = clean_reviews(frame, columns.text, id_col=columns.id, row_offset=row_offset)
     if mask_pii:
@@ -102,5 +112,8 @@ def prepare_reviews(frame: pd.DataFrame, columns: ColumnMap, *, require_labels: 
         raise SegscopeError("No rating or label column found, so there is nothing to learn from; "
                             "add a star-rating column or pass --rating-col / --label-col.")
     class_names = ordered_labels(reviews["label"])
+    n_unlabelled = int(reviews["label"].isna().sum())
+    if (require_labels if training is None else training) and source != "none" and 0 < n_unlabelled < len(reviews):
+        notes.append(partial_labels_note(n_unlabelled, len(reviews), source))
     return Prepared(columns=columns, original=kept.drop(columns=["_text"]), reviews=reviews,
                     dropped=dropped, labels=class_names, label_source=source, notes=notes)

@@ -12,7 +12,7 @@ from .textutil import cjk_share
 
 def quality_report(frame: pd.DataFrame, columns: ColumnMap) -> dict:
     """Counts and distributions a marketer checks before training (JSON-ready)."""
-    prepared = prepare_reviews(frame, columns, require_labels=False)
+    prepared = prepare_reviews(frame, columns, require_labels=False, training=True)
     reviews = prepared.reviews
     lengths = reviews["_text"].str.len()
     per_customer = reviews.groupby("customer_id").size()
@@ -39,7 +39,7 @@ def quality_report(frame: pd.DataFrame, columns: ColumnMap) -> dict:
     }
     if prepared.label_source != "none":
         try:
-            check_trainable(reviews["label"])
+            report["notes"] = [*report["notes"], *check_trainable(reviews["label"])]
         except SegscopeError as exc:  # said now, not after the user starts training
             report["cannot_train"] = str(exc)
     if columns.rating:

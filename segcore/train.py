@@ -16,12 +16,18 @@ from sklearn.utils.class_weight import compute_class_weight
 from transformers import (DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainerCallback,
                           TrainingArguments)
 
+from .adversarial import FGMTrainer
+from .augment import augment_train
+from .errors import SegscopeError
+from .lora import add_lora, merged
 from .models import (DEFAULT_MODEL, device_name, load_classifier, load_tokenizer, pick_device, resolve_model,
                      use_bf16)
 from .predict import tokenize
 from .progress import Progress, ProgressCallback
 
 log = logging.getLogger(__name__)
+
+ADVERSARIAL = (None, "fgm")
 
 
 @dataclass
@@ -49,6 +55,26 @@ class TrainConfig:
     eval_batch_size: int = 64
     max_steps: int = -1  # > 0 caps training steps (quick checks)
     progress_bar: bool = True
+    # Training options (README, "Training options"); each one on also trains once without it on
+    # the same split, to report its effect in metrics.json (see segcore.options).
+    mlm_epochs: int = 0  # > 0: domain-adaptive MLM pretraining on the review texts first
+    mlm_lr: float = 5e-5
+    lora: bool = False  # LoRA adapters on the attention projections instead of full fine-tuning
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_lr: float = 5e-4  # adapters need a larger step than full fine-tuning
+    adversarial: str | None = None  # "fgm": adversarial perturbation of the word embeddings
+    fgm_epsilon: float = 1.0
+    augment: bool = False  # random deletion / swap copies of the training reviews (never val/test)
+
+    def __post_init__(self):
+        if self.adversarial not in ADVERSARIAL:
+            raise SegscopeError(f"adversarial must be one of {', '.join(map(str, ADVERSARIAL))}, got '{self.adversarial}'.")
+        if self.adversarial and self.lora:
+            raise SegscopeError("FGM perturbs the word embeddings, which LoRA freezes: use --adversarial fgm "
+                                "or --lora, not both.")
+        if self.mlm_epochs < 0:
+            raise SegscopeError(f"mlm_epochs must be 0 or more, got {self.mlm_epochs}.")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -64,6 +90,7 @@ class FineTuned:
     history: list[dict] = field(default_factory=list)
     device: str = "cpu"
     stopped: bool = False
+    options: dict = field(default_factory=dict)  # what each training option did (lora, fgm, augment)
 
 
 class _Encoded(torch.utils.data.Dataset):
@@ -120,6 +147,15 @@ def fine_tune(train_texts: Sequence[str], train_labels: Sequence[str],
     attn = config.attn_implementation or ("eager" if device.type == "cpu" else None)
     model = load_classifier(name, labels, dropout=config.dropout, attention_dropout=config.attention_dropout,
                             attn_implementation=attn)
+    options: dict = {}
+    if config.augment:  # training split only: validation (and test) stay as written
+        train_texts, train_labels, options["augment"] = augment_train(train_texts, train_labels, seed=config.seed)
+        log.info("augmented the training split: %d -> %d reviews", options["augment"]["n_train_original"],
+                 options["augment"]["n_train_augmented"])
+    if config.lora:
+        model, options["lora"] = add_lora(model, r=config.lora_r, alpha=config.lora_alpha, dropout=config.dropout)
+        log.info("LoRA: %d of %d parameters train", options["lora"]["trainable_params"],
+                 options["lora"]["total_params"])
     y_train = [index[v] for v in train_labels]
     y_val = [index[v] for v in val_labels]
     train_ds = _Encoded(tokenize(tokenizer, train_texts, max_length=config.max_length), y_train)
@@ -137,7 +173,7 @@ def fine_tune(train_texts: Sequence[str], train_labels: Sequence[str],
             max_steps=config.max_steps,
             per_device_train_batch_size=config.batch_size,
             per_device_eval_batch_size=config.eval_batch_size,
-            learning_rate=config.lr,
+            learning_rate=config.lora_lr if config.lora else config.lr,
             weight_decay=config.weight_decay,
             warmup_steps=config.warmup_ratio,  # a float < 1 is a ratio in transformers 5
             optim="adamw_torch_fused",  # one kernel per step instead of one per tensor
@@ -163,15 +199,21 @@ def fine_tune(train_texts: Sequence[str], train_labels: Sequence[str],
             disable_tqdm=not config.progress_bar,
             use_cpu=device.type == "cpu",
         )
-        trainer = Trainer(
+        extra = {"fgm_epsilon": config.fgm_epsilon} if config.adversarial == "fgm" else {}
+        trainer = (FGMTrainer if config.adversarial == "fgm" else Trainer)(
             model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
             data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
             compute_metrics=_macro_f1,
             compute_loss_func=_weighted_loss(weights) if weights is not None else None,
             callbacks=[EarlyStoppingCallback(early_stopping_patience=config.patience),
                        ProgressCallback(progress), *callbacks],
+            **extra,
         )
         trainer.train()
+        if config.adversarial == "fgm":
+            adv = trainer.adversarial_losses
+            options["fgm"] = {"epsilon": config.fgm_epsilon, "perturbed_steps": len(adv),
+                              "mean_adversarial_loss": round(float(np.mean(adv)), 4) if adv else None}
         history = [dict(h) for h in trainer.state.log_history]
         evals = [h for h in history if "eval_macro_f1" in h]
         best_epoch = None
@@ -182,8 +224,9 @@ def fine_tune(train_texts: Sequence[str], train_labels: Sequence[str],
         # wrapped in its mixed-precision autocast, and eager attention was for the CPU backward
         # only; the copy computes exactly as the saved model does when loaded to score.
         model = load_classifier(name, labels, dropout=config.dropout, attention_dropout=config.attention_dropout)
-        model.load_state_dict(trainer.model.state_dict())
+        model.load_state_dict(merged(trainer.model).state_dict())  # LoRA: adapters merged in
         model.to(device)
     return FineTuned(model=model.eval(), tokenizer=tokenizer, labels=labels,
                      epochs_run=int(math.ceil(trainer.state.epoch or 0)), best_epoch=best_epoch,
-                     history=history, device=device_name(device), stopped=progress.stop_requested)
+                     history=history, device=device_name(device), stopped=progress.stop_requested,
+                     options=options)

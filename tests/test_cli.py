@@ -38,7 +38,7 @@ def test_too_few_examples_per_class(tmp_path, sample_frame):
     proc = run_cli("run", tmp_path / "few.csv", "--out", tmp_path / "out")
     assert proc.returncode == 2
     (line,) = _error_lines(proc)
-    assert "'negative' has 4" in line and "at least 10" in line
+    assert "'negative' has 4" in line and "at least 8" in line
 
 
 def test_missing_file_and_bad_model(tmp_path, small_csv):

@@ -38,3 +38,17 @@ def test_unlabelled_rows_stay_out():
 def test_check_trainable(labels, message):
     with pytest.raises(SegscopeError, match=message):
         check_trainable(pd.Series(labels, dtype=object))
+
+
+@pytest.mark.parametrize("n,warned", [(8, True), (9, True), (10, False)])
+def test_eight_per_class_train_with_a_warning_below_ten(n, warned):
+    warnings = check_trainable(pd.Series(["x"] * 30 + ["y"] * n, dtype=object))
+    assert bool(warnings) == warned
+    if warned:
+        assert len(warnings) == 1 and f"'y' has only {n} labelled reviews" in warnings[0]
+
+
+def test_seven_per_class_is_refused_and_blanks_do_not_count():
+    labels = pd.Series(["x"] * 30 + ["y"] * 7 + [pd.NA] * 50, dtype=object)
+    with pytest.raises(SegscopeError, match=r"'y' has 7 \(at least 8 per class are needed, 10 or more recommended\)"):
+        check_trainable(labels)
