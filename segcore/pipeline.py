@@ -18,6 +18,7 @@ from .artifacts import load_meta, load_segment_model, save_model_dir, sha256_fil
 from .baseline import baseline_metrics
 from .columns import ColumnMap, detect_columns
 from .export import campaign_lists, write_campaigns, write_csv
+from .language import detect_language
 from .load import read_table
 from .metrics import classification_metrics
 from .models import load_classifier, load_tokenizer
@@ -155,10 +156,12 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
         log.info("split: %d train, %d val, %d test reviews", len(train_idx), len(val_idx), len(test_idx))
     texts = reviews["_text"].tolist()
     y = reviews["label"].to_numpy()
+    language = detect_language(texts)
+    log.info("language: %s", language)
     with timer.stage("train"):
         tuned = fine_tune([texts[i] for i in train_idx], y[train_idx].tolist(),
                           [texts[i] for i in val_idx], y[val_idx].tolist(), labels=labels,
-                          config=config.train, progress=progress, callbacks=callbacks)
+                          config=config.train, progress=progress, callbacks=callbacks, language=language)
         if progress is not None and progress.stop_requested:
             raise JobCancelled("stopped by the user")
     if process_rank() != 0:
@@ -186,13 +189,15 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "task": "sentiment from rating" if prepared.label_source == "rating" else "classification from label column",
             "labels": labels,
             "label_source": prepared.label_source,
+            "language": language,
+            "model": tuned.model_choice.as_dict() if tuned.model_choice else None,
             "n_rows_read": int(len(frame)),
             "n_reviews": int(len(reviews)),
             "n_dropped": int(len(prepared.dropped)),
             "n_train": int(len(train_idx)), "n_val": int(len(val_idx)), "n_test": int(len(test_idx)),
             "test": {k: test[k] for k in ("accuracy", "macro_f1", "report")},
             "confusion_matrix": test["confusion_matrix"],
-            "baseline": {"model": "TF-IDF + logistic regression",
+            "baseline": {"model": "TF-IDF + logistic regression", "features": base.get("features"),
                          **{k: base[k] for k in ("accuracy", "macro_f1", "report")},
                          "confusion_matrix": base["confusion_matrix"]},
             "epochs_run": tuned.epochs_run,
@@ -212,6 +217,8 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "labels": labels,
             "label2id": {lab: i for i, lab in enumerate(labels)},
             "label_source": prepared.label_source,
+            "language": language,
+            "model_choice": tuned.model_choice.as_dict() if tuned.model_choice else None,
             "columns": columns.as_dict(),
             "train_config": config.train.as_dict(),
             "run_config": {k: v for k, v in config.as_dict().items() if k != "train"},
