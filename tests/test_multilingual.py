@@ -70,7 +70,10 @@ def test_language_detected_on_real_rows(zh_frame):
     assert detect_language(pd.read_csv(SAMPLE)["Text"].head(200)) == "en"
     assert detect_language(pd.read_csv(DATA / "womens_clothing_600.csv")["Review Text"].dropna()) == "en"
     assert detect_language(["Le café était froid et le service très lent, je ne reviendrai pas."]) == "other"
+    assert detect_language(["Das Essen war kalt und der Service langsam."]) == "other"
+    assert detect_language(["Great taste", "Terrible", "Love it", "Five stars"]) == "en"
     assert detect_language(["この店のラーメンはとても美味しかったです。"]) == "ja"
+    assert detect_language(["5", "👍"]) == "unknown"
 
 
 def test_model_follows_language_and_can_be_overridden(monkeypatch):
