@@ -128,9 +128,9 @@ def test_chinese_reviews_end_to_end(tmp_path, converted, zh_frame):
     assert len(profiles) == 3
     keywords = [w for p in profiles.values() for w in p["keywords"]]
     assert keywords and all(HAN_WORD.match(w) for w in keywords), keywords
-    for p in profiles.values():
+    for p in profiles.values():  # names use keywords not already used by a larger segment
         if p["keywords"]:
-            assert p["keywords"][0] in p["name"]
+            assert any(w in p["name"] for w in p["keywords"]), p["name"]
     strategies = (out / "strategies.md").read_text(encoding="utf-8")
     assert any(w in strategies for w in keywords)
     assert re.search(r"[\u4e00-\u9fff]{4,}", strategies)  # the example reviews, in Chinese
@@ -140,3 +140,22 @@ def test_chinese_reviews_end_to_end(tmp_path, converted, zh_frame):
     assert proc.returncode == 0, proc.stderr[-3000:]
     scored = pd.read_csv(tmp_path / "scored" / "reviews_scored.csv")
     assert len(scored) == 40 and scored["segment_name"].notna().all()
+
+
+def test_pages_show_language_and_model_choice(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import ROOT
+
+    monkeypatch.setenv("SEGSCOPE_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.delenv("SEGSCOPE_PASSWORD", raising=False)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.file_uploader[0].set_value(("asap.csv", ZH.read_bytes(), "text/csv"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert {m.label: m.value for m in at.metric}["Language"] == "Chinese"
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    radio = at.radio(key="model_kind")
+    assert radio.value == "auto" and len(radio.options) == 5
+    assert "multilingual" in " ".join(radio.options).lower()
