@@ -6,6 +6,7 @@ import streamlit as st
 from pages._shared import current_dataset, show_error, workspace
 from segcore.columns import ROLES, detect_columns
 from segcore.errors import SegscopeError
+from segcore.language import LANGUAGE_NAMES
 from segcore.load import SUPPORTED, list_sheets, read_table
 from segcore.quality import quality_report
 
@@ -101,7 +102,8 @@ m[1].metric("Usable reviews", f"{report['kept']:,}")
 m[2].metric("Dropped", f"{report['dropped']:,}")
 m[3].metric("Customers", f"{report['customers']:,}",
             help=f"{report['reviews_per_customer']['repeat_customers']:,} with more than one review")
-m[4].metric("Language", {"en": "English", "zh": "Chinese"}[report["language"]])
+m[4].metric("Language", LANGUAGE_NAMES.get(report["language"], report["language"]),
+            help="Detected from the characters of the text column; the Train page's 'auto' model follows it.")
 for note in report["notes"]:
     st.caption(f"• {note}")
 if report["cannot_train"]:

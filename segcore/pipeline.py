@@ -19,10 +19,11 @@ from .artifacts import load_meta, load_segment_model, save_model_dir, sha256_fil
 from .baseline import baseline_metrics
 from .columns import ColumnMap, detect_columns
 from .export import campaign_lists, write_campaigns, write_csv
+from .language import detect_language
 from .load import read_table
 from .metrics import classification_metrics
 from .mlm import domain_adapt
-from .models import load_classifier, load_tokenizer
+from .models import choose_model, load_classifier, load_tokenizer
 from .options import add_effect, compare_options, options_on
 from .predict import predict
 from .prepare import Prepared, prepare_reviews, sample_rows
@@ -162,9 +163,11 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
         log.info("split: %d train, %d val, %d test reviews", len(train_idx), len(val_idx), len(test_idx))
     texts = reviews["_text"].tolist()
     y = reviews["label"].to_numpy()
+    language = detect_language(texts)
+    log.info("language: %s", language)
     with ExitStack() as stack:
         tuned, options = _train_with_options(texts, y, labels, (train_idx, val_idx, test_idx), config, timer,
-                                             stack, progress=progress, callbacks=callbacks)
+                                             stack, progress=progress, callbacks=callbacks, language=language)
     if process_rank() != 0:
         return None
     with timer.stage("score"):
@@ -190,6 +193,8 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "task": "sentiment from rating" if prepared.label_source == "rating" else "classification from label column",
             "labels": labels,
             "label_source": prepared.label_source,
+            "language": language,
+            "model": tuned.model_choice.as_dict() if tuned.model_choice else None,
             "n_rows_read": int(len(frame)),
             "n_reviews": int(len(reviews)),
             "n_dropped": int(len(prepared.dropped)),
@@ -197,7 +202,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "n_train": int(len(train_idx)), "n_val": int(len(val_idx)), "n_test": int(len(test_idx)),
             "test": {k: test[k] for k in ("accuracy", "macro_f1", "report")},
             "confusion_matrix": test["confusion_matrix"],
-            "baseline": {"model": "TF-IDF + logistic regression",
+            "baseline": {"model": "TF-IDF + logistic regression", "features": base.get("features"),
                          **{k: base[k] for k in ("accuracy", "macro_f1", "report")},
                          "confusion_matrix": base["confusion_matrix"]},
             "epochs_run": tuned.epochs_run,
@@ -219,6 +224,8 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "labels": labels,
             "label2id": {lab: i for i, lab in enumerate(labels)},
             "label_source": prepared.label_source,
+            "language": language,
+            "model_choice": tuned.model_choice.as_dict() if tuned.model_choice else None,
             "columns": columns.as_dict(),
             "train_config": config.train.as_dict(),
             "run_config": {k: v for k, v in config.as_dict().items() if k != "train"},
@@ -247,18 +254,20 @@ def _check_stop(progress: Progress | None) -> None:
 
 
 def _train_with_options(texts: list[str], y: np.ndarray, labels: list[str], split: tuple, config: RunConfig,
-                        timer: Timer, stack: ExitStack, *, progress: Progress | None, callbacks=()):
+                        timer: Timer, stack: ExitStack, *, progress: Progress | None, callbacks=(),
+                        language: str | None = None):
     """Fine-tune (after domain-adaptive MLM when asked); with training options on, also train
     without each one on the same split and report test macro-F1 (segcore.options). Temporary
     folders live as long as `stack`."""
     train_idx, val_idx, test_idx = split
     tc = config.train
     details: dict[str, dict] = {}
-    adapted = None
+    adapted = choice = None
     if tc.mlm_epochs:
         with timer.stage("mlm"):  # every review, labelled or not, is domain text
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="segscope-mlm-"))
-            adapted = domain_adapt(texts, model=tc.model, epochs=tc.mlm_epochs, out_dir=folder, seed=tc.seed,
+            choice = choose_model(tc.model, language)  # MLM adapts the encoder that 'auto' picks
+            adapted = domain_adapt(texts, model=choice.path, epochs=tc.mlm_epochs, out_dir=folder, seed=tc.seed,
                                    batch_size=tc.batch_size, lr=tc.mlm_lr, max_length=tc.max_length,
                                    progress=progress, max_steps=tc.max_steps)
             details["mlm"] = adapted.report
@@ -268,8 +277,10 @@ def _train_with_options(texts: list[str], y: np.ndarray, labels: list[str], spli
         start = replace(cfg, model=str(adapted.path)) if cfg.mlm_epochs else cfg
         tuned = fine_tune([texts[i] for i in train_idx], y[train_idx].tolist(),
                           [texts[i] for i in val_idx], y[val_idx].tolist(), labels=labels,
-                          config=start, progress=progress, callbacks=callbacks)
+                          config=start, progress=progress, callbacks=callbacks, language=language)
         _check_stop(progress)
+        if cfg.mlm_epochs:  # report the encoder the user chose, not the temporary adapted copy
+            tuned.model_choice = replace(choice, reason=choice.reason + ", then domain-adaptive MLM")
         return tuned
 
     def fit_and_score(cfg) -> dict:

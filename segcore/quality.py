@@ -7,7 +7,7 @@ from .columns import ColumnMap
 from .errors import SegscopeError
 from .prepare import prepare_reviews
 from .split import check_trainable
-from .textutil import cjk_share
+from .language import detect_language
 
 
 def quality_report(frame: pd.DataFrame, columns: ColumnMap) -> dict:
@@ -16,7 +16,6 @@ def quality_report(frame: pd.DataFrame, columns: ColumnMap) -> dict:
     reviews = prepared.reviews
     lengths = reviews["_text"].str.len()
     per_customer = reviews.groupby("customer_id").size()
-    share = cjk_share(reviews["_text"].head(2000))
     report = {
         "rows": int(len(frame)),
         "kept": int(len(reviews)),
@@ -24,7 +23,7 @@ def quality_report(frame: pd.DataFrame, columns: ColumnMap) -> dict:
         "dropped_by_reason": {str(k): int(v) for k, v in prepared.dropped["reason"].value_counts().items()}
         if len(prepared.dropped) else {},
         "dropped_rows": prepared.dropped,
-        "language": "zh" if share > 0.2 else "en",
+        "language": detect_language(reviews["_text"].head(2000)),
         "columns": columns.used(),
         "customers": int(per_customer.size),
         "reviews_per_customer": {"mean": round(float(per_customer.mean()), 3), "max": int(per_customer.max()),

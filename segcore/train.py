@@ -19,9 +19,10 @@ from transformers import (DataCollatorWithPadding, EarlyStoppingCallback, Traine
 from .adversarial import FGMTrainer
 from .augment import augment_train
 from .errors import SegscopeError
+from .language import detect_language
 from .lora import add_lora, merged
-from .models import (DEFAULT_MODEL, device_name, load_classifier, load_tokenizer, pick_device, resolve_model,
-                     use_bf16)
+from .models import (AUTO_MODEL, ModelChoice, choose_model, device_name, load_classifier, load_tokenizer,
+                     pick_device, use_bf16)
 from .predict import tokenize
 from .progress import Progress, ProgressCallback
 
@@ -34,7 +35,7 @@ ADVERSARIAL = (None, "fgm")
 class TrainConfig:
     """Fine-tuning options; defaults suit the shipped MiniLM on a 2-core CPU."""
 
-    model: str = DEFAULT_MODEL
+    model: str = AUTO_MODEL  # "auto" (by language), "default", "multilingual", a folder or hub id
     epochs: int = 4
     batch_size: int = 16
     lr: float = 8e-5
@@ -91,6 +92,7 @@ class FineTuned:
     device: str = "cpu"
     stopped: bool = False
     options: dict = field(default_factory=dict)  # what each training option did (lora, fgm, augment)
+    model_choice: ModelChoice | None = None
 
 
 class _Encoded(torch.utils.data.Dataset):
@@ -135,13 +137,19 @@ def _macro_f1(eval_pred) -> dict:
 def fine_tune(train_texts: Sequence[str], train_labels: Sequence[str],
               val_texts: Sequence[str], val_labels: Sequence[str], *, labels: Sequence[str],
               config: TrainConfig | None = None, progress: Progress | None = None,
-              callbacks: Sequence[TrainerCallback] = (), work_dir: str | Path | None = None) -> FineTuned:
+              callbacks: Sequence[TrainerCallback] = (), work_dir: str | Path | None = None,
+              language: str | None = None) -> FineTuned:
     """Fine-tune with AdamW, weight decay, warm-up, dropout and early stopping on validation
-    macro-F1; the best epoch's weights are restored at the end."""
+    macro-F1; the best epoch's weights are restored at the end. With model 'auto' the encoder
+    follows `language` (detected from the training texts when not given)."""
     config = config or TrainConfig()
     labels = list(labels)
     index = {lab: i for i, lab in enumerate(labels)}
-    name = resolve_model(config.model)
+    if (config.model or AUTO_MODEL) == AUTO_MODEL and language is None:
+        language = detect_language(train_texts)
+    choice = choose_model(config.model, language)
+    log.info("model: %s (%s)", choice.chosen, choice.reason)
+    name = choice.path
     tokenizer = load_tokenizer(name)
     device = pick_device()
     attn = config.attn_implementation or ("eager" if device.type == "cpu" else None)
@@ -229,4 +237,4 @@ def fine_tune(train_texts: Sequence[str], train_labels: Sequence[str],
     return FineTuned(model=model.eval(), tokenizer=tokenizer, labels=labels,
                      epochs_run=int(math.ceil(trainer.state.epoch or 0)), best_epoch=best_epoch,
                      history=history, device=device_name(device), stopped=progress.stop_requested,
-                     options=options)
+                     options=options, model_choice=choice)

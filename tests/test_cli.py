@@ -118,4 +118,6 @@ def test_real_default_model_smoke(tmp_path, small_csv):
     # Well above always predicting the majority class (macro-F1 about 0.24 here).
     assert metrics["test"]["macro_f1"] > 0.45, metrics["test"]["macro_f1"]
     meta = json.loads((out / "model" / "segscope.json").read_text())
-    assert meta["train_config"]["model"] == "default"
+    assert meta["train_config"]["model"] == "auto"  # the default: English reviews -> the shipped MiniLM
+    assert meta["language"] == "en" and meta["model_choice"]["chosen"] == "default"
+    assert metrics["model"]["chosen"] == "default" and metrics["language"] == "en"

@@ -61,6 +61,12 @@ def test_clean_text_strips_html_keeps_chinese():
     assert clean_text("Great<br />taste &amp; <b>price</b>  ") == "Great taste & price"
     assert clean_text("味道很好，服务一般！") == "味道很好，服务一般！"
     assert clean_text(None) == ""
+    # ASAP writes line breaks out as the two characters backslash-n
+    from conftest import DATA
+
+    zh = pd.read_csv(DATA / "asap_zh_100.csv")["reviewbody"]
+    raw = next(t for t in zh if "\\n" in t)
+    assert "\\" not in clean_text(raw) and len(clean_text(raw)) > 0.9 * len(raw)
 
 
 def test_clean_reviews_reports_every_drop(sample_frame):
