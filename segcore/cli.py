@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-length", type=int, default=128, help="tokens per review for the model")
     run.add_argument("--patience", type=int, default=2, help="early-stopping patience in epochs")
     run.add_argument("--k", type=int, help="number of segments (default: chosen by silhouette, 3-8)")
+    run.add_argument("--aspects", action=argparse.BooleanOptionalAction, default=True,
+                     help="train an aspect tagger (price, delivery, taste, ...) from the seed lexicon's weak "
+                          "labels and add an `aspects` column, aspect profiles and strategies (default: on; "
+                          "--no-aspects saves a second short fine-tuning)")
+    run.add_argument("--aspect-epochs", type=int, default=2, metavar="N", help="aspect tagger epochs")
     score = sub.add_parser("score", help="score a file with a saved model, without training")
     _common(score)
     score.add_argument("--model", required=True, help="the model/ folder of a finished run")
@@ -80,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         from .pipeline import RunConfig, run_pipeline, score_file
         from .train import TrainConfig
 
-        for flag in ("max_rows", "batch_size", "epochs", "lr", "max_length", "k", "chunk_rows"):
+        for flag in ("max_rows", "batch_size", "epochs", "lr", "max_length", "k", "chunk_rows", "aspect_epochs"):
             _positive("--" + flag.replace("_", "-"), getattr(args, flag, None))
         columns = {role: getattr(args, f"col_{role}") for role in COLUMN_FLAGS}
         config = RunConfig(columns=columns, sheet=args.sheet, max_rows=args.max_rows, seed=args.seed,
@@ -89,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             config.predict_batch_size = max(args.batch_size, 16)
         if args.command == "run":
             config.k = args.k
+            config.aspects = args.aspects
+            config.aspect_config.epochs = args.aspect_epochs
             config.train = TrainConfig(model=args.model, epochs=args.epochs, lr=args.lr,
                                        max_length=args.max_length, patience=args.patience, seed=args.seed,
                                        batch_size=args.batch_size or 16, precision=args.precision)
@@ -96,8 +103,11 @@ def main(argv: list[str] | None = None) -> int:
             if result is None:  # a non-zero torchrun rank: it trained, rank 0 writes
                 return 0
             m = result.metrics
+            aspects = m.get("aspects", {})
+            extra = (f", aspect span F1 {aspects['heldout']['span']['f1']:.3f} vs lexicon"
+                     if aspects.get("enabled") else "")
             print(f"done in {m['seconds']:.0f}s: test macro-F1 {m['test']['macro_f1']:.3f} "
-                  f"(baseline {m['baseline']['macro_f1']:.3f}), {m['k']} segments -> {Path(args.out)}")
+                  f"(baseline {m['baseline']['macro_f1']:.3f}), {m['k']} segments{extra} -> {Path(args.out)}")
         else:
             result = score_file(args.input, args.model, args.out, config, chunk_rows=args.chunk_rows)
             print(f"scored {result.metrics['n_reviews']} reviews in {result.metrics['seconds']:.0f}s "

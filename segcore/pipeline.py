@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .analyse import Analysis, analyse
+from .aspects import TAGGER_DIR, AspectConfig, AspectTagger
 from .artifacts import load_meta, load_segment_model, save_model_dir, sha256_file, to_json
 from .baseline import baseline_metrics
 from .columns import ColumnMap, detect_columns
@@ -48,6 +49,10 @@ class RunConfig:
     predict_batch_size: int = 64
     mask_pii: bool = True  # e-mails, phone and card numbers masked for training and exports
     precision: str = "auto"  # scoring: "auto" = bf16 on a GPU, fp32 on a CPU; "bf16" / "fp32"
+    # Aspect tagger (segcore.aspects): trained from the seed lexicon's weak labels; its model,
+    # precision and seed follow `train` / `seed`. Costs about one more short fine-tuning.
+    aspects: bool = True
+    aspect_config: AspectConfig = field(default_factory=AspectConfig)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -83,6 +88,8 @@ class Timer:
 def _scored_table(prepared: Prepared, analysis: Analysis, coords: np.ndarray, labels: list[str]) -> pd.DataFrame:
     original = prepared.original.copy()
     added = ["customer_id", "pred_label", *[f"p_{lab}" for lab in labels], "segment_id", "segment_name"]
+    if "aspects" in analysis.reviews:
+        added.append("aspects")
     clash = {c: f"{c}_original" for c in original.columns if c != "row_id" and (c in added or c in ("x", "y"))}
     original = original.rename(columns=clash)
     scored = original.reset_index(drop=True)
@@ -161,6 +168,13 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
                           config=config.train, progress=progress, callbacks=callbacks)
         if progress is not None and progress.stop_requested:
             raise JobCancelled("stopped by the user")
+    tagger, aspect_report = None, {"enabled": False}
+    if config.aspects:
+        with timer.stage("aspects"):
+            # Every torchrun rank trains (the Trainer's DDP), as for the classifier.
+            tagger, aspect_report = train_aspects(texts, config)
+            if progress is not None and progress.stop_requested:
+                raise JobCancelled("stopped by the user")
     if process_rank() != 0:
         return None
     with timer.stage("score"):
@@ -173,6 +187,10 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
                                 [texts[i] for i in test_idx], y[test_idx].tolist(), labels=labels,
                                 seed=config.seed)
         log.info("test macro-F1 %.3f (baseline TF-IDF + LR %.3f)", test["macro_f1"], base["macro_f1"])
+    if tagger is not None:
+        with timer.stage("aspects_tag"):
+            reviews = reviews.assign(aspects=tag_reviews(tagger, texts, batch_size=config.predict_batch_size))
+            aspect_report.update(aspect_coverage(texts, reviews["aspects"]))
     templates = load_templates(config.templates)
     with timer.stage("segment"):
         analysis = analyse(reviews, probs, embeddings, labels=labels, templates=templates, k=config.k,
@@ -204,6 +222,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "k": analysis.segment_model.k,
             "silhouette": analysis.segment_model.silhouette,
             "notes": prepared.notes,
+            "aspects": aspect_report,
         }
         write_outputs(out_dir, prepared, analysis, coords, labels)
         np.save(out_dir / "embeddings.npy", embeddings.astype(np.float16))
@@ -215,6 +234,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "columns": columns.as_dict(),
             "train_config": config.train.as_dict(),
             "run_config": {k: v for k, v in config.as_dict().items() if k != "train"},
+            "aspects": {"enabled": tagger is not None, "folder": TAGGER_DIR if tagger is not None else None},
             "metrics": {"test_macro_f1": test["macro_f1"], "test_accuracy": test["accuracy"],
                         "baseline_macro_f1": base["macro_f1"]},
             "segment_names": {str(s): p["name"] for s, p in analysis.profiles.items()},
@@ -223,7 +243,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         save_model_dir(out_dir / "model", model=tuned.model, tokenizer=tuned.tokenizer, meta=meta,
-                       segment_model=analysis.segment_model, projection=projection)
+                       segment_model=analysis.segment_model, projection=projection, aspect_tagger=tagger)
     timer.timings["total"] = round(time.time() - started, 3)
     metrics["seconds"] = timer.timings["total"]
     metrics["stage_seconds"] = timer.timings
@@ -257,9 +277,14 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
         frame, columns = load_input(input_path, config, preferred=meta.get("columns"))
         tokenizer = load_tokenizer(str(model_dir))
         model = load_classifier(str(model_dir))
+        tagger = saved_tagger(model_dir)
     with timer.stage("clean"):
         prepared = prepare_reviews(frame, columns, require_labels=False, mask_pii=config.mask_pii)
         reviews = prepared.reviews
+    if tagger is not None:
+        with timer.stage("aspects_tag"):
+            reviews = reviews.assign(aspects=tag_reviews(tagger, reviews["_text"].tolist(),
+                                                         batch_size=config.predict_batch_size))
     with timer.stage("score"):
         probs, embeddings = predict(model, tokenizer, reviews["_text"].tolist(),
                                     batch_size=config.predict_batch_size,
@@ -277,6 +302,8 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
         metrics = {"task": "score", "model": str(model_dir), "labels": labels,
                    "n_rows_read": int(len(frame)), "n_reviews": int(len(reviews)),
                    "n_dropped": int(len(prepared.dropped)), "notes": prepared.notes}
+        if tagger is not None:
+            metrics["aspects"] = {"enabled": True, **aspect_coverage(reviews["_text"].tolist(), reviews["aspects"])}
         known = reviews["label"].notna().to_numpy() & reviews["label"].isin(labels).to_numpy()
         if known.any():  # the file has ratings / labels: say how well the saved model agrees
             pred = analysis.reviews["pred_label"].to_numpy()
@@ -288,3 +315,54 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
     to_json(metrics, out_dir / "metrics.json")
     return RunResult(out_dir=out_dir, metrics=metrics, analysis=analysis, prepared=prepared,
                      coords=coords, timings=timer.timings)
+
+
+def train_aspects(texts: list[str], config: RunConfig) -> tuple[AspectTagger, dict]:
+    """The aspect tagger for a run: same base model, precision and seed as the classifier."""
+    from dataclasses import replace
+
+    from .aspects import fit_aspect_tagger
+
+    aspect_config = replace(config.aspect_config, model=config.train.model, precision=config.train.precision,
+                            seed=config.seed, progress_bar=config.train.progress_bar)
+    tagger, report = fit_aspect_tagger(texts, config=aspect_config)
+    span = report["heldout"]["span"]
+    log.info("aspect tagger: held-out span F1 %.3f against the lexicon; %d mentions found beyond the lexicon",
+             span["f1"], report["heldout"]["n_model_beyond_lexicon"])
+    return tagger, {"enabled": True, **report}
+
+
+def tag_reviews(tagger: AspectTagger, texts: list[str], *, batch_size: int = 64) -> list[str]:
+    """The `aspects` column: 'delivery;price' per review, tied to the review's row."""
+    from .aspects import format_aspects, tag_aspects
+
+    return [format_aspects(a) for a in tag_aspects(tagger, texts, batch_size=batch_size)]
+
+
+def aspect_coverage(texts: list[str], tagged) -> dict:
+    """How many reviews mention an aspect, by the model and by the lexicon alone, per aspect."""
+    from collections import Counter
+
+    from .aspects import aspect_names, lexicon_spans, parse_aspects
+
+    model_sets = [set(parse_aspects(v)) for v in tagged]
+    lex_sets = [set(aspect_names(lexicon_spans(t))) for t in texts]
+    n = max(len(texts), 1)
+    by_model = Counter(a for s in model_sets for a in s)
+    by_lexicon = Counter(a for s in lex_sets for a in s)
+    return {
+        "n_reviews_tagged": len(texts),
+        "share_reviews_with_aspect_model": round(sum(bool(s) for s in model_sets) / n, 4),
+        "share_reviews_with_aspect_lexicon": round(sum(bool(s) for s in lex_sets) / n, 4),
+        "review_aspects_beyond_lexicon_all_reviews": int(sum(len(m - l) for m, l in zip(model_sets, lex_sets))),
+        "reviews_per_aspect": {a: {"model": int(by_model[a]), "lexicon": int(by_lexicon[a])}
+                               for a in sorted(set(by_model) | set(by_lexicon))},
+    }
+
+
+def saved_tagger(model_dir: Path) -> AspectTagger | None:
+    """The run's aspect tagger (model/aspects/), or None when the run was trained without one."""
+    from .aspects import load_tagger
+
+    folder = Path(model_dir) / TAGGER_DIR
+    return load_tagger(folder) if folder.is_dir() else None
