@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages._shared import current_dataset, device_label, outputs, registry, show_error, store
+from segcore.aspects import AspectConfig
 from segcore.errors import SegscopeError
 from segcore.pipeline import RunConfig
 from segcore.train import TrainConfig
@@ -48,6 +49,12 @@ with st.form("train_form"):
         max_rows = b.number_input("Use at most N rows (0 = all)", 0, 10_000_000, 0)
         mask = c.checkbox("Mask e-mails, phone and card numbers", value=True,
                           help="In the text the model learns from and in every export.")
+        aspect_epochs = a.number_input("Aspect tagger epochs", 1, 20, AspectConfig().epochs, key="aspect_epochs")
+    aspects = st.checkbox("Tag aspects (price, delivery, taste, service, …)", value=RunConfig().aspects,
+                          key="aspects",
+                          help="Trains a second, small model that marks aspect terms in each review, starting "
+                               "from a built-in English and Chinese word list. Adds aspect shares and sentiment "
+                               "to the segments and aspect-specific strategies; costs a few more minutes.")
     start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
 if start:
     model = "default" if kind == "default" else where.strip()
@@ -56,7 +63,8 @@ if start:
     else:
         config = RunConfig(
             columns=dict(dataset.columns), sheet=dataset.sheet, k=int(k) or None,
-            max_rows=int(max_rows) or None, seed=int(seed), mask_pii=bool(mask),
+            max_rows=int(max_rows) or None, seed=int(seed), mask_pii=bool(mask), aspects=bool(aspects),
+            aspect_config=AspectConfig(epochs=int(aspect_epochs)),
             train=TrainConfig(model=model, epochs=int(epochs), batch_size=int(batch), lr=float(lr),
                               max_length=int(max_length), patience=int(patience), dropout=float(dropout),
                               weight_decay=float(weight_decay), warmup_ratio=float(warmup), seed=int(seed),
@@ -118,6 +126,20 @@ def _results(run_id):
     right.plotly_chart(cm, width="stretch")
     st.caption(f"{m['n_train']:,} train / {m['n_val']:,} validation / {m['n_test']:,} test reviews, "
                "split by customer. Saved as run " + run_id)
+    aspects = m.get("aspects") or {}
+    if aspects.get("enabled"):
+        held = aspects["heldout"]
+        st.markdown("#### Aspect tagger")
+        a, b, c, d = st.columns(4)
+        a.metric("Span F1 vs word list", f"{held['span']['f1']:.3f}",
+                 help=f"On {held['n_reviews']:,} held-out reviews, against the labels the word list gives them.")
+        b.metric("Mentions (word list / model)", f"{held['n_mentions_lexicon']:,} / {held['n_mentions_model']:,}")
+        c.metric("Found beyond the word list", f"{held['n_model_beyond_lexicon']:,}")
+        d.metric("Reviews with an aspect", f"{aspects.get('share_reviews_with_aspect_model', 0):.0%}",
+                 help=f"Word list alone: {aspects.get('share_reviews_with_aspect_lexicon', 0):.0%}")
+        if held["examples_beyond_lexicon"]:
+            with st.expander("Aspect mentions the word list missed"):
+                st.dataframe(pd.DataFrame(held["examples_beyond_lexicon"]), hide_index=True, width="stretch")
     st.page_link("pages/segments.py", label="See the segments", icon=":material/groups:")
 
 

@@ -14,6 +14,7 @@ from segcore.aspects.profile import aspect_profile, format_aspects, negative_asp
 from segcore.models import default_model_path, load_tokenizer
 from segcore.profiles import build_profiles
 from segcore.strategy import load_templates, render_strategies
+from test_app import _ok, models_dir, trained  # noqa: F401  (fixtures)
 
 LABEL2ID = {lab: i for i, lab in enumerate(bio_labels())}
 ID2LABEL = {i: lab for lab, i in LABEL2ID.items()}
@@ -182,3 +183,23 @@ def test_run_with_aspects_then_score_new_file(tmp_path, small_csv, sample_frame,
     assert (one["Id"] == new["Id"].to_numpy()).all()
     assert json.loads((tmp_path / "scored" / "metrics.json").read_text())["aspects"]["n_reviews_tagged"] == 120
     assert "aspects" in json.loads((tmp_path / "streamed" / "segment_profiles.json").read_text())["0"]
+
+
+def test_pages_show_aspects(trained):
+    """Train page trains the tagger by default (checkbox) and reports it; Segments shows aspect
+    shares and sentiment; Map filters by aspect."""
+    at = trained
+    assert at.checkbox(key="aspects").value is True
+    text = " ".join(m.value for m in at.markdown)
+    assert "Aspect tagger" in text
+    at.switch_page("pages/segments.py").run()
+    _ok(at)
+    assert any(m.value == "#### Aspects" for m in at.markdown)
+    assert any("**Aspects:**" in m.value for m in at.markdown)
+    at.switch_page("pages/map.py").run()
+    _ok(at)
+    box = at.selectbox(key="aspect")
+    assert box.options[0] == "any aspect or none" and len(box.options) > 1
+    box.set_value(box.options[1])
+    _ok(at.run())
+    assert any("reviews mention" in c.value for c in at.caption)

@@ -43,3 +43,12 @@ def negative_aspects(aspects: dict[str, dict], *, negative: str = "negative") ->
             "negative": v.get(negative, 0.0), "share": v["share"], "n_reviews": v["n_reviews"]}
            for a, v in aspects.items() if v.get(negative, 0.0) > 0]
     return sorted(out, key=lambda d: (-d["negative_mention_share"], d["name"]))
+
+
+def aspect_table(profiles: dict[int, dict], labels: Sequence[str]) -> pd.DataFrame:
+    """One row per (segment, aspect): share of the segment's reviews mentioning it and the label
+    shares of those reviews; empty when the run has no aspects."""
+    rows = [{"segment_id": int(s), "segment": f"{s}: {p.get('name', s)}", "aspect": a,
+             "share": v["share"], "n_reviews": v["n_reviews"], **{lab: v.get(lab) for lab in labels}}
+            for s, p in sorted(profiles.items()) for a, v in p.get("aspects", {}).items()]
+    return pd.DataFrame(rows, columns=["segment_id", "segment", "aspect", "share", "n_reviews", *labels])
