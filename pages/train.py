@@ -101,6 +101,12 @@ def _curves(snap):
     return fig
 
 
+def _metric_row(*items):
+    """One row of st.metric cards from (label, value, extra keyword arguments)."""
+    for col, (label, value, extra) in zip(st.columns(len(items)), items):
+        col.metric(label, value, **extra)
+
+
 def _results(run_id):
     try:
         info = store().info(run_id)
@@ -112,12 +118,12 @@ def _results(run_id):
     m = out.metrics
     labels = m["labels"]
     st.markdown("#### Test results")
-    a, b, c, d = st.columns(4)
-    a.metric("Test macro-F1", f"{m['test']['macro_f1']:.3f}",
-             delta=f"{m['test']['macro_f1'] - m['baseline']['macro_f1']:+.3f} vs baseline")
-    b.metric("Test accuracy", f"{m['test']['accuracy']:.3f}")
-    c.metric("Baseline macro-F1 (TF-IDF + LR)", f"{m['baseline']['macro_f1']:.3f}")
-    d.metric("Epochs (best)", f"{m['epochs_run']} ({m['best_epoch']})", help=f"{m['seconds']:.0f} s on {m['device']}")
+    _metric_row(("Test macro-F1", f"{m['test']['macro_f1']:.3f}",
+                 {"delta": f"{m['test']['macro_f1'] - m['baseline']['macro_f1']:+.3f} vs baseline"}),
+                ("Test accuracy", f"{m['test']['accuracy']:.3f}", {}),
+                ("Baseline macro-F1 (TF-IDF + LR)", f"{m['baseline']['macro_f1']:.3f}", {}),
+                ("Epochs (best)", f"{m['epochs_run']} ({m['best_epoch']})",
+                 {"help": f"{m['seconds']:.0f} s on {m['device']}"}))
     left, right = st.columns(2)
     report = pd.DataFrame(m["test"]["report"]).T.drop(index=["accuracy"], errors="ignore")
     left.dataframe(report.round(3), width="stretch")
@@ -130,13 +136,13 @@ def _results(run_id):
     if aspects.get("enabled"):
         held = aspects["heldout"]
         st.markdown("#### Aspect tagger")
-        a, b, c, d = st.columns(4)
-        a.metric("Span F1 vs word list", f"{held['span']['f1']:.3f}",
-                 help=f"On {held['n_reviews']:,} held-out reviews, against the labels the word list gives them.")
-        b.metric("Mentions (word list / model)", f"{held['n_mentions_lexicon']:,} / {held['n_mentions_model']:,}")
-        c.metric("Found beyond the word list", f"{held['n_model_beyond_lexicon']:,}")
-        d.metric("Reviews with an aspect", f"{aspects.get('share_reviews_with_aspect_model', 0):.0%}",
-                 help=f"Word list alone: {aspects.get('share_reviews_with_aspect_lexicon', 0):.0%}")
+        _metric_row(("Span F1 vs word list", f"{held['span']['f1']:.3f}",
+                     {"help": f"On {held['n_reviews']:,} held-out reviews, against the labels the word list "
+                              "gives them."}),
+                    ("Mentions (word list / model)", f"{held['n_mentions_lexicon']:,} / {held['n_mentions_model']:,}", {}),
+                    ("Found beyond the word list", f"{held['n_model_beyond_lexicon']:,}", {}),
+                    ("Reviews with an aspect", f"{aspects.get('share_reviews_with_aspect_model', 0):.0%}",
+                     {"help": f"Word list alone: {aspects.get('share_reviews_with_aspect_lexicon', 0):.0%}"}))
         if held["examples_beyond_lexicon"]:
             with st.expander("Aspect mentions the word list missed"):
                 st.dataframe(pd.DataFrame(held["examples_beyond_lexicon"]), hide_index=True, width="stretch")

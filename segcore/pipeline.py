@@ -87,9 +87,8 @@ class Timer:
 
 def _scored_table(prepared: Prepared, analysis: Analysis, coords: np.ndarray, labels: list[str]) -> pd.DataFrame:
     original = prepared.original.copy()
-    added = ["customer_id", "pred_label", *[f"p_{lab}" for lab in labels], "segment_id", "segment_name"]
-    if "aspects" in analysis.reviews:
-        added.append("aspects")
+    aspects = ["aspects"] if "aspects" in analysis.reviews else []  # before the segment columns, as streamed
+    added = ["customer_id", "pred_label", *[f"p_{lab}" for lab in labels], *aspects, "segment_id", "segment_name"]
     clash = {c: f"{c}_original" for c in original.columns if c != "row_id" and (c in added or c in ("x", "y"))}
     original = original.rename(columns=clash)
     scored = original.reset_index(drop=True)
