@@ -199,7 +199,7 @@ def score_stream(input_path: str | Path, model_dir: str | Path, out_dir: str | P
                                           precision=config.precision)
                     if tagger is not None:  # per review, so chunking cannot change it
                         reviews = reviews.assign(aspects=tag_reviews(tagger, reviews["_text"].tolist(),
-                                                                     batch_size=config.predict_batch_size))
+                                                                     batch_size=config.predict_batch_size)[0])
                     scored = add_predictions(reviews, probs, labels)
                 n_reviews += len(scored)
                 with _timed(seconds, "segment"):

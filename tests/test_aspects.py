@@ -161,6 +161,10 @@ def test_run_with_aspects_then_score_new_file(tmp_path, small_csv, sample_frame,
     assert "aspects" in scored
     known = set(bio_labels()) | {""}
     assert all(f"B-{a}" in known for v in scored["aspects"] for a in parse_aspects(v))
+    # The column joins the tagger's aspects with the lexicon's (rare aspects stay visible).
+    covered = [{a for _, _, a in lexicon_spans(t)} <= set(parse_aspects(v)) for t, v in zip(scored["Text"], scored["aspects"])]
+    assert np.mean(covered) > 0.95
+    assert aspects["column"] == "tagger and lexicon aspects, joined"
     profiles = json.loads((out / "segment_profiles.json").read_text())
     assert all("aspects" in p and "negative_aspects" in p for p in profiles.values())
     strategies = json.loads((out / "strategies.json").read_text())
