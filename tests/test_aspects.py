@@ -11,6 +11,7 @@ from segcore.aspects import (AspectConfig, bio_labels, encode_weak, fit_aspect_t
                              predict_spans, span_scores, tag_aspects)
 from segcore.aspects.lexicon import IGNORE
 from segcore.aspects.profile import aspect_profile, format_aspects, negative_aspects, parse_aspects
+from segcore.edit import resegment_run
 from segcore.models import default_model_path, load_tokenizer
 from segcore.profiles import build_profiles
 from segcore.strategy import load_templates, render_strategies
@@ -172,6 +173,11 @@ def test_run_with_aspects_then_score_new_file(tmp_path, small_csv, sample_frame,
         gate = bool(p["negative_aspects"]) and p["negative_aspects"][0]["negative_mention_share"] >= 0.1
         assert gate == any(s["template"] == "07_aspect_recovery" for s in strategies[seg])
     assert (out / "model" / "aspects" / "aspects.json").exists()
+    # Re-segmenting without retraining keeps the tagged aspects and profiles them again.
+    resegment_run(out, k=2, templates=load_templates())
+    again = pd.read_csv(out / "reviews_scored.csv", keep_default_na=False)
+    assert (again["aspects"] == scored["aspects"]).all() and list(again.columns) == list(scored.columns)
+    assert all("aspects" in p for p in json.loads((out / "segment_profiles.json").read_text()).values())
 
     # A new file (reviews not in the training file) gets the aspects column from the saved tagger,
     # the same in one piece and streamed in chunks.
