@@ -5,7 +5,7 @@ import streamlit as st
 
 from pages._shared import need_run, outputs
 from segcore.export import csv_bytes, safe_filename, xlsx_bytes
-from segcore.maptable import map_table
+from segcore.maptable import aspect_choices, map_table, mentions_aspect
 
 MAX_POINTS = 100_000
 
@@ -17,9 +17,15 @@ if sampled:
     st.info(f"Showing a random sample of {MAX_POINTS:,} of {len(out.reviews):,} reviews to keep the map fast.")
 
 colour_options = ["segment", "predicted label"] + (["rating"] if "rating" in table else []) + ["churn risk"]
-c1, c2 = st.columns([1, 2])
+aspects = aspect_choices(table)
+c1, c2, c3 = st.columns([1, 1, 2]) if aspects else (*st.columns([1, 2]), None)
 colour = c1.selectbox("Colour by", colour_options)
-phrase = c2.text_input("Highlight reviews containing", placeholder="e.g. delivery, too sweet, price")
+if c3 is not None:
+    aspect = c2.selectbox("Only reviews mentioning", ["any aspect or none", *aspects], key="aspect")
+    if aspect in aspects:
+        table = table[mentions_aspect(table, aspect)].reset_index(drop=True)
+        st.caption(f"{len(table):,} reviews mention {aspect}.")
+phrase = (c3 or c2).text_input("Highlight reviews containing", placeholder="e.g. delivery, too sweet, price")
 
 custom = table[["index", "customer_id", "hover"]].to_numpy()
 hovertemplate = "<b>%{customdata[1]}</b><br>%{customdata[2]}<extra></extra>"

@@ -4,6 +4,7 @@ import plotly.express as px
 import streamlit as st
 
 from pages._shared import need_run, outputs, show_error, templates
+from segcore.aspects.profile import aspect_table
 from segcore.edit import rename_run_segments, resegment_run
 from segcore.errors import SegscopeError
 
@@ -42,6 +43,20 @@ if not table.empty:
     fig.update_layout(coloraxis_showscale=False, height=140 + 45 * len(table), xaxis_side="top")
     st.plotly_chart(fig, width="stretch")
 
+aspects = aspect_table(profiles, labels)
+if not aspects.empty:
+    st.markdown("#### Aspects")
+    shares = aspects.pivot(index="segment", columns="aspect", values="share").fillna(0.0)
+    fig = px.imshow(shares, aspect="auto", color_continuous_scale="Blues", text_auto=".0%",
+                    title="Share of each segment's reviews mentioning an aspect")
+    fig.update_layout(coloraxis_showscale=False, height=140 + 45 * len(shares), xaxis_side="top")
+    st.plotly_chart(fig, width="stretch")
+    if "negative" in aspects:
+        st.plotly_chart(px.bar(aspects, x="aspect", y="negative", facet_col="segment", facet_col_wrap=2,
+                               hover_data=["share", "n_reviews"], range_y=[0, 1],
+                               title="Share of negative reviews among those mentioning the aspect"),
+                        width="stretch")
+
 st.markdown("#### Profiles")
 for s, p in sorted(profiles.items()):
     b = p["behaviour"]
@@ -55,6 +70,10 @@ for s, p in sorted(profiles.items()):
         cols[4].metric("Spend (mean)", "—" if b.get("mean_monetary") is None else f"{b['mean_monetary']:.2f}")
         st.write("**Keywords:** " + (", ".join(p["keywords"]) or "—"))
         st.write("**Sentiment:** " + ", ".join(f"{k} {v:.0%}" for k, v in p["label_shares"].items()))
+        if p.get("aspects"):
+            st.write("**Aspects:** " + ", ".join(
+                f"{a} {v['share']:.0%}" + (f" ({v['negative']:.0%} negative)" if "negative" in v else "")
+                for a, v in list(p["aspects"].items())[:6]))
         if p.get("top_products"):
             st.write("**Top products:** " + ", ".join(list(p["top_products"])[:5]))
         with st.expander("Example reviews"):

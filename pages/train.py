@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages._shared import current_dataset, device_label, outputs, registry, show_error, store
+from segcore.aspects import AspectConfig
 from segcore.errors import SegscopeError
 from segcore.language import LANGUAGE_NAMES
 from segcore.models import MODEL_CHOICES as BUILTIN_MODELS
@@ -67,6 +68,12 @@ with st.form("train_form"):
                                   "and test reviews are never changed.")
         compare = b.checkbox("Measure each option's effect", value=True, key="compare",
                              help="Train once more without each option that is on, on the same split.")
+        aspect_epochs = a.number_input("Aspect tagger epochs", 1, 20, AspectConfig().epochs, key="aspect_epochs")
+    aspects = st.checkbox("Tag aspects (price, delivery, taste, service, …)", value=RunConfig().aspects,
+                          key="aspects",
+                          help="Trains a second, small model that marks aspect terms in each review, starting "
+                               "from a built-in English and Chinese word list. Adds aspect shares and sentiment "
+                               "to the segments and aspect-specific strategies; costs a few more minutes.")
     start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
 if start:
     model = kind if kind in BUILTIN_MODELS else where.strip()
@@ -77,6 +84,7 @@ if start:
             config = RunConfig(
                 columns=dict(dataset.columns), sheet=dataset.sheet, k=int(k) or None,
                 max_rows=int(max_rows) or None, seed=int(seed), mask_pii=bool(mask), compare_options=bool(compare),
+                aspects=bool(aspects), aspect_config=AspectConfig(epochs=int(aspect_epochs)),
                 train=TrainConfig(model=model, epochs=int(epochs), batch_size=int(batch), lr=float(lr),
                                   max_length=int(max_length), patience=int(patience), dropout=float(dropout),
                                   weight_decay=float(weight_decay), warmup_ratio=float(warmup), seed=int(seed),
@@ -113,6 +121,12 @@ def _curves(snap):
     return fig
 
 
+def _metric_row(*items):
+    """One row of st.metric cards from (label, value, extra keyword arguments)."""
+    for col, (label, value, extra) in zip(st.columns(len(items)), items):
+        col.metric(label, value, **extra)
+
+
 def _results(run_id):
     try:
         info = store().info(run_id)
@@ -124,12 +138,12 @@ def _results(run_id):
     m = out.metrics
     labels = m["labels"]
     st.markdown("#### Test results")
-    a, b, c, d = st.columns(4)
-    a.metric("Test macro-F1", f"{m['test']['macro_f1']:.3f}",
-             delta=f"{m['test']['macro_f1'] - m['baseline']['macro_f1']:+.3f} vs baseline")
-    b.metric("Test accuracy", f"{m['test']['accuracy']:.3f}")
-    c.metric("Baseline macro-F1 (TF-IDF + LR)", f"{m['baseline']['macro_f1']:.3f}")
-    d.metric("Epochs (best)", f"{m['epochs_run']} ({m['best_epoch']})", help=f"{m['seconds']:.0f} s on {m['device']}")
+    _metric_row(("Test macro-F1", f"{m['test']['macro_f1']:.3f}",
+                 {"delta": f"{m['test']['macro_f1'] - m['baseline']['macro_f1']:+.3f} vs baseline"}),
+                ("Test accuracy", f"{m['test']['accuracy']:.3f}", {}),
+                ("Baseline macro-F1 (TF-IDF + LR)", f"{m['baseline']['macro_f1']:.3f}", {}),
+                ("Epochs (best)", f"{m['epochs_run']} ({m['best_epoch']})",
+                 {"help": f"{m['seconds']:.0f} s on {m['device']}"}))
     left, right = st.columns(2)
     report = pd.DataFrame(m["test"]["report"]).T.drop(index=["accuracy"], errors="ignore")
     left.dataframe(report.round(3), width="stretch")
@@ -152,6 +166,20 @@ def _results(run_id):
         st.caption(f"Language: {LANGUAGE_NAMES.get(m.get('language'), m.get('language'))}; "
                    f"model: {m['model']['chosen']} ({m['model']['reason']}); baseline features: "
                    f"{m['baseline'].get('features') or 'TF-IDF'}")
+    aspects = m.get("aspects") or {}
+    if aspects.get("enabled"):
+        held = aspects["heldout"]
+        st.markdown("#### Aspect tagger")
+        _metric_row(("Span F1 vs word list", f"{held['span']['f1']:.3f}",
+                     {"help": f"On {held['n_reviews']:,} held-out reviews, against the labels the word list "
+                              "gives them."}),
+                    ("Mentions (word list / model)", f"{held['n_mentions_lexicon']:,} / {held['n_mentions_model']:,}", {}),
+                    ("Found beyond the word list", f"{held['n_model_beyond_lexicon']:,}", {}),
+                    ("Reviews with an aspect", f"{aspects.get('share_reviews_with_aspect_model', 0):.0%}",
+                     {"help": f"Word list alone: {aspects.get('share_reviews_with_aspect_lexicon', 0):.0%}"}))
+        if held["examples_beyond_lexicon"]:
+            with st.expander("Aspect mentions the word list missed"):
+                st.dataframe(pd.DataFrame(held["examples_beyond_lexicon"]), hide_index=True, width="stretch")
     st.page_link("pages/segments.py", label="See the segments", icon=":material/groups:")
 
 

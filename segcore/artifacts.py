@@ -45,7 +45,7 @@ def _json_default(obj):
 
 
 def save_model_dir(target: str | Path, *, model, tokenizer, meta: dict, segment_model: SegmentModel,
-                   projection) -> Path:
+                   projection, aspect_tagger=None) -> Path:
     """Write into a temporary sibling folder and rename it into place when complete, so a
     killed process never leaves a half-written model where a finished one is expected."""
     from .projection import save_projection
@@ -59,6 +59,8 @@ def save_model_dir(target: str | Path, *, model, tokenizer, meta: dict, segment_
         tokenizer.save_pretrained(tmp)
         to_json(segment_model.to_dict(), tmp / SEGMENTS_FILE)
         save_projection(projection, tmp / PROJECTION_FILE)
+        if aspect_tagger is not None:
+            aspect_tagger.save(tmp / "aspects")
         to_json(meta, tmp / META_FILE)
         if target.exists():
             shutil.rmtree(target)

@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="add a random-deletion / swap copy of each training review (never validation / test)")
     opt.add_argument("--no-compare", action="store_true",
                      help="skip the extra runs without each option (faster; no macro_f1_without)")
+    run.add_argument("--aspects", action=argparse.BooleanOptionalAction, default=False,
+                     help="train an aspect tagger (price, delivery, taste, ...) from the seed lexicon's weak "
+                          "labels and add an `aspects` column, aspect profiles and strategies (default: off; "
+                          "costs a second, shorter fine-tuning)")
+    run.add_argument("--aspect-epochs", type=int, default=2, metavar="N", help="aspect tagger epochs")
     score = sub.add_parser("score", help="score a file with a saved model, without training")
     _common(score)
     score.add_argument("--model", required=True, help="the model/ folder of a finished run")
@@ -102,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         from .train import TrainConfig
 
         for flag in ("max_rows", "batch_size", "epochs", "lr", "max_length", "k", "chunk_rows", "lora_r",
-                     "fgm_epsilon"):
+                     "fgm_epsilon", "aspect_epochs"):
             _positive("--" + flag.replace("_", "-"), getattr(args, flag, None))
         columns = {role: getattr(args, f"col_{role}") for role in COLUMN_FLAGS}
         config = RunConfig(columns=columns, sheet=args.sheet, max_rows=args.max_rows, seed=args.seed,
@@ -111,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             config.predict_batch_size = max(args.batch_size, 16)
         if args.command == "run":
             config.k = args.k
+            config.aspects = args.aspects
+            config.aspect_config.epochs = args.aspect_epochs
             config.train = TrainConfig(model=args.model, epochs=args.epochs, lr=args.lr,
                                        max_length=args.max_length, patience=args.patience, seed=args.seed,
                                        batch_size=args.batch_size or 16, precision=args.precision,
@@ -122,9 +129,12 @@ def main(argv: list[str] | None = None) -> int:
             if result is None:  # a non-zero torchrun rank: it trained, rank 0 writes
                 return 0
             m = result.metrics
+            aspects = m.get("aspects", {})
+            extra = (f", aspect span F1 {aspects['heldout']['span']['f1']:.3f} vs lexicon"
+                     if aspects.get("enabled") else "")
             print(f"done in {m['seconds']:.0f}s ({m['language']}, model {m['model']['chosen']}): test macro-F1 "
-                  f"{m['test']['macro_f1']:.3f} (baseline {m['baseline']['macro_f1']:.3f}), {m['k']} segments "
-                  f"-> {Path(args.out)}")
+                  f"{m['test']['macro_f1']:.3f} (baseline {m['baseline']['macro_f1']:.3f}), {m['k']} segments"
+                  f"{extra} -> {Path(args.out)}")
             for name, effect in m.get("options", {}).items():
                 if effect.get("macro_f1_without") is not None:
                     print(f"  {name}: test macro-F1 {effect['macro_f1_with']:.3f} with, "

@@ -26,7 +26,9 @@ def _load(run_path: Path) -> tuple[Prepared, np.ndarray, np.ndarray, np.ndarray,
         raise SegscopeError(f"{run_path.name} has no saved embeddings; re-run training to re-segment it.")
     embeddings = np.load(emb_file).astype(np.float32)
     prob_cols = [f"p_{lab}" for lab in labels]
-    original = scored.drop(columns=[c for c in (*ADDED_COLUMNS, *prob_cols) if c in scored and c != "row_id"])
+    aspects = scored["aspects"] if (meta.get("aspects") or {}).get("enabled") and "aspects" in scored else None
+    added = (*ADDED_COLUMNS, *prob_cols, *(("aspects",) if aspects is not None else ()))
+    original = scored.drop(columns=[c for c in added if c in scored and c != "row_id"])
     columns = column_map_from_dict(meta["columns"])
     prepared = prepare_reviews(original.drop(columns=["row_id"]), columns, require_labels=False)
     if len(prepared.reviews) != len(scored):
@@ -35,6 +37,8 @@ def _load(run_path: Path) -> tuple[Prepared, np.ndarray, np.ndarray, np.ndarray,
     prepared.reviews["row_id"] = scored["row_id"].to_numpy()
     prepared.original["row_id"] = scored["row_id"].to_numpy()
     prepared.reviews["customer_id"] = scored["customer_id"].astype(str).to_numpy()
+    if aspects is not None:  # the run's tagged aspects feed the profiles again
+        prepared.reviews["aspects"] = aspects.fillna("").astype(str).to_numpy()
     prepared.dropped = read_export_csv(run_path / "dropped_rows.csv")
     probs = scored[prob_cols].to_numpy(dtype=np.float32)
     coords = scored[["x", "y"]].to_numpy(dtype=np.float32)

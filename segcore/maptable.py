@@ -42,6 +42,8 @@ def map_table(reviews: pd.DataFrame, segments: pd.DataFrame, meta_columns: dict,
     })
     if rating_col and rating_col in reviews:
         table["rating"] = reviews[rating_col].astype(str).to_numpy()
+    if "aspects" in reviews:  # 'delivery;price' per review (runs with an aspect tagger)
+        table["aspects"] = reviews["aspects"].fillna("").astype(str).to_numpy()
     churn = segments.set_index(segments["customer_id"].astype(str))["churn_risk"]
     table["churn risk"] = table["customer_id"].map(churn).to_numpy()
     sampled = len(table) > max_points
@@ -49,3 +51,19 @@ def map_table(reviews: pd.DataFrame, segments: pd.DataFrame, meta_columns: dict,
         table = table.sample(n=max_points, random_state=seed)
     table["hover"] = [hover_text(t) for t in table["text"]]
     return table.reset_index(drop=True), sampled
+
+
+def aspect_choices(table: pd.DataFrame) -> list[str]:
+    """Aspects found in the map's reviews, most frequent first."""
+    if "aspects" not in table:
+        return []
+    counts = table["aspects"].str.split(";").explode()
+    counts = counts[counts.astype(bool)].value_counts()
+    return counts.index.tolist()
+
+
+def mentions_aspect(table: pd.DataFrame, aspect: str) -> pd.Series:
+    """Boolean per row: the review mentions `aspect`."""
+    if "aspects" not in table:
+        return pd.Series(False, index=table.index)
+    return table["aspects"].str.split(";").apply(lambda names: aspect in names)

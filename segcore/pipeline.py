@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .analyse import Analysis, analyse
+from .aspects import TAGGER_DIR, AspectConfig, AspectTagger
 from .artifacts import load_meta, load_segment_model, save_model_dir, sha256_file, to_json
 from .baseline import baseline_metrics
 from .columns import ColumnMap, detect_columns
@@ -54,6 +55,11 @@ class RunConfig:
     precision: str = "auto"  # scoring: "auto" = bf16 on a GPU, fp32 on a CPU; "bf16" / "fp32"
     # With a training option on, train once more without it to report its effect (segcore.options).
     compare_options: bool = True
+    # Aspect tagger (segcore.aspects): trained from the seed lexicon's weak labels; its model,
+    # precision and seed follow `train` / `seed`. Off by default: on a CPU it costs about
+    # one more fine-tuning (README, Aspects).
+    aspects: bool = False
+    aspect_config: AspectConfig = field(default_factory=AspectConfig)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -88,7 +94,8 @@ class Timer:
 
 def _scored_table(prepared: Prepared, analysis: Analysis, coords: np.ndarray, labels: list[str]) -> pd.DataFrame:
     original = prepared.original.copy()
-    added = ["customer_id", "pred_label", *[f"p_{lab}" for lab in labels], "segment_id", "segment_name"]
+    aspects = ["aspects"] if "aspects" in analysis.reviews else []  # before the segment columns, as streamed
+    added = ["customer_id", "pred_label", *[f"p_{lab}" for lab in labels], *aspects, "segment_id", "segment_name"]
     clash = {c: f"{c}_original" for c in original.columns if c != "row_id" and (c in added or c in ("x", "y"))}
     original = original.rename(columns=clash)
     scored = original.reset_index(drop=True)
@@ -168,6 +175,14 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
     with ExitStack() as stack:
         tuned, options = _train_with_options(texts, y, labels, (train_idx, val_idx, test_idx), config, timer,
                                              stack, progress=progress, callbacks=callbacks, language=language)
+    tagger, aspect_report = None, {"enabled": False}
+    if config.aspects:
+        with timer.stage("aspects"):
+            # Every torchrun rank trains (the Trainer's DDP), as for the classifier; the tagger
+            # starts from the encoder the classifier's run chose (by language for 'auto').
+            base = tuned.model_choice.path if tuned.model_choice else config.train.model
+            tagger, aspect_report = train_aspects(texts, config, model=base)
+            _check_stop(progress)
     if process_rank() != 0:
         return None
     with timer.stage("score"):
@@ -180,6 +195,11 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
                                 [texts[i] for i in test_idx], y[test_idx].tolist(), labels=labels,
                                 seed=config.seed)
         log.info("test macro-F1 %.3f (baseline TF-IDF + LR %.3f)", test["macro_f1"], base["macro_f1"])
+    if tagger is not None:
+        with timer.stage("aspects_tag"):
+            column, coverage = tag_reviews(tagger, texts, batch_size=config.predict_batch_size)
+            reviews = reviews.assign(aspects=column)
+            aspect_report.update(coverage)
     templates = load_templates(config.templates)
     with timer.stage("segment"):
         analysis = analyse(reviews, probs, embeddings, labels=labels, templates=templates, k=config.k,
@@ -214,6 +234,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "k": analysis.segment_model.k,
             "silhouette": analysis.segment_model.silhouette,
             "notes": prepared.notes,
+            "aspects": aspect_report,
         }
         if options:
             metrics["options"] = add_effect(options, test["macro_f1"])
@@ -229,6 +250,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "columns": columns.as_dict(),
             "train_config": config.train.as_dict(),
             "run_config": {k: v for k, v in config.as_dict().items() if k != "train"},
+            "aspects": {"enabled": tagger is not None, "folder": TAGGER_DIR if tagger is not None else None},
             "metrics": {"test_macro_f1": test["macro_f1"], "test_accuracy": test["accuracy"],
                         "baseline_macro_f1": base["macro_f1"]},
             "segment_names": {str(s): p["name"] for s, p in analysis.profiles.items()},
@@ -237,7 +259,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         save_model_dir(out_dir / "model", model=tuned.model, tokenizer=tuned.tokenizer, meta=meta,
-                       segment_model=analysis.segment_model, projection=projection)
+                       segment_model=analysis.segment_model, projection=projection, aspect_tagger=tagger)
     timer.timings["total"] = round(time.time() - started, 3)
     metrics["seconds"] = timer.timings["total"]
     metrics["stage_seconds"] = timer.timings
@@ -325,9 +347,14 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
         frame, columns = load_input(input_path, config, preferred=meta.get("columns"))
         tokenizer = load_tokenizer(str(model_dir))
         model = load_classifier(str(model_dir))
+        tagger = saved_tagger(model_dir)
     with timer.stage("clean"):
         prepared = prepare_reviews(frame, columns, require_labels=False, mask_pii=config.mask_pii)
         reviews = prepared.reviews
+    if tagger is not None:
+        with timer.stage("aspects_tag"):
+            column, coverage = tag_reviews(tagger, reviews["_text"].tolist(), batch_size=config.predict_batch_size)
+            reviews = reviews.assign(aspects=column)
     with timer.stage("score"):
         probs, embeddings = predict(model, tokenizer, reviews["_text"].tolist(),
                                     batch_size=config.predict_batch_size,
@@ -345,6 +372,8 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
         metrics = {"task": "score", "model": str(model_dir), "labels": labels,
                    "n_rows_read": int(len(frame)), "n_reviews": int(len(reviews)),
                    "n_dropped": int(len(prepared.dropped)), "notes": prepared.notes}
+        if tagger is not None:
+            metrics["aspects"] = {"enabled": True, **coverage}
         known = reviews["label"].notna().to_numpy() & reviews["label"].isin(labels).to_numpy()
         if known.any():  # the file has ratings / labels: say how well the saved model agrees
             pred = analysis.reviews["pred_label"].to_numpy()
@@ -356,3 +385,60 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
     to_json(metrics, out_dir / "metrics.json")
     return RunResult(out_dir=out_dir, metrics=metrics, analysis=analysis, prepared=prepared,
                      coords=coords, timings=timer.timings)
+
+
+def train_aspects(texts: list[str], config: RunConfig, *, model: str | None = None) -> tuple[AspectTagger, dict]:
+    """The aspect tagger for a run: same base model (`model`: the path the run chose), precision
+    and seed as the classifier."""
+    from dataclasses import replace
+
+    from .aspects import fit_aspect_tagger
+
+    aspect_config = replace(config.aspect_config, model=model or config.train.model, precision=config.train.precision,
+                            seed=config.seed, progress_bar=config.train.progress_bar)
+    tagger, report = fit_aspect_tagger(texts, config=aspect_config)
+    span = report["heldout"]["span"]
+    log.info("aspect tagger: held-out span F1 %.3f against the lexicon; %d mentions found beyond the lexicon",
+             span["f1"], report["heldout"]["n_model_beyond_lexicon"])
+    return tagger, {"enabled": True, **report}
+
+
+def tag_reviews(tagger: AspectTagger, texts: list[str], *, batch_size: int = 64) -> tuple[list[str], dict]:
+    """The `aspects` column ('delivery;price' per review, tied to the review's row) and its coverage.
+
+    The column holds the aspects the tagger found plus those the seed lexicon matches: on the
+    sample the tagger learns the frequent aspects and finds phrasings beyond the lexicon, but after
+    a short training it misses rare ones (delivery, service; see README, Aspects), which the
+    strategies must still see."""
+    from .aspects import aspect_names, format_aspects, lexicon_spans, tag_aspects
+
+    model = [set(a) for a in tag_aspects(tagger, texts, batch_size=batch_size)]
+    lexicon = [set(aspect_names(lexicon_spans(t))) for t in texts]
+    column = [format_aspects(m | lex) for m, lex in zip(model, lexicon)]
+    return column, aspect_coverage(model, lexicon)
+
+
+def aspect_coverage(model_sets: list[set], lex_sets: list[set]) -> dict:
+    """How many reviews mention an aspect, by the tagger and by the lexicon alone, per aspect."""
+    from collections import Counter
+
+    n = max(len(model_sets), 1)
+    by_model = Counter(a for s in model_sets for a in s)
+    by_lexicon = Counter(a for s in lex_sets for a in s)
+    return {
+        "column": "tagger and lexicon aspects, joined",
+        "n_reviews_tagged": len(model_sets),
+        "share_reviews_with_aspect_model": round(sum(bool(s) for s in model_sets) / n, 4),
+        "share_reviews_with_aspect_lexicon": round(sum(bool(s) for s in lex_sets) / n, 4),
+        "review_aspects_beyond_lexicon_all_reviews": int(sum(len(m - l) for m, l in zip(model_sets, lex_sets))),
+        "reviews_per_aspect": {a: {"model": int(by_model[a]), "lexicon": int(by_lexicon[a])}
+                               for a in sorted(set(by_model) | set(by_lexicon))},
+    }
+
+
+def saved_tagger(model_dir: Path) -> AspectTagger | None:
+    """The run's aspect tagger (model/aspects/), or None when the run was trained without one."""
+    from .aspects import load_tagger
+
+    folder = Path(model_dir) / TAGGER_DIR
+    return load_tagger(folder) if folder.is_dir() else None

@@ -1,9 +1,9 @@
 """Segment profiles (size, keywords, label shares, behaviour, examples) and readable names."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
+from .aspects.profile import aspect_profile, negative_aspects
 from .keywords import class_tfidf_keywords
 
 EXAMPLE_CHARS = 300
@@ -60,6 +60,10 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
             "top_products": {str(k): int(v) for k, v in top_products.items()},
             "examples": examples,
         }
+        if "aspects" in rev:  # the run has an aspect tagger
+            aspects = aspect_profile(rev["aspects"], rev["pred_label"], labels)
+            profiles[int(seg)]["aspects"] = aspects
+            profiles[int(seg)]["negative_aspects"] = negative_aspects(aspects)[:5]
     overall = {"behaviour": {
         "mean_frequency": _mean(customers.get("frequency")),
         "mean_monetary": _mean(customers.get("monetary")),

@@ -44,6 +44,12 @@ def segment_facts(profile: dict) -> dict:
         "mean_monetary": b.get("mean_monetary"), "total_monetary": b.get("total_monetary"),
         "top_products": list(profile.get("top_products", {}).keys()),
         "examples": list(profile.get("examples", [])),
+        # Aspects (empty without an aspect tagger): {name: {share, n_reviews, positive, ...}} and the
+        # aspects most mentioned in negative reviews, as [{name, negative_mention_share, ...}].
+        "aspects": {k: dict(v) for k, v in profile.get("aspects", {}).items()},
+        "negative_aspects": [dict(a) for a in profile.get("negative_aspects", [])],
+        "top_negative_aspect": (profile.get("negative_aspects") or [{}])[0].get("name"),
+        "top_negative_aspect_share": (profile.get("negative_aspects") or [{}])[0].get("negative_mention_share", 0.0),
     }
 
 

@@ -120,7 +120,7 @@ class _Sample:
 def score_stream(input_path: str | Path, model_dir: str | Path, out_dir: str | Path, config, *,
                  chunk_rows: int, progress: Progress | None = None):
     """`pipeline.score_file` for files of any size; writes the same output files."""
-    from .pipeline import RunResult, resolve_columns, write_segment_outputs
+    from .pipeline import RunResult, resolve_columns, saved_tagger, tag_reviews, write_segment_outputs
 
     if config.max_rows:
         raise SegscopeError("--max-rows samples the whole file and cannot be combined with --chunk-rows.")
@@ -136,6 +136,7 @@ def score_stream(input_path: str | Path, model_dir: str | Path, out_dir: str | P
         segment_model = load_segment_model(model_dir)
         projection = load_projection(model_dir / "projection.joblib")
         templates = load_templates(config.templates)
+        tagger = saved_tagger(model_dir)
     max_length = int(meta["train_config"]["max_length"])
     text_cols = [f"text_{i}" for i in range(len(segment_model.pca_components))]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -196,6 +197,9 @@ def score_stream(input_path: str | Path, model_dir: str | Path, out_dir: str | P
                     probs, embs = predict(model, tokenizer, reviews["_text"].tolist(),
                                           batch_size=config.predict_batch_size, max_length=max_length,
                                           precision=config.precision)
+                    if tagger is not None:  # per review, so chunking cannot change it
+                        reviews = reviews.assign(aspects=tag_reviews(tagger, reviews["_text"].tolist(),
+                                                                     batch_size=config.predict_batch_size)[0])
                     scored = add_predictions(reviews, probs, labels)
                 n_reviews += len(scored)
                 with _timed(seconds, "segment"):
@@ -207,7 +211,8 @@ def score_stream(input_path: str | Path, model_dir: str | Path, out_dir: str | P
                     if len(parts) >= MERGE_EVERY:
                         parts = [combine_sums(parts)]
                     keep = ["row_id", "_text", "customer_id", "pred_label", *prob_cols]
-                    sample.add(scored[keep + (["product"] if "product" in scored else [])])
+                    keep += [c for c in ("product", "aspects") if c in scored]
+                    sample.add(scored[keep])
                     known = scored["label"].isin(labels).to_numpy()
                     known_true.append(label_index.get_indexer(scored["label"][known]).astype(np.int8))
                     known_pred.append(label_index.get_indexer(scored["pred_label"][known]).astype(np.int8))
@@ -278,6 +283,8 @@ def _place(projection, pending: list[np.ndarray], *, final: bool) -> list[np.nda
 def _review_rows(original: pd.DataFrame, scored: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     """A chunk of reviews_scored.csv without the segment and map columns (added in pass 2)."""
     added = ["customer_id", "pred_label", *[f"p_{lab}" for lab in labels]]
+    if "aspects" in scored:
+        added.append("aspects")
     clash = {c: f"{c}_original" for c in original.columns
              if c != "row_id" and (c in added or c in ("segment_id", "segment_name", "x", "y"))}
     table = original.rename(columns=clash)

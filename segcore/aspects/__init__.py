@@ -1,0 +1,28 @@
+"""Aspect terms in reviews (price, delivery, taste, ...): a BIO token-classification tagger
+trained from weak labels made by a seed lexicon (English and Chinese), its evaluation, and
+per-segment aspect shares and sentiment."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .lexicon import ASPECTS, SEED_LEXICON, bio_labels, encode_weak, lexicon_spans
+from .model import (AspectConfig, AspectTagger, aspect_names, evaluate, fit_and_evaluate, load_tagger,
+                    predict_spans, span_scores)
+from .profile import ASPECT_SEP, aspect_profile, format_aspects, parse_aspects
+
+TAGGER_DIR = "aspects"  # inside a run's model/ folder
+
+
+def fit_aspect_tagger(texts: Sequence[str], *, config: AspectConfig | None = None) -> tuple[AspectTagger, dict]:
+    """Train on weakly labelled `texts` (a held-out part kept back) -> (tagger, report)."""
+    return fit_and_evaluate(texts, config or AspectConfig())
+
+
+def tag_aspects(tagger: AspectTagger, texts: Sequence[str], *, batch_size: int = 64) -> list[list[str]]:
+    """Aspect names found in each review; row i belongs to texts[i]."""
+    return [aspect_names(s) for s in predict_spans(tagger, texts, batch_size=batch_size)]
+
+
+__all__ = ["ASPECTS", "ASPECT_SEP", "SEED_LEXICON", "TAGGER_DIR", "AspectConfig", "AspectTagger", "aspect_names",
+           "aspect_profile", "bio_labels", "encode_weak", "evaluate", "fit_aspect_tagger", "format_aspects",
+           "lexicon_spans", "load_tagger", "parse_aspects", "predict_spans", "span_scores", "tag_aspects"]
