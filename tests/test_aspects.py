@@ -15,7 +15,7 @@ from segcore.edit import resegment_run
 from segcore.models import default_model_path, load_tokenizer
 from segcore.profiles import build_profiles
 from segcore.strategy import load_templates, render_strategies
-from test_app import _ok, models_dir, trained  # noqa: F401  (fixtures)
+from test_app import _app, _ok, _train, _wait_done, models_dir  # noqa: F401  (fixtures)
 
 LABEL2ID = {lab: i for i, lab in enumerate(bio_labels())}
 ID2LABEL = {i: lab for lab, i in LABEL2ID.items()}
@@ -195,9 +195,20 @@ def test_run_with_aspects_then_score_new_file(tmp_path, small_csv, sample_frame,
     assert "aspects" in json.loads((tmp_path / "streamed" / "segment_profiles.json").read_text())["0"]
 
 
+@pytest.fixture
+def trained(models_dir, small_csv, tiny_model):
+    """A finished run trained from the app with the aspects checkbox ticked."""
+    at = _app()
+    at.file_uploader[0].set_value(("small_reviews.csv", small_csv.read_bytes(), "text/csv"))
+    _ok(at.run())
+    at.switch_page("pages/train.py").run()
+    assert at.checkbox(key="aspects").value is False  # off by default: it costs a second fine-tuning
+    return _wait_done(_train(at, tiny_model, checks={"aspects": True}))
+
+
 def test_pages_show_aspects(trained):
-    """Train page trains the tagger by default (checkbox) and reports it; Segments shows aspect
-    shares and sentiment; Map filters by aspect."""
+    """With the checkbox ticked the Train page trains the tagger and reports it; Segments shows
+    aspect shares and sentiment; Map filters by aspect."""
     at = trained
     assert at.checkbox(key="aspects").value is True
     text = " ".join(m.value for m in at.markdown)

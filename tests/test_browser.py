@@ -90,7 +90,7 @@ def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_mode
         page.locator("input[aria-label=\"Tokens per review\"]").fill("48")
         page.locator("input[aria-label=\"Segments (0 = choose by silhouette)\"]").fill("3")
         page.get_by_role("button", name="Start training").click()
-        expect(page.get_by_text("Test results")).to_be_visible(timeout=240_000)
+        expect(page.get_by_text("Test results", exact=True)).to_be_visible(timeout=240_000)
         expect(page.get_by_text("Test macro-F1", exact=True)).to_be_visible()
         page.screenshot(path=str(shots / "train.png"), full_page=True)
 
