@@ -46,11 +46,11 @@ def _mask_text_columns(frame: pd.DataFrame, keep: set) -> pd.DataFrame:
 
 
 def prepare_reviews(frame: pd.DataFrame, columns: ColumnMap, *, require_labels: bool = True,
-                    row_offset: int = 0, mask_pii: bool = False) -> Prepared:
+                    row_offset: int = 0, row_ids=None, mask_pii: bool = False) -> Prepared:
     """`mask_pii` replaces e-mails, phone and card numbers in the text the model sees and in every
     text column that is exported (the customer id column is kept: campaigns need it)."""
     notes: list[str] = []
-    kept, dropped = clean_reviews(frame, columns.text, id_col=columns.id, row_offset=row_offset)
+    kept, dropped = clean_reviews(frame, columns.text, id_col=columns.id, row_offset=row_offset, row_ids=row_ids)
     if mask_pii:
         keep = {"row_id", "reason", columns.id}
         before = kept["_text"]

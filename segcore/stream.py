@@ -13,7 +13,6 @@ Memory: the per-customer table, one chunk, one map block of embeddings and a bou
 of reviews for the segment profiles (keywords, examples, top products)."""
 from __future__ import annotations
 
-import csv
 import logging
 import re
 import tempfile
@@ -32,7 +31,7 @@ from .behaviour import combine_sums
 from .clean import clean_reviews
 from .errors import SegscopeError
 from .export import neutralise, safe_frame
-from .load import read_table
+from .load import read_table, sniff_delimiter
 from .metrics import classification_metrics
 from .models import load_classifier, load_tokenizer
 from .predict import predict
@@ -75,10 +74,7 @@ def _sniff_delimiter(path: Path) -> str:
         sample = f.read(64_000)
     if not sample.strip():
         raise SegscopeError(f"{path.name} is empty; upload a table with a header and rows.")
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        return "\t" if path.suffix.lower() == ".tsv" else ","
+    return sniff_delimiter(sample, path.name)
 
 
 @contextmanager
@@ -137,7 +133,6 @@ def score_stream(input_path: str | Path, model_dir: str | Path, out_dir: str | P
         projection = load_projection(model_dir / "projection.joblib")
         templates = load_templates(config.templates)
     max_length = int(meta["train_config"]["max_length"])
-    text_cols = [f"text_{i}" for i in range(len(segment_model.pca_components))]
     out_dir.mkdir(parents=True, exist_ok=True)
 
     columns = None
@@ -176,10 +171,7 @@ def score_stream(input_path: str | Path, model_dir: str | Path, out_dir: str | P
                     else:
                         notes += [n for n in prepared.notes if not n.startswith("dropped ")]
                         original, reviews, dropped = prepared.original, prepared.reviews, prepared.dropped
-                        keys = [reviews["_text"]] if columns.id is None else [
-                            original[columns.id].astype(str), reviews["_text"]]
-                        hashes = pd.util.hash_pandas_object(pd.DataFrame({i: k.to_numpy() for i, k in enumerate(keys)}),
-                                                            index=False).to_numpy()
+                        hashes = review_keys(original, reviews, columns.id)
                         dup = np.fromiter((h in seen for h in hashes.tolist()), dtype=bool, count=len(hashes))
                         seen.update(hashes[~dup].tolist())
                         if dup.any():
@@ -198,11 +190,7 @@ def score_stream(input_path: str | Path, model_dir: str | Path, out_dir: str | P
                     scored = add_predictions(reviews, probs, labels)
                 n_reviews += len(scored)
                 with _timed(seconds, "segment"):
-                    part = customer_sums(scored, labels)
-                    unit = embs / np.maximum(np.linalg.norm(embs, axis=1, keepdims=True), 1e-12)
-                    text = pd.DataFrame(segment_model.text_features(unit), columns=text_cols)
-                    part[text_cols] = text.groupby(scored["customer_id"].to_numpy()).sum().reindex(part.index)
-                    parts.append(part)
+                    parts.append(customer_part(scored, review_text_features(segment_model, embs), labels))
                     if len(parts) >= MERGE_EVERY:
                         parts = [combine_sums(parts)]
                     keep = ["row_id", "_text", "customer_id", "pred_label", *prob_cols]
@@ -214,7 +202,7 @@ def score_stream(input_path: str | Path, model_dir: str | Path, out_dir: str | P
                     pending.append(embs)
                     coords += _place(projection, pending, final=False)
                 with _timed(seconds, "export"):
-                    safe_frame(_review_rows(original, scored, labels)).to_csv(
+                    safe_frame(review_rows(original, scored, labels)).to_csv(
                         part_file, header=part_file.tell() == 0, index=False)
                 if progress is not None:
                     progress.update(stage="score")
@@ -225,18 +213,9 @@ def score_stream(input_path: str | Path, model_dir: str | Path, out_dir: str | P
             coords += _place(projection, pending, final=True)
             xy = np.vstack(coords)
         with _timed(seconds, "segment"):
-            sums = combine_sums(parts)
-            customers = customer_table_from_sums(sums, labels)
-            text = sums[text_cols].to_numpy() / sums["n_reviews"].to_numpy()[:, None]
-            seg = segment_model.assign(None, customers, text=text)
             names = {int(k): v for k, v in meta.get("segment_names", {}).items()}
-            sampled = sample.frame()
-            analysis = label_segments(pd.DataFrame({"customer_id": pd.Series([], dtype=object)}), customers, seg,
-                                      labels=labels, templates=templates, segment_model=segment_model,
-                                      segment_names=names, profile_reviews=sampled)
-            if len(sampled) < n_reviews:  # review counts and label shares from all reviews, not the sample
-                _full_review_counts(analysis, sums, labels)
-                analysis.strategies = render_strategies(analysis.profiles, templates=templates)
+            analysis = analyse_sums(combine_sums(parts), sample.frame(), n_reviews=n_reviews, labels=labels,
+                                    segment_model=segment_model, templates=templates, segment_names=names)
         with _timed(seconds, "export"):
             _write_reviews(part_path, out_dir / "reviews_scored.csv", analysis, xy, chunk_rows)
             write_segment_outputs(out_dir, analysis)
@@ -260,6 +239,49 @@ def score_stream(input_path: str | Path, model_dir: str | Path, out_dir: str | P
                      coords=np.zeros((0, 2), dtype=np.float32), timings=timings)
 
 
+def review_keys(original: pd.DataFrame, reviews: pd.DataFrame, id_col: str | None) -> np.ndarray:
+    """A hash per review of (customer, clean text): equal hashes are duplicates (as in cleaning)."""
+    keys = [reviews["_text"]] if id_col is None else [original[id_col].astype(str), reviews["_text"]]
+    return pd.util.hash_pandas_object(pd.DataFrame({i: k.to_numpy() for i, k in enumerate(keys)}),
+                                      index=False).to_numpy()
+
+
+def text_columns(segment_model) -> list[str]:
+    return [f"text_{i}" for i in range(len(segment_model.pca_components))]
+
+
+def review_text_features(segment_model, embs: np.ndarray) -> np.ndarray:
+    """Each review's unit embedding in the segment model's PCA space; a customer's mean of these
+    equals the PCA of its mean unit embedding (PCA is linear)."""
+    unit = embs / np.maximum(np.linalg.norm(embs, axis=1, keepdims=True), 1e-12)
+    return segment_model.text_features(unit)
+
+
+def customer_part(scored: pd.DataFrame, text: np.ndarray, labels: list[str]) -> pd.DataFrame:
+    """Per-customer sums of some reviews (`customer_sums` plus the sums of their `text`
+    features); parts of one file combine with `combine_sums`."""
+    part = customer_sums(scored, labels)
+    text = pd.DataFrame(text, columns=[f"text_{i}" for i in range(text.shape[1])])
+    part[list(text.columns)] = text.groupby(scored["customer_id"].to_numpy()).sum().reindex(part.index)
+    return part
+
+
+def analyse_sums(sums: pd.DataFrame, sampled: pd.DataFrame, *, n_reviews: int, labels: list[str],
+                 segment_model, templates: dict[str, str], segment_names: dict[int, str]):
+    """Customers, segments by the saved centroids, profiles and strategies from the combined
+    per-customer sums of all reviews and a sample of the reviews (keywords, examples)."""
+    customers = customer_table_from_sums(sums, labels)
+    text = sums[text_columns(segment_model)].to_numpy() / sums["n_reviews"].to_numpy()[:, None]
+    seg = segment_model.assign(None, customers, text=text)
+    analysis = label_segments(pd.DataFrame({"customer_id": pd.Series([], dtype=object)}), customers, seg,
+                              labels=labels, templates=templates, segment_model=segment_model,
+                              segment_names=segment_names, profile_reviews=sampled)
+    if len(sampled) < n_reviews:  # review counts and label shares from all reviews, not the sample
+        _full_review_counts(analysis, sums, labels)
+        analysis.strategies = render_strategies(analysis.profiles, templates=templates)
+    return analysis
+
+
 def _place(projection, pending: list[np.ndarray], *, final: bool) -> list[np.ndarray]:
     """Map coordinates for every full block of pending embeddings (all of them when `final`),
     in the same blocks as `projection.project` uses on the whole file."""
@@ -274,7 +296,7 @@ def _place(projection, pending: list[np.ndarray], *, final: bool) -> list[np.nda
     return done
 
 
-def _review_rows(original: pd.DataFrame, scored: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+def review_rows(original: pd.DataFrame, scored: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     """A chunk of reviews_scored.csv without the segment and map columns (added in pass 2)."""
     added = ["customer_id", "pred_label", *[f"p_{lab}" for lab in labels]]
     clash = {c: f"{c}_original" for c in original.columns
