@@ -37,7 +37,7 @@ def sample_rows(frame: pd.DataFrame, max_rows: int | None, *, seed: int) -> pd.D
     return frame.sample(n=max_rows, random_state=seed).sort_index()
 
 
-def _mask_text_columns(frame: pd.DataFrame, keep: set) -> pd.DataFrame:
+def mask_text_columns(frame: pd.DataFrame, keep: set) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
         if col not in keep and (out[col].dtype == object or pd.api.types.is_string_dtype(out[col])):
@@ -54,8 +54,8 @@ def prepare_reviews(frame: pd.DataFrame, columns: ColumnMap, *, require_labels: 
     if mask_pii:
         keep = {"row_id", "reason", columns.id}
         before = kept["_text"]
-        kept = _mask_text_columns(kept, keep)
-        dropped = _mask_text_columns(dropped, keep)
+        kept = mask_text_columns(kept, keep)
+        dropped = mask_text_columns(dropped, keep)
         changed = int((kept["_text"] != before).sum())
         if changed:
             notes.append(f"masked personal data (e-mail, phone or card numbers) in {changed} reviews")

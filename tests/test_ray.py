@@ -1,0 +1,212 @@
+"""The Ray engine (`segcore score --engine ray`) on a real local Ray instance (2 CPUs): the same
+labels, segments and map positions as the local engine, row by row, on a few thousand real
+reviews; folders / globs of CSV and Parquet shards; bad rows end in errors/, the rest is scored."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segcore import bench
+from segcore.export import read_export_csv
+from segcore.cli import main
+from segcore.pipeline import RunConfig, score_file
+
+from conftest import run_cli
+
+ray_score = pytest.importorskip("segcore.ray_score")  # ray[data] is in requirements.txt
+
+N = 3000
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """One local Ray instance (2 CPUs) for this module; score_ray uses it and leaves it running."""
+    with ray_score.ray_session(None):
+        yield
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory, ray_local, tiny_run):
+    """`segcore bench`'s score_ray measurement on 3,000 real reviews (resampled from the shipped
+    sample; ~1,000 customers, a few of whom wrote the same review twice): both engines score
+    the same file; its folder keeps ray_reviews.csv and both engines' outputs."""
+    folder = tmp_path_factory.mktemp("ray-cmp")
+    result = bench.bench_score_ray(bench.BenchConfig(device="cpu"), str(tiny_run), folder, rows=N)
+    return result.as_dict(), folder
+
+
+def _ray_reviews(folder):
+    return pd.read_parquet(folder / "reviews_scored").sort_values("row_id").reset_index(drop=True)
+
+
+def _ray_errors(folder):
+    return pd.read_parquet(folder / "errors").sort_values("row_id").reset_index(drop=True)
+
+
+def _same_scores(a: pd.DataFrame, b: pd.DataFrame, *, segments: bool = True) -> None:
+    """Row by row: the same reviews with the same labels, probabilities, segments and map."""
+    assert len(a) == len(b) and (a["row_id"].to_numpy() == b["row_id"].to_numpy()).all()
+    assert (a["customer_id"].astype(str).to_numpy() == b["customer_id"].astype(str).to_numpy()).all()
+    assert (a["pred_label"].to_numpy() == b["pred_label"].to_numpy()).all()
+    p_cols = [c for c in a if c.startswith("p_")]
+    np.testing.assert_allclose(a[p_cols].to_numpy(float), b[p_cols].to_numpy(float), atol=1e-4)
+    if segments:
+        assert (a["segment_id"].to_numpy() == b["segment_id"].to_numpy()).all()
+        assert (a["segment_name"].to_numpy() == b["segment_name"].to_numpy()).all()
+    # Map: as in test_stream, float noise of another batch composition can reorder a few
+    # near-tied neighbours of the tiny random encoder; the rest agree to 1e-3.
+    close = (np.abs(a[["x", "y"]].to_numpy(float) - b[["x", "y"]].to_numpy(float)) <= 1e-3).all(axis=1)
+    assert close.mean() >= 0.97, close.mean()
+
+
+def test_ray_engine_matches_local_row_by_row(compared):
+    result, folder = compared
+    local = read_export_csv(folder / "ray-local" / "reviews_scored.csv")
+    ours = _ray_reviews(folder / "ray-out")
+
+    assert list(ours.columns) == list(local.columns)  # original columns, row_id, labels, segments, map
+    _same_scores(local, ours)
+    pd.testing.assert_frame_equal(local[["Id", "UserId", "Score", "Time", "Summary", "Text"]],
+                                  ours[["Id", "UserId", "Score", "Time", "Summary", "Text"]], check_dtype=False)
+    # The customer table (RFM, shares, churn risk, segment) is the local one.
+    seg_local = read_export_csv(folder / "ray-local" / "segments.csv")
+    seg_ray = read_export_csv(folder / "ray-out" / "segments.csv")
+    pd.testing.assert_frame_equal(seg_local, seg_ray, check_exact=False, atol=1e-6)
+    assert seg_local["segment_id"].nunique() >= 2
+    # The rows the local engine drops (duplicates: same customer, same text) are the error rows.
+    dropped = read_export_csv(folder / "ray-local" / "dropped_rows.csv")
+    errors = _ray_errors(folder / "ray-out")
+    assert len(dropped) >= 1 and set(dropped["reason"]) == {"duplicate review"}
+    assert errors[["row_id", "reason"]].values.tolist() == dropped[["row_id", "reason"]].values.tolist()
+
+    summary = json.loads((folder / "ray-out" / "summary.json").read_text())
+    assert summary["engine"] == "ray" and summary["workers"] == 2 and summary["num_gpus_per_worker"] == 0
+    assert summary["rows_read"] == N and summary["rows_in_errors"] == len(dropped)
+    assert summary["rows_scored"] == len(local) == N - len(dropped)
+    assert summary["errors_by_reason"] == {"duplicate review": len(dropped)}
+    counts = seg_local.groupby("segment_id")["n_reviews"].sum()
+    assert {int(k): v["reviews"] for k, v in summary["segments"].items()} == counts.to_dict()
+    assert summary["reviews_per_s"] > 0 and set(summary["stage_seconds"]) >= {"score", "duplicates", "write"}
+    for name in ("segment_profiles.json", "strategies.md", "campaigns.xlsx"):
+        assert (folder / "ray-out" / name).exists(), name
+
+    # The bench figure reports both engines on this file and that they agree.
+    assert result["name"] == "score_ray" and result["units"] == "reviews/s"
+    assert result["value"] > 0 and result["baseline"] > 0 and result["met"] is True
+    details = result["details"]
+    assert details["labels_equal"] and details["segments_equal"] and details["max_abs_prob_diff"] <= 1e-4
+    assert details["reviews"] == len(local) and details["workers"] == 2
+    json.dumps(result)
+
+
+def test_folder_of_csv_and_parquet_shards_with_bad_rows(tmp_path, compared, tiny_run):
+    """Three shards (CSV, Parquet, CSV) of the same reviews, the last with bad rows at its end:
+    row ids continue across shards, the bad rows land in errors/ with their reasons, and every
+    other row is scored as the local engine scores the single file."""
+    folder = compared[1]
+    reviews = pd.read_csv(folder / "ray_reviews.csv")
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    reviews.iloc[:1000].to_csv(shards / "part-0.csv", index=False)
+    reviews.iloc[1000:2000].to_parquet(shards / "part-1.parquet", index=False)
+    last = reviews.iloc[2000:].to_csv(index=False).encode()
+    row = reviews.iloc[0]
+    bad = [
+        f'{N + 10},{row.ProductId},U-bad-bytes,0,0,5,1300000000,"fine",'.encode() + b'"caf\xe9 au lait \xff"\n',
+        f'{N + 11},{row.ProductId},U-empty,0,0,5,1300000000,"empty","   "\n'.encode(),
+        f'{N + 12},{row.ProductId},U-extra,0,0,5,1300000000,"too","many",fields\n'.encode(),
+        f'{N + 13},{row.ProductId},U-star,0,0,five,1300000000,"bad score","Lovely tea"\n'.encode(),
+        f'{N + 14},{row.ProductId},U-ok,0,0,4,1300000000,"ok","A fine tea, would buy again"\n'.encode(),
+    ]
+    (shards / "part-2.csv").write_bytes(last + b"".join(bad))
+    (shards / "_SUCCESS").write_text("")  # marker files are skipped
+
+    summary = ray_score.score_ray(shards, tiny_run, tmp_path / "out", RunConfig(), batch_size=400)
+    assert summary["files"] == 3
+    local = read_export_csv(folder / "ray-local" / "reviews_scored.csv")
+    ours = _ray_reviews(tmp_path / "out")
+    assert ours["row_id"].is_unique and ours["row_id"].max() == len(reviews) + len(bad) - 1
+    extra = ours[ours["Id"] == N + 14]
+    assert len(extra) == 1 and extra["pred_label"].notna().all()  # a good row after bad ones is scored
+    ours = ours[ours["Id"] != N + 14].reset_index(drop=True)
+    # One extra customer (U-ok) moves no one else: segments are compared too.
+    _same_scores(local, ours)
+
+    errors = _ray_errors(tmp_path / "out")
+    by_row = dict(zip(errors["row_id"], errors["reason"]))
+    first_bad = len(reviews)
+    assert "column 'Text' is not valid UTF-8 (byte 0xe9" in by_row[first_bad]
+    assert by_row[first_bad + 1] == "empty review text"
+    assert by_row[first_bad + 2].startswith("malformed CSV row: 10 fields instead of 9")
+    assert by_row[first_bad + 3] == "column 'Score': 'five' is not a whole number"
+    dropped = read_export_csv(folder / "ray-local" / "dropped_rows.csv")
+    assert len(errors) == len(dropped) + 4  # the local engine's dropped rows and these four
+    undecodable = errors[errors["row_id"] == first_bad].iloc[0]
+    assert undecodable["Id"] == N + 10 and "\\xe9" in undecodable["Text"]  # shown, not lost
+    expected = {"duplicate review": len(dropped), "empty review text": 1, "not valid UTF-8": 1,
+                "malformed CSV row": 1, "is not a whole number": 1}
+    assert summary["errors_by_reason"] == expected
+
+
+def test_cli_ray_engine_on_a_glob(tmp_path, sample_frame, tiny_run):
+    """The command line starts its own local Ray, scores a glob of two CSV shards, writes the
+    outputs and shuts Ray down again."""
+    part = sample_frame.iloc[:240]
+    part.iloc[:120].to_csv(tmp_path / "a.csv", index=False)
+    part.iloc[120:].to_csv(tmp_path / "b.csv", index=False)
+    part.to_parquet(tmp_path / "c.parquet", index=False)  # not matched by the glob
+    out = tmp_path / "out"
+    raylets = _raylets()
+    proc = run_cli("score", str(tmp_path / "*.csv"), "--model", tiny_run, "--out", out, "--engine", "ray",
+                   "--batch-size", "100", "--workers", "1", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "reviews/s" in proc.stdout
+    assert _raylets() == raylets  # the Ray it started is gone
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["files"] == 2 and summary["rows_read"] == 240 and summary["workers"] == 1
+    scored, errors = _ray_reviews(out), _ray_errors(out)
+    assert sorted(scored["row_id"].tolist() + errors["row_id"].tolist()) == list(range(240))
+    assert (out / "segments.csv").exists()
+    # The local engine on the same rows in one file gives the same labels and segments.
+    part.to_csv(tmp_path / "all.csv", index=False)
+    score_file(tmp_path / "all.csv", tiny_run, tmp_path / "local")
+    _same_scores(read_export_csv(tmp_path / "local" / "reviews_scored.csv"), scored)
+
+
+def _raylets() -> int:
+    found = subprocess.run(["pgrep", "-c", "raylet"], capture_output=True, text=True)
+    return int(found.stdout.strip() or 0)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["{tmp}/nothing-*.csv"], "No CSV or Parquet files match"),
+    (["{csv}", "--address", "127.0.0.1:1"], "Cannot reach the Ray cluster at 127.0.0.1:1"),
+    (["{csv}", "--address", "bad address"], "give 'auto', 'host:port' or 'ray://host:port'"),
+    (["{csv}", "--chunk-rows", "100"], "--chunk-rows is for --engine local"),
+    (["{tmp}/model.json"], "--engine ray reads CSV and Parquet"),
+])
+def test_cli_ray_errors_are_one_line(tmp_path, capsys, small_csv, tiny_run, args, message):
+    (tmp_path / "model.json").write_text("[]")
+    args = [a.format(tmp=tmp_path, csv=small_csv) for a in args]
+    assert main(["score", *args, "--model", str(tiny_run), "--out", str(tmp_path / "o"), "--engine", "ray"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("segscope: error: ") and message in last, last
+
+
+def test_cli_ray_options_need_the_ray_engine(tmp_path, capsys, small_csv, tiny_run):
+    assert main(["score", str(small_csv), "--model", str(tiny_run), "--out", str(tmp_path / "o"),
+                 "--address", "auto"]) == 2
+    assert capsys.readouterr().err.strip().endswith("segscope: error: --address is for --engine ray.")
+
+
+def test_cli_without_ray_installed_says_how_to_install(tmp_path, capsys, monkeypatch, small_csv, tiny_run):
+    """With Ray unimportable (as when it is not installed): one line, exit 2."""
+    monkeypatch.setitem(sys.modules, "ray", None)
+    monkeypatch.delitem(sys.modules, "segcore.ray_score")
+    assert main(["score", str(small_csv), "--model", str(tiny_run), "--out", str(tmp_path / "o"),
+                 "--engine", "ray"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "segscope: error: --engine ray needs Ray Data: pip install 'ray[data,client]==2.60.0' (see requirements.txt).")
