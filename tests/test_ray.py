@@ -12,7 +12,7 @@ import pytest
 from segcore import bench
 from segcore.export import read_export_csv
 from segcore.cli import main
-from segcore.pipeline import RunConfig, score_file
+from segcore.errors import SegscopeError
 
 from conftest import run_cli
 
@@ -22,17 +22,11 @@ N = 3000
 
 
 @pytest.fixture(scope="module")
-def ray_local():
-    """One local Ray instance (2 CPUs) for this module; score_ray uses it and leaves it running."""
-    with ray_score.ray_session(None):
-        yield
-
-
-@pytest.fixture(scope="module")
-def compared(tmp_path_factory, ray_local, tiny_run):
+def compared(tmp_path_factory, tiny_run):
     """`segcore bench`'s score_ray measurement on 3,000 real reviews (resampled from the shipped
     sample; ~1,000 customers, a few of whom wrote the same review twice): both engines score
-    the same file; its folder keeps ray_reviews.csv and both engines' outputs."""
+    the same file, the Ray one on a local Ray instance (2 CPUs) that the measurement starts and
+    stops; its folder keeps ray_reviews.csv and both engines' outputs."""
     folder = tmp_path_factory.mktemp("ray-cmp")
     result = bench.bench_score_ray(bench.BenchConfig(device="cpu"), str(tiny_run), folder, rows=N)
     return result.as_dict(), folder
@@ -102,10 +96,11 @@ def test_ray_engine_matches_local_row_by_row(compared):
     json.dumps(result)
 
 
-def test_folder_of_csv_and_parquet_shards_with_bad_rows(tmp_path, compared, tiny_run):
-    """Three shards (CSV, Parquet, CSV) of the same reviews, the last with bad rows at its end:
-    row ids continue across shards, the bad rows land in errors/ with their reasons, and every
-    other row is scored as the local engine scores the single file."""
+def test_cli_on_a_folder_of_csv_and_parquet_shards_with_bad_rows(tmp_path, compared, tiny_run):
+    """The command line, which starts and stops its own local Ray, on three shards (CSV,
+    Parquet, CSV) of the same reviews, the last with bad rows at its end: row ids continue
+    across shards, the bad rows land in errors/ with their reasons, and every other row is
+    scored as the local engine scores the single file."""
     folder = compared[1]
     reviews = pd.read_csv(folder / "ray_reviews.csv")
     shards = tmp_path / "shards"
@@ -124,8 +119,14 @@ def test_folder_of_csv_and_parquet_shards_with_bad_rows(tmp_path, compared, tiny
     (shards / "part-2.csv").write_bytes(last + b"".join(bad))
     (shards / "_SUCCESS").write_text("")  # marker files are skipped
 
-    summary = ray_score.score_ray(shards, tiny_run, tmp_path / "out", RunConfig(), batch_size=400)
-    assert summary["files"] == 3
+    raylets = _raylets()
+    proc = run_cli("score", shards, "--model", tiny_run, "--out", tmp_path / "out", "--engine", "ray",
+                   "--batch-size", "400", timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert _raylets() == raylets  # the Ray instance it started is gone
+    assert f"scored {len(reviews) + 1 - len(read_export_csv(folder / 'ray-local' / 'dropped_rows.csv'))} reviews" in proc.stdout
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["files"] == 3 and summary["workers"] == 2 and summary["address"] == "local"
     local = read_export_csv(folder / "ray-local" / "reviews_scored.csv")
     ours = _ray_reviews(tmp_path / "out")
     assert ours["row_id"].is_unique and ours["row_id"].max() == len(reviews) + len(bad) - 1
@@ -151,29 +152,16 @@ def test_folder_of_csv_and_parquet_shards_with_bad_rows(tmp_path, compared, tiny
     assert summary["errors_by_reason"] == expected
 
 
-def test_cli_ray_engine_on_a_glob(tmp_path, sample_frame, tiny_run):
-    """The command line starts its own local Ray, scores a glob of two CSV shards, writes the
-    outputs and shuts Ray down again."""
-    part = sample_frame.iloc[:240]
-    part.iloc[:120].to_csv(tmp_path / "a.csv", index=False)
-    part.iloc[120:].to_csv(tmp_path / "b.csv", index=False)
-    part.to_parquet(tmp_path / "c.parquet", index=False)  # not matched by the glob
-    out = tmp_path / "out"
-    raylets = _raylets()
-    proc = run_cli("score", str(tmp_path / "*.csv"), "--model", tiny_run, "--out", out, "--engine", "ray",
-                   "--batch-size", "100", "--workers", "1", timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "reviews/s" in proc.stdout
-    assert _raylets() == raylets  # the Ray it started is gone
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["files"] == 2 and summary["rows_read"] == 240 and summary["workers"] == 1
-    scored, errors = _ray_reviews(out), _ray_errors(out)
-    assert sorted(scored["row_id"].tolist() + errors["row_id"].tolist()) == list(range(240))
-    assert (out / "segments.csv").exists()
-    # The local engine on the same rows in one file gives the same labels and segments.
-    part.to_csv(tmp_path / "all.csv", index=False)
-    score_file(tmp_path / "all.csv", tiny_run, tmp_path / "local")
-    _same_scores(read_export_csv(tmp_path / "local" / "reviews_scored.csv"), scored)
+def test_inputs_a_file_a_folder_or_a_glob(tmp_path):
+    for name in ("b.csv", "a.parquet", "c.tsv", "_SUCCESS", ".hidden.csv", "notes.md", "sub/d.csv"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x")
+    files = ray_score.input_files(tmp_path)
+    assert [f.split("/")[-1] for f in files] == ["a.parquet", "b.csv", "c.tsv", "d.csv"]  # sorted, markers skipped
+    assert ray_score.input_files(f"{tmp_path}/*.csv") == [str(tmp_path / "b.csv")]
+    assert ray_score.input_files(tmp_path / "a.parquet") == [str(tmp_path / "a.parquet")]
+    with pytest.raises(SegscopeError, match="No CSV or Parquet files match"):
+        ray_score.input_files(f"{tmp_path}/*.xlsx")
 
 
 def _raylets() -> int:
