@@ -568,8 +568,10 @@ def _check_reachable(address: str) -> None:
 @contextmanager
 def ray_session(address: str | None):
     """Ray for this job: an existing connection (a test, or a `ray job submit` driver that
-    already called ray.init), the cluster at `address`, or a local instance on this machine.
-    Shut down again at the end when this call connected or started it."""
+    already called ray.init), the cluster at `address` (or at $RAY_ADDRESS, as Ray itself
+    does), or a local instance on this machine. Shut down again at the end when this call
+    connected or started it."""
+    address = address or os.environ.get("RAY_ADDRESS") or None
     if address:
         _check_reachable(address)
     if ray.is_initialized():
@@ -615,6 +617,7 @@ def score_ray(input_path: str | Path, model_dir: str | Path, out_dir: str | Path
     if config.sheet:
         raise SegscopeError("--sheet is for Excel files; --engine ray reads CSV and Parquet.")
     model_dir, out_dir = Path(model_dir).resolve(), Path(out_dir).resolve()
+    address = address or os.environ.get("RAY_ADDRESS") or None
     meta = load_meta(model_dir)
     labels = list(meta["labels"])
     files = input_files(input_path)
