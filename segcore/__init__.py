@@ -1,10 +1,17 @@
-"""segscope core: segment e-commerce customers from their reviews (no UI code here)."""
-from .columns import ColumnMap, detect_columns
-from .errors import SegscopeError
-from .load import list_sheets, read_table
-from .pipeline import RunConfig, RunResult, run_pipeline, score_file
-from .progress import Progress
-from .train import TrainConfig
+"""segscope core: segment e-commerce customers from their reviews (no UI code here).
 
-__all__ = ["ColumnMap", "Progress", "RunConfig", "RunResult", "SegscopeError", "TrainConfig",
-           "detect_columns", "list_sheets", "read_table", "run_pipeline", "score_file"]
+The names below are imported on first use, so that importing one light module (e.g. in a Ray
+worker that only reads files) does not load torch and transformers."""
+from importlib import import_module
+
+_EXPORTS = {"ColumnMap": "columns", "detect_columns": "columns", "SegscopeError": "errors",
+            "list_sheets": "load", "read_table": "load", "RunConfig": "pipeline", "RunResult": "pipeline",
+            "run_pipeline": "pipeline", "score_file": "pipeline", "Progress": "progress", "TrainConfig": "train"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'segcore' has no attribute {name!r}")
+    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)

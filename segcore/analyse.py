@@ -113,3 +113,70 @@ def rename_segments(analysis: Analysis, names: dict[int, str], *, templates: dic
     return Analysis(reviews=reviews, customers=customers, profiles=profiles,
                     strategies=render_strategies(profiles, templates=templates),
                     segment_model=analysis.segment_model)
+
+
+def review_keys(original: pd.DataFrame, reviews: pd.DataFrame, id_col: str | None) -> np.ndarray:
+    """A hash per review of (customer, clean text): equal hashes are duplicates (as in cleaning)."""
+    keys = [reviews["_text"]] if id_col is None else [original[id_col].astype(str), reviews["_text"]]
+    return pd.util.hash_pandas_object(pd.DataFrame({i: k.to_numpy() for i, k in enumerate(keys)}),
+                                      index=False).to_numpy()
+
+
+def text_columns(segment_model) -> list[str]:
+    return [f"text_{i}" for i in range(len(segment_model.pca_components))]
+
+
+def review_text_features(segment_model, embs: np.ndarray) -> np.ndarray:
+    """Each review's unit embedding in the segment model's PCA space; a customer's mean of these
+    equals the PCA of its mean unit embedding (PCA is linear)."""
+    unit = embs / np.maximum(np.linalg.norm(embs, axis=1, keepdims=True), 1e-12)
+    return segment_model.text_features(unit)
+
+
+def customer_part(scored: pd.DataFrame, text: np.ndarray, labels: list[str]) -> pd.DataFrame:
+    """Per-customer sums of some reviews (`customer_sums` plus the sums of their `text`
+    features); parts of one file combine with `combine_sums`."""
+    part = customer_sums(scored, labels)
+    text = pd.DataFrame(text, columns=[f"text_{i}" for i in range(text.shape[1])])
+    part[list(text.columns)] = text.groupby(scored["customer_id"].to_numpy()).sum().reindex(part.index)
+    return part
+
+
+def analyse_sums(sums: pd.DataFrame, sampled: pd.DataFrame, *, n_reviews: int, labels: list[str],
+                 segment_model, templates: dict[str, str], segment_names: dict[int, str]):
+    """Customers, segments by the saved centroids, profiles and strategies from the combined
+    per-customer sums of all reviews and a sample of the reviews (keywords, examples)."""
+    customers = customer_table_from_sums(sums, labels)
+    text = sums[text_columns(segment_model)].to_numpy() / sums["n_reviews"].to_numpy()[:, None]
+    seg = segment_model.assign(None, customers, text=text)
+    analysis = label_segments(pd.DataFrame({"customer_id": pd.Series([], dtype=object)}), customers, seg,
+                              labels=labels, templates=templates, segment_model=segment_model,
+                              segment_names=segment_names, profile_reviews=sampled)
+    if len(sampled) < n_reviews:  # review counts and label shares from all reviews, not the sample
+        _full_review_counts(analysis, sums, labels)
+        analysis.strategies = render_strategies(analysis.profiles, templates=templates)
+    return analysis
+
+
+def review_rows(original: pd.DataFrame, scored: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """A chunk of reviews_scored.csv without the segment and map columns (added in pass 2)."""
+    added = ["customer_id", "pred_label", *[f"p_{lab}" for lab in labels]]
+    if "aspects" in scored:
+        added.append("aspects")
+    clash = {c: f"{c}_original" for c in original.columns
+             if c != "row_id" and (c in added or c in ("segment_id", "segment_name", "x", "y"))}
+    table = original.rename(columns=clash)
+    for col in added:
+        table[col] = scored[col].to_numpy()
+    return table
+
+
+def _full_review_counts(analysis, sums: pd.DataFrame, labels: list[str]) -> None:
+    """Profile review counts and label shares from every review (the profiles saw a sample)."""
+    seg = analysis.customers.set_index("customer_id")["segment_id"].reindex(sums.index)
+    counts = sums[[f"count_{lab}" for lab in labels]].groupby(seg.to_numpy()).sum()
+    for s, profile in analysis.profiles.items():
+        row = counts.loc[s].to_numpy(dtype=float)
+        profile["n_reviews"] = int(row.sum())
+        profile["label_shares"] = {lab: round(float(v / max(row.sum(), 1)), 4) for lab, v in zip(labels, row)}
+        profile["dominant_label"] = max(profile["label_shares"], key=profile["label_shares"].get)

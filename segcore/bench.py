@@ -5,7 +5,9 @@ Baselines are the seed's recipes: training pads every review to 128 tokens, fp32
 a plain PyTorch AdamW loop; scoring is `tokenizer(padding="max_length")` + the model per batch
 of 16 in fp32. Segscope's side runs the real code paths (`fine_tune`, `predict`, `score_file`
 with `chunk_rows`, `fit_projection`, `run_pipeline`). Each measurement prints one JSON line;
-a final line summarises the ratios. No number here is asserted by the tests."""
+a final line summarises the ratios. `score_ray` compares `segcore score --engine ray` (a local
+Ray instance on this machine) with the local engine on the same file. No number here is
+asserted by the tests."""
 from __future__ import annotations
 
 import json
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE = Path(__file__).parent / "data" / "sample_reviews.csv"
 LABELS = ["negative", "neutral", "positive"]
-MEASUREMENTS = ("train", "score", "memory", "map", "e2e")
+MEASUREMENTS = ("train", "score", "memory", "map", "e2e", "score_ray")
 # Dense bf16 peak FLOP/s by GPU name; MFU is null where the peak is unknown (and on CPU).
 PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12}
 
@@ -50,6 +52,7 @@ class BenchConfig:
     map_threshold: int = 50_000
     e2e_rows: int | None = None
     e2e_epochs: int = 4
+    ray_rows: int = 20_000
     only: tuple[str, ...] = MEASUREMENTS
 
     @classmethod
@@ -59,9 +62,9 @@ class BenchConfig:
         if quick:
             base.update(train_steps=10 if not cuda else 20, score_rows=256 if not cuda else 20_000,
                         memory_rows=2000, chunk_rows=500, map_sizes=(2000, 5000), map_threshold=1000,
-                        e2e_rows=400, e2e_epochs=1)
+                        e2e_rows=400, e2e_epochs=1, ray_rows=2000)
         elif cuda:
-            base.update(train_steps=50, score_rows=100_000, chunk_rows=50_000)
+            base.update(train_steps=50, score_rows=100_000, chunk_rows=50_000, ray_rows=100_000)
         return cls(**{**base, **{k: v for k, v in kw.items() if v is not None}})
 
 
@@ -414,6 +417,51 @@ def bench_memory(cfg: BenchConfig, model_dir: str, work: Path) -> Result:
                   _device_label(torch.device(cfg.device)), details)
 
 
+# --- 3b. scoring on Ray ----------------------------------------------------------------------
+
+def bench_score_ray(cfg: BenchConfig, model_dir: str, work: Path, *, rows: int | None = None) -> Result:
+    """`score --engine ray` on a local Ray instance against the local engine (`score_file`),
+    both timed end to end on the same file (model loading, scoring, segments, map, writing;
+    Ray's own start-up is reported apart). Also checks that both give the same labels and
+    segments row by row."""
+    from .pipeline import RunConfig, score_file
+
+    try:
+        from .ray_score import ray_session, score_ray
+    except ImportError:
+        return Result("score_ray", None, None, "reviews/s", "same labels and segments as the local engine", None,
+                      _device_label(torch.device(cfg.device)), {"skipped": "ray[data] is not installed"})
+    n = rows or cfg.ray_rows
+    path = work / "ray_reviews.csv"
+    real_reviews(n, seed=cfg.seed + 5, distinct_rows=True).to_csv(path, index=False)
+    start = time.perf_counter()
+    local = score_file(path, model_dir, work / "ray-local")
+    t_local = time.perf_counter() - start
+    start = time.perf_counter()
+    with ray_session(None):
+        t_start = time.perf_counter() - start
+        summary = score_ray(path, model_dir, work / "ray-out", RunConfig())
+    from .export import read_export_csv
+
+    a = read_export_csv(work / "ray-local" / "reviews_scored.csv")
+    b = pd.read_parquet(work / "ray-out" / "reviews_scored").sort_values("row_id").reset_index(drop=True)
+    same_rows = len(a) == len(b) and bool((a["row_id"].to_numpy() == b["row_id"].to_numpy()).all())
+    p_cols = [c for c in a if c.startswith("p_")]
+    details = {"rows": n, "reviews": summary["rows_scored"], "workers": summary["workers"],
+               "num_gpus_per_worker": summary["num_gpus_per_worker"], "batch_size": summary["batch_size"],
+               "ray_seconds": summary["seconds"], "ray_start_seconds": round(t_start, 2),
+               "ray_stage_seconds": summary["stage_seconds"], "local_seconds": round(t_local, 2),
+               "local_stage_seconds": local.timings,
+               "labels_equal": same_rows and bool((a["pred_label"].to_numpy() == b["pred_label"].to_numpy()).all()),
+               "segments_equal": same_rows and bool((a["segment_id"].to_numpy() == b["segment_id"].to_numpy()).all()),
+               "max_abs_prob_diff": float(np.abs(a[p_cols].to_numpy() - b[p_cols].to_numpy()).max()) if same_rows else None}
+    value = summary["rows_scored"] / summary["seconds"]
+    base = local.metrics["n_reviews"] / t_local
+    return Result("score_ray", round(value, 2), round(base, 2), "reviews/s",
+                  "same labels and segments as the local engine", details["labels_equal"] and details["segments_equal"],
+                  _device_label(torch.device(cfg.device)), details)
+
+
 # --- 4. map --------------------------------------------------------------------------------
 
 def neighbour_preservation(emb: np.ndarray, coords: np.ndarray, *, k: int = 10, n: int = 2000, seed: int = 0) -> float:
@@ -540,7 +588,7 @@ def run_bench(args) -> int:
 
                 raise SegscopeError(f"--run {run_dir}: not a finished segcore run (no model/segscope.json).")
             run_model = run_dir / "model" if run_dir else None
-            needs_run = {"score", "memory", "map"} & set(only) and run_dir is None
+            needs_run = {"score", "memory", "map", "score_ray"} & set(only) and run_dir is None
             if "e2e" in only or needs_run:  # these use a fine-tuned run
                 result, trained = bench_e2e(cfg, named if chosen != "bert-base" else resolve_model("default"),
                                             work / "run")
@@ -551,6 +599,8 @@ def run_bench(args) -> int:
                 emit(bench_score(cfg, str(run_model)))
             if "memory" in only:
                 emit(bench_memory(cfg, str(run_model), work))
+            if "score_ray" in only:
+                emit(bench_score_ray(cfg, str(run_model), work))
             if "map" in only:
                 emit(bench_map(cfg, np.load(run_dir / "embeddings.npy").astype(np.float32)))
             if "train" in only:

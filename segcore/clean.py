@@ -23,14 +23,14 @@ def clean_text(value) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-def clean_reviews(frame: pd.DataFrame, text_col: str, *, id_col: str | None = None, row_offset: int = 0
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def clean_reviews(frame: pd.DataFrame, text_col: str, *, id_col: str | None = None, row_offset: int = 0,
+                  row_ids=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (kept, dropped). Both carry `row_id` (0-based input row, counted from `row_offset`
-    for a chunk of a larger file); kept gains `text`
+    for a chunk of a larger file, or given per row as `row_ids`); kept gains `text`
     clean text in column `_text`; dropped gains `reason`. Duplicates are the same clean text
     from the same customer (or anywhere, without a customer column); the first is kept."""
     frame = frame.reset_index(drop=True)
-    frame.insert(0, "row_id", range(row_offset, row_offset + len(frame)))
+    frame.insert(0, "row_id", range(row_offset, row_offset + len(frame)) if row_ids is None else row_ids)
     clean = frame[text_col].map(clean_text)
     reason = pd.Series("", index=frame.index, dtype="object")
     reason[clean == ""] = "empty review text"

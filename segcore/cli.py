@@ -75,6 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--model", required=True, help="the model/ folder of a finished run")
     score.add_argument("--chunk-rows", type=int, default=None, metavar="N",
                        help="stream the file N rows at a time (bounded memory for very large files)")
+    score.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local: this process (default); ray: Ray Data on a Ray cluster (CSV / Parquet: "
+                            "a file, a folder or a glob; --batch-size is then reviews per actor call)")
+    score.add_argument("--address", default=None,
+                       help="--engine ray: the cluster, 'auto' or ray://host:port (default: start Ray on this machine)")
+    score.add_argument("--num-gpus-per-worker", type=float, default=None, metavar="F",
+                       help="--engine ray: GPUs per model actor (default: 1 when the cluster has GPUs, else 0)")
+    score.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="--engine ray: at most N model actors (default: one per GPU, or per CPU without GPUs)")
     try:  # the benchmark lives in its own module
         from .bench import add_bench_parser
     except ImportError:
@@ -87,6 +96,22 @@ def build_parser() -> argparse.ArgumentParser:
 def _positive(name: str, value) -> None:
     if value is not None and value <= 0:
         raise SegscopeError(f"{name} must be positive, got {value}.")
+
+
+def _score_ray(args, config) -> dict:
+    if args.chunk_rows:
+        raise SegscopeError("--chunk-rows is for --engine local; Ray streams the input in batches (--batch-size).")
+    if args.num_gpus_per_worker is not None and args.num_gpus_per_worker < 0:
+        raise SegscopeError(f"--num-gpus-per-worker must be 0 or more, got {args.num_gpus_per_worker:g}.")
+    try:
+        from .ray_score import score_ray
+    except ImportError as exc:
+        if not (exc.name or "").startswith("ray"):
+            raise
+        raise SegscopeError("--engine ray needs Ray Data: pip install 'ray[data,client]==2.60.0' "
+                            "(see requirements.txt).") from None
+    return score_ray(args.input, args.model, args.out, config, address=args.address,
+                     num_gpus_per_worker=args.num_gpus_per_worker, batch_size=args.batch_size, workers=args.workers)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,12 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         from .train import TrainConfig
 
         for flag in ("max_rows", "batch_size", "epochs", "lr", "max_length", "k", "chunk_rows", "lora_r",
-                     "fgm_epsilon", "aspect_epochs"):
+                     "fgm_epsilon", "aspect_epochs", "workers"):
             _positive("--" + flag.replace("_", "-"), getattr(args, flag, None))
         columns = {role: getattr(args, f"col_{role}") for role in COLUMN_FLAGS}
         config = RunConfig(columns=columns, sheet=args.sheet, max_rows=args.max_rows, seed=args.seed,
                            templates=args.templates, mask_pii=not args.no_mask_pii, precision=args.precision)
-        if args.batch_size:
+        if args.batch_size and getattr(args, "engine", "local") == "local":
             config.predict_batch_size = max(args.batch_size, 16)
         if args.command == "run":
             config.k = args.k
@@ -139,7 +164,14 @@ def main(argv: list[str] | None = None) -> int:
                 if effect.get("macro_f1_without") is not None:
                     print(f"  {name}: test macro-F1 {effect['macro_f1_with']:.3f} with, "
                           f"{effect['macro_f1_without']:.3f} without")
+        elif args.engine == "ray":
+            summary = _score_ray(args, config)
+            print(f"scored {summary['rows_scored']} reviews ({summary['rows_in_errors']} rows in errors/) on Ray "
+                  f"in {summary['seconds']:.0f}s, {summary['reviews_per_s']:.0f} reviews/s -> {Path(args.out)}")
         else:
+            for flag in ("address", "num_gpus_per_worker", "workers"):
+                if getattr(args, flag) is not None:
+                    raise SegscopeError(f"--{flag.replace('_', '-')} is for --engine ray.")
             result = score_file(args.input, args.model, args.out, config, chunk_rows=args.chunk_rows)
             print(f"scored {result.metrics['n_reviews']} reviews in {result.metrics['seconds']:.0f}s "
                   f"-> {Path(args.out)}")

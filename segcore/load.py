@@ -48,16 +48,19 @@ def _read_csv(data: bytes, name: str) -> pd.DataFrame:
     text = _decode(data, name)
     if not text.strip():
         raise SegscopeError(f"{name or 'The file'} is empty; upload a table with a header and rows.")
-    sample = text[:64_000]
     try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        delimiter = "\t" if name.lower().endswith(".tsv") else ","
-    try:
-        return pd.read_csv(io.StringIO(text), sep=delimiter)
+        return pd.read_csv(io.StringIO(text), sep=sniff_delimiter(text, name))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise SegscopeError(f"Could not parse {name or 'the file'} as CSV ({str(exc).splitlines()[0]}); "
                             "check the delimiter and quoting.") from None
+
+
+def sniff_delimiter(text: str, name: str = "") -> str:
+    """The delimiter of CSV text (comma, semicolon, tab or pipe), judged from its first 64 kB."""
+    try:
+        return csv.Sniffer().sniff(text[:64_000], delimiters=",;\t|").delimiter
+    except csv.Error:
+        return "\t" if name.lower().endswith(".tsv") else ","
 
 
 def list_sheets(source: str | Path | bytes | BinaryIO) -> list[str]:

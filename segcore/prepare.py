@@ -44,7 +44,7 @@ def sample_rows(frame: pd.DataFrame, max_rows: int | None, *, seed: int) -> pd.D
     return frame.sample(n=max_rows, random_state=seed).sort_index()
 
 
-def _mask_text_columns(frame: pd.DataFrame, keep: set) -> pd.DataFrame:
+def mask_text_columns(frame: pd.DataFrame, keep: set) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
         if col not in keep and (out[col].dtype == object or pd.api.types.is_string_dtype(out[col])):
@@ -53,19 +53,20 @@ def _mask_text_columns(frame: pd.DataFrame, keep: set) -> pd.DataFrame:
 
 
 def prepare_reviews(frame: pd.DataFrame, columns: ColumnMap, *, require_labels: bool = True,
-                    row_offset: int = 0, mask_pii: bool = False, training: bool | None = None) -> Prepared:
+                    row_offset: int = 0, row_ids=None, mask_pii: bool = False,
+                    training: bool | None = None) -> Prepared:
     """`mask_pii` replaces e-mails, phone and card numbers in the text the model sees and in every
     text column that is exported (the customer id column is kept: campaigns need it).
 
     `training` (default: `require_labels`) adds a note when some reviews have no label: those
     are left out of training and get predicted labels."""
     notes: list[str] = []
-    kept, dropped = clean_reviews(frame, columns.text, id_col=columns.id, row_offset=row_offset)
+    kept, dropped = clean_reviews(frame, columns.text, id_col=columns.id, row_offset=row_offset, row_ids=row_ids)
     if mask_pii:
         keep = {"row_id", "reason", columns.id}
         before = kept["_text"]
-        kept = _mask_text_columns(kept, keep)
-        dropped = _mask_text_columns(dropped, keep)
+        kept = mask_text_columns(kept, keep)
+        dropped = mask_text_columns(dropped, keep)
         changed = int((kept["_text"] != before).sum())
         if changed:
             notes.append(f"masked personal data (e-mail, phone or card numbers) in {changed} reviews")

@@ -13,7 +13,6 @@ Memory: the per-customer table, one chunk, one map block of embeddings and a bou
 of reviews for the segment profiles (keywords, examples, top products)."""
 from __future__ import annotations
 
-import csv
 import logging
 import re
 import tempfile
@@ -26,20 +25,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .analyse import add_predictions, customer_sums, customer_table_from_sums, label_segments
+from .analyse import add_predictions, analyse_sums, customer_part, review_keys, review_rows, review_text_features
 from .artifacts import load_meta, load_segment_model, to_json
 from .behaviour import combine_sums
 from .clean import clean_reviews
 from .errors import SegscopeError
 from .export import neutralise, safe_frame
-from .load import read_table
+from .load import read_table, sniff_delimiter
 from .metrics import classification_metrics
 from .models import load_classifier, load_tokenizer
 from .predict import predict
 from .prepare import prepare_reviews
 from .progress import Progress
 from .projection import TRANSFORM_BLOCK_ROWS, load_projection, project
-from .strategy import load_templates, render_strategies
+from .strategy import load_templates
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +74,7 @@ def _sniff_delimiter(path: Path) -> str:
         sample = f.read(64_000)
     if not sample.strip():
         raise SegscopeError(f"{path.name} is empty; upload a table with a header and rows.")
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        return "\t" if path.suffix.lower() == ".tsv" else ","
+    return sniff_delimiter(sample, path.name)
 
 
 @contextmanager
@@ -138,7 +134,6 @@ def score_stream(input_path: str | Path, model_dir: str | Path, out_dir: str | P
         templates = load_templates(config.templates)
         tagger = saved_tagger(model_dir)
     max_length = int(meta["train_config"]["max_length"])
-    text_cols = [f"text_{i}" for i in range(len(segment_model.pca_components))]
     out_dir.mkdir(parents=True, exist_ok=True)
 
     columns = None
@@ -177,10 +172,7 @@ def score_stream(input_path: str | Path, model_dir: str | Path, out_dir: str | P
                     else:
                         notes += [n for n in prepared.notes if not n.startswith("dropped ")]
                         original, reviews, dropped = prepared.original, prepared.reviews, prepared.dropped
-                        keys = [reviews["_text"]] if columns.id is None else [
-                            original[columns.id].astype(str), reviews["_text"]]
-                        hashes = pd.util.hash_pandas_object(pd.DataFrame({i: k.to_numpy() for i, k in enumerate(keys)}),
-                                                            index=False).to_numpy()
+                        hashes = review_keys(original, reviews, columns.id)
                         dup = np.fromiter((h in seen for h in hashes.tolist()), dtype=bool, count=len(hashes))
                         seen.update(hashes[~dup].tolist())
                         if dup.any():
@@ -203,11 +195,7 @@ def score_stream(input_path: str | Path, model_dir: str | Path, out_dir: str | P
                     scored = add_predictions(reviews, probs, labels)
                 n_reviews += len(scored)
                 with _timed(seconds, "segment"):
-                    part = customer_sums(scored, labels)
-                    unit = embs / np.maximum(np.linalg.norm(embs, axis=1, keepdims=True), 1e-12)
-                    text = pd.DataFrame(segment_model.text_features(unit), columns=text_cols)
-                    part[text_cols] = text.groupby(scored["customer_id"].to_numpy()).sum().reindex(part.index)
-                    parts.append(part)
+                    parts.append(customer_part(scored, review_text_features(segment_model, embs), labels))
                     if len(parts) >= MERGE_EVERY:
                         parts = [combine_sums(parts)]
                     keep = ["row_id", "_text", "customer_id", "pred_label", *prob_cols]
@@ -220,7 +208,7 @@ def score_stream(input_path: str | Path, model_dir: str | Path, out_dir: str | P
                     pending.append(embs)
                     coords += _place(projection, pending, final=False)
                 with _timed(seconds, "export"):
-                    safe_frame(_review_rows(original, scored, labels)).to_csv(
+                    safe_frame(review_rows(original, scored, labels)).to_csv(
                         part_file, header=part_file.tell() == 0, index=False)
                 if progress is not None:
                     progress.update(stage="score")
@@ -231,18 +219,9 @@ def score_stream(input_path: str | Path, model_dir: str | Path, out_dir: str | P
             coords += _place(projection, pending, final=True)
             xy = np.vstack(coords)
         with _timed(seconds, "segment"):
-            sums = combine_sums(parts)
-            customers = customer_table_from_sums(sums, labels)
-            text = sums[text_cols].to_numpy() / sums["n_reviews"].to_numpy()[:, None]
-            seg = segment_model.assign(None, customers, text=text)
             names = {int(k): v for k, v in meta.get("segment_names", {}).items()}
-            sampled = sample.frame()
-            analysis = label_segments(pd.DataFrame({"customer_id": pd.Series([], dtype=object)}), customers, seg,
-                                      labels=labels, templates=templates, segment_model=segment_model,
-                                      segment_names=names, profile_reviews=sampled)
-            if len(sampled) < n_reviews:  # review counts and label shares from all reviews, not the sample
-                _full_review_counts(analysis, sums, labels)
-                analysis.strategies = render_strategies(analysis.profiles, templates=templates)
+            analysis = analyse_sums(combine_sums(parts), sample.frame(), n_reviews=n_reviews, labels=labels,
+                                    segment_model=segment_model, templates=templates, segment_names=names)
         with _timed(seconds, "export"):
             _write_reviews(part_path, out_dir / "reviews_scored.csv", analysis, xy, chunk_rows)
             write_segment_outputs(out_dir, analysis)
@@ -280,19 +259,6 @@ def _place(projection, pending: list[np.ndarray], *, final: bool) -> list[np.nda
     return done
 
 
-def _review_rows(original: pd.DataFrame, scored: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
-    """A chunk of reviews_scored.csv without the segment and map columns (added in pass 2)."""
-    added = ["customer_id", "pred_label", *[f"p_{lab}" for lab in labels]]
-    if "aspects" in scored:
-        added.append("aspects")
-    clash = {c: f"{c}_original" for c in original.columns
-             if c != "row_id" and (c in added or c in ("segment_id", "segment_name", "x", "y"))}
-    table = original.rename(columns=clash)
-    for col in added:
-        table[col] = scored[col].to_numpy()
-    return table
-
-
 def _write_reviews(part_path: Path, target: Path, analysis, xy: np.ndarray, chunk_rows: int) -> None:
     """Pass 2: the temporary rows (already made spreadsheet-safe, read back as text so nothing is
     re-formatted) plus segment id / name and map coordinates."""
@@ -311,14 +277,3 @@ def _write_reviews(part_path: Path, target: Path, analysis, xy: np.ndarray, chun
             rows["y"] = block[:, 1].round(4)
             start += len(rows)
             rows.to_csv(out, header=i == 0, index=False)
-
-
-def _full_review_counts(analysis, sums: pd.DataFrame, labels: list[str]) -> None:
-    """Profile review counts and label shares from every review (the profiles saw a sample)."""
-    seg = analysis.customers.set_index("customer_id")["segment_id"].reindex(sums.index)
-    counts = sums[[f"count_{lab}" for lab in labels]].groupby(seg.to_numpy()).sum()
-    for s, profile in analysis.profiles.items():
-        row = counts.loc[s].to_numpy(dtype=float)
-        profile["n_reviews"] = int(row.sum())
-        profile["label_shares"] = {lab: round(float(v / max(row.sum(), 1)), 4) for lab, v in zip(labels, row)}
-        profile["dominant_label"] = max(profile["label_shares"], key=profile["label_shares"].get)

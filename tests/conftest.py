@@ -50,6 +50,18 @@ def tiny_model(tmp_path_factory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
 
 
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, small_csv, tiny_model) -> Path:
+    """The model folder of a quick run (tiny encoder, 1 epoch, k=3) on the small file."""
+    from segcore.pipeline import RunConfig, run_pipeline
+    from segcore.train import TrainConfig
+
+    out = tmp_path_factory.mktemp("tiny-run")
+    config = RunConfig(k=3, train=TrainConfig(model=str(tiny_model), epochs=1, max_length=64, progress_bar=False))
+    run_pipeline(small_csv, out, config)
+    return out / "model"
+
+
 def run_cli(*args: str, cwd: Path = ROOT, timeout: int = 900) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run([sys.executable, "-m", "segcore", *map(str, args)], cwd=cwd, env=env,

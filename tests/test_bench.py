@@ -85,6 +85,7 @@ def test_bench_parser_and_quick_sizes():
     assert args.command == "bench" and args.quick and not args.debug
     cfg = bench.BenchConfig.for_run(quick=True, device="cpu")
     assert cfg.memory_rows <= 5000 and max(cfg.map_sizes) <= 5000 and cfg.train_batch == 16
+    assert cfg.ray_rows <= 5000 and bench.MEASUREMENTS[-1] == "score_ray"  # the Ray figure (tests/test_ray.py)
     assert bench.BenchConfig.for_run(quick=False, device="cpu").memory_rows == 1_000_000
 
 

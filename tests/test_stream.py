@@ -6,16 +6,7 @@ import pandas as pd
 import pytest
 
 from segcore.export import read_export_csv
-from segcore.pipeline import RunConfig, run_pipeline, score_file
-from segcore.train import TrainConfig
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, small_csv, tiny_model):
-    out = tmp_path_factory.mktemp("stream-run")
-    config = RunConfig(k=3, train=TrainConfig(model=str(tiny_model), epochs=1, max_length=64, progress_bar=False))
-    run_pipeline(small_csv, out, config)
-    return out / "model"
+from segcore.pipeline import RunConfig, score_file
 
 
 @pytest.fixture(scope="module")
