@@ -8,6 +8,8 @@ import joblib
 import numpy as np
 from sklearn.decomposition import PCA
 
+from .jitcache import enable_umap_cache
+
 log = logging.getLogger(__name__)
 
 MIN_UMAP_ROWS = 50
@@ -27,6 +29,8 @@ def fit_projection(embeddings: np.ndarray, *, seed: int = 42, n_neighbors: int =
         coords = proj.fit_transform(embeddings)
     else:
         import umap  # slow import (numba); only when needed
+
+        enable_umap_cache()
 
         proj = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, n - 1), min_dist=0.1,
                          metric="cosine", random_state=seed, n_jobs=1)
@@ -63,6 +67,7 @@ def _place(proj, embeddings: np.ndarray) -> np.ndarray:
         return proj.transform(embeddings)
     from umap.umap_ import init_graph_transform
 
+    enable_umap_cache()
     mode, proj.transform_mode = proj.transform_mode, "graph"
     distance = proj._input_distance_func
     if getattr(proj, "_small_data", False) and proj.metric == "cosine":
