@@ -1,4 +1,4 @@
-"""The command-line contract, end to end, through real subprocesses."""
+"""The command-line contract, end to end, mostly through real subprocesses."""
 import json
 
 import numpy as np
@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import DATA, run_cli
+from segcore.cli import main
 
 
 def _error_lines(proc):
@@ -23,13 +24,15 @@ def _error_lines(proc):
     (b"review,comment_id\nThe coffee was lovely and fresh,1\nTerrible taste and smell,2\n", "nolabel.csv",
      "No rating or label column"),
 ])
-def test_bad_input_one_line_exit_2(tmp_path, content, name, message):
+def test_bad_input_one_line_exit_2(tmp_path, capsys, content, name, message):
+    """In this process (`main`, as `python -m segcore` calls it); the subprocess tests below
+    show the same contract from outside."""
     path = tmp_path / name
     path.write_bytes(content)
-    proc = run_cli("run", path, "--out", tmp_path / "out")
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    lines = _error_lines(proc)
-    assert len(lines) == 1 and message in lines[0]
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    lines = [l for l in err.splitlines() if l.startswith("segscope: error:")]
+    assert "Traceback" not in err and len(lines) == 1 and message in lines[0]
 
 
 def test_too_few_examples_per_class(tmp_path, sample_frame):
