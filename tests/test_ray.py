@@ -23,7 +23,7 @@ N = 2000
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory, tiny_run):
     """`segcore bench`'s score_ray measurement on 2,000 real reviews (resampled from the shipped
-    sample; ~700 customers, a few of whom wrote the same review twice): both engines score
+    sample; ~640 customers, a few of whom wrote the same review twice): both engines score
     the same file, the Ray one on a local Ray instance (2 CPUs) that the measurement starts and
     stops; its folder keeps ray_reviews.csv and both engines' outputs."""
     folder = tmp_path_factory.mktemp("ray-cmp")
