@@ -83,6 +83,8 @@ def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_mode
 
         # Train a tiny model in the background and watch it finish.
         nav(page, "Train").click()
+        # The Train page's first render imports the training stack: minutes on a loaded 2-core CI box.
+        expect(page.get_by_text("A model folder on this server")).to_be_visible(timeout=240_000)
         page.get_by_text("A model folder on this server").click()
         page.get_by_label("Folder or hub id", exact=True).and_(page.locator("input")).fill(str(tiny_model))
         page.get_by_text("Advanced settings").click()
