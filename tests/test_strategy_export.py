@@ -78,3 +78,24 @@ def test_campaign_files(tmp_path):
     assert [r[0] for r in rows] == ["b", "c"]
     assert rows[0][header.index("suggested_action")] == "Complaint recovery"
     assert [p.name for p in csvs] == ["00_Segment_0.csv", "01_Unhappy_at_risk.csv"]
+
+
+def test_xlsx_values_read_back_as_written(tmp_path):
+    """Missing values stay blank, numbers / dates / booleans keep their type, long texts are cut
+    at Excel's cell limit (the workbook is written row by row in write-only mode)."""
+    from segcore.export import XLSX_CELL_LIMIT
+
+    frame = pd.DataFrame({"customer_id": ["a", None, "c"], "n": [1, 2, 3], "x": [0.5, float("nan"), 2.25],
+                          "when": pd.to_datetime(["2024-01-02", None, "2024-03-04"]), "ok": [True, False, True],
+                          "text": ["short", "y" * (XLSX_CELL_LIMIT + 10), "=1+1"]})
+    (tmp_path / "v.xlsx").write_bytes(xlsx_bytes({"values": frame}))
+    back = pd.read_excel(tmp_path / "v.xlsx")
+    assert list(back.columns) == list(frame.columns)
+    assert back["customer_id"].isna().tolist() == [False, True, False] and back["x"].isna().tolist() == [False, True, False]
+    assert back["n"].tolist() == [1, 2, 3] and back["x"][2] == 2.25 and back["ok"].tolist() == [True, False, True]
+    assert back["when"][0] == pd.Timestamp("2024-01-02") and pd.isna(back["when"][1])
+    assert len(back["text"][1]) <= XLSX_CELL_LIMIT and back["text"][1].endswith("[cut: Excel limit]")
+    assert back["text"][2] == "'=1+1"  # neutralised, stored as text
+    sheet = openpyxl.load_workbook(tmp_path / "v.xlsx")["values"]
+    assert sheet["A1"].font.bold and sheet["F4"].data_type == "s"
+
