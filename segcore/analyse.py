@@ -158,6 +158,13 @@ def analyse_sums(sums: pd.DataFrame, sampled: pd.DataFrame, *, n_reviews: int, l
     return analysis
 
 
+def profile_review_columns(scored: pd.DataFrame, labels: list[str]) -> list[str]:
+    """The columns of a scored review that segment profiles read (keywords, examples, top
+    products, aspects): what streamed and Ray scoring keep of each review for their sample."""
+    keep = ["row_id", "_text", "customer_id", "pred_label", *[f"p_{lab}" for lab in labels]]
+    return keep + [c for c in ("product", "aspects") if c in scored]
+
+
 def review_rows(original: pd.DataFrame, scored: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     """A chunk of reviews_scored.csv without the segment and map columns (added in pass 2)."""
     added = ["customer_id", "pred_label", *[f"p_{lab}" for lab in labels]]

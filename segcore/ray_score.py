@@ -49,7 +49,8 @@ from .artifacts import load_meta, load_segment_model, to_json
 from .columns import ColumnMap
 from .errors import SegscopeError
 from .load import sniff_delimiter
-from .analyse import analyse_sums, customer_part, review_keys, review_rows, review_text_features
+from .analyse import (analyse_sums, customer_part, profile_review_columns, review_keys, review_rows,
+                      review_text_features)
 
 log = logging.getLogger(__name__)
 
@@ -787,8 +788,7 @@ def _profile_sample(scored, first: pd.Series, labels: list[str], n_reviews: int,
         good = _good(batch)
         good = good[~_is_duplicate(good, first)]
         std = _standard(good, labels)
-        keep = ["row_id", "_text", "customer_id", "pred_label", *[f"p_{lab}" for lab in labels]]
-        return std[keep + [c for c in ("product", "aspects") if c in std]]
+        return std[profile_review_columns(std, labels)]
 
     ds = scored
     if n_reviews > PROFILE_SAMPLE_ROWS:

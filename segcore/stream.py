@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .analyse import add_predictions, analyse_sums, customer_part, review_keys, review_rows, review_text_features
+from .analyse import (add_predictions, analyse_sums, customer_part, profile_review_columns, review_keys, review_rows,
+                      review_text_features)
 from .artifacts import load_meta, load_segment_model, to_json
 from .behaviour import combine_sums
 from .clean import clean_reviews
@@ -123,7 +124,6 @@ def score_stream(input_path: str | Path, model_dir: str | Path, out_dir: str | P
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     meta = load_meta(model_dir)
     labels = list(meta["labels"])
-    prob_cols = [f"p_{lab}" for lab in labels]
     seconds: dict[str, float] = {}
     started = time.time()
     with _timed(seconds, "load"):
@@ -198,9 +198,7 @@ def score_stream(input_path: str | Path, model_dir: str | Path, out_dir: str | P
                     parts.append(customer_part(scored, review_text_features(segment_model, embs), labels))
                     if len(parts) >= MERGE_EVERY:
                         parts = [combine_sums(parts)]
-                    keep = ["row_id", "_text", "customer_id", "pred_label", *prob_cols]
-                    keep += [c for c in ("product", "aspects") if c in scored]
-                    sample.add(scored[keep])
+                    sample.add(scored[profile_review_columns(scored, labels)])
                     known = scored["label"].isin(labels).to_numpy()
                     known_true.append(label_index.get_indexer(scored["label"][known]).astype(np.int8))
                     known_pred.append(label_index.get_indexer(scored["pred_label"][known]).astype(np.int8))
