@@ -1,7 +1,7 @@
 """segscope: segment e-commerce customers from what they write. Run: streamlit run app.py"""
 import streamlit as st
 
-from pages._shared import current_dataset, device_label, registry, selected_run
+from ui.shared import current_dataset, device_label, registry, selected_run
 
 st.set_page_config(page_title="segscope", page_icon=":material/insights:", layout="wide")
 
@@ -14,7 +14,7 @@ PAGES = [
     st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
 ]
 
-from pages._auth import require_login  # noqa: E402  (after set_page_config)
+from ui.auth import require_login  # noqa: E402  (after set_page_config)
 
 if require_login():
     nav = st.navigation(PAGES)

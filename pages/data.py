@@ -3,12 +3,12 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages._shared import current_dataset, show_error, workspace
-from segcore.columns import ROLES, detect_columns
 from segcore.errors import SegscopeError
-from segcore.language import LANGUAGE_NAMES
-from segcore.load import SUPPORTED, list_sheets, read_table
-from segcore.quality import quality_report
+from segcore.ingest.columns import ROLES, detect_columns
+from segcore.ingest.load import SUPPORTED, list_sheets, read_table
+from segcore.ingest.quality import quality_report
+from segcore.text.language import LANGUAGE_NAMES
+from ui.shared import current_dataset, show_error, workspace
 
 ROLE_HELP = {"text": "Review text (required)", "id": "Customer id", "rating": "Star rating (1-5)",
              "label": "Label (instead of rating)", "date": "Review / order date", "amount": "Order value",
@@ -88,7 +88,7 @@ with st.expander("Preview (first 50 rows)", expanded=False):
     st.dataframe(frame.head(50), hide_index=True)
 
 try:
-    from segcore.columns import ColumnMap
+    from segcore.ingest.columns import ColumnMap
 
     report = quality_report(frame, ColumnMap(**mapping))
 except SegscopeError as exc:

@@ -3,9 +3,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import need_run, outputs
-from segcore.export import csv_bytes, safe_filename, xlsx_bytes
-from segcore.maptable import aspect_choices, map_table, mentions_aspect
+from segcore.analysis.maptable import aspect_choices, map_table, mentions_aspect
+from segcore.io.export import csv_bytes, safe_filename, xlsx_bytes
+from ui.shared import need_run, outputs
 
 MAX_POINTS = 100_000
 

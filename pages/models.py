@@ -6,11 +6,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from pages._shared import registry, show_error, store
+from segcore.config import RunConfig
 from segcore.errors import SegscopeError
-from segcore.export import csv_bytes, read_export_csv, safe_filename
-from segcore.load import SUPPORTED
-from segcore.pipeline import RunConfig, score_file
+from segcore.ingest.load import SUPPORTED
+from segcore.io.export import csv_bytes, read_export_csv, safe_filename
+from segcore.pipeline import score_file
+from ui.shared import registry, show_error, store
 
 st.title("Models")
 runs = store().list()

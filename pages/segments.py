@@ -3,10 +3,10 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages._shared import need_run, outputs, show_error, templates
+from segcore.analysis.edit import rename_run_segments, resegment_run
 from segcore.aspects.profile import aspect_table
-from segcore.edit import rename_run_segments, resegment_run
 from segcore.errors import SegscopeError
+from ui.shared import need_run, outputs, show_error, templates
 
 st.title("Segments")
 run = need_run()

@@ -1,12 +1,11 @@
 """Strategies & export: suggestions per segment, a template editor, and the downloads."""
 import streamlit as st
 
-from pages._shared import need_run, outputs, show_error, templates, templates_dir
 from segcore.errors import SegscopeError
-from segcore.export import campaign_lists, csv_bytes, safe_filename, xlsx_bytes
-from segcore.report import report_html
-from segcore.strategy import SUFFIX, load_templates, render_strategies, strategies_markdown
-
+from segcore.io.export import campaign_lists, csv_bytes, safe_filename, xlsx_bytes
+from segcore.strategy.report import report_html
+from segcore.strategy.suggest import SUFFIX, load_templates, render_strategies, strategies_markdown
+from ui.shared import need_run, outputs, show_error, templates, templates_dir
 
 
 def _smaller_title(text: str) -> str:

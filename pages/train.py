@@ -5,13 +5,11 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import current_dataset, device_label, outputs, registry, show_error, store
-from segcore.aspects import AspectConfig
+from segcore.config import AspectConfig, RunConfig, TrainConfig
+from segcore.encoders.models import MODEL_CHOICES as BUILTIN_MODELS
 from segcore.errors import SegscopeError
-from segcore.language import LANGUAGE_NAMES
-from segcore.models import MODEL_CHOICES as BUILTIN_MODELS
-from segcore.pipeline import RunConfig
-from segcore.train import TrainConfig
+from segcore.text.language import LANGUAGE_NAMES
+from ui.shared import current_dataset, device_label, outputs, registry, show_error, store
 
 st.title("Train")
 dataset = current_dataset()

@@ -4,9 +4,10 @@ The names below are imported on first use, so that importing one light module (e
 worker that only reads files) does not load torch and transformers."""
 from importlib import import_module
 
-_EXPORTS = {"ColumnMap": "columns", "detect_columns": "columns", "SegscopeError": "errors",
-            "list_sheets": "load", "read_table": "load", "RunConfig": "pipeline", "RunResult": "pipeline",
-            "run_pipeline": "pipeline", "score_file": "pipeline", "Progress": "progress", "TrainConfig": "train"}
+_EXPORTS = {"ColumnMap": "ingest.columns", "detect_columns": "ingest.columns", "SegscopeError": "errors",
+            "list_sheets": "ingest.load", "read_table": "ingest.load", "RunConfig": "config", "RunResult": "pipeline",
+            "run_pipeline": "pipeline", "score_file": "pipeline", "Progress": "progress", "TrainConfig": "config",
+            "AspectConfig": "config"}
 
 __all__ = sorted(_EXPORTS)
 

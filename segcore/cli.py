@@ -104,7 +104,7 @@ def _score_ray(args, config) -> dict:
     if args.num_gpus_per_worker is not None and args.num_gpus_per_worker < 0:
         raise SegscopeError(f"--num-gpus-per-worker must be 0 or more, got {args.num_gpus_per_worker:g}.")
     try:
-        from .ray_score import score_ray
+        from .engines.ray_score import score_ray
     except ImportError as exc:
         if not (exc.name or "").startswith("ray"):
             raise
@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             from .bench import run_bench
 
             return run_bench(args)
-        from .pipeline import RunConfig, run_pipeline, score_file
-        from .train import TrainConfig
+        from .config import RunConfig, TrainConfig
+        from .pipeline import run_pipeline, score_file
 
         for flag in ("max_rows", "batch_size", "epochs", "lr", "max_length", "k", "chunk_rows", "lora_r",
                      "fgm_epsilon", "aspect_epochs", "workers"):

@@ -8,61 +8,36 @@ import os
 import tempfile
 import time
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .analyse import Analysis, analyse
-from .aspects import TAGGER_DIR, AspectConfig, AspectTagger
-from .artifacts import load_meta, load_segment_model, save_model_dir, sha256_file, to_json
-from .baseline import baseline_metrics
-from .columns import ColumnMap, detect_columns
-from .export import campaign_lists, write_campaigns, write_csv
-from .language import detect_language
-from .load import read_table
-from .metrics import classification_metrics
-from .mlm import domain_adapt
-from .models import choose_model, load_classifier, load_tokenizer
-from .options import add_effect, compare_options, options_on
-from .predict import predict
-from .prepare import Prepared, prepare_reviews, sample_rows
+from .analysis.analyse import Analysis, analyse
+from .analysis.projection import fit_projection, load_projection, project
+from .aspects import TAGGER_DIR, AspectTagger
+from .config import RunConfig
+from .encoders.models import choose_model, load_classifier, load_tokenizer
+from .encoders.predict import predict
+from .ingest.columns import ColumnMap, detect_columns
+from .ingest.load import read_table
+from .ingest.prepare import Prepared, prepare_reviews, sample_rows
+from .io.artifacts import load_meta, load_segment_model, save_model_dir, sha256_file, to_json
+from .io.export import campaign_lists, write_campaigns, write_csv
 from .progress import JobCancelled, Progress
-from .projection import fit_projection, load_projection, project
-from .split import check_trainable, split_622
-from .strategy import load_templates, strategies_markdown
-from .train import TrainConfig, fine_tune
+from .strategy.suggest import load_templates, strategies_markdown
+from .text.language import detect_language
+from .training.baseline import baseline_metrics
+from .training.metrics import classification_metrics
+from .training.mlm import domain_adapt
+from .training.options import add_effect, compare_options, options_on
+from .training.split import check_trainable, split_622
+from .training.train import fine_tune
 
 log = logging.getLogger(__name__)
 
 ADDED_COLUMNS = ("row_id", "customer_id", "pred_label", "segment_id", "segment_name", "x", "y")
-
-
-@dataclass
-class RunConfig:
-    """Options of `segcore run`; `columns` holds the column names given by the user."""
-
-    columns: dict[str, str | None] = field(default_factory=dict)
-    sheet: str | None = None
-    train: TrainConfig = field(default_factory=TrainConfig)
-    k: int | None = None
-    max_rows: int | None = None
-    seed: int = 42
-    templates: str | None = None
-    predict_batch_size: int = 64
-    mask_pii: bool = True  # e-mails, phone and card numbers masked for training and exports
-    precision: str = "auto"  # scoring: "auto" = bf16 on a GPU, fp32 on a CPU; "bf16" / "fp32"
-    # With a training option on, train once more without it to report its effect (segcore.options).
-    compare_options: bool = True
-    # Aspect tagger (segcore.aspects): trained from the seed lexicon's weak labels; its model,
-    # precision and seed follow `train` / `seed`. Off by default: on a CPU it costs about
-    # one more fine-tuning (README, Aspects).
-    aspects: bool = False
-    aspect_config: AspectConfig = field(default_factory=AspectConfig)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -279,7 +254,7 @@ def _train_with_options(texts: list[str], y: np.ndarray, labels: list[str], spli
                         timer: Timer, stack: ExitStack, *, progress: Progress | None, callbacks=(),
                         language: str | None = None):
     """Fine-tune (after domain-adaptive MLM when asked); with training options on, also train
-    without each one on the same split and report test macro-F1 (segcore.options). Temporary
+    without each one on the same split and report test macro-F1 (segcore.training.options). Temporary
     folders live as long as `stack`."""
     train_idx, val_idx, test_idx = split
     tc = config.train
@@ -331,11 +306,11 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
     by the saved projection. No training.
 
     With `chunk_rows`, the file is streamed in chunks of that many rows (bounded memory, same
-    outputs; see segcore.stream); the result then has `prepared=None` and its `analysis.reviews`
+    outputs; see segcore.engines.stream); the result then has `prepared=None` and its `analysis.reviews`
     holds only the reviews sampled for the segment profiles."""
     config = config or RunConfig()
     if chunk_rows:
-        from .stream import score_stream
+        from .engines.stream import score_stream
 
         return score_stream(input_path, model_dir, out_dir, config, chunk_rows=chunk_rows, progress=progress)
     model_dir, out_dir = Path(model_dir), Path(out_dir)

@@ -53,8 +53,8 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, small_csv, tiny_model) -> Path:
     """The model folder of a quick run (tiny encoder, 1 epoch, k=3) on the small file."""
-    from segcore.pipeline import RunConfig, run_pipeline
-    from segcore.train import TrainConfig
+    from segcore.config import RunConfig, TrainConfig
+    from segcore.pipeline import run_pipeline
 
     out = tmp_path_factory.mktemp("tiny-run")
     config = RunConfig(k=3, train=TrainConfig(model=str(tiny_model), epochs=1, max_length=64, progress_bar=False))

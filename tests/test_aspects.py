@@ -5,17 +5,26 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import DATA, run_cli
-from segcore.aspects import (AspectConfig, bio_labels, encode_weak, fit_aspect_tagger, lexicon_spans, load_tagger,
-                             predict_spans, span_scores, tag_aspects)
+from test_app import _app, _ok, _train, _wait_done, models_dir  # noqa: F401  (fixtures)
+
+from segcore.analysis.edit import resegment_run
+from segcore.analysis.profiles import build_profiles
+from segcore.aspects import (
+    bio_labels,
+    encode_weak,
+    fit_aspect_tagger,
+    lexicon_spans,
+    load_tagger,
+    predict_spans,
+    span_scores,
+    tag_aspects,
+)
 from segcore.aspects.lexicon import IGNORE
 from segcore.aspects.profile import aspect_profile, format_aspects, negative_aspects, parse_aspects
-from segcore.edit import resegment_run
-from segcore.models import default_model_path, load_tokenizer
-from segcore.profiles import build_profiles
-from segcore.strategy import load_templates, render_strategies
-from test_app import _app, _ok, _train, _wait_done, models_dir  # noqa: F401  (fixtures)
+from segcore.config import AspectConfig
+from segcore.encoders.models import default_model_path, load_tokenizer
+from segcore.strategy.suggest import load_templates, render_strategies
 
 LABEL2ID = {lab: i for i, lab in enumerate(bio_labels())}
 ID2LABEL = {i: lab for lab, i in LABEL2ID.items()}

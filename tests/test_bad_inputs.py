@@ -9,9 +9,9 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from segcore.cli import main
 
 INPUTS = Path(__file__).parent / "fixtures" / "inputs"
@@ -111,8 +111,8 @@ def test_exports_neutralise_formulas(runs):
 
 
 def test_html_never_rendered(runs):
-    from segcore.maptable import hover_text
-    from segcore.report import report_html
+    from segcore.analysis.maptable import hover_text
+    from segcore.strategy.report import report_html
 
     out = runs["html_in_reviews.csv"][1]
     scored = pd.read_csv(out / "reviews_scored.csv", encoding="utf-8-sig")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from segcore import bench
-from segcore.models import load_classifier
+from segcore.encoders.models import load_classifier
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +14,7 @@ def tiny_classifier(tmp_path_factory, tiny_model):
     """The tiny encoder with a (random) 3-class head, saved like a run's model folder."""
     path = tmp_path_factory.mktemp("tiny-cls")
     load_classifier(str(tiny_model), bench.LABELS).save_pretrained(path)
-    from segcore.models import load_tokenizer
+    from segcore.encoders.models import load_tokenizer
 
     load_tokenizer(str(tiny_model)).save_pretrained(path)
     return str(path)

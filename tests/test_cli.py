@@ -5,8 +5,8 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-
 from conftest import DATA, run_cli
+
 from segcore.cli import main
 
 

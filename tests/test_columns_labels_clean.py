@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segcore.clean import clean_reviews, clean_text
-from segcore.columns import detect_columns
 from segcore.errors import SegscopeError
-from segcore.labels import labels_from_rating, ordered_labels, parse_rating
+from segcore.ingest.clean import clean_reviews, clean_text
+from segcore.ingest.columns import detect_columns
+from segcore.ingest.labels import labels_from_rating, ordered_labels, parse_rating
 
 
 def test_detects_amazon_columns(sample_frame):

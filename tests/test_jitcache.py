@@ -9,7 +9,7 @@ from conftest import ROOT
 
 MAP = """
 import json, numpy as np
-from segcore.projection import fit_projection, project
+from segcore.analysis.projection import fit_projection, project
 from umap.umap_ import smooth_knn_dist
 emb = np.load({emb!r})
 proj, xy = fit_projection(emb, seed=0)
@@ -31,7 +31,6 @@ def _map_in_new_process(emb_path, cache):
 def test_second_process_loads_the_compiled_umap_and_draws_the_same_map(tmp_path, sample_frame):
     """Real reviews as TF-IDF + SVD vectors (any vectors do: this is about compilation)."""
     import numpy as np
-
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
 

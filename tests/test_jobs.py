@@ -5,11 +5,10 @@ import time
 import pytest
 from transformers import TrainerCallback
 
+from segcore.config import RunConfig, TrainConfig
 from segcore.errors import SegscopeError
-from segcore.jobs import JobRegistry
-from segcore.pipeline import RunConfig
-from segcore.runs import RunStore, load_outputs
-from segcore.train import TrainConfig
+from segcore.services.jobs import JobRegistry
+from segcore.services.runs import RunStore, load_outputs
 
 
 def _wait(job, timeout=300):

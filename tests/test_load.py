@@ -2,10 +2,10 @@ import io
 
 import pandas as pd
 import pytest
-
 from conftest import DATA
+
 from segcore.errors import SegscopeError
-from segcore.load import list_sheets, read_table
+from segcore.ingest.load import list_sheets, read_table
 
 
 @pytest.fixture(scope="module")

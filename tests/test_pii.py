@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from segcore.pii import mask_pii, mask_series
+from segcore.ingest.pii import mask_pii, mask_series
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -38,7 +38,7 @@ def test_masking_reaches_training_text_and_exports(tmp_path, small_csv, tiny_mod
     import json
 
     from segcore.cli import main
-    from segcore.pipeline import RunConfig
+    from segcore.config import RunConfig
 
     assert RunConfig().mask_pii  # on by default
     frame = pd.read_csv(small_csv)

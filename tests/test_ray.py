@@ -7,15 +7,14 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
-
-from segcore import bench
-from segcore.export import read_export_csv
-from segcore.cli import main
-from segcore.errors import SegscopeError
-
 from conftest import run_cli
 
-ray_score = pytest.importorskip("segcore.ray_score")  # ray[data] is in requirements.txt
+from segcore import bench
+from segcore.cli import main
+from segcore.errors import SegscopeError
+from segcore.io.export import read_export_csv
+
+ray_score = pytest.importorskip("segcore.engines.ray_score")  # ray[data] is in requirements.txt
 
 N = 2000
 

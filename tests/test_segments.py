@@ -1,11 +1,11 @@
 import numpy as np
 import pandas as pd
 
-from segcore.analyse import analyse, rename_segments
-from segcore.behaviour import customer_behaviour, parse_dates
-from segcore.keywords import class_tfidf_keywords
-from segcore.segment import SegmentModel, fit_segments
-from segcore.strategy import load_templates
+from segcore.analysis.analyse import analyse, rename_segments
+from segcore.analysis.behaviour import customer_behaviour, parse_dates
+from segcore.analysis.keywords import class_tfidf_keywords
+from segcore.analysis.segment import SegmentModel, fit_segments
+from segcore.strategy.suggest import load_templates
 
 LABELS = ["negative", "neutral", "positive"]
 

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from segcore.errors import SegscopeError
-from segcore.export import campaign_lists, safe_filename, write_campaigns, write_csv, xlsx_bytes
-from segcore.strategy import load_templates, render_strategies, strategies_markdown
+from segcore.io.export import campaign_lists, safe_filename, write_campaigns, write_csv, xlsx_bytes
+from segcore.strategy.suggest import load_templates, render_strategies, strategies_markdown
 
 
 def _profile(seg, pos, neg, churn, products=None):
@@ -83,7 +83,7 @@ def test_campaign_files(tmp_path):
 def test_xlsx_values_read_back_as_written(tmp_path):
     """Missing values stay blank, numbers / dates / booleans keep their type, long texts are cut
     at Excel's cell limit (the workbook is written row by row in write-only mode)."""
-    from segcore.export import XLSX_CELL_LIMIT
+    from segcore.io.export import XLSX_CELL_LIMIT
 
     frame = pd.DataFrame({"customer_id": ["a", None, "c"], "n": [1, 2, 3], "x": [0.5, float("nan"), 2.25],
                           "when": pd.to_datetime(["2024-01-02", None, "2024-03-04"]), "ok": [True, False, True],

@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segcore.export import read_export_csv
-from segcore.pipeline import RunConfig, score_file
+from segcore.config import RunConfig
+from segcore.io.export import read_export_csv
+from segcore.pipeline import score_file
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,7 @@ def test_chunk_rows_with_max_rows_is_refused(tmp_path, tiny_run, score_input):
 
 
 def test_map_fits_on_a_sample_above_the_threshold():
-    from segcore.projection import fit_projection, project
+    from segcore.analysis.projection import fit_projection, project
 
     emb = np.random.default_rng(0).normal(size=(300, 16)).astype(np.float32)
     proj, coords = fit_projection(emb, max_fit_rows=120)

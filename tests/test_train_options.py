@@ -5,16 +5,17 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli
 from transformers import TrainerCallback
 
-from conftest import run_cli
-from segcore.adversarial import FGM, word_embeddings
-from segcore.augment import augment_text, augment_train
+from segcore.config import TrainConfig
+from segcore.encoders.models import load_classifier, load_tokenizer
+from segcore.encoders.predict import predict, tokenize
 from segcore.errors import SegscopeError
-from segcore.mlm import domain_adapt
-from segcore.models import load_classifier, load_tokenizer
-from segcore.predict import predict, tokenize
-from segcore.train import TrainConfig, fine_tune
+from segcore.training.adversarial import FGM, word_embeddings
+from segcore.training.augment import augment_text, augment_train
+from segcore.training.mlm import domain_adapt
+from segcore.training.train import fine_tune
 
 LABELS = ["negative", "neutral", "positive"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..config import AspectConfig
 from .lexicon import ASPECTS, SEED_LEXICON, bio_labels, encode_weak, lexicon_spans
-from .model import (AspectConfig, AspectTagger, aspect_names, evaluate, fit_and_evaluate, load_tagger,
-                    predict_spans, span_scores)
+from .model import AspectTagger, aspect_names, evaluate, fit_and_evaluate, load_tagger, predict_spans, span_scores
 from .profile import ASPECT_SEP, aspect_profile, format_aspects, parse_aspects
 
 TAGGER_DIR = "aspects"  # inside a run's model/ folder

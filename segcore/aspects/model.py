@@ -9,46 +9,21 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import (AutoModelForTokenClassification, DataCollatorForTokenClassification, Trainer,
-                          TrainingArguments)
+from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification, Trainer, TrainingArguments
 
+from ..config import AspectConfig
+from ..encoders.models import _load, load_tokenizer, pick_device, resolve_model, use_bf16
 from ..errors import SegscopeError
-from ..models import _load, load_tokenizer, pick_device, resolve_model, use_bf16
-from .lexicon import (ASPECTS, bio_labels, encode_weak, first_subtokens, lexicon_spans, windows,
-                      word_span)
+from .lexicon import ASPECTS, bio_labels, encode_weak, first_subtokens, lexicon_spans, windows, word_span
 
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = "aspects.json"
-
-
-@dataclass
-class AspectConfig:
-    """Tagger training options; defaults keep the extra CPU time to a few minutes."""
-
-    model: str = "default"
-    epochs: int = 2
-    batch_size: int = 16
-    lr: float = 5e-5
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    max_length: int = 128  # tokens per window; longer reviews are split into overlapping windows
-    stride: int = 16
-    max_train_reviews: int = 1500  # training cost stays bounded on big files
-    heldout_share: float = 0.2
-    precision: str = "auto"
-    seed: int = 42
-    max_steps: int = -1
-    n_examples: int = 10
-    progress_bar: bool = True
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

@@ -1,0 +1,189 @@
+"""From per-review predictions and embeddings to customers, segments, profiles and strategies."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..strategy.suggest import render_strategies
+from .behaviour import behaviour_from_sums, behaviour_sums
+from .profiles import build_profiles
+from .segment import SegmentModel, customer_embeddings, fit_segments
+
+
+@dataclass
+class Analysis:
+    reviews: pd.DataFrame  # standard columns + pred_label, p_*, segment_id, segment_name
+    customers: pd.DataFrame  # one row per customer, segments.csv
+    profiles: dict[int, dict]
+    strategies: dict[int, list[dict]]
+    segment_model: SegmentModel
+
+
+def add_predictions(reviews: pd.DataFrame, probs: np.ndarray, labels: list[str]) -> pd.DataFrame:
+    out = reviews.copy()
+    out["pred_label"] = np.asarray(labels, dtype=object)[probs.argmax(axis=1)]
+    for i, lab in enumerate(labels):
+        out[f"p_{lab}"] = probs[:, i].round(5)
+    return out
+
+
+def customer_sums(scored: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """Additive per-customer parts of the customer table (see `behaviour.combine_sums`)."""
+    sums = behaviour_sums(scored)
+    counts = pd.crosstab(scored["customer_id"], scored["pred_label"]).reindex(columns=labels, fill_value=0)
+    sums[[f"count_{lab}" for lab in labels]] = counts.reindex(sums.index).to_numpy()
+    probs = scored.groupby("customer_id", sort=True)[[f"p_{lab}" for lab in labels]].sum()
+    sums[[f"psum_{lab}" for lab in labels]] = probs.reindex(sums.index).to_numpy()
+    return sums
+
+
+def customer_table_from_sums(sums: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    n = sums["n_reviews"]
+    shares = pd.DataFrame({f"share_{lab}": sums[f"count_{lab}"] / n for lab in labels}, index=sums.index)
+    negative = shares["share_negative"] if "share_negative" in shares else None
+    table = behaviour_from_sums(sums, negative_share=negative).join(shares)
+    # Mean class probabilities feed the segment model (smoother than hard shares).
+    return table.join(pd.DataFrame({f"p_{lab}": sums[f"psum_{lab}"] / n for lab in labels}, index=sums.index))
+
+
+def customer_table(reviews: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """segments.csv rows (without the segment columns), indexed by customer_id."""
+    return customer_table_from_sums(customer_sums(reviews, labels), labels)
+
+
+def analyse(reviews: pd.DataFrame, probs: np.ndarray, embeddings: np.ndarray, *, labels: list[str],
+            templates: dict[str, str], k: int | None = None, seed: int = 42,
+            segment_model: SegmentModel | None = None, segment_names: dict[int, str] | None = None
+            ) -> Analysis:
+    """Fit segments (or assign with a saved `segment_model`), then profile and strategise."""
+    scored = add_predictions(reviews, probs, labels)
+    customers = customer_table(scored, labels)
+    cust_emb = customer_embeddings(embeddings, scored["customer_id"], customers.index)
+    prob_cols = [f"p_{lab}" for lab in labels]
+    if segment_model is None:
+        segment_model, seg = fit_segments(cust_emb, customers, label_cols=prob_cols, k=k, seed=seed)
+    else:
+        seg = segment_model.assign(cust_emb, customers)
+    return label_segments(scored, customers, seg, labels=labels, templates=templates,
+                          segment_model=segment_model, segment_names=segment_names)
+
+
+def label_segments(scored: pd.DataFrame, customers: pd.DataFrame, seg: np.ndarray, *, labels: list[str],
+                   templates: dict[str, str], segment_model: SegmentModel,
+                   segment_names: dict[int, str] | None = None, profile_reviews: pd.DataFrame | None = None
+                   ) -> Analysis:
+    """Segment ids onto customers and reviews, then profiles, names and strategies.
+
+    `profile_reviews` (default: all of `scored`) are the reviews that keywords, examples and top
+    products come from; streamed scoring passes a bounded sample."""
+    customers = customers.copy()
+    customers["segment_id"] = seg
+    scored = scored.copy(deep=False)
+    scored["segment_id"] = scored["customer_id"].map(customers["segment_id"]).astype(int)
+    if profile_reviews is None:
+        profile_reviews = scored
+    else:
+        profile_reviews = profile_reviews.assign(
+            segment_id=profile_reviews["customer_id"].map(customers["segment_id"]).astype(int))
+    profiles = build_profiles(profile_reviews, customers, labels=labels)
+    if segment_names:
+        for s, name in segment_names.items():
+            if s in profiles:
+                profiles[s]["name"] = name
+    names = {s: p["name"] for s, p in profiles.items()}
+    customers["segment_name"] = customers["segment_id"].map(names)
+    scored["segment_name"] = scored["segment_id"].map(names)
+    prob_cols = [f"p_{lab}" for lab in labels]
+    customers = customers.drop(columns=prob_cols).reset_index().rename(columns={"index": "customer_id"})
+    lead = ["customer_id", "segment_id", "segment_name"]
+    customers = customers[lead + [c for c in customers.columns if c not in lead]]
+    strategies = render_strategies(profiles, templates=templates)
+    return Analysis(reviews=scored, customers=customers, profiles=profiles, strategies=strategies,
+                    segment_model=segment_model)
+
+
+def rename_segments(analysis: Analysis, names: dict[int, str], *, templates: dict[str, str]) -> Analysis:
+    """New names flow into profiles, tables and strategies."""
+    profiles = {s: {**p, "name": names.get(s, p["name"])} for s, p in analysis.profiles.items()}
+    mapping = {s: p["name"] for s, p in profiles.items()}
+    reviews = analysis.reviews.assign(segment_name=analysis.reviews["segment_id"].map(mapping))
+    customers = analysis.customers.assign(segment_name=analysis.customers["segment_id"].map(mapping))
+    return Analysis(reviews=reviews, customers=customers, profiles=profiles,
+                    strategies=render_strategies(profiles, templates=templates),
+                    segment_model=analysis.segment_model)
+
+
+def review_keys(original: pd.DataFrame, reviews: pd.DataFrame, id_col: str | None) -> np.ndarray:
+    """A hash per review of (customer, clean text): equal hashes are duplicates (as in cleaning)."""
+    keys = [reviews["_text"]] if id_col is None else [original[id_col].astype(str), reviews["_text"]]
+    return pd.util.hash_pandas_object(pd.DataFrame({i: k.to_numpy() for i, k in enumerate(keys)}),
+                                      index=False).to_numpy()
+
+
+def text_columns(segment_model) -> list[str]:
+    return [f"text_{i}" for i in range(len(segment_model.pca_components))]
+
+
+def review_text_features(segment_model, embs: np.ndarray) -> np.ndarray:
+    """Each review's unit embedding in the segment model's PCA space; a customer's mean of these
+    equals the PCA of its mean unit embedding (PCA is linear)."""
+    unit = embs / np.maximum(np.linalg.norm(embs, axis=1, keepdims=True), 1e-12)
+    return segment_model.text_features(unit)
+
+
+def customer_part(scored: pd.DataFrame, text: np.ndarray, labels: list[str]) -> pd.DataFrame:
+    """Per-customer sums of some reviews (`customer_sums` plus the sums of their `text`
+    features); parts of one file combine with `combine_sums`."""
+    part = customer_sums(scored, labels)
+    text = pd.DataFrame(text, columns=[f"text_{i}" for i in range(text.shape[1])])
+    part[list(text.columns)] = text.groupby(scored["customer_id"].to_numpy()).sum().reindex(part.index)
+    return part
+
+
+def analyse_sums(sums: pd.DataFrame, sampled: pd.DataFrame, *, n_reviews: int, labels: list[str],
+                 segment_model, templates: dict[str, str], segment_names: dict[int, str]):
+    """Customers, segments by the saved centroids, profiles and strategies from the combined
+    per-customer sums of all reviews and a sample of the reviews (keywords, examples)."""
+    customers = customer_table_from_sums(sums, labels)
+    text = sums[text_columns(segment_model)].to_numpy() / sums["n_reviews"].to_numpy()[:, None]
+    seg = segment_model.assign(None, customers, text=text)
+    analysis = label_segments(pd.DataFrame({"customer_id": pd.Series([], dtype=object)}), customers, seg,
+                              labels=labels, templates=templates, segment_model=segment_model,
+                              segment_names=segment_names, profile_reviews=sampled)
+    if len(sampled) < n_reviews:  # review counts and label shares from all reviews, not the sample
+        _full_review_counts(analysis, sums, labels)
+        analysis.strategies = render_strategies(analysis.profiles, templates=templates)
+    return analysis
+
+
+def profile_review_columns(scored: pd.DataFrame, labels: list[str]) -> list[str]:
+    """The columns of a scored review that segment profiles read (keywords, examples, top
+    products, aspects): what streamed and Ray scoring keep of each review for their sample."""
+    keep = ["row_id", "_text", "customer_id", "pred_label", *[f"p_{lab}" for lab in labels]]
+    return keep + [c for c in ("product", "aspects") if c in scored]
+
+
+def review_rows(original: pd.DataFrame, scored: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """A chunk of reviews_scored.csv without the segment and map columns (added in pass 2)."""
+    added = ["customer_id", "pred_label", *[f"p_{lab}" for lab in labels]]
+    if "aspects" in scored:
+        added.append("aspects")
+    clash = {c: f"{c}_original" for c in original.columns
+             if c != "row_id" and (c in added or c in ("segment_id", "segment_name", "x", "y"))}
+    table = original.rename(columns=clash)
+    for col in added:
+        table[col] = scored[col].to_numpy()
+    return table
+
+
+def _full_review_counts(analysis, sums: pd.DataFrame, labels: list[str]) -> None:
+    """Profile review counts and label shares from every review (the profiles saw a sample)."""
+    seg = analysis.customers.set_index("customer_id")["segment_id"].reindex(sums.index)
+    counts = sums[[f"count_{lab}" for lab in labels]].groupby(seg.to_numpy()).sum()
+    for s, profile in analysis.profiles.items():
+        row = counts.loc[s].to_numpy(dtype=float)
+        profile["n_reviews"] = int(row.sum())
+        profile["label_shares"] = {lab: round(float(v / max(row.sum(), 1)), 4) for lab, v in zip(labels, row)}
+        profile["dominant_label"] = max(profile["label_shares"], key=profile["label_shares"].get)

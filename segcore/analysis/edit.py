@@ -1,0 +1,93 @@
+"""Change a finished run without retraining: re-segment with another k, rename segments,
+re-render strategies with edited templates. Outputs on disk are rewritten in place."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SegscopeError
+from ..ingest.columns import column_map_from_dict
+from ..ingest.prepare import Prepared, prepare_reviews
+from ..io.artifacts import META_FILE, SEGMENTS_FILE, load_meta, load_segment_model, to_json
+from ..io.export import read_export_csv
+from ..pipeline import ADDED_COLUMNS, write_outputs
+from .analyse import Analysis, analyse, rename_segments
+
+
+def _load(run_path: Path) -> tuple[Prepared, np.ndarray, np.ndarray, np.ndarray, list[str], dict]:
+    meta = load_meta(run_path / "model")
+    labels = list(meta["labels"])
+    scored = read_export_csv(run_path / "reviews_scored.csv")
+    emb_file = run_path / "embeddings.npy"
+    if not emb_file.exists():
+        raise SegscopeError(f"{run_path.name} has no saved embeddings; re-run training to re-segment it.")
+    embeddings = np.load(emb_file).astype(np.float32)
+    prob_cols = [f"p_{lab}" for lab in labels]
+    aspects = scored["aspects"] if (meta.get("aspects") or {}).get("enabled") and "aspects" in scored else None
+    added = (*ADDED_COLUMNS, *prob_cols, *(("aspects",) if aspects is not None else ()))
+    original = scored.drop(columns=[c for c in added if c in scored and c != "row_id"])
+    columns = column_map_from_dict(meta["columns"])
+    prepared = prepare_reviews(original.drop(columns=["row_id"]), columns, require_labels=False)
+    if len(prepared.reviews) != len(scored):
+        raise SegscopeError(f"{run_path.name}: saved outputs do not match; re-run training.")
+    # Keep the run's own row ids and customer ids (they came from the original file).
+    prepared.reviews["row_id"] = scored["row_id"].to_numpy()
+    prepared.original["row_id"] = scored["row_id"].to_numpy()
+    prepared.reviews["customer_id"] = scored["customer_id"].astype(str).to_numpy()
+    if aspects is not None:  # the run's tagged aspects feed the profiles again
+        prepared.reviews["aspects"] = aspects.fillna("").astype(str).to_numpy()
+    prepared.dropped = read_export_csv(run_path / "dropped_rows.csv")
+    probs = scored[prob_cols].to_numpy(dtype=np.float32)
+    coords = scored[["x", "y"]].to_numpy(dtype=np.float32)
+    return prepared, probs, embeddings, coords, labels, meta
+
+
+def _save(run_path: Path, prepared: Prepared, analysis: Analysis, coords: np.ndarray, labels: list[str],
+          meta: dict) -> None:
+    write_outputs(run_path, prepared, analysis, coords, labels)
+    meta["segment_names"] = {str(s): p["name"] for s, p in analysis.profiles.items()}
+    to_json(analysis.segment_model.to_dict(), run_path / "model" / SEGMENTS_FILE)
+    to_json(meta, run_path / "model" / META_FILE)
+    metrics_file = run_path / "metrics.json"
+    metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+    metrics["k"] = analysis.segment_model.k
+    metrics["silhouette"] = analysis.segment_model.silhouette
+    to_json(metrics, metrics_file)
+
+
+def resegment_run(run_path: str | Path, *, k: int | None, templates: dict[str, str], seed: int = 42) -> Analysis:
+    """Fit segments again on the saved embeddings and predictions (k=None: by silhouette)."""
+    run_path = Path(run_path)
+    prepared, probs, embeddings, coords, labels, meta = _load(run_path)
+    analysis = analyse(prepared.reviews, probs, embeddings, labels=labels, templates=templates, k=k, seed=seed)
+    _save(run_path, prepared, analysis, coords, labels, meta)
+    return analysis
+
+
+def current_analysis(run_path: str | Path, *, templates: dict[str, str]) -> Analysis:
+    """The run's analysis as saved (segments from the saved model and names)."""
+    run_path = Path(run_path)
+    prepared, probs, embeddings, _, labels, meta = _load(run_path)
+    names = {int(k): v for k, v in meta.get("segment_names", {}).items()}
+    return analyse(prepared.reviews, probs, embeddings, labels=labels, templates=templates,
+                   segment_model=load_segment_model(run_path / "model"), segment_names=names)
+
+
+def rename_run_segments(run_path: str | Path, names: dict[int, str], *, templates: dict[str, str]) -> Analysis:
+    """New names flow into segments.csv, profiles, strategies and campaign files."""
+    run_path = Path(run_path)
+    clean = {int(s): " ".join(str(n).split())[:80] for s, n in names.items() if str(n).strip()}
+    prepared, probs, embeddings, coords, labels, meta = _load(run_path)
+    saved = {int(k): v for k, v in meta.get("segment_names", {}).items()}
+    base = analyse(prepared.reviews, probs, embeddings, labels=labels, templates=templates,
+                   segment_model=load_segment_model(run_path / "model"), segment_names=saved)
+    analysis = rename_segments(base, clean, templates=templates)
+    _save(run_path, prepared, analysis, coords, labels, meta)
+    return analysis
+
+
+def scored_reviews_frame(run_path: str | Path) -> pd.DataFrame:
+    return read_export_csv(Path(run_path) / "reviews_scored.csv")

@@ -1,0 +1,1 @@
+"""Scoring engines: apply a saved run to new reviews in one piece, streamed, or on Ray."""

@@ -1,0 +1,1 @@
+"""Run artifacts (the saved model folder) and exports a marketer opens."""

@@ -1,0 +1,130 @@
+"""Background training jobs: one at a time per process, progress readable from any thread.
+
+A job trains in a worker thread into `models/.<run_id>.partial/` and is renamed to
+`models/<run_id>/` when complete. A failed or cancelled job leaves `models/<run_id>/` with only
+status.json (and the log), so the reason stays visible and nothing half-written looks usable."""
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import RunConfig
+from ..errors import SegscopeError
+from ..pipeline import run_pipeline
+from ..progress import JobCancelled, Progress
+from .runs import RunStore, new_run_id, write_status
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("queued", "running")
+
+
+@dataclass
+class Job:
+    run_id: str
+    input_name: str
+    config: RunConfig
+    progress: Progress = field(default_factory=Progress)
+    status: str = "queued"
+    error: str | None = None
+    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))
+    finished: float | None = None
+    metrics: dict | None = None
+    thread: threading.Thread | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+class JobRegistry:
+    """Holds the jobs of this server process; `start` refuses a second concurrent job."""
+
+    def __init__(self, store: RunStore):
+        self.store = store
+        self._lock = threading.Lock()
+        self._jobs: list[Job] = []
+        store.clean_partials()  # left by a process that was killed mid-run
+
+    def jobs(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs)
+
+    def latest(self) -> Job | None:
+        with self._lock:
+            return self._jobs[-1] if self._jobs else None
+
+    def active(self) -> Job | None:
+        with self._lock:
+            return next((j for j in self._jobs if j.active), None)
+
+    def start(self, input_path: str | Path, config: RunConfig, *, label: str = "run",
+              input_name: str | None = None, callbacks=()) -> Job:
+        input_path = Path(input_path)
+        with self._lock:
+            running = next((j for j in self._jobs if j.active), None)
+            if running is not None:
+                raise SegscopeError(f"A training job is already running ({running.run_id}); "
+                                    "wait for it to finish or stop it first.")
+            run_id = new_run_id(label)
+            while self.store.path(run_id).exists() or any(j.run_id == run_id for j in self._jobs):
+                run_id += "-2"
+            job = Job(run_id=run_id, input_name=input_name or input_path.name, config=config)
+            self._jobs.append(job)
+        job.thread = threading.Thread(target=self._work, args=(job, input_path, list(callbacks)),
+                                      name=f"segscope-job-{run_id}", daemon=True)
+        job.thread.start()
+        return job
+
+    def stop(self, run_id: str) -> bool:
+        for job in self.jobs():
+            if job.run_id == run_id and job.active:
+                job.progress.request_stop()
+                job.progress.add_log("stop requested: stopping at the next step")
+                return True
+        return False
+
+    def _status(self, job: Job) -> dict:
+        return {"run_id": job.run_id, "status": job.status, "created": job.created,
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%S") if job.finished else None,
+                "input_file": job.input_name, "error": job.error, "metrics": job.metrics,
+                "config": job.config.as_dict()}
+
+    def _work(self, job: Job, input_path: Path, callbacks: list) -> None:
+        work = self.store.work_path(job.run_id)
+        final = self.store.path(job.run_id)
+        job.status = "running"
+        try:
+            work.mkdir(parents=True)
+            shutil.copyfile(input_path, work / f"input{input_path.suffix.lower()}")
+            write_status(work, self._status(job))
+            result = run_pipeline(work / f"input{input_path.suffix.lower()}", work, job.config,
+                                  progress=job.progress, callbacks=callbacks)
+            m = result.metrics
+            job.metrics = {"test_macro_f1": m["test"]["macro_f1"], "baseline_macro_f1": m["baseline"]["macro_f1"],
+                           "n_reviews": m["n_reviews"], "k": m["k"], "seconds": m["seconds"], "device": m["device"]}
+            job.status = "done"
+            job.finished = time.time()
+            write_status(work, self._status(job))
+            work.replace(final)  # complete: appears in models/ in one step
+        except JobCancelled:
+            self._end(job, "cancelled", "stopped by the user", work, final)
+        except SegscopeError as exc:
+            self._end(job, "failed", str(exc), work, final)
+        except Exception as exc:  # any crash ends the job, never the server
+            log.error("job %s failed:\n%s", job.run_id, traceback.format_exc())
+            message = " ".join(str(exc).split())[:400] or type(exc).__name__
+            self._end(job, "failed", f"{type(exc).__name__}: {message}", work, final)
+        finally:
+            job.progress.update(stage=job.status)
+
+    def _end(self, job: Job, status: str, error: str, work: Path, final: Path) -> None:
+        job.status, job.error, job.finished = status, error, time.time()
+        job.progress.add_log(f"{status}: {error}")
+        shutil.rmtree(work, ignore_errors=True)
+        write_status(final, self._status(job))

@@ -1,0 +1,141 @@
+"""Saved runs under one root folder (the app's `models/`): list, open, delete, safely.
+
+A run folder holds the outputs of `run_pipeline` (metrics.json, reviews_scored.csv, ...,
+model/) plus status.json. Folders whose name starts with '.' are work in progress and never
+listed. Run ids are checked so that no id can point outside the root."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import SegscopeError
+from ..io.export import read_export_csv
+
+STATUS_FILE = "status.json"
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
+
+
+def new_run_id(label: str = "run") -> str:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()[:40] or "run"
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}"
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    path: Path
+    status: str
+    created: str
+    input_file: str
+    macro_f1: float | None
+    baseline_macro_f1: float | None
+    n_reviews: int | None
+    k: int | None
+    error: str | None
+
+    @property
+    def usable(self) -> bool:
+        return self.status == "done" and (self.path / "model" / "segscope.json").exists()
+
+
+class RunStore:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, run_id: str) -> Path:
+        if not isinstance(run_id, str) or not _RUN_ID.match(run_id) or ".." in run_id:
+            raise SegscopeError(f"'{run_id}' is not a valid run id.")
+        path = (self.root / run_id).resolve()
+        if path.parent != self.root.resolve():
+            raise SegscopeError(f"'{run_id}' is not a valid run id.")
+        return path
+
+    def work_path(self, run_id: str) -> Path:
+        return self.root / f".{run_id}.partial"
+
+    def info(self, run_id: str) -> RunInfo:
+        path = self.path(run_id)
+        status = read_status(path)
+        if not status:
+            raise SegscopeError(f"Run '{run_id}' not found.")
+        m = status.get("metrics") or {}
+        return RunInfo(run_id=run_id, path=path, status=status.get("status", "unknown"),
+                       created=status.get("created", ""), input_file=status.get("input_file", ""),
+                       macro_f1=m.get("test_macro_f1"), baseline_macro_f1=m.get("baseline_macro_f1"),
+                       n_reviews=m.get("n_reviews"), k=m.get("k"), error=status.get("error"))
+
+    def list(self) -> list[RunInfo]:
+        runs = []
+        for child in self.root.iterdir():
+            if child.is_dir() and not child.name.startswith(".") and (child / STATUS_FILE).exists():
+                try:
+                    runs.append(self.info(child.name))
+                except (SegscopeError, json.JSONDecodeError):
+                    continue
+        return sorted(runs, key=lambda r: r.created, reverse=True)
+
+    def delete(self, run_id: str) -> None:
+        path = self.path(run_id)
+        if path.exists():
+            shutil.rmtree(path)
+
+    def clean_partials(self) -> list[str]:
+        """Remove work folders left by a killed process; returns their names."""
+        removed = []
+        for child in self.root.glob(".*.partial"):
+            shutil.rmtree(child, ignore_errors=True)
+            removed.append(child.name)
+        return removed
+
+
+def read_status(path: Path) -> dict:
+    file = Path(path) / STATUS_FILE
+    if not file.exists():
+        return {}
+    return json.loads(file.read_text(encoding="utf-8"))
+
+
+def write_status(path: Path, status: dict) -> None:
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    tmp = path / (STATUS_FILE + ".tmp")
+    tmp.write_text(json.dumps(status, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    tmp.replace(path / STATUS_FILE)
+
+
+@dataclass
+class RunOutputs:
+    """A finished run's files, loaded for display."""
+
+    metrics: dict
+    profiles: dict[int, dict]
+    strategies: dict[int, list[dict]]
+    reviews: pd.DataFrame
+    segments: pd.DataFrame
+    meta: dict
+
+
+def load_outputs(path: str | Path) -> RunOutputs:
+    path = Path(path)
+    if not (path / "reviews_scored.csv").exists():
+        raise SegscopeError(f"{path.name} has no results (it did not finish).")
+
+    def js(name):
+        return json.loads((path / name).read_text(encoding="utf-8"))
+
+    meta_file = path / "model" / "segscope.json"
+    return RunOutputs(
+        metrics=js("metrics.json"),
+        profiles={int(k): v for k, v in js("segment_profiles.json").items()},
+        strategies={int(k): v for k, v in js("strategies.json").items()},
+        reviews=read_export_csv(path / "reviews_scored.csv"),
+        segments=read_export_csv(path / "segments.csv", dtype={"customer_id": str}),
+        meta=json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.exists() else {},
+    )

@@ -1,0 +1,68 @@
+"""The current dataset of a server: the uploaded file on disk plus its column mapping, so a
+page reload or a server restart does not lose it."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..io.export import safe_filename
+
+SAMPLE_PATH = Path(__file__).resolve().parents[1] / "data" / "sample_reviews.csv"
+
+
+@dataclass
+class Dataset:
+    path: Path
+    name: str
+    sheet: str | None = None
+    columns: dict[str, str | None] = field(default_factory=dict)
+    is_sample: bool = False
+    rows: int | None = None  # known once the Data page has read the file
+
+
+class Workspace:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._pointer = self.root / "current.json"
+
+    def save_upload(self, data: bytes, name: str) -> Dataset:
+        stem, dot, ext = name.rpartition(".")
+        clean = safe_filename(stem if dot else name, fallback="upload") + (f".{ext.lower()}" if dot else "")
+        target = self.root / f"upload-{clean}"
+        for old in self.root.glob("upload-*"):
+            old.unlink(missing_ok=True)
+        target.write_bytes(data)
+        dataset = Dataset(path=target, name=name)
+        self._save(dataset)
+        return dataset
+
+    def use_sample(self) -> Dataset:
+        dataset = Dataset(path=SAMPLE_PATH, name="sample_reviews.csv (Amazon Fine Food, CC0)", is_sample=True)
+        self._save(dataset)
+        return dataset
+
+    def update(self, dataset: Dataset) -> None:
+        self._save(dataset)
+
+    def current(self) -> Dataset | None:
+        if not self._pointer.exists():
+            return None
+        data = json.loads(self._pointer.read_text(encoding="utf-8"))
+        path = Path(data["path"])
+        if not path.exists():
+            return None
+        return Dataset(path=path, name=data["name"], sheet=data.get("sheet"), columns=data.get("columns", {}),
+                       is_sample=data.get("is_sample", False), rows=data.get("rows"))
+
+    def clear(self) -> None:
+        self._pointer.unlink(missing_ok=True)
+
+    def _save(self, dataset: Dataset) -> None:
+        self._pointer.write_text(json.dumps({"path": str(dataset.path), "name": dataset.name,
+                                             "sheet": dataset.sheet, "columns": dataset.columns,
+                                             "is_sample": dataset.is_sample, "rows": dataset.rows},
+                                            ensure_ascii=False),
+                                 encoding="utf-8")
+

@@ -1,0 +1,1 @@
+"""Text helpers: scripts and language detection, Chinese word segmentation."""

@@ -1,0 +1,1 @@
+"""Stage 2: fine-tune the classifier (split, Trainer recipe and options, baseline, metrics)."""
