@@ -3,7 +3,7 @@ import pandas as pd
 
 from segcore.analysis.analyse import analyse, rename_segments
 from segcore.analysis.behaviour import customer_behaviour, parse_dates
-from segcore.analysis.keywords import class_tfidf_keywords
+from segcore.analysis.keywords import segment_keywords
 from segcore.analysis.segment import SegmentModel, fit_segments
 from segcore.strategy.suggest import load_templates
 
@@ -31,12 +31,27 @@ def test_behaviour_rfm_and_churn_rule():
     assert out["churn_risk"].between(0, 1).all()
 
 
-def test_class_tfidf_finds_distinctive_words(sample_frame):
+def test_segment_keywords_find_distinctive_words(sample_frame):
     frame = sample_frame.head(600)
     group = np.where(frame["Text"].str.contains("coffee", case=False), "coffee", "other")
-    kw = class_tfidf_keywords(frame["Text"].tolist(), group, top_n=5)
+    kw = segment_keywords(frame["Text"].tolist(), group, top_n=5)
     assert "coffee" in [w for w, _ in kw["coffee"]]
     assert "coffee" not in [w for w, _ in kw["other"]]
+
+
+def test_segment_keywords_do_not_repeat_across_segments(sample_frame):
+    """Real reviews in four product groups: each group gets its own words, not ones they all use."""
+    import itertools
+
+    frame = sample_frame.head(1200)
+    text = frame["Text"].str.lower()
+    group = np.select([text.str.contains("coffee|tea"), text.str.contains("dog|cat"), text.str.contains("chip")],
+                      ["drinks", "pets", "chips"], "other")
+    kw = {g: {w for w, _ in terms} for g, terms in segment_keywords(frame["Text"].tolist(), group).items()}
+    assert all(len(words) >= 5 for words in kw.values()), kw
+    overlap = [len(a & b) / len(a | b) for a, b in itertools.combinations(kw.values(), 2)]
+    assert np.mean(overlap) <= 0.05, kw
+    assert {"coffee", "tea"} & kw["drinks"] and {"dog", "dogs", "cat"} & kw["pets"] and {"chips", "chip"} & kw["chips"]
 
 
 def _fake_reviews(sample_frame, n=300, seed=0):

@@ -1,4 +1,4 @@
-"""Top keywords per group of documents with class-based TF-IDF (as in BERTopic)."""
+"""The keywords that set a group of reviews (a segment) apart from the others."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -33,27 +33,48 @@ def _vectorizer(texts: Sequence[str]) -> CountVectorizer:
                            token_pattern=r"(?u)\b[^\W\d_][^\W\d_]+\b", ngram_range=(1, 2))
 
 
-def class_tfidf_keywords(texts: Sequence[str], groups: Sequence, *, top_n: int = 10) -> dict:
-    """{group: [(keyword, score), ...]}: c-TF-IDF = tf(term, group) * log(1 + A / f(term)),
-    where A is the mean word count per group and f the term's count over all groups."""
+def segment_keywords(texts: Sequence[str], groups: Sequence, *, top_n: int = 10, prior: float = 0.01) -> dict:
+    """{group: [(keyword, z), ...]}: the words a group's reviews use more than the other groups' do.
+
+    Weighted log-odds with an informative Dirichlet prior (Monroe, Colaresi & Quinn 2008), counted
+    once per review: z = delta / sd of the log-odds of a term in the group against all other
+    reviews, the prior (`prior` x the corpus, spread by each term's overall frequency) shrinking
+    rare terms. Ranking by over-use rather than by frequency (c-TF-IDF) keeps words every segment
+    uses ("food", "size") from topping every segment: on k-means groups of real reviews the mean
+    pairwise overlap of top-10 lists fell from 0.20-0.25 to 0.00-0.01 (README, Segments). A term
+    inside an already chosen phrase, or containing one, is skipped (no "potato" after "potato chips")."""
     texts = list(texts)
     groups = np.asarray(list(groups))
     keys = list(dict.fromkeys(groups.tolist()))
-    if len(texts) < 2:
+    if len(texts) < 2 or len(keys) < 2:
         return {k: [] for k in keys}
     vec = _vectorizer(texts)
     try:
         counts = vec.fit_transform(texts)
     except ValueError:  # vocabulary empty after min_df / stop words
         return {k: [] for k in keys}
-    per_group = np.vstack([np.asarray(counts[groups == k].sum(axis=0)).ravel() for k in keys])
-    totals = per_group.sum(axis=1, keepdims=True)
-    tf = per_group / np.maximum(totals, 1)
-    idf = np.log(1 + per_group.sum(axis=1).mean() / np.maximum(per_group.sum(axis=0), 1))
-    score = tf * idf
+    counts.data[:] = 1  # reviews that use a term, not how often one long review repeats it
+    per_group = np.vstack([np.asarray(counts[groups == k].sum(axis=0)).ravel() for k in keys]).astype(float)
+    total = per_group.sum(axis=0)
+    n_all = total.sum()
+    a0 = prior * n_all
+    a_w = a0 * total / n_all
     terms = vec.get_feature_names_out()
     out = {}
     for row, key in enumerate(keys):
-        best = np.argsort(-score[row])[:top_n]
-        out[key] = [(str(terms[i]), float(score[row, i])) for i in best if score[row, i] > 0]
+        y_i = per_group[row]
+        y_j = total - y_i
+        n_i = y_i.sum()
+        n_j = n_all - n_i
+        delta = (np.log((y_i + a_w) / (n_i + a0 - y_i - a_w)) - np.log((y_j + a_w) / (n_j + a0 - y_j - a_w)))
+        z = delta / np.sqrt(1 / (y_i + a_w) + 1 / (y_j + a_w))
+        chosen: list[tuple[str, float]] = []
+        for i in np.argsort(-z):
+            if z[i] <= 0 or len(chosen) >= top_n:
+                break
+            words = set(str(terms[i]).split())
+            if any(words <= set(c.split()) or set(c.split()) <= words for c, _ in chosen):
+                continue
+            chosen.append((str(terms[i]), float(z[i])))
+        out[key] = chosen
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..aspects.profile import aspect_profile, negative_aspects
-from .keywords import class_tfidf_keywords
+from .keywords import segment_keywords
 
 EXAMPLE_CHARS = 300
 
@@ -24,7 +24,7 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
                    n_keywords: int = 10, n_examples: int = 3) -> dict[int, dict]:
     """`reviews` has `_text`, `pred_label`, `segment_id`, optional `product`; `customers` has
     `segment_id` and behaviour columns. Returns {segment_id: profile}."""
-    kw = class_tfidf_keywords(reviews["_text"].tolist(), reviews["segment_id"].tolist(), top_n=n_keywords)
+    kw = segment_keywords(reviews["_text"].tolist(), reviews["segment_id"].tolist(), top_n=n_keywords)
     profiles = {}
     for seg, cust in customers.groupby("segment_id", sort=True):
         rev = reviews[reviews["segment_id"] == seg]
@@ -53,7 +53,7 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
             "n_reviews": int(len(rev)),
             "share_of_customers": round(len(cust) / len(customers), 4),
             "keywords": [w for w, _ in kw.get(seg, [])],
-            "keyword_scores": {w: round(s, 5) for w, s in kw.get(seg, [])},
+            "keyword_scores": {w: round(s, 3) for w, s in kw.get(seg, [])},
             "label_shares": shares,
             "dominant_label": dominant,
             "behaviour": behaviour,
