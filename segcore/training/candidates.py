@@ -1,0 +1,203 @@
+"""The safety net: simple models trained on the same split as fine-tuning, one chosen on validation.
+
+Fine-tuning can end at chance (loss flat at ln 2 on a Chinese set) or below a keyword model on
+small or long-review sets, while a frozen encoder with logistic regression on top stays good.
+So a run trains cheap candidates beside it and scores every review with the one that does best
+on the validation split:
+
+- `tfidf`: TF-IDF + logistic regression (the keyword baseline);
+- `frozen`: logistic regression on the base encoder's mean-pooled embeddings (minutes on a CPU);
+- `fine_tuned`: the fine-tuned encoder;
+- `average`: the mean of the fine-tuned model's and the best other candidate's probabilities.
+
+Heads are plain arrays and JSON (no pickle), so a saved run can apply them again when scoring."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from ..text.textutil import is_chinese
+from .metrics import classification_metrics
+
+# Preference on equal validation macro-F1: the model that learnt the most from the reviews first.
+PREFERENCE = ("fine_tuned", "average", "frozen", "tfidf")
+PLAIN_NAMES = {"fine_tuned": "fine-tuned model", "average": "combined model", "frozen": "quick model",
+               "tfidf": "keyword baseline"}
+# Fine-tuning counts as "at chance" when its validation macro-F1 is within this of what always
+# answering the majority class scores.
+CHANCE_MARGIN = 0.02
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@dataclass
+class LinearHead:
+    """Multinomial logistic regression as arrays: probs = softmax(x @ coef.T + intercept)."""
+
+    coef: np.ndarray  # [classes, features]
+    intercept: np.ndarray  # [classes]
+
+    def proba(self, x) -> np.ndarray:
+        z = x @ self.coef.T
+        z = np.asarray(z, dtype=np.float64) + self.intercept
+        return _softmax(z).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"coef": self.coef.astype(float).round(7).tolist(), "intercept": self.intercept.astype(float).tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LinearHead:
+        return cls(coef=np.asarray(d["coef"], dtype=np.float64), intercept=np.asarray(d["intercept"], dtype=np.float64))
+
+
+def fit_linear_head(x, y: Sequence[int], *, n_classes: int, seed: int = 42, C: float = 1.0) -> LinearHead:
+    """Balanced-class logistic regression on features `x` for integer labels `y` (0..n_classes-1)."""
+    y = np.asarray(y, dtype=int)
+    clf = LogisticRegression(max_iter=3000, class_weight="balanced", C=C, random_state=seed).fit(x, y)
+    coef = np.zeros((n_classes, clf.coef_.shape[1]))
+    intercept = np.full(n_classes, -1e4)  # a class absent from training is never predicted
+    if len(clf.classes_) == 2:  # sklearn keeps one row for two classes: logit of classes_[1]
+        coef[clf.classes_[1]], intercept[clf.classes_[1]] = clf.coef_[0], clf.intercept_[0]
+        coef[clf.classes_[0]], intercept[clf.classes_[0]] = 0.0, 0.0
+    else:
+        coef[clf.classes_], intercept[clf.classes_] = clf.coef_, clf.intercept_
+    return LinearHead(coef=coef, intercept=intercept)
+
+
+def tfidf_vectorizer(texts: Sequence[str]) -> tuple[TfidfVectorizer, str]:
+    """The keyword model's features, and their description for metrics.json."""
+    if is_chinese(texts):
+        # Character 1-2-grams: on Chinese reviews as good as or better than jieba words (1-2-grams)
+        # or words + characters (README, "Chinese reviews"), so the baseline stays strong.
+        return TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True, min_df=2), \
+            "character 1-2-grams (Chinese)"
+    return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2, strip_accents="unicode"), \
+        "word 1-2-grams"
+
+
+@dataclass
+class TfidfHead:
+    """TF-IDF features (vocabulary and idf kept as JSON) with a linear head."""
+
+    params: dict
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+    head: LinearHead
+    features: str = ""
+
+    def _vectorizer(self) -> TfidfVectorizer:
+        vec = TfidfVectorizer(vocabulary=self.vocabulary, **self.params)
+        vec.idf_ = self.idf
+        return vec
+
+    def proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.head.proba(self._vectorizer().transform(list(texts)))
+
+    def to_dict(self) -> dict:
+        return {"params": {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.items()},
+                "vocabulary": self.vocabulary, "idf": self.idf.astype(float).round(6).tolist(),
+                "head": self.head.to_dict(), "features": self.features}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TfidfHead:
+        params = {k: tuple(v) if k == "ngram_range" else v for k, v in d["params"].items()}
+        return cls(params=params, vocabulary={k: int(v) for k, v in d["vocabulary"].items()},
+                   idf=np.asarray(d["idf"], dtype=np.float64), head=LinearHead.from_dict(d["head"]),
+                   features=d.get("features", ""))
+
+
+TFIDF_PARAMS = ("analyzer", "ngram_range", "sublinear_tf", "min_df", "strip_accents", "lowercase")
+
+
+def fit_tfidf_head(texts: Sequence[str], y: Sequence[int], *, n_classes: int, seed: int = 42) -> TfidfHead:
+    vec, features = tfidf_vectorizer(texts)
+    x = vec.fit_transform(list(texts))
+    params = {k: v for k, v in vec.get_params().items() if k in TFIDF_PARAMS}
+    params["min_df"] = 1  # the vocabulary is fixed now; min_df only applied when fitting
+    vocabulary = {str(k): int(v) for k, v in vec.vocabulary_.items()}
+    return TfidfHead(params=params, vocabulary=vocabulary, idf=vec.idf_.copy(),
+                     head=fit_linear_head(x, y, n_classes=n_classes, seed=seed, C=4.0), features=features)
+
+
+def majority_macro_f1(y: np.ndarray, labels: Sequence[str]) -> float:
+    """Validation macro-F1 of always answering the most frequent class: the 'at chance' level."""
+    y = np.asarray(y, dtype=int)
+    majority = np.bincount(y, minlength=len(labels)).argmax()
+    pred = np.full(len(y), majority)
+    return classification_metrics(np.asarray(labels)[y].tolist(), np.asarray(labels)[pred].tolist(),
+                                  labels=list(labels))["macro_f1"]
+
+
+@dataclass
+class Selection:
+    selected: str
+    table: dict[str, dict]  # {candidate: {val_macro_f1, test_macro_f1, val_accuracy, test_accuracy}}
+    at_chance: bool
+    chance_level: float
+    message: str
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"selected": self.selected, "candidates": self.table, "fine_tuned_at_chance": self.at_chance,
+                "chance_level_val_macro_f1": round(self.chance_level, 4), "message": self.message,
+                "notes": self.notes}
+
+
+def select_candidate(probs: dict[str, np.ndarray], y: np.ndarray, *, val_idx: np.ndarray, test_idx: np.ndarray,
+                     labels: Sequence[str]) -> tuple[Selection, np.ndarray]:
+    """Choose among candidates' probabilities for every review (row i = review i) on validation.
+
+    `y` holds integer labels (any value where unlabelled: only `val_idx` / `test_idx` rows are
+    read). Adds `average` when `fine_tuned` and another candidate are present. Returns the
+    selection and the chosen candidate's probabilities."""
+    probs = dict(probs)
+    others = [n for n in probs if n != "fine_tuned"]
+    y = np.asarray(y)
+    names = np.asarray(labels)
+
+    def score(p: np.ndarray, idx: np.ndarray) -> dict:
+        m = classification_metrics(names[y[idx].astype(int)].tolist(), names[p[idx].argmax(axis=1)].tolist(),
+                                   labels=list(labels))
+        return {"macro_f1": round(m["macro_f1"], 4), "accuracy": round(m["accuracy"], 4)}
+
+    val = {n: score(p, val_idx) for n, p in probs.items()}
+    if "fine_tuned" in probs and others:
+        best_other = max(others, key=lambda n: val[n]["macro_f1"])
+        probs["average"] = (probs["fine_tuned"] + probs[best_other]) / 2
+        val["average"] = score(probs["average"], val_idx)
+    table = {n: {"val_macro_f1": val[n]["macro_f1"], "val_accuracy": val[n]["accuracy"],
+                 **{f"test_{k}": v for k, v in score(probs[n], test_idx).items()}} for n in probs}
+    rank = sorted(probs, key=lambda n: (-val[n]["macro_f1"], PREFERENCE.index(n) if n in PREFERENCE else 99))
+    selected = rank[0]
+    chance = majority_macro_f1(y[val_idx].astype(int), labels)
+    at_chance = "fine_tuned" in val and val["fine_tuned"]["macro_f1"] <= chance + CHANCE_MARGIN
+    notes = []
+    if at_chance:
+        notes.append(f"Fine-tuning stayed at chance: validation macro-F1 {val['fine_tuned']['macro_f1']:.3f}, "
+                     f"always answering the most frequent class scores {chance:.3f}; "
+                     f"the {PLAIN_NAMES.get(selected, selected)} is used instead.")
+    return Selection(selected=selected, table=table, at_chance=at_chance, chance_level=chance,
+                     message=selection_message(selected, table), notes=notes), probs[selected]
+
+
+def selection_message(selected: str, table: dict[str, dict]) -> str:
+    """One plain sentence for the Train page and the log: which model scores the reviews, and why."""
+    f1 = {n: t["val_macro_f1"] for n, t in table.items()}
+    base = f1.get("tfidf")
+    vs = f" vs keyword baseline {base:.2f}" if base is not None and selected != "tfidf" else ""
+    if selected == "fine_tuned":
+        return f"Fine-tuned model chosen: {f1[selected]:.2f}{vs} on held-out reviews."
+    if "fine_tuned" in f1:
+        beaten = "the keyword baseline" if base is not None and f1["fine_tuned"] < base else "the other models"
+        return (f"Fine-tuning did not beat {beaten} on this data ({f1['fine_tuned']:.2f}); using the "
+                f"{PLAIN_NAMES.get(selected, selected)} ({f1[selected]:.2f}{vs} on held-out reviews). "
+                "Try more labelled reviews or more epochs.")
+    return f"{PLAIN_NAMES.get(selected, selected).capitalize()} chosen: {f1[selected]:.2f}{vs} on held-out reviews."

@@ -1,0 +1,98 @@
+"""The safety net's candidates and selection, on real reviews."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from conftest import DATA
+from segcore.ingest.labels import labels_from_rating
+from segcore.training.baseline import baseline_metrics
+from segcore.training.candidates import (LinearHead, TfidfHead, fit_linear_head, fit_tfidf_head, majority_macro_f1,
+                                         select_candidate)
+from segcore.training.split import split_622
+
+LABELS = ["negative", "neutral", "positive"]
+
+
+def _womens():
+    frame = pd.read_csv(DATA / "womens_clothing_600.csv")
+    frame = frame[frame["Review Text"].notna()].reset_index(drop=True)
+    y_text = labels_from_rating(frame["Rating"])
+    y = np.array([LABELS.index(v) for v in y_text])
+    train, val, test = split_622(pd.Series(y_text), pd.Series(np.arange(len(frame)).astype(str)), seed=42)
+    return frame["Review Text"].astype(str).tolist(), y, np.asarray(train), np.asarray(val), np.asarray(test)
+
+
+def test_tfidf_head_matches_sklearn_and_survives_json():
+    texts, y, train, val, test = _womens()
+    head = fit_tfidf_head([texts[i] for i in train], y[train], n_classes=3, seed=42)
+    ref = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2, strip_accents="unicode"),
+                        LogisticRegression(max_iter=3000, class_weight="balanced", C=4.0, random_state=42))
+    ref.fit([texts[i] for i in train], y[train])
+    held = [texts[i] for i in test]
+    assert (head.proba(held).argmax(axis=1) == ref.predict(held)).all()
+    again = TfidfHead.from_dict(json.loads(json.dumps(head.to_dict())))
+    np.testing.assert_allclose(again.proba(held), head.proba(held), atol=1e-5)
+
+
+def test_two_class_head_keeps_label_order():
+    frame = pd.read_csv(DATA / "asap_zh_300.csv")
+    y = (frame["star"] >= 4).astype(int).to_numpy()
+    head = fit_tfidf_head(frame["reviewbody"].tolist(), y, n_classes=2)
+    assert head.features.startswith("character")
+    pred = head.proba(frame["reviewbody"].tolist()).argmax(axis=1)
+    assert (pred == y).mean() > 0.9  # training reviews: the head is not flipped
+    lin = LinearHead.from_dict(json.loads(json.dumps(fit_linear_head(np.eye(2)[y] + 0.1, y, n_classes=2).to_dict())))
+    assert (lin.proba(np.eye(2)[y]).argmax(axis=1) == y).all()
+
+
+def test_baseline_metrics_unchanged_by_the_head():
+    texts, y, train, val, test = _womens()
+    m = baseline_metrics([texts[i] for i in train], [LABELS[v] for v in y[train]], [texts[i] for i in test],
+                         [LABELS[v] for v in y[test]], labels=LABELS)
+    assert m["features"] == "word 1-2-grams" and 0.4 < m["macro_f1"] < 0.9
+
+
+def test_selection_refuses_a_model_at_chance():
+    """A fine-tuned model that answers one class for every review (as fine-tuning did on a
+    Chinese set, loss flat at ln 2) is flagged and replaced by the keyword model."""
+    texts, y, train, val, test = _womens()
+    tfidf = fit_tfidf_head([texts[i] for i in train], y[train], n_classes=3).proba(texts)
+    stuck = np.tile([0.2, 0.3, 0.5], (len(texts), 1)).astype(np.float32)
+    selection, chosen = select_candidate({"tfidf": tfidf, "fine_tuned": stuck}, y, val_idx=val, test_idx=test,
+                                         labels=LABELS)
+    assert selection.at_chance and selection.selected in ("tfidf", "average")
+    assert selection.table["fine_tuned"]["val_macro_f1"] == round(majority_macro_f1(y[val], LABELS), 4)
+    assert np.array_equal(chosen, {"tfidf": tfidf, "average": (tfidf + stuck) / 2}[selection.selected])
+    assert "did not beat the keyword baseline" in selection.message and "stayed at chance" in selection.notes[0]
+    assert set(selection.table) == {"tfidf", "fine_tuned", "average"}
+
+
+def test_selection_keeps_a_better_fine_tuned_model():
+    texts, y, train, val, test = _womens()
+    tfidf = fit_tfidf_head([texts[i] for i in train], y[train], n_classes=3).proba(texts)
+    oracle = np.eye(3, dtype=np.float32)[y] * 0.9 + 0.033  # stands for a model that learnt the task
+    selection, chosen = select_candidate({"tfidf": tfidf, "fine_tuned": oracle}, y, val_idx=val, test_idx=test,
+                                         labels=LABELS)
+    assert selection.selected == "fine_tuned" and not selection.at_chance
+    assert selection.message.startswith("Fine-tuned model chosen: 1.00 vs keyword baseline")
+
+
+def test_frozen_encoder_head_on_real_reviews():
+    """The shipped MiniLM, frozen, with logistic regression: well above chance on held-out reviews."""
+    from segcore.encoders.embed import encoder_embeddings
+    from segcore.encoders.models import default_model_path
+
+    texts, y, train, val, test = _womens()
+    emb = encoder_embeddings(default_model_path(), texts)
+    assert emb.shape == (len(texts), 384)
+    frozen = fit_linear_head(emb[train], y[train], n_classes=3).proba(emb)
+    selection, _ = select_candidate({"frozen": frozen}, y, val_idx=val, test_idx=test, labels=LABELS)
+    assert selection.table["frozen"]["test_macro_f1"] > majority_macro_f1(y[test], LABELS) + 0.15
+    # Same review alone or in a batch: same embedding (rows tied to their text).
+    np.testing.assert_allclose(encoder_embeddings(default_model_path(), [texts[5]])[0], emb[5], atol=1e-4)
