@@ -96,3 +96,18 @@ def test_frozen_encoder_head_on_real_reviews():
     assert selection.table["frozen"]["test_macro_f1"] > majority_macro_f1(y[test], LABELS) + 0.15
     # Same review alone or in a batch: same embedding (rows tied to their text).
     np.testing.assert_allclose(encoder_embeddings(default_model_path(), [texts[5]])[0], emb[5], atol=1e-4)
+
+
+def test_scoring_head_reapplies_the_selected_candidate():
+    """What a saved run applies when scoring equals the probabilities the selection was made on."""
+    from segcore.training.candidates import ScoringHead
+
+    texts, y, train, val, test = _womens()
+    tfidf_head = fit_tfidf_head([texts[i] for i in train], y[train], n_classes=3)
+    model_probs = np.random.default_rng(0).dirichlet([1, 1, 1], size=len(texts)).astype(np.float32)
+    selection, chosen = select_candidate({"tfidf": tfidf_head.proba(texts), "fine_tuned": model_probs}, y,
+                                         val_idx=val, test_idx=test, labels=LABELS)
+    assert selection.selected in ("tfidf", "average")
+    head = ScoringHead.from_dict(json.loads(json.dumps(
+        ScoringHead(selected=selection.selected, tfidf=tfidf_head).to_dict())))
+    np.testing.assert_allclose(head.apply(texts, np.zeros((len(texts), 4)), model_probs), chosen, atol=1e-5)

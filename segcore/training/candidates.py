@@ -8,9 +8,11 @@ on the validation split:
 - `tfidf`: TF-IDF + logistic regression (the keyword baseline);
 - `frozen`: logistic regression on the base encoder's mean-pooled embeddings (minutes on a CPU);
 - `fine_tuned`: the fine-tuned encoder;
-- `average`: the mean of the fine-tuned model's and the best other candidate's probabilities.
+- `average`: the mean of the fine-tuned model's and the keyword model's probabilities (cheap to
+  apply again when scoring: it needs no second encoder).
 
-Heads are plain arrays and JSON (no pickle), so a saved run can apply them again when scoring."""
+Heads are plain arrays and JSON (no pickle), so a saved run applies the chosen one again when
+scoring (`ScoringHead`, saved as model/head.json)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -156,10 +158,9 @@ def select_candidate(probs: dict[str, np.ndarray], y: np.ndarray, *, val_idx: np
     """Choose among candidates' probabilities for every review (row i = review i) on validation.
 
     `y` holds integer labels (any value where unlabelled: only `val_idx` / `test_idx` rows are
-    read). Adds `average` when `fine_tuned` and another candidate are present. Returns the
-    selection and the chosen candidate's probabilities."""
+    read). Adds `average` when `fine_tuned` and `tfidf` are present. Returns the selection and the
+    chosen candidate's probabilities."""
     probs = dict(probs)
-    others = [n for n in probs if n != "fine_tuned"]
     y = np.asarray(y)
     names = np.asarray(labels)
 
@@ -169,9 +170,8 @@ def select_candidate(probs: dict[str, np.ndarray], y: np.ndarray, *, val_idx: np
         return {"macro_f1": round(m["macro_f1"], 4), "accuracy": round(m["accuracy"], 4)}
 
     val = {n: score(p, val_idx) for n, p in probs.items()}
-    if "fine_tuned" in probs and others:
-        best_other = max(others, key=lambda n: val[n]["macro_f1"])
-        probs["average"] = (probs["fine_tuned"] + probs[best_other]) / 2
+    if "fine_tuned" in probs and "tfidf" in probs:
+        probs["average"] = (probs["fine_tuned"] + probs["tfidf"]) / 2
         val["average"] = score(probs["average"], val_idx)
     table = {n: {"val_macro_f1": val[n]["macro_f1"], "val_accuracy": val[n]["accuracy"],
                  **{f"test_{k}": v for k, v in score(probs[n], test_idx).items()}} for n in probs}
@@ -201,3 +201,39 @@ def selection_message(selected: str, table: dict[str, dict]) -> str:
                 f"{PLAIN_NAMES.get(selected, selected)} ({f1[selected]:.2f}{vs} on held-out reviews). "
                 "Try more labelled reviews or more epochs.")
     return f"{PLAIN_NAMES.get(selected, selected).capitalize()} chosen: {f1[selected]:.2f}{vs} on held-out reviews."
+
+
+@dataclass
+class ScoringHead:
+    """How a saved run turns a review into class probabilities: the selected candidate.
+
+    `fine_tuned`: the saved model's own probabilities; `frozen`: a linear head on the saved
+    (base) encoder's mean-pooled embeddings; `tfidf`: the keyword model on the text; `average`:
+    the fine-tuned and keyword probabilities averaged."""
+
+    selected: str = "fine_tuned"
+    linear: LinearHead | None = None
+    tfidf: TfidfHead | None = None
+
+    def apply(self, texts: Sequence[str], embeddings: np.ndarray, model_probs: np.ndarray) -> np.ndarray:
+        if self.selected == "fine_tuned":
+            return model_probs
+        if self.selected == "frozen":
+            return self.linear.proba(embeddings.astype(np.float64))
+        if self.selected == "tfidf":
+            return self.tfidf.proba(texts)
+        return ((model_probs + self.tfidf.proba(texts)) / 2).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"selected": self.selected, "linear": self.linear.to_dict() if self.linear else None,
+                "tfidf": self.tfidf.to_dict() if self.tfidf else None}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ScoringHead:
+        head = cls(selected=d.get("selected", "fine_tuned"),
+                   linear=LinearHead.from_dict(d["linear"]) if d.get("linear") else None,
+                   tfidf=TfidfHead.from_dict(d["tfidf"]) if d.get("tfidf") else None)
+        needs = {"frozen": head.linear, "tfidf": head.tfidf, "average": head.tfidf, "fine_tuned": True}
+        if head.selected not in needs or needs[head.selected] is None:
+            raise ValueError(f"head '{head.selected}' is missing its weights")
+        return head
