@@ -1,4 +1,8 @@
 """Data: upload or pick the sample, map columns, check data quality."""
+from ui.auth import guard
+
+guard()  # before anything else: no page runs without the login
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st

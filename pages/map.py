@@ -1,4 +1,8 @@
 """Map: 2-D embedding map of reviews; hover to read, search to highlight, select to export."""
+from ui.auth import guard
+
+guard()  # before anything else: no page runs without the login
+
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st

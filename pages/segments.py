@@ -1,4 +1,8 @@
 """Segments: sizes, profiles, trait comparison; re-segment and rename without retraining."""
+from ui.auth import guard
+
+guard()  # before anything else: no page runs without the login
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st

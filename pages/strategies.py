@@ -1,4 +1,8 @@
 """Strategies & export: suggestions per segment, a template editor, and the downloads."""
+from ui.auth import guard
+
+guard()  # before anything else: no page runs without the login
+
 import streamlit as st
 
 from segcore.errors import SegscopeError
