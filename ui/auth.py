@@ -43,7 +43,7 @@ def uses_oidc() -> bool:
 def signed_in() -> bool:
     """True when the visitor may see the app (always, when no access control is set)."""
     if uses_oidc():
-        return bool(st.user.is_logged_in)
+        return bool(st.user.get("is_logged_in", False))  # absent: not signed in
     if not _password():
         return True
     return bool(st.session_state.get("authenticated"))
