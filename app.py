@@ -1,6 +1,7 @@
 """segscope: segment e-commerce customers from what they write. Run: streamlit run app.py"""
 import streamlit as st
 
+from ui.auth import login_page, logout_button, run_page, signed_in
 from ui.shared import current_dataset, device_label, registry, selected_run
 
 st.set_page_config(page_title="segscope", page_icon=":material/insights:", layout="wide")
@@ -14,21 +15,27 @@ PAGES = [
     st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
 ]
 
-from ui.auth import require_login  # noqa: E402  (after set_page_config)
+if not signed_in():
+    # Always a navigation, even signed out: without one, Streamlit would serve pages/*.py by URL.
+    st.navigation([st.Page(login_page, title="Log in", url_path="login", default=True)], position="hidden").run()
+    st.stop()
 
-if require_login():
-    nav = st.navigation(PAGES)
-    with st.sidebar:
-        st.markdown("### segscope")
-        dataset = current_dataset()
-        st.caption("Dataset")
-        st.write(dataset.name if dataset else "none loaded")
-        job = registry().active()
-        run = selected_run()
-        st.caption("Model run")
-        if job is not None:
-            st.write(f"training: {job.run_id} ({job.progress.snapshot().fraction:.0%})")
-        st.write(run.run_id if run else "none yet")
-        st.caption("Device")
-        st.write(device_label())
-    nav.run()
+nav = st.navigation(PAGES)  # shown by the links below (config: showSidebarNavigation = false)
+with st.sidebar:
+    st.markdown("### segscope")
+    for page in PAGES:
+        st.page_link(page)
+    st.divider()
+    dataset = current_dataset()
+    st.caption("Dataset")
+    st.text(dataset.name if dataset else "none loaded")
+    job = registry().active()
+    run = selected_run()
+    st.caption("Model run")
+    if job is not None:
+        st.text(f"training: {job.run_id} ({job.progress.snapshot().fraction:.0%})")
+    st.text(run.run_id if run else "none yet")
+    st.caption("Device")
+    st.text(device_label())
+    logout_button()
+run_page(nav)

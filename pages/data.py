@@ -1,4 +1,8 @@
 """Data: upload or pick the sample, map columns, check data quality."""
+from ui.auth import guard
+
+guard()  # before anything else: no page runs without the login
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -15,6 +19,23 @@ ROLE_HELP = {"text": "Review text (required)", "id": "Customer id", "rating": "S
              "product": "Product"}
 NONE = "— none —"
 
+
+def _stamp(dataset) -> tuple[str, int, int]:
+    stat = dataset.path.stat()
+    return str(dataset.path), stat.st_mtime_ns, stat.st_size
+
+
+# Read once per file version and sheet, not on every rerun (errors are not cached: raised again).
+@st.cache_data(max_entries=2, show_spinner="Reading the file…")
+def _read_file(stamp: tuple[str, int, int], sheet: str | None):
+    return read_table(stamp[0], sheet=sheet)
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def _sheets(stamp: tuple[str, int, int]):
+    return list_sheets(stamp[0])
+
+
 st.title("Data")
 st.caption("Upload a spreadsheet of customer reviews, or start with the sample. "
            "CSV, Excel, Parquet or JSON; one review per row.")
@@ -27,10 +48,15 @@ if right.button("Use the sample reviews", icon=":material/dataset:", width="stre
     ws.use_sample()
     st.session_state.pop("upload_sig", None)
 if upload is not None:
-    signature = (upload.name, upload.size)
+    signature = (upload.name, upload.size, upload.file_id)
     if st.session_state.get("upload_sig") != signature:
-        ws.save_upload(upload.getvalue(), upload.name)
-        st.session_state["upload_sig"] = signature
+        st.session_state["upload_sig"] = signature  # a bad file is refused once, not on every rerun
+        try:  # read before saving: a file that cannot be read never becomes the current dataset
+            with st.spinner("Reading the file…"):
+                ws.save_upload(upload.getvalue(), upload.name, check=lambda data, name: read_table(data, name=name))
+        except SegscopeError as exc:
+            show_error(exc)
+            st.caption("The current dataset is unchanged.")
 
 dataset = current_dataset()
 if dataset.is_sample:
@@ -41,7 +67,7 @@ st.subheader(dataset.name)
 sheet = dataset.sheet
 if dataset.path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
     try:
-        sheets = list_sheets(dataset.path)
+        sheets = _sheets(_stamp(dataset))
     except SegscopeError as exc:
         show_error(exc)
         st.stop()
@@ -52,7 +78,7 @@ if dataset.path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
         sheet = None if picked == auto else picked
 
 try:
-    frame = read_table(dataset.path, name=dataset.path.name, sheet=sheet)
+    frame = _read_file(_stamp(dataset), sheet)
 except SegscopeError as exc:
     show_error(exc)
     st.stop()

@@ -1,4 +1,10 @@
 """Map: 2-D embedding map of reviews; hover to read, search to highlight, select to export."""
+from ui.auth import guard
+
+guard()  # before anything else: no page runs without the login
+
+import html
+
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
@@ -27,7 +33,7 @@ if c3 is not None:
         st.caption(f"{len(table):,} reviews mention {aspect}.")
 phrase = (c3 or c2).text_input("Highlight reviews containing", placeholder="e.g. delivery, too sweet, price")
 
-custom = table[["index", "customer_id", "hover"]].to_numpy()
+custom = table[["index", "hover_id", "hover"]].to_numpy()  # escaped (segcore.analysis.maptable)
 hovertemplate = "<b>%{customdata[1]}</b><br>%{customdata[2]}<extra></extra>"
 fig = go.Figure()
 if colour == "churn risk":
@@ -38,13 +44,13 @@ if colour == "churn risk":
 else:
     palette = px.colors.qualitative.Bold + px.colors.qualitative.Pastel
     for i, (value, group) in enumerate(table.groupby(colour, sort=True)):
-        fig.add_trace(go.Scattergl(x=group["x"], y=group["y"], mode="markers", name=str(value),
+        fig.add_trace(go.Scattergl(x=group["x"], y=group["y"], mode="markers", name=html.escape(str(value)),
                                    customdata=custom[group.index], hovertemplate=hovertemplate,
                                    marker=dict(size=5, color=palette[i % len(palette)], opacity=0.8)))
 if phrase.strip():
     hits = table[table["text"].str.contains(phrase.strip(), case=False, regex=False, na=False)]
     st.caption(f"{len(hits):,} reviews contain “{phrase.strip()}”.")
-    fig.add_trace(go.Scattergl(x=hits["x"], y=hits["y"], mode="markers", name=f"contains “{phrase.strip()}”",
+    fig.add_trace(go.Scattergl(x=hits["x"], y=hits["y"], mode="markers", name=html.escape(f"contains “{phrase.strip()}”"),
                                customdata=custom[hits.index], hovertemplate=hovertemplate,
                                marker=dict(size=10, color="rgba(0,0,0,0)", line=dict(width=2, color="black"))))
 fig.update_layout(height=620, margin=dict(l=0, r=0, t=10, b=0), dragmode="lasso",

@@ -1,4 +1,8 @@
 """Models: saved runs; open one, score a new file with it, or delete it."""
+from ui.auth import guard
+
+guard()  # before anything else: no page runs without the login
+
 import tempfile
 import time
 from pathlib import Path

@@ -1,4 +1,10 @@
 """Segments: sizes, profiles, trait comparison; re-segment and rename without retraining."""
+from ui.auth import guard
+
+guard()  # before anything else: no page runs without the login
+
+import html
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -6,7 +12,7 @@ import streamlit as st
 from segcore.analysis.edit import rename_run_segments, resegment_run
 from segcore.aspects.profile import aspect_table
 from segcore.errors import SegscopeError
-from ui.shared import need_run, outputs, show_error, templates
+from ui.shared import md_escape, need_run, outputs, show_error, templates
 
 st.title("Segments")
 run = need_run()
@@ -16,7 +22,7 @@ labels = out.metrics["labels"]
 st.caption(f"Run `{run.run_id}` — {len(out.segments):,} customers, {len(out.reviews):,} reviews, "
            f"{len(profiles)} segments")
 
-sizes = pd.DataFrame([{"segment": f"{s}: {p['name']}", "customers": p["size"], "reviews": p["n_reviews"],
+sizes = pd.DataFrame([{"segment": html.escape(f"{s}: {p['name']}"), "customers": p["size"], "reviews": p["n_reviews"],
                        "share": p["share_of_customers"]} for s, p in sorted(profiles.items())])
 left, right = st.columns([3, 2])
 left.plotly_chart(px.bar(sizes, x="customers", y="segment", orientation="h", text="customers",
@@ -32,7 +38,7 @@ for s, p in sorted(profiles.items()):
     row.update({"mean rating": b.get("mean_rating"), "churn risk": b.get("churn_risk"),
                 "recency (days)": b.get("median_recency_days"), "frequency": b.get("mean_frequency"),
                 "spend": b.get("mean_monetary"), "reviews / customer": b.get("mean_reviews_per_customer")})
-    traits[f"{s}: {p['name']}"] = row
+    traits[html.escape(f"{s}: {p['name']}")] = row
 table = pd.DataFrame(traits).T.dropna(axis=1, how="all").astype(float)
 if not table.empty:
     span = (table.max() - table.min()).replace(0, 1)
@@ -61,21 +67,21 @@ st.markdown("#### Profiles")
 for s, p in sorted(profiles.items()):
     b = p["behaviour"]
     with st.container(border=True):
-        st.markdown(f"##### {s}. {p['name']}")
+        st.markdown(f"##### {s}. {md_escape(p['name'])}")  # names and values are data: shown as text
         cols = st.columns(5)
         cols[0].metric("Customers", f"{p['size']:,}", help=f"{p['share_of_customers']:.1%} of customers")
         cols[1].metric("Mean rating", "—" if b.get("mean_rating") is None else f"{b['mean_rating']:.2f}")
         cols[2].metric("Churn risk", "—" if b.get("churn_risk") is None else f"{b['churn_risk']:.2f}")
         cols[3].metric("Recency (median days)", "—" if b.get("median_recency_days") is None else f"{b['median_recency_days']:.0f}")
         cols[4].metric("Spend (mean)", "—" if b.get("mean_monetary") is None else f"{b['mean_monetary']:.2f}")
-        st.write("**Keywords:** " + (", ".join(p["keywords"]) or "—"))
-        st.write("**Sentiment:** " + ", ".join(f"{k} {v:.0%}" for k, v in p["label_shares"].items()))
+        st.markdown("**Keywords:** " + (", ".join(map(md_escape, p["keywords"])) or "—"))
+        st.markdown("**Sentiment:** " + ", ".join(f"{md_escape(k)} {v:.0%}" for k, v in p["label_shares"].items()))
         if p.get("aspects"):
-            st.write("**Aspects:** " + ", ".join(
-                f"{a} {v['share']:.0%}" + (f" ({v['negative']:.0%} negative)" if "negative" in v else "")
+            st.markdown("**Aspects:** " + ", ".join(
+                f"{md_escape(a)} {v['share']:.0%}" + (f" ({v['negative']:.0%} negative)" if "negative" in v else "")
                 for a, v in list(p["aspects"].items())[:6]))
         if p.get("top_products"):
-            st.write("**Top products:** " + ", ".join(list(p["top_products"])[:5]))
+            st.markdown("**Top products:** " + ", ".join(md_escape(x) for x in list(p["top_products"])[:5]))
         with st.expander("Example reviews"):
             for example in p["examples"]:
                 st.text(example)  # plain text: review HTML / markdown is never rendered

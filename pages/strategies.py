@@ -1,11 +1,15 @@
 """Strategies & export: suggestions per segment, a template editor, and the downloads."""
+from ui.auth import guard
+
+guard()  # before anything else: no page runs without the login
+
 import streamlit as st
 
 from segcore.errors import SegscopeError
 from segcore.io.export import campaign_lists, csv_bytes, safe_filename, xlsx_bytes
 from segcore.strategy.report import report_html
 from segcore.strategy.suggest import SUFFIX, load_templates, render_strategies, strategies_markdown
-from ui.shared import need_run, outputs, show_error, templates, templates_dir
+from ui.shared import md_escape, md_escaped, need_run, outputs, show_error, templates, templates_dir
 
 
 def _smaller_title(text: str) -> str:
@@ -18,18 +22,20 @@ run = need_run()
 out = outputs(run)
 profiles = out.profiles
 current = templates()
+shown_profiles = md_escaped(profiles)  # data inside the rendered markdown stays text (no remote images)
 try:
-    strategies = render_strategies(profiles, templates=current)
+    strategies = render_strategies(profiles, templates=current)  # raw values: the exports
+    shown = render_strategies(shown_profiles, templates=current)
 except SegscopeError as exc:
     show_error(exc)
     st.info("Fix or reset the template below.")
-    strategies = {s: [] for s in profiles}
+    strategies = shown = {s: [] for s in profiles}
 
 tab_suggest, tab_edit, tab_export = st.tabs(["Suggestions", "Templates", "Export"])
 with tab_suggest:
     for s, p in sorted(profiles.items()):
-        with st.expander(f"{s}. {p['name']} — {p['size']:,} customers", expanded=(s == 0)):
-            items = strategies.get(s, [])
+        with st.expander(f"{s}. {md_escape(p['name'])} — {p['size']:,} customers", expanded=(s == 0)):
+            items = shown.get(s, [])
             if not items:
                 st.caption("No template applies to this segment.")
             for item in items:
@@ -44,7 +50,7 @@ with tab_edit:
     edited = st.text_area("Template text", value=current[name], height=320, key=f"tpl_{name}")
     seg = st.selectbox("Preview for segment", sorted(profiles), format_func=lambda s: f"{s}. {profiles[s]['name']}")
     try:
-        preview = render_strategies({seg: profiles[seg]}, templates={name: edited})[seg]
+        preview = render_strategies({seg: shown_profiles[seg]}, templates={name: edited})[seg]
         with st.container(border=True):
             if preview:
                 st.markdown(_smaller_title(preview[0]["text"]))

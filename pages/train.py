@@ -1,4 +1,7 @@
 """Train: fine-tune the encoder in the background with live progress, then show test results."""
+from ui.auth import guard
+
+guard()  # before anything else: no page runs without the login
 
 import pandas as pd
 import plotly.express as px

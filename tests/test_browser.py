@@ -31,9 +31,14 @@ def _free_port() -> int:
 @pytest.fixture
 def server(tmp_path, request):
     extra = getattr(request, "param", [])
+    password = None
+    if isinstance(extra, dict):
+        extra, password = extra.get("args", []), extra.get("password")
     port = _free_port()
     env = {**os.environ, "SEGSCOPE_MODELS_DIR": str(tmp_path / "models"), "PYTHONUNBUFFERED": "1"}
     env.pop("SEGSCOPE_PASSWORD", None)
+    if password:
+        env["SEGSCOPE_PASSWORD"] = password
     log = open(tmp_path / "streamlit.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true", *extra],
@@ -56,7 +61,7 @@ def server(tmp_path, request):
 
 
 def nav(page, name):
-    return page.get_by_test_id("stSidebarNavItems").get_by_role("link", name=name)
+    return page.get_by_test_id("stSidebar").get_by_role("link", name=name, exact=True)
 
 
 def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_model):
@@ -147,4 +152,39 @@ def test_file_over_upload_limit_is_refused_clearly(server):
         page.locator("input[type=file]").set_input_files(str(big))
         expect(page.get_by_text("File must be 1.0MB or smaller")).to_be_visible()
         expect(page.get_by_text("Showing the shipped sample reviews")).to_be_visible()  # data kept
+        browser.close()
+
+
+PATHS = ["/models", "/", "/data", "/train", "/segments", "/map", "/strategies"]
+TITLES = ["Data", "Train", "Segments", "Map", "Strategies & export", "Models"]
+
+
+@pytest.mark.parametrize("server", [{"password": "s3cret"}], indirect=True)
+def test_no_page_or_download_without_the_password(server):
+    """A fresh server, opened first at /models (the run where Streamlit would serve pages/*.py by
+    URL), then at every page path: only the login form; after login the links list the six pages
+    and never a helper module."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=60_000)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        for path in PATHS:
+            page.goto(server + path)
+            expect(page.get_by_label("Password", exact=True)).to_be_visible()
+            page.wait_for_timeout(1000)  # let any page script that would run render
+            assert page.locator("h1").all_inner_texts() == ["segscope"], path
+            for test_id in ("stSidebarNavItems", "stFileUploader", "stDownloadButton", "stDataFrame", "stSidebar"):
+                assert page.get_by_test_id(test_id).count() == 0, (path, test_id)
+        page.goto(server)  # (the other paths end on Streamlit's "page not found" notice)
+        page.get_by_label("Password", exact=True).fill("s3cret")
+        page.get_by_role("button", name="Enter").click()
+        expect(page.locator("h1", has_text="Data")).to_be_visible()
+        links = page.get_by_test_id("stSidebar").get_by_role("link")
+        expect(links).to_have_count(len(TITLES))
+        assert [t.split("\n")[-1] for t in links.all_inner_texts()] == TITLES  # (icon name, then title)
+        assert page.get_by_test_id("stSidebarNavItems").count() == 0
+        nav(page, "Models").click()
+        expect(page.locator("h1", has_text="Models")).to_be_visible()
         browser.close()

@@ -2,13 +2,27 @@
 
 - `SEGSCOPE_PASSWORD` (environment) or `password` in .streamlit/secrets.toml: one shared password.
 - An `[auth]` section in .streamlit/secrets.toml (OIDC provider): Streamlit's `st.login`.
-- Neither: the app is open to whoever can reach it."""
+- Neither: the app is open to whoever can reach it.
+
+app.py always calls `st.navigation`: with the pages once signed in, else with the login page only,
+so a page URL opened directly never runs a page script. Each page also calls `guard()` first: it
+catches the one case where Streamlit runs a page without app.py (its `pages/` folder mode, which is
+on in a fresh server process until app.py has called `st.navigation` once)."""
 from __future__ import annotations
 
 import hmac
 import os
+import runpy
+import threading
+from pathlib import Path
 
 import streamlit as st
+
+from ui.throttle import LoginThrottle
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+THROTTLE = LoginThrottle()  # one per server process: shared by every session
+_inside_app = threading.local()  # set while app.py runs the chosen page (per script thread)
 
 
 def _secret(key: str):
@@ -18,27 +32,74 @@ def _secret(key: str):
         return None
 
 
-def require_login() -> bool:
-    """True when the visitor may see the app; otherwise renders the login form."""
-    if _secret("auth"):
-        if not st.user.is_logged_in:
-            st.title("segscope")
-            st.button("Log in", on_click=st.login, type="primary")
-            return False
-        with st.sidebar:
-            st.button("Log out", on_click=st.logout)
+def _password() -> str | None:
+    return os.environ.get("SEGSCOPE_PASSWORD") or _secret("password") or None
+
+
+def uses_oidc() -> bool:
+    return bool(_secret("auth"))
+
+
+def signed_in() -> bool:
+    """True when the visitor may see the app (always, when no access control is set)."""
+    if uses_oidc():
+        return bool(st.user.get("is_logged_in", False))  # absent: not signed in
+    if not _password():
         return True
-    password = os.environ.get("SEGSCOPE_PASSWORD") or _secret("password")
-    if not password:
-        return True
-    if st.session_state.get("authenticated"):
-        return True
+    return bool(st.session_state.get("authenticated"))
+
+
+def _throttle_keys() -> list[str]:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    # A new session (a reload) does not reset the client's count; local visitors share one key.
+    return [f"session:{ctx.session_id if ctx else ''}", f"client:{st.context.ip_address or 'localhost'}"]
+
+
+def login_page() -> None:
+    """The only page a signed-out visitor gets."""
     st.title("segscope")
+    if uses_oidc():
+        st.button("Log in", on_click=st.login, type="primary")
+        return
+    keys = _throttle_keys()
     with st.form("login"):
         given = st.text_input("Password", type="password")
         if st.form_submit_button("Enter", type="primary"):
-            if hmac.compare_digest(given.encode(), str(password).encode()):
+            wait = THROTTLE.wait_s(keys)
+            if wait > 0:  # refused without comparing: guessing gets no faster by hammering
+                st.error(f"Too many wrong passwords; try again in {wait:.0f} s.")
+            elif hmac.compare_digest(given.encode(), str(_password()).encode()):
+                THROTTLE.succeeded(keys)
                 st.session_state["authenticated"] = True
                 st.rerun()
-            st.error("Wrong password.")
-    return False
+            else:
+                THROTTLE.failed(keys)
+                st.error("Wrong password.")
+
+
+def logout_button() -> None:
+    if uses_oidc():
+        st.button("Log out", on_click=st.logout)
+
+
+def run_page(page) -> None:
+    """app.py runs the chosen page through this, so that `guard()` knows the gate was passed."""
+    _inside_app.value = True
+    try:
+        page.run()
+    finally:
+        _inside_app.value = False
+
+
+def guard() -> None:
+    """First line of every page: go on only inside app.py, which checked the login."""
+    if getattr(_inside_app, "value", False):
+        if signed_in():
+            return
+    else:
+        # Streamlit ran this page without app.py (its pages/ folder mode: a fresh server's first
+        # run, every AppTest run): run app.py here; it checks the login and runs the page if allowed.
+        runpy.run_path(str(APP), run_name="__main__")
+    st.stop()  # this direct run of the page goes no further

@@ -4,6 +4,7 @@ All logic lives in segcore; this module only wires it to Streamlit."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -81,6 +82,31 @@ def need_run():
         st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
         st.stop()
     return run
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
+
+
+def md_escape(value) -> str:
+    """Data shown inside st.markdown / labels as text: `![p](http://host/pixel.png)` must not load
+    an image, `**x**` must not turn bold, `:red[x]` must not colour."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+
+
+_DATA_KEYED = ("top_products", "label_shares")  # dicts whose keys are values from the file
+
+
+def md_escaped(data, *, keys: bool = False):
+    """A copy of nested profile data with every string value (and the keys of product / label
+    dicts) markdown-escaped: for rendering templates on a page; exports use the raw values."""
+    if isinstance(data, str):
+        return md_escape(data)
+    if isinstance(data, dict):
+        return {(md_escape(k) if keys and isinstance(k, str) else k): md_escaped(v, keys=k in _DATA_KEYED)
+                for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [md_escaped(v) for v in data]
+    return data
 
 
 def show_error(exc: Exception) -> None:

@@ -49,6 +49,8 @@ def map_table(reviews: pd.DataFrame, segments: pd.DataFrame, meta_columns: dict,
     sampled = len(table) > max_points
     if sampled:
         table = table.sample(n=max_points, random_state=seed)
+    # Every hover field is escaped: plotly renders HTML tags (<b>, <span style>, <a>) in hover text.
+    table["hover_id"] = [html.escape(" ".join(c.split())[:80]) for c in table["customer_id"]]
     table["hover"] = [hover_text(t) for t in table["text"]]
     return table.reset_index(drop=True), sampled
 

@@ -4,15 +4,25 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+from xml.etree import ElementTree
 
 import pandas as pd
+from pandas.io.parsers import TextParser
 
 from ..errors import SegscopeError
 
 SUPPORTED = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".parquet", ".json", ".jsonl", ".ndjson")
 _ENCODINGS = ("utf-8-sig", "gb18030")
+
+# Limits on what a file may hold, so that a small crafted file cannot take the server's memory.
+MAX_COLUMNS = 2_000  # review exports have tens
+MAX_CELL_CHARS = 2_000_000  # a 1 MB review still reads
+MAX_XLSX_ROWS = 1_048_576  # Excel's last row
+MAX_XLSX_UNPACKED_BYTES = 1 << 30  # the XML inside an .xlsx, all parts together
+MAX_XLSX_RATIO = 100  # unpacked / packed size of one part (Apache POI's zip-bomb default)
 
 
 def _as_bytes(source: str | Path | bytes | BinaryIO) -> tuple[bytes, str]:
@@ -48,8 +58,15 @@ def _read_csv(data: bytes, name: str) -> pd.DataFrame:
     text = _decode(data, name)
     if not text.strip():
         raise SegscopeError(f"{name or 'The file'} is empty; upload a table with a header and rows.")
+    sep = sniff_delimiter(text, name)
     try:
-        return pd.read_csv(io.StringIO(text), sep=sniff_delimiter(text, name))
+        header = next(csv.reader(io.StringIO(text[:MAX_CELL_CHARS]), delimiter=sep), [])
+    except csv.Error:  # a header field over csv's own size limit: pandas judges it
+        header = []
+    if len(header) > MAX_COLUMNS:  # before pandas builds a frame of them
+        raise SegscopeError(_too_many_columns(name or "The file", len(header)))
+    try:
+        return pd.read_csv(io.StringIO(text), sep=sep)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise SegscopeError(f"Could not parse {name or 'the file'} as CSV ({str(exc).splitlines()[0]}); "
                             "check the delimiter and quoting.") from None
@@ -65,17 +82,96 @@ def sniff_delimiter(text: str, name: str = "") -> str:
 
 def list_sheets(source: str | Path | bytes | BinaryIO) -> list[str]:
     data, name = _as_bytes(source)
-    try:
-        with pd.ExcelFile(io.BytesIO(data), engine="openpyxl") as xl:
-            return [str(s) for s in xl.sheet_names]
-    except (zipfile.BadZipFile, ValueError, KeyError, OSError) as exc:
-        raise SegscopeError(_xlsx_message(name, exc)) from None
+    with _open_workbook(data, name) as book:
+        return [str(s) for s in book.sheetnames]
 
 
 def _xlsx_message(name: str, exc: Exception) -> str:
     return (f"Could not open {name or 'the workbook'} as an Excel file "
             f"({type(exc).__name__}); it may be corrupt or password-protected - "
             "save an unprotected copy as .xlsx or CSV.")
+
+
+def _check_zip(data: bytes, name: str) -> None:
+    """Refuse a workbook whose parts would unpack to far more than it weighs, before parsing any.
+    Zip headers cannot lie upwards: zipfile stops inflating a member at its declared size."""
+    label = name or "The workbook"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = archive.infolist()
+    total = sum(m.file_size for m in members)
+    if total > MAX_XLSX_UNPACKED_BYTES:
+        raise SegscopeError(f"{label} unpacks to {total / 2**20:,.0f} MB of XML (the limit is "
+                            f"{MAX_XLSX_UNPACKED_BYTES / 2**20:,.0f} MB); save it as CSV and use the CLI.")
+    for m in members:  # Apache POI's zip-bomb rule: at most 100x inflation per part
+        if m.file_size > 2**20 and m.file_size > MAX_XLSX_RATIO * max(m.compress_size, 1):
+            raise SegscopeError(f"{label} looks like a zip bomb: its part {m.filename} inflates "
+                                f"{m.file_size / max(m.compress_size, 1):,.0f}x (to {m.file_size / 2**20:,.0f} MB); "
+                                "save the sheet again as .xlsx or CSV.")
+
+
+@contextmanager
+def _open_workbook(data: bytes, name: str):
+    import openpyxl
+
+    try:
+        _check_zip(data, name)
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
+    except SegscopeError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, KeyError, OSError, TypeError,
+            ElementTree.ParseError) as exc:
+        raise SegscopeError(_xlsx_message(name, exc)) from None
+    try:
+        yield book
+    finally:
+        book.close()
+
+
+def _sheet_rows(sheet, label: str) -> list[list]:
+    """The sheet's non-blank rows as values, trailing empty cells cut; the declared dimension is
+    ignored (a forged A1:XFD1048576 would otherwise be filled with billions of empty cells) and rows,
+    columns and cell sizes are checked while reading."""
+    sheet.reset_dimensions()
+    rows: list[list] = []
+    for n, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+        if n > MAX_XLSX_ROWS:
+            raise SegscopeError(f"{label} has rows past Excel's last row ({MAX_XLSX_ROWS:,}); "
+                                "the file is damaged - save it again from Excel or as CSV.")
+        width = len(row)
+        while width and (row[width - 1] is None or row[width - 1] == ""):
+            width -= 1
+        if not width:
+            continue
+        if width > MAX_COLUMNS:
+            raise SegscopeError(_too_many_columns(label, width))
+        values = []
+        for value in row[:width]:
+            if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+                raise SegscopeError(_cell_too_big(label, len(value)))
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # as pandas reads Excel numbers
+            values.append("" if value is None else value)
+        rows.append(values)
+    return rows
+
+
+def _too_many_columns(label: str, width: int) -> str:
+    return (f"{label} has {width:,} columns (the limit is {MAX_COLUMNS:,}); a review table needs a few - "
+            "remove the unused columns and upload again.")
+
+
+def _cell_too_big(label: str, chars: int) -> str:
+    return (f"{label} has a cell of {chars:,} characters (the limit is {MAX_CELL_CHARS:,}); "
+            "shorten it or remove it and upload again.")
+
+
+def _rows_frame(rows: list[list]) -> pd.DataFrame:
+    """A header row plus data rows to a frame, with pandas' type inference and header rules."""
+    if not rows:
+        return pd.DataFrame()
+    width = max(len(r) for r in rows)
+    padded = [r + [""] * (width - len(r)) for r in rows]
+    return TextParser(padded, header=0, skip_blank_lines=False).read()
 
 
 def _title_row_fixed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -96,21 +192,47 @@ def _read_excel(data: bytes, name: str, sheet: str | int | None) -> pd.DataFrame
 
 
 def _read_excel_raw(data: bytes, name: str, sheet: str | int | None) -> pd.DataFrame:
-    try:
-        with pd.ExcelFile(io.BytesIO(data), engine="openpyxl") as xl:
-            if sheet is not None:
-                if isinstance(sheet, str) and sheet not in xl.sheet_names:
-                    raise SegscopeError(f"Sheet '{sheet}' not found; sheets are: {', '.join(map(str, xl.sheet_names))}.")
-                return pd.read_excel(xl, sheet_name=sheet)
-            for candidate in xl.sheet_names:  # first non-empty sheet
-                frame = pd.read_excel(xl, sheet_name=candidate)
-                if not frame.dropna(how="all").empty:
-                    return frame
-            return pd.read_excel(xl, sheet_name=xl.sheet_names[0])
-    except SegscopeError:
-        raise
-    except (zipfile.BadZipFile, ValueError, KeyError, OSError) as exc:
-        raise SegscopeError(_xlsx_message(name, exc)) from None
+    label = name or "The workbook"
+    with _open_workbook(data, name) as book:
+        names = [str(s) for s in book.sheetnames]
+        if sheet is not None:
+            if isinstance(sheet, int):
+                if not 0 <= sheet < len(names):
+                    raise SegscopeError(f"Sheet {sheet} not found; the workbook has {len(names)} sheet(s).")
+                sheet = names[sheet]
+            if sheet not in names:
+                raise SegscopeError(f"Sheet '{sheet}' not found; sheets are: {', '.join(names)}.")
+            candidates = [sheet]
+        else:
+            candidates = names
+        first = None
+        for candidate in candidates:  # the first non-empty sheet
+            ws = book[candidate]
+            if not hasattr(ws, "iter_rows"):  # a chart sheet
+                continue
+            try:
+                frame = _rows_frame(_sheet_rows(ws, label))
+            except SegscopeError:
+                raise
+            except (ValueError, KeyError, TypeError, zipfile.BadZipFile, ElementTree.ParseError) as exc:
+                raise SegscopeError(_xlsx_message(name, exc)) from None
+            first = frame if first is None else first
+            if not frame.dropna(how="all").empty:
+                return frame
+        return first if first is not None else pd.DataFrame()
+
+
+def _check_frame(frame: pd.DataFrame, name: str) -> None:
+    """Columns and cell sizes of any format (Excel is checked while reading)."""
+    label = name or "The file"
+    if frame.shape[1] > MAX_COLUMNS:
+        raise SegscopeError(_too_many_columns(label, frame.shape[1]))
+    for i, dtype in enumerate(frame.dtypes):
+        if not (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)):
+            continue
+        longest = frame.iloc[:, i].map(lambda v: len(v) if isinstance(v, str) else 0).max()
+        if longest and longest > MAX_CELL_CHARS:
+            raise SegscopeError(_cell_too_big(label, int(longest)))
 
 
 def read_table(source: str | Path | bytes | BinaryIO, *, name: str | None = None,
@@ -141,6 +263,7 @@ def read_table(source: str | Path | bytes | BinaryIO, *, name: str | None = None
     else:
         frame = _read_csv(data, name)
     frame.columns = [str(c).strip() for c in frame.columns]
+    _check_frame(frame, name)
     if frame.empty:
         raise SegscopeError(f"{name or 'The file'} has a header but no rows; add reviews and try again.")
     return frame

@@ -27,7 +27,11 @@ class Workspace:
         self.root.mkdir(parents=True, exist_ok=True)
         self._pointer = self.root / "current.json"
 
-    def save_upload(self, data: bytes, name: str) -> Dataset:
+    def save_upload(self, data: bytes, name: str, *, check=None) -> Dataset:
+        """Store an upload as the current dataset. `check(data, name)` runs first (e.g. reading the
+        table): when it raises, nothing is stored and the current dataset stays as it was."""
+        if check is not None:
+            check(data, name)
         stem, dot, ext = name.rpartition(".")
         clean = safe_filename(stem if dot else name, fallback="upload") + (f".{ext.lower()}" if dot else "")
         target = self.root / f"upload-{clean}"
