@@ -3,16 +3,34 @@ from ui.auth import guard
 
 guard()  # before anything else: no page runs without the login
 
+from dataclasses import fields
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from segcore.config import AspectConfig, RunConfig, TrainConfig
+from segcore.config import (
+    DATA,
+    EXPERT,
+    AspectConfig,
+    RunConfig,
+    TrainConfig,
+    default_of,
+    options,
+)
 from segcore.encoders.models import MODEL_CHOICES as BUILTIN_MODELS
 from segcore.errors import SegscopeError
 from segcore.text.language import LANGUAGE_NAMES
-from ui.shared import current_dataset, device_label, outputs, registry, show_error, store
+from segcore.training.options import OFF
+from ui.shared import (
+    current_dataset,
+    device_label,
+    outputs,
+    registry,
+    show_error,
+    store,
+)
 
 st.title("Train")
 dataset = current_dataset()
@@ -35,46 +53,63 @@ if dataset.rows and dataset.rows > CPU_COMFORT_ROWS and device_label() == "cpu":
     st.warning(f"{dataset.rows:,} reviews on this CPU would take roughly {hours:.0f} h to train. Set "
                f"'Use at most N rows' under Advanced settings (e.g. {CPU_COMFORT_ROWS:,}), or run on a GPU "
                "server; scoring all reviews later is much faster.", icon=":material/timer:")
+def control(where, f, opt):
+    """One widget from a config field's Option: label, help, bounds and default come from
+    segcore.config, so the page offers what the Python API and the CLI accept; the value it
+    returns goes to the field as is (the dataclass checks it with the same message)."""
+    default, key = default_of(f), opt.key or f.name
+    kind = opt.type or type(default)
+    help_text = opt.help[:1].upper() + opt.help[1:] + "."
+    if kind is bool:
+        return where.checkbox(opt.label, value=default, key=key, help=help_text)
+    if opt.choices is not None:
+        values = [c for c in opt.choices if c is not None]
+        if None in opt.choices and len(values) == 1:  # off / one method: a checkbox
+            return values[0] if where.checkbox(opt.label, value=default == values[0], key=key, help=help_text) else None
+        return where.selectbox(opt.label, opt.choices, index=opt.choices.index(default), key=key, help=help_text)
+    bound = (lambda v: None if v is None else kind(v))
+    label = opt.label + (f" (empty: {opt.none})" if default is None and opt.none else "")
+    value = where.number_input(label, min_value=bound(opt.min), max_value=bound(opt.max), value=default,
+                               step=bound(opt.step) or (1 if kind is int else None), format=opt.format, key=key,
+                               help=help_text, placeholder=opt.none)
+    return bound(value)
+
+
+# The Train page's owners of option fields, in the order the page shows them.
+PAGE_CONFIGS = {"train": TrainConfig, "run": RunConfig, "aspect": AspectConfig}
+# The training options (each on costs a comparison run) and the switch for that comparison.
+TRAINING_OPTIONS = {name for off in OFF.values() for name in off} | {"compare_options"}
+
+
+def page_options(group: str) -> list[tuple[str, object, object]]:
+    """(owner, field, Option) of the controls in `group`, training options last."""
+    found = [(owner, f, opt) for owner, cls in PAGE_CONFIGS.items() for f, opt in options(cls) if opt.group == group]
+    return sorted(found, key=lambda item: item[1].name in TRAINING_OPTIONS)  # stable: field order kept
+
+
+def _grid(items, values):
+    cols = st.columns(3)
+    for i, (owner, f, opt) in enumerate(items):
+        values[owner][f.name] = control(cols[i % 3], f, opt)
+
+
 with st.form("train_form"):
     kind = st.radio("Model", list(MODEL_CHOICES), format_func=MODEL_CHOICES.get, horizontal=True, key="model_kind")
     where = st.text_input("Folder or hub id", placeholder="/path/to/model or bert-base-uncased",
                           help="Only used for the folder / hub choices.", key="model_where")
+    values: dict[str, dict] = {owner: {} for owner in PAGE_CONFIGS}
     with st.expander("Advanced settings"):
-        a, b, c = st.columns(3)
-        epochs = a.number_input("Epochs (max)", 1, 50, defaults.epochs, key="epochs")
-        batch = b.number_input("Batch size", 1, 512, defaults.batch_size)
-        lr = c.number_input("Learning rate", 1e-6, 1e-2, defaults.lr, format="%.6f")
-        max_length = a.number_input("Tokens per review", 16, 512, defaults.max_length, key="max_length")
-        patience = b.number_input("Early-stopping patience (epochs)", 1, 10, defaults.patience)
-        dropout = c.number_input("Dropout", 0.0, 0.9, defaults.dropout, step=0.05)
-        weight_decay = a.number_input("Weight decay", 0.0, 1.0, defaults.weight_decay, step=0.01)
-        warmup = b.number_input("Warm-up share of steps", 0.0, 0.5, defaults.warmup_ratio, step=0.05)
-        seed = c.number_input("Seed", 0, 2**31 - 1, 42)
-        k = a.number_input("Segments (0 = choose by silhouette)", 0, 20, 0, key="k")
-        max_rows = b.number_input("Use at most N rows (0 = all)", 0, 10_000_000, 0)
-        mask = c.checkbox("Mask e-mails, phone and card numbers", value=True,
-                          help="In the text the model learns from and in every export.")
-        st.markdown("**Training options** — each one on is compared with a run without it on the same "
-                    "split (reported under Test results); every option on costs one more training run.")
-        a, b, c = st.columns(3)
-        mlm_epochs = a.number_input("Domain-adaptive pretraining (MLM epochs, 0 = off)", 0, 20, defaults.mlm_epochs,
-                                    key="mlm_epochs", help="Masked-language-model training on all review texts "
-                                    "(labelled or not) before fine-tuning.")
-        lora = b.checkbox("LoRA (parameter-efficient)", value=defaults.lora, key="lora",
-                          help="Train small adapters on the attention projections instead of every weight.")
-        adversarial = c.checkbox("Adversarial training (FGM)", value=defaults.adversarial == "fgm", key="fgm",
-                                 help="Perturb the word embeddings along the gradient each step (not with LoRA).")
-        augment = a.checkbox("Augment training reviews", value=defaults.augment, key="augment",
-                             help="Add a random word-deletion / swap copy of each training review; validation "
-                                  "and test reviews are never changed.")
-        compare = b.checkbox("Measure each option's effect", value=True, key="compare",
-                             help="Train once more without each option that is on, on the same split.")
-        aspect_epochs = a.number_input("Aspect tagger epochs", 1, 20, AspectConfig().epochs, key="aspect_epochs")
-    aspects = st.checkbox("Tag aspects (price, delivery, taste, service, …)", value=RunConfig().aspects,
-                          key="aspects",
-                          help="Trains a second, small model that marks aspect terms in each review, starting "
-                               "from a built-in English and Chinese word list. Adds aspect shares and sentiment "
-                               "to the segments and aspect-specific strategies; costs a few more minutes.")
+        for group in (DATA, EXPERT):
+            st.markdown(f"**{group}**")
+            items = page_options(group)
+            _grid([i for i in items if i[1].name not in TRAINING_OPTIONS], values)
+            options_part = [i for i in items if i[1].name in TRAINING_OPTIONS]
+            if options_part:
+                st.markdown("*Training options* — each one on is compared with a run without it on the same "
+                            "split (reported under Test results); every option on costs one more training run.")
+                _grid(options_part, values)
+    aspects_field = next(f for f in fields(RunConfig) if f.name == "aspects")
+    values["run"]["aspects"] = control(st, aspects_field, aspects_field.metadata["option"])
     start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
 if start:
     model = kind if kind in BUILTIN_MODELS else where.strip()
@@ -82,15 +117,9 @@ if start:
         st.error("Enter the model folder or hub id, or choose the shipped model.")
     else:
         try:
-            config = RunConfig(
-                columns=dict(dataset.columns), sheet=dataset.sheet, k=int(k) or None,
-                max_rows=int(max_rows) or None, seed=int(seed), mask_pii=bool(mask), compare_options=bool(compare),
-                aspects=bool(aspects), aspect_config=AspectConfig(epochs=int(aspect_epochs)),
-                train=TrainConfig(model=model, epochs=int(epochs), batch_size=int(batch), lr=float(lr),
-                                  max_length=int(max_length), patience=int(patience), dropout=float(dropout),
-                                  weight_decay=float(weight_decay), warmup_ratio=float(warmup), seed=int(seed),
-                                  progress_bar=False, mlm_epochs=int(mlm_epochs), lora=bool(lora),
-                                  adversarial="fgm" if adversarial else None, augment=bool(augment)))
+            config = RunConfig(columns=dict(dataset.columns), sheet=dataset.sheet, **values["run"],
+                               aspect_config=AspectConfig(**values["aspect"]),
+                               train=TrainConfig(model=model, progress_bar=False, **values["train"]))
             job = reg.start(dataset.path, config, label=dataset.path.stem.removeprefix("upload-"),
                             input_name=dataset.name)
             st.session_state["run_id"] = job.run_id

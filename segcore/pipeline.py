@@ -266,7 +266,8 @@ def _train_with_options(texts: list[str], y: np.ndarray, labels: list[str], spli
             choice = choose_model(tc.model, language)  # MLM adapts the encoder that 'auto' picks
             adapted = domain_adapt(texts, model=choice.path, epochs=tc.mlm_epochs, out_dir=folder, seed=tc.seed,
                                    batch_size=tc.batch_size, lr=tc.mlm_lr, max_length=tc.max_length,
-                                   progress=progress, max_steps=tc.max_steps)
+                                   progress=progress, max_steps=tc.max_steps, weight_decay=tc.weight_decay,
+                                   warmup_ratio=tc.warmup_ratio, precision=tc.precision)
             details["mlm"] = adapted.report
         _check_stop(progress)
 

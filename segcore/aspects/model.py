@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import tempfile
 import time
 from collections import Counter
@@ -14,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification, Trainer, TrainingArguments
+from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification, Trainer
 
 from ..config import AspectConfig
-from ..encoders.models import _load, load_tokenizer, pick_device, resolve_model, use_bf16
+from ..encoders.models import _load, load_tokenizer, pick_device, resolve_model
 from ..errors import SegscopeError
+from ..training.args import training_arguments
 from .lexicon import ASPECTS, bio_labels, encode_weak, first_subtokens, lexicon_spans, windows, word_span
 
 log = logging.getLogger(__name__)
@@ -91,16 +91,12 @@ def train_tagger(texts: Sequence[str], config: AspectConfig) -> AspectTagger:
     enc = encode_weak(tokenizer, texts, max_length=config.max_length, stride=config.stride, label2id=label2id)
     dataset = _Windows(enc["input_ids"], enc["labels"])
     with tempfile.TemporaryDirectory(prefix="segscope-aspects-") as tmp:
-        args = TrainingArguments(
-            output_dir=tmp, num_train_epochs=config.epochs, max_steps=config.max_steps,
-            per_device_train_batch_size=config.batch_size, learning_rate=config.lr,
-            weight_decay=config.weight_decay, warmup_steps=config.warmup_ratio,  # float < 1: a ratio
-            optim="adamw_torch_fused", lr_scheduler_type="linear", eval_strategy="no", save_strategy="no",
-            logging_steps=max(1, math.ceil(len(dataset) / config.batch_size) // 4), report_to="none",
-            seed=config.seed, data_seed=config.seed, bf16=use_bf16(device, config.precision, cpu_auto=True),
-            train_sampling_strategy="group_by_length", dataloader_num_workers=0,
-            disable_tqdm=not config.progress_bar, use_cpu=device.type == "cpu",
-            average_tokens_across_devices=False,
+        args = training_arguments(
+            out_dir=tmp, device=device, epochs=config.epochs, max_steps=config.max_steps,
+            batch_size=config.batch_size, lr=config.lr, weight_decay=config.weight_decay,
+            warmup_ratio=config.warmup_ratio, precision=config.run_precision, seed=config.run_seed,
+            n_train=len(dataset), logs_per_epoch=4, progress_bar=config.progress_bar,
+            average_tokens_across_devices=False,  # as fine-tuning: the tagger's loss is a per-batch mean
         )
         trainer = Trainer(model=model, args=args, train_dataset=dataset,
                           data_collator=DataCollatorForTokenClassification(tokenizer), processing_class=tokenizer)
@@ -243,7 +239,7 @@ def fit_and_evaluate(texts: Sequence[str], config: AspectConfig) -> tuple[Aspect
     """Split reviews (seeded) into training and held-out parts, train on at most
     `max_train_reviews`, evaluate on the held-out part."""
     texts = [str(t) for t in texts]
-    rng = np.random.default_rng(config.seed)
+    rng = np.random.default_rng(config.run_seed)
     order = rng.permutation(len(texts))
     n_held = max(1, int(round(len(texts) * config.heldout_share))) if len(texts) > 1 else 0
     held, train = order[:n_held], order[n_held:]

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from ..config import AUTO_MODEL
+from ..config import AUTO_MODEL, PRECISIONS
 from ..errors import SegscopeError
 
 log = logging.getLogger(__name__)
@@ -113,8 +113,6 @@ def pick_device(preferred: str | None = None) -> torch.device:
         return torch.device(preferred)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
-
-PRECISIONS = ("auto", "bf16", "fp32")
 
 
 def cpu_has_fast_bf16() -> bool:

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoModel, AutoModelForMaskedLM, DataCollatorForLanguageModeling, Trainer, TrainingArguments
+from transformers import AutoModel, AutoModelForMaskedLM, DataCollatorForLanguageModeling, Trainer
 
+from ..config import TrainConfig
 from ..encoders.models import load_tokenizer, pick_device, resolve_model
 from ..encoders.predict import tokenize
 from ..progress import Progress, ProgressCallback
+from .args import training_arguments
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +110,22 @@ def save_encoder(mlm, name: str, out_dir: Path) -> None:
     encoder.save_pretrained(out_dir)
 
 
-def domain_adapt(texts: Sequence[str], *, model: str, epochs: int, out_dir: str | Path, seed: int = 42,
-                 batch_size: int = 16, lr: float = 5e-5, max_length: int = 128, holdout_share: float = 0.1,
-                 max_holdout: int = 500, progress: Progress | None = None, max_steps: int = -1) -> Adapted:
+def domain_adapt(texts: Sequence[str], *, model: str, epochs: int, out_dir: str | Path, seed: int | None = None,
+                 batch_size: int | None = None, lr: float | None = None, max_length: int | None = None,
+                 holdout_share: float = 0.1, max_holdout: int = 500, progress: Progress | None = None,
+                 max_steps: int = -1, weight_decay: float | None = None, warmup_ratio: float | None = None,
+                 precision: str | None = None) -> Adapted:
     """MLM-train the encoder `model` on `texts` for `epochs` epochs and save it with its tokenizer
-    to `out_dir` (fine-tuning then starts from there)."""
+    to `out_dir` (fine-tuning then starts from there). The optimiser recipe is fine-tuning's
+    (training_arguments): fused AdamW, `warmup_ratio`, `weight_decay`, bf16 where `precision` says.
+    Options left None take TrainConfig's defaults (`lr`: mlm_lr)."""
+    d = TrainConfig()
+    seed = d.run_seed if seed is None else seed
+    batch_size, max_length = batch_size or d.batch_size, max_length or d.max_length
+    lr = d.mlm_lr if lr is None else lr
+    weight_decay = d.weight_decay if weight_decay is None else weight_decay
+    warmup_ratio = d.warmup_ratio if warmup_ratio is None else warmup_ratio
+    precision = precision or d.run_precision
     name = resolve_model(model)
     tokenizer = load_tokenizer(name)
     device = pick_device()
@@ -135,12 +148,13 @@ def domain_adapt(texts: Sequence[str], *, model: str, epochs: int, out_dir: str 
     log.info("MLM loss on %d held-out reviews before: %.3f (perplexity %.1f)", len(held_ds), before,
              _perplexity(before))
     with tempfile.TemporaryDirectory(prefix="segscope-mlm-") as tmp:
-        args = TrainingArguments(
-            output_dir=tmp, num_train_epochs=epochs, max_steps=max_steps, per_device_train_batch_size=batch_size,
-            learning_rate=lr, weight_decay=0.01, warmup_steps=0.06, lr_scheduler_type="linear",
-            save_strategy="no", eval_strategy="no", logging_steps=50, report_to="none", seed=seed,
-            data_seed=seed, dataloader_num_workers=0, disable_tqdm=True, use_cpu=device.type == "cpu",
-            train_sampling_strategy="group_by_length",
+        args = training_arguments(
+            out_dir=tmp, device=device, epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr,
+            weight_decay=weight_decay, warmup_ratio=warmup_ratio, precision=precision, seed=seed,
+            n_train=len(train_ds), progress_bar=False,  # the run's progress bar belongs to fine-tuning
+            # The masked-LM loss is a mean over masked tokens; averaging it over the tokens of all
+            # processes weights each masked token equally under torchrun.
+            average_tokens_across_devices=True,
         )
         callbacks = [ProgressCallback(progress)] if progress is not None else []
         trainer = Trainer(model=mlm, args=args, train_dataset=train_ds, data_collator=collator,

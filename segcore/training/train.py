@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import f1_score
 from sklearn.utils.class_weight import compute_class_weight
-from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
+from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainerCallback
 
 from ..config import AUTO_MODEL, TrainConfig
 from ..encoders.models import (
@@ -23,12 +23,12 @@ from ..encoders.models import (
     load_classifier,
     load_tokenizer,
     pick_device,
-    use_bf16,
 )
 from ..encoders.predict import tokenize
 from ..progress import Progress, ProgressCallback
 from ..text.language import detect_language
 from .adversarial import FGMTrainer
+from .args import training_arguments
 from .augment import augment_train
 from .lora import add_lora, merged
 
@@ -110,7 +110,7 @@ def fine_tune(train_texts: Sequence[str], train_labels: Sequence[str],
                             attn_implementation=attn)
     options: dict = {}
     if config.augment:  # training split only: validation (and test) stay as written
-        train_texts, train_labels, options["augment"] = augment_train(train_texts, train_labels, seed=config.seed)
+        train_texts, train_labels, options["augment"] = augment_train(train_texts, train_labels, seed=config.run_seed)
         log.info("augmented the training split: %d -> %d reviews", options["augment"]["n_train_original"],
                  options["augment"]["n_train_augmented"])
     if config.lora:
@@ -121,44 +121,18 @@ def fine_tune(train_texts: Sequence[str], train_labels: Sequence[str],
     y_val = [index[v] for v in val_labels]
     train_ds = _Encoded(tokenize(tokenizer, train_texts, max_length=config.max_length), y_train)
     val_ds = _Encoded(tokenize(tokenizer, val_texts, max_length=config.max_length), y_val)
-    bf16 = use_bf16(device, config.precision, cpu_auto=True)
-    steps_per_epoch = math.ceil(len(train_ds) / config.batch_size)
     weights = class_weights(y_train, len(labels)) if config.class_weights else None
     if weights is not None:
         log.info("class weights: %s", dict(zip(labels, np.round(weights, 3).tolist())))
     progress = progress or Progress()
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="segscope-train-") as tmp:
-        args = TrainingArguments(
-            output_dir=tmp,
-            num_train_epochs=config.epochs,
-            max_steps=config.max_steps,
-            per_device_train_batch_size=config.batch_size,
-            per_device_eval_batch_size=config.eval_batch_size,
-            learning_rate=config.lora_lr if config.lora else config.lr,
-            weight_decay=config.weight_decay,
-            warmup_steps=config.warmup_ratio,  # a float < 1 is a ratio in transformers 5
-            optim="adamw_torch_fused",  # one kernel per step instead of one per tensor
-            lr_scheduler_type="linear",
-            eval_strategy="epoch",
-            save_strategy="best",
-            save_only_model=True,
-            load_best_model_at_end=True,
-            metric_for_best_model="macro_f1",
-            greater_is_better=True,
-            logging_steps=max(1, steps_per_epoch // 5),
-            report_to="none",
-            seed=config.seed,
-            data_seed=config.seed,
-            bf16=bf16,
-            tf32=True if device.type == "cuda" else None,  # fp32 matmuls on tensor cores
-            # The losses here are per-batch means; without this the Trainer rescales a custom
-            # loss by the number of processes under torchrun (DDP already averages gradients).
-            average_tokens_across_devices=False,
-            ddp_find_unused_parameters=False,
-            train_sampling_strategy="group_by_length",  # less padding; training order only
-            dataloader_num_workers=0,
-            disable_tqdm=not config.progress_bar,
-            use_cpu=device.type == "cpu",
+        args = training_arguments(
+            out_dir=tmp, device=device, epochs=config.epochs, max_steps=config.max_steps,
+            batch_size=config.batch_size, lr=config.lora_lr if config.lora else config.lr,
+            weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio, precision=config.run_precision,
+            seed=config.run_seed, n_train=len(train_ds), select_best="macro_f1",  # early stopping's metric
+            eval_batch_size=config.eval_batch_size, progress_bar=config.progress_bar,
+            average_tokens_across_devices=False,  # _weighted_loss / the model's loss: per-batch means
         )
         extra = {"fgm_epsilon": config.fgm_epsilon} if config.adversarial == "fgm" else {}
         trainer = (FGMTrainer if config.adversarial == "fgm" else Trainer)(
