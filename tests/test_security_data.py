@@ -81,3 +81,105 @@ def test_run_with_control_characters_exports_and_renames(tmp_path, small_csv, ti
     assert any(name.endswith("VIP buyers") for name in book.sheetnames)
     meta = __import__("json").loads((out / "model" / "segscope.json").read_text())
     assert meta["segment_names"]["0"] == "VIP buyers"
+
+
+# --- a model folder is data, never code ----------------------------------------------------
+
+class _Payload:
+    """Unpickling this runs a shell command that leaves a marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def _model_copy(tiny_run, tmp_path):
+    import shutil
+
+    target = tmp_path / "model"
+    shutil.copytree(tiny_run, target)
+    return target
+
+
+def test_saved_projection_is_not_a_pickle_and_round_trips(tiny_run, tmp_path):
+    import numpy as np
+
+    from segcore.analysis.projection import (LEGACY_PROJECTION_FILE, PROJECTION_FILE, fit_projection,
+                                             load_projection, project, save_projection)
+
+    assert (tiny_run / PROJECTION_FILE).exists() and not (tiny_run / LEGACY_PROJECTION_FILE).exists()
+    assert (tiny_run / PROJECTION_FILE).read_bytes()[8:9] == b"{"  # safetensors: a JSON header, then arrays
+    emb = np.load(tiny_run.parent / "embeddings.npy").astype(np.float32)
+    for rows in (30, len(emb)):  # PCA below 50 rows, UMAP above
+        proj, _ = fit_projection(emb[:rows], seed=0)
+        save_projection(proj, tmp_path / f"p{rows}.safetensors")
+        back = load_projection(tmp_path / f"p{rows}.safetensors")
+        np.testing.assert_allclose(project(back, emb), project(proj, emb), atol=1e-5)
+
+
+def test_crafted_pickle_in_a_model_folder_is_never_unpickled(tiny_run, tmp_path, capsys):
+    import joblib
+
+    from segcore.analysis.projection import LEGACY_PROJECTION_FILE, PROJECTION_FILE, load_projection
+    from segcore.cli import main
+
+    model = _model_copy(tiny_run, tmp_path)
+    marker = tmp_path / "pwned"
+    joblib.dump(_Payload(marker), model / LEGACY_PROJECTION_FILE)
+    load_projection(model / LEGACY_PROJECTION_FILE)  # callers asking for the old name get the safe file
+    assert not marker.exists()
+    (model / PROJECTION_FILE).unlink()  # an old run folder: only the pickle
+    with pytest.raises(SegscopeError, match="pickle") as err:
+        load_projection(model / LEGACY_PROJECTION_FILE)
+    assert "\n" not in str(err.value) and not marker.exists()
+    assert main(["score", "segcore/data/sample_reviews.csv", "--model", str(model), "--max-rows", "40",
+                 "--out", str(tmp_path / "scored")]) == 2
+    assert "pickle" in capsys.readouterr().err and not marker.exists()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "shapes", "no_meta"])
+def test_damaged_projection_file_is_one_line(tiny_run, tmp_path, damage):
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from segcore.analysis.projection import PROJECTION_FILE, load_projection
+
+    model = _model_copy(tiny_run, tmp_path)
+    path = model / PROJECTION_FILE
+    if damage == "garbage":
+        path.write_bytes(b"\x80\x04\x95 not a tensor file")
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:200])
+    elif damage == "shapes":
+        save_file({"embedding_": np.zeros((5, 2), np.float32), "points": np.zeros((4, 8), np.float32)}, str(path),
+                  metadata={"segscope_projection": '{"format": 1, "kind": "umap", "params": {"n_neighbors": 3}}'})
+    else:
+        save_file({"mean": np.zeros(3, np.float32)}, str(path))
+    with pytest.raises(SegscopeError, match="not a valid segscope map projection") as err:
+        load_projection(path)
+    assert "\n" not in str(err.value)
+
+
+def test_trusted_legacy_projection_converts_to_the_same_map(tiny_run, tmp_path):
+    """An old folder's pickled UMAP, converted on request, places reviews where it did."""
+    import joblib
+    import numpy as np
+    import umap
+
+    from segcore.analysis.projection import (LEGACY_PROJECTION_FILE, convert_legacy_projection,
+                                             load_projection, project)
+
+    emb = np.load(tiny_run.parent / "embeddings.npy").astype(np.float32)
+    old = umap.UMAP(n_components=2, n_neighbors=15, min_dist=0.1, metric="cosine", random_state=0,
+                    n_jobs=1).fit(emb)
+    old.transform_mode = "graph"
+    expected = umap.umap_.init_graph_transform(old.transform(emb[:40] + 1e-3).tocsr(), old.embedding_)
+    model = _model_copy(tiny_run, tmp_path)
+    joblib.dump(old, model / LEGACY_PROJECTION_FILE)
+    convert_legacy_projection(model)
+    assert not (model / LEGACY_PROJECTION_FILE).exists()
+    np.testing.assert_allclose(project(load_projection(model), emb[:40] + 1e-3), expected, atol=1e-3)
