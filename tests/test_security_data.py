@@ -183,3 +183,74 @@ def test_trusted_legacy_projection_converts_to_the_same_map(tiny_run, tmp_path):
     convert_legacy_projection(model)
     assert not (model / LEGACY_PROJECTION_FILE).exists()
     np.testing.assert_allclose(project(load_projection(model), emb[:40] + 1e-3), expected, atol=1e-3)
+
+
+# --- templates cannot burn the server --------------------------------------------------------
+
+DOS_TEMPLATES = {
+    "nested_loops": "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    "nested_list_loops": "{% for i in [1] * 999999 %}{% for j in 'ab' * 400000 %}{% endfor %}{% endfor %}",
+    "huge_string": "{{ ('a' * 2000000000) | length }}",
+    "huge_range": "{{ range(10**9) | list | length }}",
+    "huge_power": "{{ 7 ** 999999999 }}",
+    "recursion": "{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(0) }}",
+    "exponential_macro": "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}",
+    "self_include": "line one\n{% include 'self_include' %}",
+    "doubling": "{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}",
+    "plus_doubling": "{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s | length }}",
+    "wide_center": "{{ 'x' | center(2000000000) }}",
+    "wide_percent": "{{ '%2000000000s' % 1 }}",
+    "wide_format": "{{ '{:>2000000000}'.format(1) }}",
+    "wide_format_filter": "{{ '%2000000000s' | format(1) }}",
+    "big_join": "{{ ([('x' * 1000000)] * 1000) | join }}",
+    "big_output": "{% for i in range(100000) %}{{ 'x' * 100 }}{% endfor %}",
+    "list_mutation": "{% set l = [1] %}{{ l.append(2) }}",
+    "unknown_filter": "## Hi\n{{ seg.name | nope }}",
+    "syntax": "## Hi\n\n{% if %}",
+    "typo": "## Hi\n{{ seg.nmae }}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(DOS_TEMPLATES))
+def test_bad_templates_refused_fast_in_one_line(name):
+    import time
+
+    from segcore.strategy.suggest import render_strategies
+
+    start = time.monotonic()
+    with pytest.raises(SegscopeError, match=f"Template '{name}' failed") as err:
+        render_strategies({0: _trial_profile()}, templates={name: DOS_TEMPLATES[name]})
+    assert time.monotonic() - start < 2.0
+    assert "\n" not in str(err.value) and len(str(err.value)) < 400
+
+
+def test_error_names_the_template_line():
+    from segcore.strategy.suggest import render_strategies
+
+    for name, line in (("typo", 2), ("syntax", 3), ("unknown_filter", 2), ("nested_loops", 1)):
+        with pytest.raises(SegscopeError, match=rf"\(line {line}\)"):
+            render_strategies({0: _trial_profile()}, templates={name: DOS_TEMPLATES[name]})
+
+
+def _trial_profile():
+    from segcore.strategy.suggest import _trial_profiles
+
+    return _trial_profiles()[1]
+
+
+def test_validate_templates(tmp_path):
+    from segcore.strategy.suggest import DEFAULT_TEMPLATE_DIR, load_templates, validate_templates
+
+    assert validate_templates(None) == load_templates() == validate_templates(DEFAULT_TEMPLATE_DIR)
+    for path in DEFAULT_TEMPLATE_DIR.glob("*.md.j2"):
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    assert validate_templates(tmp_path).keys() == load_templates().keys()
+    (tmp_path / "99_bad.md.j2").write_text(DOS_TEMPLATES["nested_loops"])
+    with pytest.raises(SegscopeError, match="Template '99_bad' failed"):
+        validate_templates(tmp_path)
+    (tmp_path / "99_bad.md.j2").write_bytes(b"\xff\xfe bad bytes")
+    with pytest.raises(SegscopeError, match="not UTF-8"):
+        validate_templates(tmp_path)
+    (tmp_path / "99_bad.md.j2").write_text("x" * 200_000)
+    with pytest.raises(SegscopeError, match="at most"):
+        validate_templates(tmp_path)
