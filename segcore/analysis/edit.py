@@ -12,7 +12,7 @@ from ..errors import SegscopeError
 from ..ingest.columns import column_map_from_dict
 from ..ingest.prepare import Prepared, prepare_reviews
 from ..io.artifacts import META_FILE, SEGMENTS_FILE, load_meta, load_segment_model, to_json
-from ..io.export import read_export_csv
+from ..io.export import clean_name, read_export_csv
 from ..pipeline import ADDED_COLUMNS, write_outputs
 from .analyse import Analysis, analyse, rename_segments
 
@@ -79,7 +79,7 @@ def current_analysis(run_path: str | Path, *, templates: dict[str, str]) -> Anal
 def rename_run_segments(run_path: str | Path, names: dict[int, str], *, templates: dict[str, str]) -> Analysis:
     """New names flow into segments.csv, profiles, strategies and campaign files."""
     run_path = Path(run_path)
-    clean = {int(s): " ".join(str(n).split())[:80] for s, n in names.items() if str(n).strip()}
+    clean = {int(s): clean_name(n) for s, n in names.items() if clean_name(n)}
     prepared, probs, embeddings, coords, labels, meta = _load(run_path)
     saved = {int(k): v for k, v in meta.get("segment_names", {}).items()}
     base = analyse(prepared.reviews, probs, embeddings, labels=labels, templates=templates,

@@ -1,13 +1,20 @@
-"""2-D map of review embeddings: UMAP with a fixed seed, PCA when there are few rows."""
+"""2-D map of review embeddings: UMAP with a fixed seed, PCA when there are few rows.
+
+The fitted map is kept as plain arrays (`MapProjection`) and saved as safetensors with JSON
+parameters, never as a pickle: a model folder is data, and loading one must not run code (a
+crafted `projection.joblib` ran a shell command on `segcore score`). New points are placed as
+UMAP's own `transform` starts them: the membership-weighted mean of their nearest fitted points
+on the map, with exact cosine neighbours."""
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import joblib
 import numpy as np
-from sklearn.decomposition import PCA
 
+from ..errors import SegscopeError
 from .jitcache import enable_umap_cache
 
 log = logging.getLogger(__name__)
@@ -15,42 +22,86 @@ log = logging.getLogger(__name__)
 MIN_UMAP_ROWS = 50
 FIT_SAMPLE_ROWS = 50_000  # above this many points UMAP is fitted on a sample (fit cost grows fastest)
 TRANSFORM_BLOCK_ROWS = 50_000  # transform in fixed blocks: bounded memory, same result streamed or not
+PROJECTION_FILE = "projection.safetensors"
+LEGACY_PROJECTION_FILE = "projection.joblib"  # pickled UMAP / PCA written before; never loaded
+_FORMAT = 1
+_DISTANCE_BYTES = 1 << 26  # cosine distances computed per chunk of new points: at most 64 MB
+
+
+@dataclass
+class MapProjection:
+    """A fitted map as arrays. kind "umap": `points` are the (L2-normalised) embeddings the map
+    was fitted on, `embedding_` their map coordinates; kind "pca": `mean` and `components`."""
+
+    kind: str
+    embedding_: np.ndarray | None = None
+    points: np.ndarray | None = None
+    mean: np.ndarray | None = None
+    components: np.ndarray | None = None
+    params: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_umap(cls, umap_model, points: np.ndarray) -> "MapProjection":
+        return cls(kind="umap", embedding_=np.asarray(umap_model.embedding_, dtype=np.float32),
+                   points=_unit_rows(points),
+                   params={"n_neighbors": int(umap_model._n_neighbors),
+                           "local_connectivity": float(umap_model.local_connectivity),
+                           "disconnection_distance": float(umap_model._disconnection_distance)})
+
+    @classmethod
+    def from_pca(cls, pca) -> "MapProjection":
+        return cls(kind="pca", mean=pca.mean_.astype(np.float32), components=pca.components_.astype(np.float32))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        names = ("embedding_", "points") if self.kind == "umap" else ("mean", "components")
+        return {name: np.ascontiguousarray(getattr(self, name), dtype=np.float32) for name in names}
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms == 0, 1, norms)
 
 
 def fit_projection(embeddings: np.ndarray, *, seed: int = 42, n_neighbors: int = 15,
                    max_fit_rows: int | None = FIT_SAMPLE_ROWS):
-    """A fitted projector with `.transform`, and the 2-D coordinates of `embeddings`.
+    """A fitted `MapProjection`, and the 2-D coordinates of `embeddings`.
 
     With more than `max_fit_rows` points, UMAP is fitted on a seeded random sample of that size
-    and the other points are placed with `.transform`; None always fits on everything."""
+    and the other points are placed with `project`; None always fits on everything."""
     n = len(embeddings)
     if n < MIN_UMAP_ROWS:
-        proj = PCA(n_components=min(2, n, embeddings.shape[1]), random_state=seed)
-        coords = proj.fit_transform(embeddings)
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=min(2, n, embeddings.shape[1]), random_state=seed)
+        coords = pca.fit_transform(embeddings)
+        proj = MapProjection.from_pca(pca)
     else:
         import umap  # slow import (numba); only when needed
 
         enable_umap_cache()
 
-        proj = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, n - 1), min_dist=0.1,
-                         metric="cosine", random_state=seed, n_jobs=1)
+        model = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, n - 1), min_dist=0.1,
+                          metric="cosine", random_state=seed, n_jobs=1)
         if max_fit_rows is None or n <= max_fit_rows:
-            coords = proj.fit_transform(embeddings)
+            coords = model.fit_transform(embeddings)
+            proj = MapProjection.from_umap(model, embeddings)
         else:
             fit_idx = np.sort(np.random.default_rng(seed).choice(n, size=max_fit_rows, replace=False))
             rest = np.setdiff1d(np.arange(n), fit_idx)
             log.info("map: fitting UMAP on %d of %d points, placing the rest", max_fit_rows, n)
             coords = np.zeros((n, 2), dtype=np.float32)
-            coords[fit_idx] = proj.fit_transform(embeddings[fit_idx])
+            coords[fit_idx] = model.fit_transform(embeddings[fit_idx])
+            proj = MapProjection.from_umap(model, embeddings[fit_idx])
             coords[rest] = project(proj, embeddings[rest])
     if coords.shape[1] < 2:
         coords = np.hstack([coords, np.zeros((n, 2 - coords.shape[1]))])
     return proj, coords.astype(np.float32)
 
 
-def project(proj, embeddings: np.ndarray, *, block_rows: int = TRANSFORM_BLOCK_ROWS) -> np.ndarray:
-    """Coordinates from a fitted projector, `block_rows` points per `.transform` call (a UMAP
-    graph is built per block, so this bounds memory; callers that stream use the same blocks)."""
+def project(proj: MapProjection, embeddings: np.ndarray, *, block_rows: int = TRANSFORM_BLOCK_ROWS) -> np.ndarray:
+    """Coordinates from a fitted projection, `block_rows` points at a time (bounded memory;
+    each point's place depends on that point alone, so any blocks give the same result)."""
     blocks = [_place(proj, embeddings[i : i + block_rows]) for i in range(0, len(embeddings), block_rows)]
     coords = np.vstack(blocks) if blocks else np.zeros((0, 2))
     if coords.shape[1] < 2:
@@ -58,34 +109,129 @@ def project(proj, embeddings: np.ndarray, *, block_rows: int = TRANSFORM_BLOCK_R
     return coords.astype(np.float32)
 
 
-def _place(proj, embeddings: np.ndarray) -> np.ndarray:
+def _place(proj: MapProjection, embeddings: np.ndarray) -> np.ndarray:
     """New points onto a fitted map. For UMAP: the membership-weighted mean of each point's
     neighbours on the map (UMAP's own starting placement), without UMAP's extra SGD epochs;
     those are chaotic (a 1e-7 change in an embedding, e.g. from another batch composition, moved
     points by several map units), while this depends smoothly on each point alone."""
-    if not hasattr(proj, "transform_mode"):  # PCA
-        return proj.transform(embeddings)
-    from umap.umap_ import init_graph_transform
+    x = np.asarray(embeddings, dtype=np.float32)
+    if proj.kind == "pca":
+        return (x - proj.mean) @ proj.components.T
+    if not len(x):
+        return np.zeros((0, 2), dtype=np.float32)
+    import scipy.sparse
+    from umap.umap_ import compute_membership_strengths, smooth_knn_dist
 
     enable_umap_cache()
-    mode, proj.transform_mode = proj.transform_mode, "graph"
-    distance = proj._input_distance_func
-    if getattr(proj, "_small_data", False) and proj.metric == "cosine":
-        # A map fitted on < 4,096 points places new ones by exact distances, which UMAP computes
-        # with its numba cosine called once per pair from Python (~4M calls per 10k points);
-        # scikit-learn's vectorised "cosine" gives the same distances about 100x faster.
-        proj._input_distance_func = "cosine"
-    try:
-        graph = proj.transform(embeddings).tocsr()
-    finally:
-        proj.transform_mode, proj._input_distance_func = mode, distance
+    k = proj.params["n_neighbors"]
+    points, unit = proj.points, _unit_rows(x)
+    step = max(1, _DISTANCE_BYTES // (4 * len(points)))
+    indices = np.empty((len(x), k), dtype=np.int32)
+    dists = np.empty((len(x), k), dtype=np.float32)
+    for i in range(0, len(x), step):  # exact cosine neighbours, chunk by chunk
+        d = 1.0 - unit[i : i + step] @ points.T
+        np.maximum(d, 0.0, out=d)
+        part = np.argpartition(d, k - 1, axis=1)[:, :k] if k < d.shape[1] else np.tile(np.arange(d.shape[1]), (len(d), 1))
+        part_d = np.take_along_axis(d, part, axis=1)
+        order = np.argsort(part_d, axis=1, kind="stable")
+        indices[i : i + step] = np.take_along_axis(part, order, axis=1)
+        dists[i : i + step] = np.take_along_axis(part_d, order, axis=1)
+    # From here as in umap.UMAP.transform.
+    indices[dists >= proj.params["disconnection_distance"]] = -1
+    sigmas, rhos = smooth_knn_dist(dists, float(k), local_connectivity=max(0.0, proj.params["local_connectivity"] - 1.0))
+    rows, cols, vals, _ = compute_membership_strengths(indices, dists, sigmas, rhos, bipartite=True)
+    graph = scipy.sparse.coo_matrix((vals, (rows, cols)), shape=(len(x), len(points))).tocsr()
     graph.eliminate_zeros()
-    return init_graph_transform(graph, proj.embedding_)
+    return _weighted_mean(graph, proj.embedding_)
 
 
-def save_projection(proj, path: str | Path) -> None:
-    joblib.dump(proj, path)
+def _weighted_mean(graph, embedding: np.ndarray) -> np.ndarray:
+    """umap's `init_graph_transform` without its Python loop over rows (60 % of the placing
+    time): each row's weighted mean of map points; a point identical to a fitted one (weight 1)
+    takes that point's place; a point with no neighbour is NaN."""
+    sums = np.asarray(graph.sum(axis=1)).ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (graph.multiply(1.0 / sums[:, None]).tocsr() @ embedding.astype(np.float64)).astype(np.float32)
+    out[sums == 0] = np.nan
+    rows = np.repeat(np.arange(graph.shape[0]), np.diff(graph.indptr))
+    exact = np.flatnonzero(graph.data == 1)
+    if len(exact):
+        first = exact[np.unique(rows[exact], return_index=True)[1]]  # first weight-1 entry per row
+        out[rows[first]] = embedding[graph.indices[first]]
+    return out
 
 
-def load_projection(path: str | Path):
-    return joblib.load(path)
+def save_projection(proj: MapProjection, path: str | Path) -> None:
+    """Arrays in safetensors, parameters as JSON in its header: no code in the file."""
+    from safetensors.numpy import save_file
+
+    meta = {"format": _FORMAT, "kind": proj.kind, "params": proj.params}
+    save_file(proj.arrays(), str(path), metadata={"segscope_projection": json.dumps(meta)})
+
+
+def load_projection(path: str | Path) -> MapProjection:
+    """The projection saved at `path` (or in the model folder `path`). An old pickled
+    `projection.joblib` is refused with one line, never unpickled."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    target = folder / PROJECTION_FILE if path.is_dir() or path.name == LEGACY_PROJECTION_FILE else path
+    if not target.exists():
+        if (folder / LEGACY_PROJECTION_FILE).exists():
+            raise SegscopeError(
+                f"{folder} holds a map projection saved by an older segscope as a pickle ({LEGACY_PROJECTION_FILE}), "
+                "which could run code when loaded, so it is not read; re-run training, or, only if you made "
+                f"this folder yourself, convert it with: python -m segcore.analysis.projection convert {folder}")
+        raise SegscopeError(f"{folder} has no map projection ({PROJECTION_FILE}); give the model/ folder of a finished run.")
+    try:
+        with safe_open(str(target), framework="numpy") as f:
+            meta = json.loads((f.metadata() or {})["segscope_projection"])
+            arrays = {name: f.get_tensor(name) for name in f.keys()}
+        proj = MapProjection(kind=meta["kind"], params=dict(meta.get("params") or {}), **arrays)
+        _check(proj)
+    except (SafetensorError, OSError, KeyError, TypeError, ValueError) as exc:
+        raise SegscopeError(f"{target} is not a valid segscope map projection ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0][:120] if str(exc) else 'bad content'}); re-run training.") from None
+    return proj
+
+
+def _check(proj: MapProjection) -> None:
+    if proj.kind == "pca":
+        if proj.mean is None or proj.components is None or proj.components.ndim != 2 or \
+                proj.components.shape[1] != proj.mean.shape[0]:
+            raise ValueError("PCA arrays do not fit together")
+    elif proj.kind == "umap":
+        p = proj.params
+        if proj.points is None or proj.embedding_ is None or proj.points.ndim != 2 or \
+                proj.embedding_.shape != (len(proj.points), 2):
+            raise ValueError("map arrays do not fit together")
+        if not (isinstance(p.get("n_neighbors"), int) and 1 <= p["n_neighbors"] <= len(proj.points)):
+            raise ValueError("bad n_neighbors")
+        float(p["local_connectivity"]), float(p["disconnection_distance"])
+    else:
+        raise ValueError(f"unknown kind {proj.kind!r}")
+
+
+def convert_legacy_projection(model_dir: str | Path) -> Path:
+    """Rewrite a trusted old `projection.joblib` as `projection.safetensors`. This unpickles the
+    file: run it only on model folders you made yourself."""
+    import joblib
+
+    folder = Path(model_dir)
+    old = joblib.load(folder / LEGACY_PROJECTION_FILE)
+    if hasattr(old, "embedding_"):
+        proj = MapProjection.from_umap(old, old._raw_data)
+    else:
+        proj = MapProjection.from_pca(old)
+    save_projection(proj, folder / PROJECTION_FILE)
+    (folder / LEGACY_PROJECTION_FILE).unlink()
+    return folder / PROJECTION_FILE
+
+
+if __name__ == "__main__":  # python -m segcore.analysis.projection convert MODEL_DIR
+    import sys
+
+    if len(sys.argv) != 3 or sys.argv[1] != "convert":
+        sys.exit("usage: python -m segcore.analysis.projection convert MODEL_DIR")
+    print(convert_legacy_projection(sys.argv[2]))

@@ -14,7 +14,7 @@ from ..errors import SegscopeError
 from .clean import clean_reviews
 from .columns import ColumnMap
 from .labels import labels_from_column, labels_from_rating, ordered_labels, parse_rating
-from .pii import mask_series
+from .pii import is_free_text, mask_series
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,20 @@ def sample_rows(frame: pd.DataFrame, max_rows: int | None, *, seed: int) -> pd.D
     return frame.sample(n=max_rows, random_state=seed).sort_index()
 
 
-def mask_text_columns(frame: pd.DataFrame, keep: set) -> pd.DataFrame:
+def masking_keep(columns: ColumnMap) -> set:
+    """Columns masking never touches: every mapped role except the review text (ids feed campaigns;
+    dates, amounts, ratings, labels and products are data, not free text)."""
+    return {"row_id", "reason", *(c for role, c in columns.used().items() if role != "text")}
+
+
+def mask_text_columns(frame: pd.DataFrame, keep: set, *, text_col: str | None = None) -> pd.DataFrame:
+    """Personal data masked in free text only: `_text`, the review column `text_col`, and other
+    columns not in `keep` whose values read as prose (titles, comments); never dates or codes."""
     out = frame.copy()
     for col in out.columns:
-        if col not in keep and (out[col].dtype == object or pd.api.types.is_string_dtype(out[col])):
+        if col in keep or not (out[col].dtype == object or pd.api.types.is_string_dtype(out[col])):
+            continue
+        if col in ("_text", text_col) or is_free_text(out[col]):
             out[col] = mask_series(out[col])
     return out
 
@@ -55,21 +65,22 @@ def mask_text_columns(frame: pd.DataFrame, keep: set) -> pd.DataFrame:
 def prepare_reviews(frame: pd.DataFrame, columns: ColumnMap, *, require_labels: bool = True,
                     row_offset: int = 0, row_ids=None, mask_pii: bool = False,
                     training: bool | None = None) -> Prepared:
-    """`mask_pii` replaces e-mails, phone and card numbers in the text the model sees and in every
-    text column that is exported (the customer id column is kept: campaigns need it).
+    """`mask_pii` replaces e-mails, phone, card and ID numbers and IBANs in the text the model sees
+    and in the exported free-text columns (`mask_text_columns`); the customer id, date, amount,
+    product, rating and label columns are kept as they are.
 
     `training` (default: `require_labels`) adds a note when some reviews have no label: those
     are left out of training and get predicted labels."""
     notes: list[str] = []
     kept, dropped = clean_reviews(frame, columns.text, id_col=columns.id, row_offset=row_offset, row_ids=row_ids)
     if mask_pii:
-        keep = {"row_id", "reason", columns.id}
+        keep = masking_keep(columns)
         before = kept["_text"]
-        kept = mask_text_columns(kept, keep)
-        dropped = mask_text_columns(dropped, keep)
+        kept = mask_text_columns(kept, keep, text_col=columns.text)
+        dropped = mask_text_columns(dropped, keep, text_col=columns.text)
         changed = int((kept["_text"] != before).sum())
         if changed:
-            notes.append(f"masked personal data (e-mail, phone or card numbers) in {changed} reviews")
+            notes.append(f"masked personal data (e-mail, phone, card or ID numbers, IBANs) in {changed} reviews")
     if dropped.shape[0]:
         for reason, n in dropped["reason"].value_counts().items():
             notes.append(f"dropped {n} rows: {reason}")

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..analysis.projection import PROJECTION_FILE  # noqa: F401  (re-exported: model folder file names live here)
 from ..analysis.segment import SegmentModel
 from ..errors import SegscopeError
 
 META_FILE = "segscope.json"
 SEGMENTS_FILE = "segments.json"
-PROJECTION_FILE = "projection.joblib"
 
 
 def sha256_file(path: str | Path) -> str:

@@ -17,6 +17,24 @@ log = logging.getLogger(__name__)
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 _FILE_BAD = re.compile(r"[^\w\-]+", re.UNICODE)
+# Characters XML 1.0 cannot hold (control characters, lone surrogates, U+FFFE/F): openpyxl refuses
+# them at save time (IllegalCharacterError), after a whole run has been trained.
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(value):
+    """A cell value an XLSX file can hold: characters XML forbids become U+FFFD (visible, and a
+    customer id stays distinguishable from one without them)."""
+    if isinstance(value, str) and _XML_BAD.search(value):
+        return _XML_BAD.sub("\ufffd", value)
+    return value
+
+
+def clean_name(name, *, limit: int = 80) -> str:
+    """A user-given name (segment, sheet) without control characters, on one line, at most
+    `limit` characters; empty when nothing printable is left."""
+    return " ".join(_CONTROL.sub(" ", str(name)).split())[:limit]
 
 
 def neutralise(value):
@@ -67,7 +85,7 @@ def safe_filename(name: str, *, fallback: str = "file") -> str:
 
 
 def sheet_title(name: str, used: set[str]) -> str:
-    base = _SHEET_BAD.sub(" ", str(name)).strip().strip("'")[:31] or "Sheet"
+    base = _SHEET_BAD.sub(" ", clean_name(name, limit=200)).strip().strip("'")[:31].strip() or "Sheet"
     title, i = base, 2
     while title.lower() in used:
         suffix = f" ({i})"
@@ -81,6 +99,7 @@ XLSX_CELL_LIMIT = 32_767  # Excel's maximum characters per cell
 
 
 def _fit_cell(value):
+    value = xml_safe(value)
     if isinstance(value, str) and len(value) > XLSX_CELL_LIMIT:
         return value[: XLSX_CELL_LIMIT - 20] + " …[cut: Excel limit]"
     return value
@@ -90,8 +109,9 @@ XLSX_MAX_ROWS = 1_048_576  # Excel's rows per sheet, header included
 
 
 def xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
-    """One workbook, one sheet per entry (titles made valid and unique). Texts longer than
-    Excel's cell limit are cut there, and sheets at Excel's row limit; CSV exports keep all.
+    """One workbook, one sheet per entry (titles made valid and unique). Characters XML cannot hold
+    become U+FFFD; texts longer than Excel's cell limit are cut there, and sheets at Excel's row
+    limit; CSV exports keep all.
 
     openpyxl's write-only mode streams rows to disk: campaign sheets of 316 k customers took
     1.27 GB of extra memory as in-memory cells (pandas' `to_excel`), 0.04 GB this way."""
@@ -106,7 +126,7 @@ def xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
         safe = safe_frame(frame)
         header = []
         for col in safe.columns:
-            cell = WriteOnlyCell(sheet, value=str(col))
+            cell = WriteOnlyCell(sheet, value=_fit_cell(str(col)))
             cell.font = Font(bold=True)
             header.append(cell)
         sheet.append(header)
@@ -127,8 +147,8 @@ def _cell_rows(frame: pd.DataFrame):
     columns = []
     for col in frame.columns:
         values = frame[col]
-        if values.dtype == object or pd.api.types.is_string_dtype(values):
-            values = values.map(_fit_cell)
+        if values.dtype == object or pd.api.types.is_string_dtype(values) or isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.astype(object).map(_fit_cell)
         columns.append(values.astype(object).where(values.notna(), None).tolist())
     return zip(*columns)
 

@@ -18,7 +18,7 @@ from ..errors import SegscopeError
 from ..io.export import read_export_csv
 
 STATUS_FILE = "status.json"
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,119}")  # used with fullmatch: "$" would let "id\n" through
 
 
 def new_run_id(label: str = "run") -> str:
@@ -50,8 +50,8 @@ class RunStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, run_id: str) -> Path:
-        if not isinstance(run_id, str) or not _RUN_ID.match(run_id) or ".." in run_id:
-            raise SegscopeError(f"'{run_id}' is not a valid run id.")
+        if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id) or ".." in run_id:
+            raise SegscopeError(f"{run_id!r} is not a valid run id.")
         path = (self.root / run_id).resolve()
         if path.parent != self.root.resolve():
             raise SegscopeError(f"'{run_id}' is not a valid run id.")

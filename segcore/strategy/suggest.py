@@ -1,19 +1,36 @@
 """Marketing strategy suggestions per segment, rendered from editable jinja2 templates.
 
 Each template decides itself whether it applies (an `{% if %}` around its body): an empty
-rendering means "not for this segment". Templates run in jinja2's sandbox, so an edited
-template cannot reach Python internals."""
+rendering means "not for this segment". Templates run in jinja2's immutable sandbox, so an
+edited template cannot reach Python internals, and under limits (`LimitedSandbox`): time, loop
+steps and calls, size of any string or list it builds and of its output. Every failure, a
+limit included, is one `SegscopeError` line naming the template and line."""
 from __future__ import annotations
 
+import functools
+import operator
+import re
+import time
 from pathlib import Path
 
-from jinja2 import DictLoader, StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import DictLoader, StrictUndefined, nodes
+from jinja2.compiler import CodeGenerator
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ..errors import SegscopeError
 
 DEFAULT_TEMPLATE_DIR = Path(__file__).parent / "templates"
 SUFFIX = ".md.j2"
+MAX_TEMPLATE_BYTES = 100_000  # per file; the shipped ones are under 2 KB
+TIME_LIMIT_S = 1.0  # per template and segment; the shipped ones take about a millisecond
+MAX_STEPS = 1_000_000  # loop iterations and calls per render
+MAX_SIZE = 1_000_000  # characters / items of any string or list built, and of the output
+_STEPS_FILTER = "_segscope_steps"
+_BIG_WIDTH = re.compile(r"%[-+ #0]*\*|%[-+ #0]*\d{7,}|\{[^{}]*:[^{}]*\d{7,}[^{}]*\}")
+
+
+class TemplateLimit(Exception):
+    """A template went past one of the render limits."""
 
 
 def load_templates(directory: str | Path | None = None) -> dict[str, str]:
@@ -21,7 +38,15 @@ def load_templates(directory: str | Path | None = None) -> dict[str, str]:
     folder = Path(directory) if directory else DEFAULT_TEMPLATE_DIR
     if not folder.is_dir():
         raise SegscopeError(f"Template folder {folder} not found; give a folder of *{SUFFIX} files.")
-    found = {p.name[: -len(SUFFIX)]: p.read_text(encoding="utf-8") for p in sorted(folder.glob(f"*{SUFFIX}"))}
+    found = {}
+    for path in sorted(folder.glob(f"*{SUFFIX}")):
+        if path.stat().st_size > MAX_TEMPLATE_BYTES:
+            raise SegscopeError(f"Template {path.name} is {path.stat().st_size:,} bytes; at most "
+                                f"{MAX_TEMPLATE_BYTES:,} are read.")
+        try:
+            found[path.name[: -len(SUFFIX)]] = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise SegscopeError(f"Template {path.name} is not UTF-8 text; save it as UTF-8.") from None
     if not found:
         raise SegscopeError(f"No *{SUFFIX} templates in {folder}; add at least one.")
     return found
@@ -53,9 +78,159 @@ def segment_facts(profile: dict) -> dict:
     }
 
 
-def _environment(templates: dict[str, str]) -> SandboxedEnvironment:
-    return SandboxedEnvironment(loader=DictLoader(templates), undefined=StrictUndefined,
-                                trim_blocks=True, lstrip_blocks=True, autoescape=False)
+class _SizeChecking(CodeGenerator):
+    """`~` concatenation checks sizes: a string doubled in a loop cannot outgrow the limit."""
+
+    def visit_Concat(self, node: nodes.Concat, frame) -> None:
+        if frame.eval_ctx.volatile or frame.eval_ctx.autoescape:
+            return super().visit_Concat(node, frame)
+        self.write("environment.concat((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+def _size(value) -> int:
+    return len(value) if isinstance(value, (str, bytes, list, tuple, dict, set)) else 0
+
+
+class LimitedSandbox(ImmutableSandboxedEnvironment):
+    """jinja2's immutable sandbox with a time, step and size budget per render (`start`)."""
+
+    code_generator_class = _SizeChecking
+    intercepted_binops = frozenset(["*", "**", "+", "%"])
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = {name: _limited_filter(self, f) for name, f in self.filters.items()}
+        self.filters[_STEPS_FILTER] = self.steps
+        self.start()
+
+    def _parse(self, source, name, filename):
+        """Every `{% for %}` iterates through the steps filter (counted and timed), so nested
+        loops cannot outrun the limits; done on the tree, before code generation."""
+        tree = super()._parse(source, name, filename)
+        for node in tree.find_all(nodes.For):
+            node.iter = nodes.Filter(node.iter, _STEPS_FILTER, [], [], None, None, lineno=node.iter.lineno)
+        return tree
+
+    def start(self) -> None:
+        self.deadline, self.steps_left = time.monotonic() + TIME_LIMIT_S, MAX_STEPS
+
+    def tick(self, n: int = 1) -> None:
+        self.steps_left -= n
+        if self.steps_left < 0:
+            raise TemplateLimit(f"more than {MAX_STEPS:,} loop steps and calls")
+        if time.monotonic() > self.deadline:
+            raise TemplateLimit(f"took more than {TIME_LIMIT_S:g} s")
+
+    def check_size(self, value):
+        if _size(value) > MAX_SIZE:
+            raise TemplateLimit(f"builds a value of more than {MAX_SIZE:,} characters or items")
+        return value
+
+    def steps(self, iterable):
+        for item in iterable:
+            self.tick()
+            yield item
+
+    def concat(self, parts) -> str:
+        if sum(len(p) if isinstance(p, str) else 0 for p in parts) > MAX_SIZE:
+            raise TemplateLimit(f"builds a value of more than {MAX_SIZE:,} characters or items")
+        return "".join(map(str, parts))
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (jinja2's signature)
+        __self.tick()
+        for arg in (*args, *kwargs.values()):
+            if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) > MAX_SIZE:
+                raise TemplateLimit(f"argument {arg:,} is larger than {MAX_SIZE:,}")
+        return __self.check_size(super().call(__context, __obj, *args, **kwargs))
+
+    def wrap_str_format(self, value):
+        """'{:>2000000000}'.format(1) would allocate 2 GB: refused when the method is looked up."""
+        if getattr(value, "__name__", "") in ("format", "format_map") and \
+                isinstance(getattr(value, "__self__", None), str) and _BIG_WIDTH.search(value.__self__):
+            raise TemplateLimit("format width too large")
+        return super().wrap_str_format(value)
+
+    def call_binop(self, context, op: str, left, right):
+        self.tick()
+        if op == "*":
+            n, seq = (left, right) if isinstance(left, int) else (right, left)
+            if isinstance(n, int) and _size(seq) * max(n, 0) > MAX_SIZE:
+                raise TemplateLimit(f"builds a value of more than {MAX_SIZE:,} characters or items")
+        elif op == "**" and isinstance(left, int) and isinstance(right, int) and \
+                right > 0 and max(abs(left), 2).bit_length() * right > 4096:
+            raise TemplateLimit("power too large")
+        elif op == "+" and _size(left) + _size(right) > MAX_SIZE:
+            raise TemplateLimit(f"builds a value of more than {MAX_SIZE:,} characters or items")
+        elif op == "%" and isinstance(left, str) and _BIG_WIDTH.search(left):
+            raise TemplateLimit("format width too large")
+        return self.check_size(super().call_binop(context, op, left, right))
+
+
+def _limited_filter(env: LimitedSandbox, func):
+    """A filter that refuses huge widths / counts and huge results (center(10**9), join of
+    100,000 long strings, slice(10**9))."""
+
+    @functools.wraps(func)  # keeps jinja's pass_context / pass_environment marks
+    def limited(*args, **kwargs):
+        env.tick()
+        for arg in (*args[1:], *kwargs.values()):
+            if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) > MAX_SIZE:
+                raise TemplateLimit(f"filter {func.__name__}: {arg:,} is larger than {MAX_SIZE:,}")
+            if isinstance(arg, str) and func.__name__ == "do_format" and _BIG_WIDTH.search(arg):
+                raise TemplateLimit("format width too large")
+        if func.__name__ == "do_join" and args and isinstance(args[-1] if len(args) == 1 else args[1], (list, tuple)):
+            seq = args[-1] if len(args) == 1 else args[1]
+            if sum(len(x) if isinstance(x, str) else 20 for x in seq) > MAX_SIZE:
+                raise TemplateLimit(f"builds a value of more than {MAX_SIZE:,} characters or items")
+        return env.check_size(func(*args, **kwargs))
+
+    return limited
+
+
+def _environment(templates: dict[str, str]) -> LimitedSandbox:
+    return LimitedSandbox(loader=DictLoader(templates), undefined=StrictUndefined,
+                          trim_blocks=True, lstrip_blocks=True, autoescape=False)
+
+
+def _template_line(exc: BaseException) -> int | None:
+    line = getattr(exc, "lineno", None)  # syntax errors carry it
+    tb = exc.__traceback__
+    while tb is not None:  # jinja rewrites tracebacks so template frames have template lines
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "recursion too deep (a macro or include that calls itself?)"
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    text = " ".join(str(exc).split()).rstrip(".") or type(exc).__name__
+    return text[:200]
+
+
+def render_template(env: LimitedSandbox, name: str, facts: dict, *, where: str = "") -> str:
+    """One template rendered under the limits; any failure is one SegscopeError line."""
+    env.start()
+    try:
+        out, size = [], 0
+        for chunk in env.get_template(name).generate(seg=facts):
+            size += len(chunk)
+            if size > MAX_SIZE:
+                raise TemplateLimit(f"output longer than {MAX_SIZE:,} characters")
+            env.tick(0)
+            out.append(chunk)
+        return "".join(out).strip()
+    except Exception as exc:  # noqa: BLE001 - an edited template can fail in any way; say where, in one line
+        line = _template_line(exc)
+        at = f" (line {line})" if line else ""
+        raise SegscopeError(f"Template '{name}' failed{where}{at}: {_one_line(exc)}; fix or reset it.") from None
 
 
 def render_strategies(profiles: dict[int, dict], *, templates: dict[str, str]) -> dict[int, list[dict]]:
@@ -66,10 +241,7 @@ def render_strategies(profiles: dict[int, dict], *, templates: dict[str, str]) -
         facts = segment_facts(profile)
         items = []
         for name in sorted(templates):
-            try:
-                text = env.get_template(name).render(seg=facts).strip()
-            except TemplateError as exc:
-                raise SegscopeError(f"Template '{name}' failed for segment {seg}: {exc}; fix or reset it.") from None
+            text = render_template(env, name, facts, where=f" for segment {seg}")
             if not text:
                 continue
             first = text.splitlines()[0]
@@ -77,6 +249,31 @@ def render_strategies(profiles: dict[int, dict], *, templates: dict[str, str]) -
             items.append({"template": name, "title": title, "text": text})
         out[int(seg)] = items
     return out
+
+
+def _trial_profiles() -> dict[int, dict]:
+    """Made-up segments covering the situations templates test for (happy / unhappy, products,
+    money, aspects), so that a trial render takes most branches."""
+    def profile(seg, pos, neg, churn, aspects):
+        return {"segment_id": seg, "name": f"Segment {seg}", "size": 120, "n_reviews": 150,
+                "share_of_customers": 0.3, "keywords": ["taste", "price", "delivery"],
+                "label_shares": {"negative": neg, "neutral": round(1 - pos - neg, 2), "positive": pos},
+                "dominant_label": "positive" if pos > neg else "negative",
+                "behaviour": {"mean_rating": 1 + 4 * pos, "churn_risk": churn, "median_recency_days": 40.0,
+                              "mean_frequency": 1.8, "mean_monetary": 35.5, "total_monetary": 4260.0},
+                "top_products": {"B0001": 12, "B0002": 7}, "examples": ["Great taste.", "Arrived late."],
+                "aspects": {"delivery": {"share": 0.4, "n_reviews": 60, "positive": 0.2, "negative": 0.7}} if aspects else {},
+                "negative_aspects": [{"name": "delivery", "negative_mention_share": 0.5, "n_reviews": 60}] if aspects else []}
+    return {0: profile(0, 0.9, 0.05, 0.1, False), 1: profile(1, 0.15, 0.75, 0.8, True),
+            2: profile(2, 0.45, 0.3, 0.5, True)}
+
+
+def validate_templates(directory: str | Path | None) -> dict[str, str]:
+    """Load a --templates folder and render each template on made-up segments under the limits,
+    before any training: the templates, or one SegscopeError line naming the bad one."""
+    templates = load_templates(directory)
+    render_strategies(_trial_profiles(), templates=templates)
+    return templates
 
 
 def strategies_markdown(profiles: dict[int, dict], strategies: dict[int, list[dict]]) -> str:
