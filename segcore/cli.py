@@ -124,7 +124,21 @@ def config_from_args(args: argparse.Namespace) -> tuple[RunConfig, ScoreOptions]
     return config, score
 
 
-def _score_ray(args, config) -> dict:
+def _outputs(args, *inside: str):
+    """The folder to write into: swapped in as --out when the command succeeds (io.atomic), so a
+    failed or killed run leaves the old outputs or none. Refuses an --out that holds the input or
+    the model being read."""
+    from .io.atomic import atomic_folder
+
+    out = Path(args.out).resolve()
+    for given in inside:
+        path = Path(given).resolve()
+        if path == out or out in path.parents:
+            raise SegscopeError(f"--out {args.out} holds {given}, which the command reads; choose another output folder.")
+    return atomic_folder(out)
+
+
+def _score_ray(args, config, out: Path) -> dict:
     if args.chunk_rows:
         raise SegscopeError("--chunk-rows is for --engine local; Ray streams the input in batches (--batch-size).")
     try:
@@ -134,7 +148,7 @@ def _score_ray(args, config) -> dict:
             raise
         raise SegscopeError("--engine ray needs Ray Data: pip install 'ray[data,client]==2.60.0' "
                             "(see requirements.txt).") from None
-    return score_ray(args.input, args.model, args.out, config, address=args.address,
+    return score_ray(args.input, args.model, out, config, address=args.address,
                      num_gpus_per_worker=args.num_gpus_per_worker, batch_size=args.batch_size, workers=args.workers)
 
 
@@ -161,12 +175,16 @@ def main(argv: list[str] | None = None) -> int:
         import transformers
 
         transformers.logging.set_verbosity_error()  # keep the Trainer's progress bar, drop load reports
-        from .pipeline import run_pipeline, score_file
+        from .pipeline import process_rank, run_pipeline, score_file
+        from .strategy.suggest import validate_templates
 
         if args.command == "run":
-            result = run_pipeline(args.input, args.out, config)
-            if result is None:  # a non-zero torchrun rank: it trained, rank 0 writes
+            validate_templates(config.templates)  # a bad --templates folder fails now, not after training
+            if process_rank() != 0:  # a non-zero torchrun rank: it trains, rank 0 writes
+                run_pipeline(args.input, args.out, config)
                 return 0
+            with _outputs(args, args.input) as work:
+                result = run_pipeline(args.input, work, config)
             m = result.metrics
             aspects = m.get("aspects", {})
             extra = (f", aspect span F1 {aspects['heldout']['span']['f1']:.3f} vs lexicon"
@@ -179,14 +197,17 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {name}: test macro-F1 {effect['macro_f1_with']:.3f} with, "
                           f"{effect['macro_f1_without']:.3f} without")
         elif score.engine == "ray":
-            summary = _score_ray(args, config)
+            with _outputs(args, args.input, args.model) as work:
+                summary = _score_ray(args, config, work)
             print(f"scored {summary['rows_scored']} reviews ({summary['rows_in_errors']} rows in errors/) on Ray "
                   f"in {summary['seconds']:.0f}s, {summary['reviews_per_s']:.0f} reviews/s -> {Path(args.out)}")
         else:
             for flag in ("address", "num_gpus_per_worker", "workers"):
                 if getattr(args, flag) is not None:
                     raise SegscopeError(f"--{flag.replace('_', '-')} is for --engine ray.")
-            result = score_file(args.input, args.model, args.out, config, chunk_rows=score.chunk_rows)
+            validate_templates(config.templates)
+            with _outputs(args, args.input, args.model) as work:
+                result = score_file(args.input, args.model, work, config, chunk_rows=score.chunk_rows)
             print(f"scored {result.metrics['n_reviews']} reviews in {result.metrics['seconds']:.0f}s "
                   f"-> {Path(args.out)}")
         return 0
