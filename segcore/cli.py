@@ -104,7 +104,7 @@ def _score_ray(args, config) -> dict:
     if args.num_gpus_per_worker is not None and args.num_gpus_per_worker < 0:
         raise SegscopeError(f"--num-gpus-per-worker must be 0 or more, got {args.num_gpus_per_worker:g}.")
     try:
-        from .engines.ray_score import score_ray
+        from .engines.ray import score_ray
     except ImportError as exc:
         if not (exc.name or "").startswith("ray"):
             raise
