@@ -22,14 +22,14 @@ from .aspects import TAGGER_DIR, AspectTagger
 from .config import RunConfig
 from .encoders.models import choose_model
 from .encoders.predict import predict
-from .engines.core import RunResult, Timer, resolve_columns
+from .engines.core import RunResult, Timer, resolve_columns, write_metrics
 from .engines.outputs import write_outputs
 from .engines.stream import score_file
 from .engines.tagging import aspect_coverage, tag_reviews
 from .ingest.columns import ColumnMap
 from .ingest.load import read_table
 from .ingest.prepare import prepare_reviews, sample_rows
-from .io.artifacts import save_model_dir, sha256_file, to_json
+from .io.artifacts import save_model_dir, sha256_file
 from .progress import JobCancelled, Progress
 from .strategy.suggest import load_templates
 from .text.language import detect_language
@@ -172,12 +172,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
         }
         save_model_dir(out_dir / "model", model=tuned.model, tokenizer=tuned.tokenizer, meta=meta,
                        segment_model=analysis.segment_model, projection=projection, aspect_tagger=tagger)
-    timer.timings["total"] = round(time.time() - started, 3)
-    metrics["seconds"] = timer.timings["total"]
-    metrics["stage_seconds"] = timer.timings
-    to_json(metrics, out_dir / "metrics.json")
-    if progress is not None:
-        progress.update(stage="done")
+    write_metrics(metrics, out_dir, timer, started=started)
     return RunResult(out_dir=out_dir, metrics=metrics, analysis=analysis, prepared=prepared,
                      coords=coords, timings=timer.timings)
 

@@ -63,6 +63,18 @@ class Timer:
             log.info("stage %s done in %.1fs", name, self.timings[name])
 
 
+def write_metrics(metrics: dict, out_dir: Path, timer: Timer, *, started: float) -> None:
+    """metrics.json with the run's total and per-stage seconds; tells `progress` it is done."""
+    from ..io.artifacts import to_json
+
+    timer.timings["total"] = round(time.time() - started, 3)
+    metrics["seconds"] = timer.timings["total"]
+    metrics["stage_seconds"] = timer.timings
+    to_json(metrics, Path(out_dir) / "metrics.json")
+    if timer.progress is not None:
+        timer.progress.update(stage="done")
+
+
 @dataclass
 class LoadedRun:
     """A saved run (its model/ folder), checked and loaded once."""

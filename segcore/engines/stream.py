@@ -31,7 +31,6 @@ from ..analysis.projection import TRANSFORM_BLOCK_ROWS, project
 from ..errors import SegscopeError
 from ..ingest.load import csv_chunks, read_table
 from ..ingest.prepare import sample_rows
-from ..io.artifacts import to_json
 from ..io.export import neutralise, safe_frame
 from ..progress import Progress
 from .core import (
@@ -42,6 +41,7 @@ from .core import (
     resolve_columns,
     score_batch,
     score_metrics,
+    write_metrics,
 )
 from .outputs import add_segment_columns, write_segment_outputs
 
@@ -182,12 +182,7 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
     metrics = score_metrics(run, n_rows_read=n_read, n_reviews=n_reviews, reasons=reasons, notes=notes,
                             agreement_figures=agreement(y_true.tolist(), y_pred.tolist(), run.labels),
                             aspect_counts=aspect_counts, engine="stream" if chunk_rows else "local", **extra)
-    timer.timings["total"] = round(time.time() - started, 3)
-    metrics["seconds"] = timer.timings["total"]
-    metrics["stage_seconds"] = timer.timings
-    to_json(metrics, out_dir / "metrics.json")
-    if progress is not None:
-        progress.update(stage="done")
+    write_metrics(metrics, out_dir, timer, started=started)
     return RunResult(out_dir=out_dir, metrics=metrics, analysis=analysis, prepared=None,
                      coords=np.zeros((0, 2), dtype=np.float32), timings=timer.timings)
 
