@@ -142,7 +142,7 @@ def _score_ray(args, config, out: Path) -> dict:
     if args.chunk_rows:
         raise SegscopeError("--chunk-rows is for --engine local; Ray streams the input in batches (--batch-size).")
     try:
-        from .engines.ray_score import score_ray
+        from .engines.ray import score_ray
     except ImportError as exc:
         if not (exc.name or "").startswith("ray"):
             raise
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         elif score.engine == "ray":
             with _outputs(args, args.input, args.model) as work:
                 summary = _score_ray(args, config, work)
-            print(f"scored {summary['rows_scored']} reviews ({summary['rows_in_errors']} rows in errors/) on Ray "
+            print(f"scored {summary['n_reviews']} reviews ({summary['n_dropped']} rows in errors/) on Ray "
                   f"in {summary['seconds']:.0f}s, {summary['reviews_per_s']:.0f} reviews/s -> {Path(args.out)}")
         else:
             for flag in ("address", "num_gpus_per_worker", "workers"):

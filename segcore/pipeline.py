@@ -1,32 +1,37 @@
-"""The whole pipeline: table -> clean reviews -> fine-tuned model -> segments -> files.
+"""A training run, stage by stage: load -> clean and split -> (MLM) -> fine-tune (and compare
+options) -> aspects -> score -> segment -> map -> export.
 
-`run_pipeline` trains; `score_file` applies a saved run to new reviews without training."""
+`run_pipeline` trains; `score_file` (segcore.engines.stream, re-exported here) applies a saved
+run to new reviews without training."""
 from __future__ import annotations
 
 import logging
 import os
 import tempfile
 import time
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .analysis.analyse import Analysis, analyse
-from .analysis.projection import fit_projection, load_projection, project
+from .analysis.analyse import analyse
+from .analysis.projection import fit_projection
 from .aspects import TAGGER_DIR, AspectTagger
 from .config import RunConfig
-from .encoders.models import choose_model, load_classifier, load_tokenizer
+from .encoders.models import choose_model
 from .encoders.predict import predict
-from .ingest.columns import ColumnMap, detect_columns
+from .engines.core import RunResult, Timer, resolve_columns, write_metrics
+from .engines.outputs import write_outputs
+from .engines.stream import score_file
+from .engines.tagging import aspect_coverage, tag_reviews
+from .ingest.columns import ColumnMap
 from .ingest.load import read_table
-from .ingest.prepare import Prepared, prepare_reviews, sample_rows
-from .io.artifacts import load_meta, load_segment_model, save_model_dir, sha256_file, to_json
-from .io.export import campaign_lists, write_campaigns, write_csv
+from .ingest.prepare import prepare_reviews, sample_rows
+from .io.artifacts import save_model_dir, sha256_file
 from .progress import JobCancelled, Progress
-from .strategy.suggest import load_templates, strategies_markdown
+from .strategy.suggest import load_templates
 from .text.language import detect_language
 from .training.baseline import baseline_metrics
 from .training.metrics import classification_metrics
@@ -35,69 +40,9 @@ from .training.options import add_effect, compare_options, options_on
 from .training.split import check_trainable, split_622
 from .training.train import fine_tune
 
+__all__ = ["RunResult", "load_input", "run_pipeline", "score_file", "train_aspects"]
+
 log = logging.getLogger(__name__)
-
-ADDED_COLUMNS = ("row_id", "customer_id", "pred_label", "segment_id", "segment_name", "x", "y")
-
-
-@dataclass
-class RunResult:
-    out_dir: Path
-    metrics: dict
-    analysis: Analysis
-    prepared: Prepared | None  # None for a streamed score
-    coords: np.ndarray
-    timings: dict[str, float]
-
-
-class Timer:
-    def __init__(self, progress: Progress | None = None):
-        self.timings: dict[str, float] = {}
-        self.progress = progress
-
-    @contextmanager
-    def stage(self, name: str):
-        log.info("stage %s ...", name)
-        if self.progress is not None:
-            self.progress.update(stage=name)
-            self.progress.add_log(f"stage: {name}")
-        start = time.perf_counter()
-        yield
-        self.timings[name] = round(time.perf_counter() - start, 3)
-        log.info("stage %s done in %.1fs", name, self.timings[name])
-
-
-def _scored_table(prepared: Prepared, analysis: Analysis, coords: np.ndarray, labels: list[str]) -> pd.DataFrame:
-    original = prepared.original.copy()
-    aspects = ["aspects"] if "aspects" in analysis.reviews else []  # before the segment columns, as streamed
-    added = ["customer_id", "pred_label", *[f"p_{lab}" for lab in labels], *aspects, "segment_id", "segment_name"]
-    clash = {c: f"{c}_original" for c in original.columns if c != "row_id" and (c in added or c in ("x", "y"))}
-    original = original.rename(columns=clash)
-    scored = original.reset_index(drop=True)
-    for col in added:
-        scored[col] = analysis.reviews[col].to_numpy()
-    scored["x"] = coords[:, 0].round(4)
-    scored["y"] = coords[:, 1].round(4)
-    return scored
-
-
-def write_outputs(out_dir: Path, prepared: Prepared, analysis: Analysis, coords: np.ndarray,
-                  labels: list[str]) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_csv(_scored_table(prepared, analysis, coords, labels), out_dir / "reviews_scored.csv")
-    write_csv(prepared.dropped, out_dir / "dropped_rows.csv")
-    write_segment_outputs(out_dir, analysis)
-
-
-def write_segment_outputs(out_dir: Path, analysis: Analysis) -> None:
-    """The customer-level files: segments, profiles, strategies and campaign lists."""
-    write_csv(analysis.customers, out_dir / "segments.csv")
-    to_json({str(k): v for k, v in analysis.profiles.items()}, out_dir / "segment_profiles.json")
-    to_json({str(k): v for k, v in analysis.strategies.items()}, out_dir / "strategies.json")
-    (out_dir / "strategies.md").write_text(strategies_markdown(analysis.profiles, analysis.strategies),
-                                           encoding="utf-8")
-    write_campaigns(campaign_lists(analysis.customers, analysis.profiles, analysis.strategies),
-                    analysis.profiles, out_dir)
 
 
 def load_input(input_path: str | Path, config: RunConfig, *, preferred: dict | None = None
@@ -105,14 +50,6 @@ def load_input(input_path: str | Path, config: RunConfig, *, preferred: dict | N
     frame = read_table(input_path, sheet=config.sheet)
     frame = sample_rows(frame, config.max_rows, seed=config.seed)
     return frame, resolve_columns(frame, config, preferred=preferred)
-
-
-def resolve_columns(frame: pd.DataFrame, config: RunConfig, *, preferred: dict | None = None) -> ColumnMap:
-    given = {k: v for k, v in config.columns.items() if v}
-    for role, col in (preferred or {}).items():  # a saved run's columns, where the file has them
-        if role not in given and col and col in frame.columns:
-            given[role] = col
-    return detect_columns(frame, **given)
 
 
 def process_rank() -> int:
@@ -172,9 +109,9 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
         log.info("test macro-F1 %.3f (baseline TF-IDF + LR %.3f)", test["macro_f1"], base["macro_f1"])
     if tagger is not None:
         with timer.stage("aspects_tag"):
-            column, coverage = tag_reviews(tagger, texts, batch_size=config.predict_batch_size)
+            column, counts = tag_reviews(tagger, texts, batch_size=config.predict_batch_size)
             reviews = reviews.assign(aspects=column)
-            aspect_report.update(coverage)
+            aspect_report.update(aspect_coverage(counts))
     templates = load_templates(config.templates)
     with timer.stage("segment"):
         analysis = analyse(reviews, probs, embeddings, labels=labels, templates=templates, k=config.k,
@@ -213,7 +150,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
         }
         if options:
             metrics["options"] = add_effect(options, test["macro_f1"])
-        write_outputs(out_dir, prepared, analysis, coords, labels)
+        write_outputs(out_dir, prepared.original, analysis.reviews, prepared.dropped, analysis, coords, labels)
         np.save(out_dir / "embeddings.npy", embeddings.astype(np.float16))
         meta = {
             "segscope_version": 1,
@@ -235,12 +172,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
         }
         save_model_dir(out_dir / "model", model=tuned.model, tokenizer=tuned.tokenizer, meta=meta,
                        segment_model=analysis.segment_model, projection=projection, aspect_tagger=tagger)
-    timer.timings["total"] = round(time.time() - started, 3)
-    metrics["seconds"] = timer.timings["total"]
-    metrics["stage_seconds"] = timer.timings
-    to_json(metrics, out_dir / "metrics.json")
-    if progress is not None:
-        progress.update(stage="done")
+    write_metrics(metrics, out_dir, timer, started=started)
     return RunResult(out_dir=out_dir, metrics=metrics, analysis=analysis, prepared=prepared,
                      coords=coords, timings=timer.timings)
 
@@ -300,69 +232,6 @@ def _train_with_options(texts: list[str], y: np.ndarray, labels: list[str], spli
     return tuned, options
 
 
-def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Path,
-               config: RunConfig | None = None, *, progress: Progress | None = None,
-               chunk_rows: int | None = None) -> RunResult:
-    """Score new reviews with a saved run: labels, segments by nearest centroid, map coordinates
-    by the saved projection. No training.
-
-    With `chunk_rows`, the file is streamed in chunks of that many rows (bounded memory, same
-    outputs; see segcore.engines.stream); the result then has `prepared=None` and its `analysis.reviews`
-    holds only the reviews sampled for the segment profiles."""
-    config = config or RunConfig()
-    if chunk_rows:
-        from .engines.stream import score_stream
-
-        return score_stream(input_path, model_dir, out_dir, config, chunk_rows=chunk_rows, progress=progress)
-    model_dir, out_dir = Path(model_dir), Path(out_dir)
-    meta = load_meta(model_dir)
-    labels = list(meta["labels"])
-    timer = Timer(progress)
-    started = time.time()
-    with timer.stage("load"):
-        frame, columns = load_input(input_path, config, preferred=meta.get("columns"))
-        tokenizer = load_tokenizer(str(model_dir))
-        model = load_classifier(str(model_dir))
-        tagger = saved_tagger(model_dir)
-    with timer.stage("clean"):
-        prepared = prepare_reviews(frame, columns, require_labels=False, mask_pii=config.mask_pii)
-        reviews = prepared.reviews
-    if tagger is not None:
-        with timer.stage("aspects_tag"):
-            column, coverage = tag_reviews(tagger, reviews["_text"].tolist(), batch_size=config.predict_batch_size)
-            reviews = reviews.assign(aspects=column)
-    with timer.stage("score"):
-        probs, embeddings = predict(model, tokenizer, reviews["_text"].tolist(),
-                                    batch_size=config.predict_batch_size,
-                                    max_length=int(meta["train_config"]["max_length"]),
-                                    precision=config.precision)
-    with timer.stage("segment"):
-        names = {int(k): v for k, v in meta.get("segment_names", {}).items()}
-        analysis = analyse(reviews, probs, embeddings, labels=labels,
-                           templates=load_templates(config.templates),
-                           segment_model=load_segment_model(model_dir), segment_names=names)
-    with timer.stage("map"):
-        coords = project(load_projection(model_dir / "projection.joblib"), embeddings)
-    with timer.stage("export"):
-        write_outputs(out_dir, prepared, analysis, coords, labels)
-        metrics = {"task": "score", "model": str(model_dir), "labels": labels,
-                   "n_rows_read": int(len(frame)), "n_reviews": int(len(reviews)),
-                   "n_dropped": int(len(prepared.dropped)), "notes": prepared.notes}
-        if tagger is not None:
-            metrics["aspects"] = {"enabled": True, **coverage}
-        known = reviews["label"].notna().to_numpy() & reviews["label"].isin(labels).to_numpy()
-        if known.any():  # the file has ratings / labels: say how well the saved model agrees
-            pred = analysis.reviews["pred_label"].to_numpy()
-            agreement = classification_metrics(reviews["label"][known].tolist(), pred[known].tolist(), labels=labels)
-            metrics["agreement_with_file_labels"] = {k: agreement[k] for k in ("accuracy", "macro_f1")}
-    timer.timings["total"] = round(time.time() - started, 3)
-    metrics["seconds"] = timer.timings["total"]
-    metrics["stage_seconds"] = timer.timings
-    to_json(metrics, out_dir / "metrics.json")
-    return RunResult(out_dir=out_dir, metrics=metrics, analysis=analysis, prepared=prepared,
-                     coords=coords, timings=timer.timings)
-
-
 def train_aspects(texts: list[str], config: RunConfig, *, model: str | None = None) -> tuple[AspectTagger, dict]:
     """The aspect tagger for a run: same base model (`model`: the path the run chose), precision
     and seed as the classifier."""
@@ -377,44 +246,3 @@ def train_aspects(texts: list[str], config: RunConfig, *, model: str | None = No
     log.info("aspect tagger: held-out span F1 %.3f against the lexicon; %d mentions found beyond the lexicon",
              span["f1"], report["heldout"]["n_model_beyond_lexicon"])
     return tagger, {"enabled": True, **report}
-
-
-def tag_reviews(tagger: AspectTagger, texts: list[str], *, batch_size: int = 64) -> tuple[list[str], dict]:
-    """The `aspects` column ('delivery;price' per review, tied to the review's row) and its coverage.
-
-    The column holds the aspects the tagger found plus those the seed lexicon matches: on the
-    sample the tagger learns the frequent aspects and finds phrasings beyond the lexicon, but after
-    a short training it misses rare ones (delivery, service; see README, Aspects), which the
-    strategies must still see."""
-    from .aspects import aspect_names, format_aspects, lexicon_spans, tag_aspects
-
-    model = [set(a) for a in tag_aspects(tagger, texts, batch_size=batch_size)]
-    lexicon = [set(aspect_names(lexicon_spans(t))) for t in texts]
-    column = [format_aspects(m | lex) for m, lex in zip(model, lexicon)]
-    return column, aspect_coverage(model, lexicon)
-
-
-def aspect_coverage(model_sets: list[set], lex_sets: list[set]) -> dict:
-    """How many reviews mention an aspect, by the tagger and by the lexicon alone, per aspect."""
-    from collections import Counter
-
-    n = max(len(model_sets), 1)
-    by_model = Counter(a for s in model_sets for a in s)
-    by_lexicon = Counter(a for s in lex_sets for a in s)
-    return {
-        "column": "tagger and lexicon aspects, joined",
-        "n_reviews_tagged": len(model_sets),
-        "share_reviews_with_aspect_model": round(sum(bool(s) for s in model_sets) / n, 4),
-        "share_reviews_with_aspect_lexicon": round(sum(bool(s) for s in lex_sets) / n, 4),
-        "review_aspects_beyond_lexicon_all_reviews": int(sum(len(m - l) for m, l in zip(model_sets, lex_sets))),
-        "reviews_per_aspect": {a: {"model": int(by_model[a]), "lexicon": int(by_lexicon[a])}
-                               for a in sorted(set(by_model) | set(by_lexicon))},
-    }
-
-
-def saved_tagger(model_dir: Path) -> AspectTagger | None:
-    """The run's aspect tagger (model/aspects/), or None when the run was trained without one."""
-    from .aspects import load_tagger
-
-    folder = Path(model_dir) / TAGGER_DIR
-    return load_tagger(folder) if folder.is_dir() else None

@@ -5,7 +5,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import DATA, run_cli
+from conftest import run_cli
 
 from segcore.cli import main
 

@@ -14,7 +14,7 @@ from segcore.cli import main
 from segcore.errors import SegscopeError
 from segcore.io.export import read_export_csv
 
-ray_score = pytest.importorskip("segcore.engines.ray_score")  # ray[data] is in requirements.txt
+ray_engine = pytest.importorskip("segcore.engines.ray")  # ray[data] is in requirements.txt
 
 N = 2000
 
@@ -74,14 +74,14 @@ def test_ray_engine_matches_local_row_by_row(compared):
     assert len(dropped) >= 1 and set(dropped["reason"]) == {"duplicate review"}
     assert errors[["row_id", "reason"]].values.tolist() == dropped[["row_id", "reason"]].values.tolist()
 
-    summary = json.loads((folder / "ray-out" / "summary.json").read_text())
-    assert summary["engine"] == "ray" and summary["workers"] == 2 and summary["num_gpus_per_worker"] == 0
-    assert summary["rows_read"] == N and summary["rows_in_errors"] == len(dropped)
-    assert summary["rows_scored"] == len(local) == N - len(dropped)
-    assert summary["errors_by_reason"] == {"duplicate review": len(dropped)}
-    counts = seg_local.groupby("segment_id")["n_reviews"].sum()
-    assert {int(k): v["reviews"] for k, v in summary["segments"].items()} == counts.to_dict()
-    assert summary["reviews_per_s"] > 0 and set(summary["stage_seconds"]) >= {"score", "duplicates", "write"}
+    metrics = json.loads((folder / "ray-out" / "metrics.json").read_text())
+    local_metrics = json.loads((folder / "ray-local" / "metrics.json").read_text())
+    assert metrics["engine"] == "ray" and metrics["workers"] == 2 and metrics["num_gpus_per_worker"] == 0
+    for key in ("labels", "n_rows_read", "n_reviews", "n_dropped", "dropped_by_reason", "agreement_with_file_labels"):
+        assert metrics[key] == local_metrics[key], key
+    assert metrics["n_rows_read"] == N and metrics["n_dropped"] == len(dropped)
+    assert metrics["n_reviews"] == len(local) == N - len(dropped)
+    assert metrics["reviews_per_s"] > 0 and set(metrics["stage_seconds"]) >= {"score", "duplicates", "write"}
     for name in ("segment_profiles.json", "strategies.md", "campaigns.xlsx"):
         assert (folder / "ray-out" / name).exists(), name
 
@@ -124,8 +124,8 @@ def test_cli_on_a_folder_of_csv_and_parquet_shards_with_bad_rows(tmp_path, compa
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert _raylets() == raylets  # the Ray instance it started is gone
     assert f"scored {len(reviews) + 1 - len(read_export_csv(folder / 'ray-local' / 'dropped_rows.csv'))} reviews" in proc.stdout
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["files"] == 3 and summary["workers"] == 2 and summary["address"] == "local"
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["files"] == 3 and metrics["workers"] == 2 and metrics["address"] == "local"
     local = read_export_csv(folder / "ray-local" / "reviews_scored.csv")
     ours = _ray_reviews(tmp_path / "out")
     assert ours["row_id"].is_unique and ours["row_id"].max() == len(reviews) + len(bad) - 1
@@ -148,19 +148,19 @@ def test_cli_on_a_folder_of_csv_and_parquet_shards_with_bad_rows(tmp_path, compa
     assert undecodable["Id"] == N + 10 and "\\xe9" in undecodable["Text"]  # shown, not lost
     expected = {"duplicate review": len(dropped), "empty review text": 1, "not valid UTF-8": 1,
                 "malformed CSV row": 1, "is not a whole number": 1}
-    assert summary["errors_by_reason"] == expected
+    assert metrics["dropped_by_reason"] == expected
 
 
 def test_inputs_a_file_a_folder_or_a_glob(tmp_path):
     for name in ("b.csv", "a.parquet", "c.tsv", "_SUCCESS", ".hidden.csv", "notes.md", "sub/d.csv"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text("x")
-    files = ray_score.input_files(tmp_path)
+    files = ray_engine.input_files(tmp_path)
     assert [f.split("/")[-1] for f in files] == ["a.parquet", "b.csv", "c.tsv", "d.csv"]  # sorted, markers skipped
-    assert ray_score.input_files(f"{tmp_path}/*.csv") == [str(tmp_path / "b.csv")]
-    assert ray_score.input_files(tmp_path / "a.parquet") == [str(tmp_path / "a.parquet")]
+    assert ray_engine.input_files(f"{tmp_path}/*.csv") == [str(tmp_path / "b.csv")]
+    assert ray_engine.input_files(tmp_path / "a.parquet") == [str(tmp_path / "a.parquet")]
     with pytest.raises(SegscopeError, match="No CSV or Parquet files match"):
-        ray_score.input_files(f"{tmp_path}/*.xlsx")
+        ray_engine.input_files(f"{tmp_path}/*.xlsx")
 
 
 def _raylets() -> int:

@@ -54,7 +54,6 @@ def test_xlsx_strips_illegal_characters_in_cells_headers_and_sheet_names(tmp_pat
 
 
 def test_run_with_control_characters_exports_and_renames(tmp_path, small_csv, tiny_model):
-    import shutil
 
     import openpyxl
     import pandas as pd

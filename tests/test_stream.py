@@ -89,3 +89,17 @@ def test_map_fits_on_a_sample_above_the_threshold():
     # Block-wise transform: the same blocks give the same coordinates.
     np.testing.assert_allclose(project(proj, emb[:80], block_rows=40),
                                np.vstack([project(proj, emb[:40]), project(proj, emb[40:80])]), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["gbk_chinese.csv", "utf16.csv", "utf8_bom.csv", "semicolon.csv", "tab.tsv"])
+def test_chunks_decode_as_the_whole_file_is_decoded(name):
+    """--chunk-rows reads GBK, UTF-16 and BOM files as `read_table` reads them whole."""
+    from conftest import ROOT
+
+    from segcore.engines.stream import iter_chunks
+    from segcore.ingest.load import read_table
+
+    path = ROOT / "tests" / "fixtures" / "inputs" / name
+    chunks = list(iter_chunks(path, 7))
+    assert len(chunks) > 3
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), read_table(path))

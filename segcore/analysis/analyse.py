@@ -165,19 +165,6 @@ def profile_review_columns(scored: pd.DataFrame, labels: list[str]) -> list[str]
     return keep + [c for c in ("product", "aspects") if c in scored]
 
 
-def review_rows(original: pd.DataFrame, scored: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
-    """A chunk of reviews_scored.csv without the segment and map columns (added in pass 2)."""
-    added = ["customer_id", "pred_label", *[f"p_{lab}" for lab in labels]]
-    if "aspects" in scored:
-        added.append("aspects")
-    clash = {c: f"{c}_original" for c in original.columns
-             if c != "row_id" and (c in added or c in ("segment_id", "segment_name", "x", "y"))}
-    table = original.rename(columns=clash)
-    for col in added:
-        table[col] = scored[col].to_numpy()
-    return table
-
-
 def _full_review_counts(analysis, sums: pd.DataFrame, labels: list[str]) -> None:
     """Profile review counts and label shares from every review (the profiles saw a sample)."""
     seg = analysis.customers.set_index("customer_id")["segment_id"].reindex(sums.index)

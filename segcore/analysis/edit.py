@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..engines.outputs import input_columns, write_outputs
 from ..errors import SegscopeError
 from ..ingest.columns import column_map_from_dict
 from ..ingest.prepare import Prepared, prepare_reviews
 from ..io.artifacts import META_FILE, SEGMENTS_FILE, load_meta, load_segment_model, to_json
 from ..io.export import clean_name, read_export_csv
-from ..pipeline import ADDED_COLUMNS, write_outputs
 from .analyse import Analysis, analyse, rename_segments
 
 
@@ -27,8 +27,7 @@ def _load(run_path: Path) -> tuple[Prepared, np.ndarray, np.ndarray, np.ndarray,
     embeddings = np.load(emb_file).astype(np.float32)
     prob_cols = [f"p_{lab}" for lab in labels]
     aspects = scored["aspects"] if (meta.get("aspects") or {}).get("enabled") and "aspects" in scored else None
-    added = (*ADDED_COLUMNS, *prob_cols, *(("aspects",) if aspects is not None else ()))
-    original = scored.drop(columns=[c for c in added if c in scored and c != "row_id"])
+    original = input_columns(scored, labels, aspects=aspects is not None)
     columns = column_map_from_dict(meta["columns"])
     prepared = prepare_reviews(original.drop(columns=["row_id"]), columns, require_labels=False)
     if len(prepared.reviews) != len(scored):
@@ -47,7 +46,7 @@ def _load(run_path: Path) -> tuple[Prepared, np.ndarray, np.ndarray, np.ndarray,
 
 def _save(run_path: Path, prepared: Prepared, analysis: Analysis, coords: np.ndarray, labels: list[str],
           meta: dict) -> None:
-    write_outputs(run_path, prepared, analysis, coords, labels)
+    write_outputs(run_path, prepared.original, analysis.reviews, prepared.dropped, analysis, coords, labels)
     meta["segment_names"] = {str(s): p["name"] for s, p in analysis.profiles.items()}
     to_json(analysis.segment_model.to_dict(), run_path / "model" / SEGMENTS_FILE)
     to_json(meta, run_path / "model" / META_FILE)

@@ -436,7 +436,7 @@ def bench_score_ray(cfg: BenchConfig, model_dir: str, work: Path, *, rows: int |
     from ..pipeline import score_file
 
     try:
-        from ..engines.ray_score import ray_session, score_ray
+        from ..engines.ray import ray_session, score_ray
     except ImportError:
         return Result("score_ray", None, None, "reviews/s", "same labels and segments as the local engine", None,
                       _device_label(torch.device(cfg.device)), {"skipped": "ray[data] is not installed"})

@@ -267,3 +267,49 @@ def read_table(source: str | Path | bytes | BinaryIO, *, name: str | None = None
     if frame.empty:
         raise SegscopeError(f"{name or 'The file'} has a header but no rows; add reviews and try again.")
     return frame
+
+
+
+def sniff_encoding(path: str | Path, *, whole: bool = True) -> str:
+    """The encoding `read_table` decodes a text file with: UTF-16 by its BOM, else UTF-8 when
+    every byte of it is, else GB18030/GBK. Read in blocks; `whole=False` judges by the first
+    64 kB only (Ray, which reports undecodable rows one by one instead)."""
+    import codecs
+
+    path = Path(path)
+    with open(path, "rb") as f:
+        head = f.read(8192)
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return "utf-16"
+        if b"\x00" in head:
+            _decode(head, path.name)  # raises: binary data
+        for encoding in _ENCODINGS:
+            f.seek(0)
+            decoder = codecs.getincrementaldecoder(encoding)()
+            try:
+                for block in iter(lambda: f.read(1 << 16), b""):
+                    decoder.decode(block)
+                    if not whole:
+                        break
+                else:
+                    decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                continue
+            return encoding
+    raise SegscopeError(f"{path.name} is not valid UTF-8 or GBK text; save it as UTF-8 CSV and try again.")
+
+
+def csv_chunks(path: str | Path, chunk_rows: int):
+    """A CSV / TSV file's rows, `chunk_rows` at a time, decoded as `read_table` decodes the
+    whole file (`sniff_encoding`)."""
+    path = Path(path)
+    encoding = sniff_encoding(path)
+    with open(path, encoding=encoding, newline="") as f:
+        sample = f.read(64_000)
+    if not sample.strip():
+        raise SegscopeError(f"{path.name} is empty; upload a table with a header and rows.")
+    try:
+        yield from pd.read_csv(path, sep=sniff_delimiter(sample, path.name), chunksize=chunk_rows, encoding=encoding)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise SegscopeError(f"Could not parse {path.name} as CSV ({str(exc).splitlines()[0]}); "
+                            "check the delimiter and quoting.") from None

@@ -76,8 +76,66 @@ def load_meta(model_dir: str | Path) -> dict:
     if not path.exists():
         raise SegscopeError(f"{model_dir} is not a segscope model (no {META_FILE}); "
                             "give the model/ folder of a finished run.")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return _read_json(path)
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SegscopeError(f"{path} is not valid JSON ({exc}); the saved run is damaged - "
+                            "copy it again or re-run training.") from None
 
 
 def load_segment_model(model_dir: str | Path) -> SegmentModel:
-    return SegmentModel.from_dict(json.loads((Path(model_dir) / SEGMENTS_FILE).read_text(encoding="utf-8")))
+    path = Path(model_dir) / SEGMENTS_FILE
+    if not path.exists():
+        raise SegscopeError(f"{model_dir} has no {SEGMENTS_FILE}; give the model/ folder of a finished run.")
+    try:
+        return SegmentModel.from_dict(_read_json(path))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SegscopeError(f"{path} is damaged ({type(exc).__name__}: {exc}); re-run training.") from None
+
+
+def check_model_dir(model_dir: str | Path) -> dict:
+    """The run's metadata, after checking that the folder holds a complete, consistent saved
+    run; raises SegscopeError with one line naming the first problem found, so that a damaged
+    folder fails before any scoring starts."""
+    folder = Path(model_dir)
+    if not folder.is_dir():
+        raise SegscopeError(f"Model folder not found: {folder}; give the model/ folder of a finished run.")
+    meta = load_meta(folder)
+    if not isinstance(meta, dict) or not meta.get("labels"):
+        raise SegscopeError(f"{folder / META_FILE} has no 'labels'; the saved run is damaged - re-run training.")
+    try:
+        int(meta["train_config"]["max_length"])
+    except (KeyError, TypeError, ValueError):
+        raise SegscopeError(f"{folder / META_FILE} has no train_config.max_length; re-run training.") from None
+    segments = load_segment_model(folder)
+    names = meta.get("segment_names") or {}
+    if names and sorted(int(s) for s in names) != list(range(segments.k)):
+        raise SegscopeError(f"{folder.name}: {SEGMENTS_FILE} has {segments.k} segments but {META_FILE} names "
+                            f"{len(names)}; the files come from different runs - re-run training.")
+    if list(segments.label_cols) != [f"p_{lab}" for lab in meta["labels"]]:
+        raise SegscopeError(f"{folder.name}: {SEGMENTS_FILE} does not match the run's labels; re-run training.")
+    if not (folder / PROJECTION_FILE).is_file():
+        raise SegscopeError(f"{folder} has no {PROJECTION_FILE} (the map projection); re-run training.")
+    _check_weights(folder)
+    return meta
+
+
+def _check_weights(folder: Path) -> None:
+    """The model weights exist and are complete (a truncated copy fails here, not mid-run)."""
+    from safetensors import SafetensorError, safe_open
+
+    files = sorted(folder.glob("*.safetensors"))
+    if not files and not list(folder.glob("pytorch_model*.bin")):
+        raise SegscopeError(f"{folder} has no model weights (model.safetensors); re-run training or copy "
+                            "the whole model/ folder.")
+    for path in files:
+        try:
+            with safe_open(str(path), framework="numpy") as f:
+                f.keys()
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise SegscopeError(f"{path} is damaged or truncated ({' '.join(str(exc).split())[:120]}); "
+                                "copy the model/ folder again or re-run training.") from None

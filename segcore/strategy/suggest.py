@@ -8,7 +8,6 @@ limit included, is one `SegscopeError` line naming the template and line."""
 from __future__ import annotations
 
 import functools
-import operator
 import re
 import time
 from pathlib import Path

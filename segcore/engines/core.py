@@ -1,0 +1,264 @@
+"""The scoring core every engine shares: a saved run loaded once (`LoadedRun`) and one
+per-batch step (`score_batch`: clean and mask, predict, tag aspects, add predictions, text
+features and per-customer sums). The local / streamed engine (engines.stream) and the Ray
+actor (engines.ray.actor) call `score_batch` on their chunks or batches; only how they read
+input and combine batches differs."""
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..analysis.analyse import (
+    Analysis,
+    add_predictions,
+    customer_part,
+    review_keys,
+    review_text_features,
+)
+from ..errors import SegscopeError
+from ..ingest.clean import clean_reviews
+from ..ingest.columns import ColumnMap, detect_columns
+from ..ingest.prepare import mask_text_columns, masking_keep, prepare_reviews
+from ..progress import Progress
+from .outputs import prediction_rows
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    metrics: dict
+    analysis: Analysis
+    prepared: object | None  # ingest.prepare.Prepared of a training run; None for a scored file
+    coords: np.ndarray
+    timings: dict[str, float]
+
+
+class Timer:
+    """Seconds per named stage; a stage entered again adds up (streamed chunks)."""
+
+    def __init__(self, progress: Progress | None = None):
+        self.timings: dict[str, float] = {}
+        self.progress = progress
+
+    @contextmanager
+    def stage(self, name: str, *, quiet: bool = False):
+        if not quiet:
+            log.info("stage %s ...", name)
+            if self.progress is not None:
+                self.progress.update(stage=name)
+                self.progress.add_log(f"stage: {name}")
+        start = time.perf_counter()
+        yield
+        self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - start, 3)
+        if not quiet:
+            log.info("stage %s done in %.1fs", name, self.timings[name])
+
+
+def write_metrics(metrics: dict, out_dir: Path, timer: Timer, *, started: float) -> None:
+    """metrics.json with the run's total and per-stage seconds; tells `progress` it is done."""
+    from ..io.artifacts import to_json
+
+    timer.timings["total"] = round(time.time() - started, 3)
+    metrics["seconds"] = timer.timings["total"]
+    metrics["stage_seconds"] = timer.timings
+    to_json(metrics, Path(out_dir) / "metrics.json")
+    if timer.progress is not None:
+        timer.progress.update(stage="done")
+
+
+@dataclass
+class LoadedRun:
+    """A saved run (its model/ folder), checked and loaded once."""
+
+    folder: Path
+    meta: dict
+    labels: list[str]
+    max_length: int
+    segment_names: dict[int, str]
+    columns: dict  # the column roles the run was trained with
+    segment_model: object
+    projection: object
+    templates: dict[str, str]
+    model: object = None  # None when loaded with model=False (a driver that only combines)
+    tokenizer: object = None
+    tagger: object = None
+
+    @property
+    def aspects(self) -> bool:
+        return self.tagger is not None or bool((self.meta.get("aspects") or {}).get("enabled"))
+
+
+def load_run(model_dir: str | Path, *, templates: str | None = None, model: bool = True) -> LoadedRun:
+    """Check the folder (one-line SegscopeError for a damaged or mismatched run) and load it."""
+    from ..analysis.projection import load_projection
+    from ..io.artifacts import PROJECTION_FILE, check_model_dir, load_segment_model
+    from ..strategy.suggest import load_templates
+
+    folder = Path(model_dir)
+    meta = check_model_dir(folder)
+    try:
+        projection = load_projection(folder / PROJECTION_FILE)
+    except Exception as exc:  # safetensors / JSON raise many types for a damaged file
+        raise SegscopeError(f"{folder / PROJECTION_FILE} cannot be read ({type(exc).__name__}); "
+                            "re-run training.") from None
+    run = LoadedRun(folder=folder, meta=meta, labels=list(meta["labels"]),
+                    max_length=int(meta["train_config"]["max_length"]),
+                    segment_names={int(k): v for k, v in (meta.get("segment_names") or {}).items()},
+                    columns=dict(meta.get("columns") or {}), segment_model=load_segment_model(folder),
+                    projection=projection, templates=load_templates(templates))
+    if model:
+        from ..encoders.models import load_classifier, load_tokenizer
+        from .tagging import saved_tagger
+
+        run.tokenizer = load_tokenizer(str(folder))
+        run.model = load_classifier(str(folder))
+        run.tagger = saved_tagger(folder)
+        if run.model.config.num_labels != len(run.labels):
+            raise SegscopeError(f"{folder.name}: the model has {run.model.config.num_labels} classes but the run "
+                                f"names {len(run.labels)} labels; the files come from different runs.")
+    return run
+
+
+def resolve_columns(frame: pd.DataFrame, config, *, preferred: dict | None = None) -> ColumnMap:
+    """Column roles: the user's, then a saved run's (where the file has them), then detected."""
+    given = {k: v for k, v in config.columns.items() if v}
+    for role, col in (preferred or {}).items():
+        if role not in given and col and col in frame.columns:
+            given[role] = col
+    return detect_columns(frame, **given)
+
+
+@dataclass
+class BatchResult:
+    """One scored batch. `original`, `reviews`, `text`, `embeddings` and `keys` share their row order."""
+
+    original: pd.DataFrame  # row_id + the input's columns of the scored reviews, PII-masked when asked
+    reviews: pd.DataFrame  # standard columns + predictions (profiles' sample, agreement)
+    text: np.ndarray  # each review's unit embedding in the segment model's PCA space
+    embeddings: np.ndarray  # for the map
+    keys: np.ndarray  # hash of (customer, clean text): equal keys are duplicates
+    dropped: pd.DataFrame  # row_id, reason, the input's columns; PII-masked when asked
+    part: pd.DataFrame | None  # per-customer sums (analyse.customer_part), combine_sums across batches
+    notes: list[str] = field(default_factory=list)
+    aspect_counts: Counter = field(default_factory=Counter)
+
+    labels: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.original)
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        """reviews_scored rows without segments and map (outputs.prediction_rows)."""
+        return prediction_rows(self.original, self.reviews, self.labels)
+
+
+def score_batch(run: LoadedRun, chunk: pd.DataFrame, *, columns: ColumnMap, config, row_offset: int = 0,
+                row_ids=None, seen_keys: set | None = None, predict_batch_size: int | None = None,
+                sums: bool = True) -> BatchResult:
+    """Clean, mask, score and sum one batch of input rows.
+
+    `seen_keys` (updated here) holds the keys of reviews earlier batches kept: a review seen
+    before is dropped as a duplicate, as cleaning drops one within a batch. Ray passes None
+    and finds duplicates across batches itself. With `sums=False` no customer sums are made
+    (Ray sums after its duplicate pass)."""
+    from ..encoders.predict import predict
+
+    try:
+        prepared = prepare_reviews(chunk, columns, require_labels=False, row_offset=row_offset, row_ids=row_ids,
+                                   mask_pii=config.mask_pii)
+    except SegscopeError:  # nothing usable in this batch; the file may still have some
+        dropped = clean_reviews(chunk, columns.text, id_col=columns.id, row_offset=row_offset, row_ids=row_ids)[1]
+        return _empty(run, _masked(dropped, columns, config))
+    notes = [n for n in prepared.notes if not n.startswith("dropped ")]
+    original, reviews, dropped = prepared.original, prepared.reviews, prepared.dropped
+    keys = review_keys(original, reviews, columns.id)
+    if seen_keys is not None:
+        dup = np.fromiter((k in seen_keys for k in keys.tolist()), dtype=bool, count=len(keys))
+        seen_keys.update(keys[~dup].tolist())
+        if dup.any():
+            extra = original[dup].copy()  # already masked by prepare_reviews
+            extra.insert(1, "reason", "duplicate review")
+            dropped = pd.concat([dropped, extra]).sort_values("row_id", kind="stable").reset_index(drop=True)
+            original, reviews, keys = (original[~dup].reset_index(drop=True), reviews[~dup].reset_index(drop=True),
+                                       keys[~dup])
+    if reviews.empty:
+        return _empty(run, dropped, notes)
+    texts = reviews["_text"].tolist()
+    batch = predict_batch_size or config.predict_batch_size
+    probs, embs = predict(run.model, run.tokenizer, texts, batch_size=batch, max_length=run.max_length,
+                          precision=config.precision)
+    counts: Counter = Counter()
+    if run.tagger is not None:  # per review, so batching cannot change it
+        from .tagging import tag_reviews
+
+        column, counts = tag_reviews(run.tagger, texts, batch_size=batch)
+        reviews = reviews.assign(aspects=column)
+    scored = add_predictions(reviews, probs, run.labels)
+    text = review_text_features(run.segment_model, embs)
+    return BatchResult(original=original, reviews=scored, text=text, embeddings=embs, keys=keys, dropped=dropped,
+                       part=customer_part(scored, text, run.labels) if sums else None, notes=notes,
+                       aspect_counts=counts, labels=run.labels)
+
+
+def _masked(dropped: pd.DataFrame, columns: ColumnMap, config) -> pd.DataFrame:
+    """Dropped rows masked as prepare_reviews masks them (it did not run for this batch)."""
+    return mask_text_columns(dropped, masking_keep(columns), text_col=columns.text) if config.mask_pii else dropped
+
+
+def _empty(run: LoadedRun, dropped: pd.DataFrame, notes: list[str] | None = None) -> BatchResult:
+    n_text = len(run.segment_model.pca_components)
+    return BatchResult(original=pd.DataFrame(), reviews=pd.DataFrame(), text=np.zeros((0, n_text)),
+                       embeddings=np.zeros((0, 0), dtype=np.float32), keys=np.zeros(0, dtype=np.uint64),
+                       dropped=dropped, part=None, notes=notes or [])
+
+
+def agreement(y_true: list, y_pred: list, labels: list[str]) -> dict | None:
+    """How well the saved model agrees with the labels / ratings the file has (None without any)."""
+    from ..training.metrics import classification_metrics
+
+    if not len(y_true):
+        return None
+    found = classification_metrics(list(y_true), list(y_pred), labels=labels)
+    return {k: found[k] for k in ("accuracy", "macro_f1")}
+
+
+def score_metrics(run: LoadedRun, *, n_rows_read: int, n_reviews: int, reasons: Counter, notes: list[str],
+                  agreement_figures: dict | None, aspect_counts: Counter, engine: str, **extra) -> dict:
+    """metrics.json of a scored file, the same keys for every engine (`extra`: engine details)."""
+    metrics = {"task": "score", "engine": engine, "model": str(run.folder), "labels": run.labels,
+               "n_rows_read": int(n_rows_read), "n_reviews": int(n_reviews), "n_dropped": int(sum(reasons.values())),
+               "dropped_by_reason": {str(r): int(n) for r, n in reasons.items()},
+               "notes": [f"dropped {n} rows: {r}" for r, n in reasons.items()] + merge_notes(notes)}
+    if run.tagger is not None:
+        from .tagging import aspect_coverage
+
+        metrics["aspects"] = {"enabled": True, **aspect_coverage(aspect_counts)}
+    if agreement_figures is not None:
+        metrics["agreement_with_file_labels"] = agreement_figures
+    metrics.update(extra)
+    return metrics
+
+
+def merge_notes(notes: list[str]) -> list[str]:
+    """Batch notes such as '3 reviews have no customer id; ...' summed over batches."""
+    import re
+
+    counts: Counter = Counter()
+    plain: dict[str, None] = {}
+    for note in notes:
+        m = re.match(r"(\d+) (.*)", note)
+        if m:
+            counts[m.group(2)] += int(m.group(1))
+        else:
+            plain[note] = None
+    return [f"{n} {text}" for text, n in counts.items()] + list(plain)
