@@ -21,6 +21,7 @@ from segcore.config import (
 )
 from segcore.encoders.models import MODEL_CHOICES as BUILTIN_MODELS
 from segcore.errors import SegscopeError
+from segcore.training.candidates import PLAIN_NAMES as CANDIDATE_NAMES
 from segcore.text.language import LANGUAGE_NAMES
 from segcore.training.options import OFF
 from ui.shared import (
@@ -168,6 +169,12 @@ def _results(run_id):
     m = out.metrics
     labels = m["labels"]
     st.markdown("#### Test results")
+    selection = m.get("selection")
+    if selection:  # which model labels the reviews, and why, in plain words (training.candidates)
+        (st.warning if selection["selected"] != "fine_tuned" else st.success)(selection["message"])
+        for note in selection.get("notes", []):
+            st.warning(note)
+        st.dataframe(pd.DataFrame(selection["candidates"]).T.rename(index=CANDIDATE_NAMES), width="stretch")
     _metric_row(("Test macro-F1", f"{m['test']['macro_f1']:.3f}",
                  {"delta": f"{m['test']['macro_f1'] - m['baseline']['macro_f1']:+.3f} vs baseline"}),
                 ("Test accuracy", f"{m['test']['accuracy']:.3f}", {}),

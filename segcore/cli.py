@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"done in {m['seconds']:.0f}s ({m['language']}, model {m['model']['chosen']}): test macro-F1 "
                   f"{m['test']['macro_f1']:.3f} (baseline {m['baseline']['macro_f1']:.3f}), {m['k']} segments"
                   f"{extra} -> {Path(args.out)}")
+            print(f"  {m['selection']['message']}")
             for name, effect in m.get("options", {}).items():
                 if effect.get("macro_f1_without") is not None:
                     print(f"  {name}: test macro-F1 {effect['macro_f1_with']:.3f} with, "

@@ -34,6 +34,7 @@ from .progress import JobCancelled, Progress
 from .strategy.suggest import load_templates
 from .text.language import detect_language
 from .training.baseline import baseline_metrics
+from .training.select import select_model
 from .training.metrics import classification_metrics
 from .training.mlm import domain_adapt
 from .training.options import add_effect, compare_options, options_on
@@ -101,12 +102,18 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
         probs, embeddings = predict(tuned.model, tuned.tokenizer, texts,
                                     batch_size=config.predict_batch_size, max_length=config.train.max_length,
                                     precision=config.precision)
-        pred = np.asarray(labels, dtype=object)[probs.argmax(axis=1)]
-        test = classification_metrics(y[test_idx].tolist(), pred[test_idx].tolist(), labels=labels)
+        tuned_test = _test_metrics(probs, y, test_idx, labels)
         base = baseline_metrics([texts[i] for i in train_idx], y[train_idx].tolist(),
                                 [texts[i] for i in test_idx], y[test_idx].tolist(), labels=labels,
                                 seed=config.seed)
-        log.info("test macro-F1 %.3f (baseline TF-IDF + LR %.3f)", test["macro_f1"], base["macro_f1"])
+        log.info("fine-tuned test macro-F1 %.3f (baseline TF-IDF + LR %.3f)", tuned_test["macro_f1"],
+                 base["macro_f1"])
+    with timer.stage("select"):
+        chosen = select_model(texts, y, labels, (train_idx, val_idx, test_idx), tuned, probs, embeddings,
+                              config=config, language=language)
+        probs, embeddings = chosen.probs, chosen.embeddings
+        test = _test_metrics(probs, y, test_idx, labels)
+        prepared.notes.extend(chosen.selection.notes)
     if tagger is not None:
         with timer.stage("aspects_tag"):
             column, counts = tag_reviews(tagger, texts, batch_size=config.predict_batch_size)
@@ -132,8 +139,11 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "n_dropped": int(len(prepared.dropped)),
             "n_unlabelled": int(reviews["label"].isna().sum()),
             "n_train": int(len(train_idx)), "n_val": int(len(val_idx)), "n_test": int(len(test_idx)),
-            "test": {k: test[k] for k in ("accuracy", "macro_f1", "report")},
+            "selected": chosen.selection.selected,
+            "selection": chosen.selection.as_dict(),
+            "test": {k: test[k] for k in ("accuracy", "macro_f1", "report")},  # the selected model's
             "confusion_matrix": test["confusion_matrix"],
+            "fine_tuned_test": {k: tuned_test[k] for k in ("accuracy", "macro_f1", "report")},
             "baseline": {"model": "TF-IDF + logistic regression", "features": base.get("features"),
                          **{k: base[k] for k in ("accuracy", "macro_f1", "report")},
                          "confusion_matrix": base["confusion_matrix"]},
@@ -149,7 +159,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "aspects": aspect_report,
         }
         if options:
-            metrics["options"] = add_effect(options, test["macro_f1"])
+            metrics["options"] = add_effect(options, tuned_test["macro_f1"])
         write_outputs(out_dir, prepared.original, analysis.reviews, prepared.dropped, analysis, coords, labels)
         np.save(out_dir / "embeddings.npy", embeddings.astype(np.float16))
         meta = {
@@ -164,17 +174,23 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "run_config": {k: v for k, v in config.as_dict().items() if k != "train"},
             "aspects": {"enabled": tagger is not None, "folder": TAGGER_DIR if tagger is not None else None},
             "metrics": {"test_macro_f1": test["macro_f1"], "test_accuracy": test["accuracy"],
-                        "baseline_macro_f1": base["macro_f1"]},
+                        "baseline_macro_f1": base["macro_f1"], "selected": chosen.selection.selected},
             "segment_names": {str(s): p["name"] for s, p in analysis.profiles.items()},
             "input_file": Path(input_path).name,
             "input_sha256": sha256_file(input_path),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
-        save_model_dir(out_dir / "model", model=tuned.model, tokenizer=tuned.tokenizer, meta=meta,
-                       segment_model=analysis.segment_model, projection=projection, aspect_tagger=tagger)
+        save_model_dir(out_dir / "model", model=chosen.model, tokenizer=chosen.tokenizer, meta=meta,
+                       segment_model=analysis.segment_model, projection=projection, aspect_tagger=tagger,
+                       head=chosen.head)
     write_metrics(metrics, out_dir, timer, started=started)
     return RunResult(out_dir=out_dir, metrics=metrics, analysis=analysis, prepared=prepared,
                      coords=coords, timings=timer.timings)
+
+
+def _test_metrics(probs: np.ndarray, y: np.ndarray, test_idx, labels: list[str]) -> dict:
+    pred = np.asarray(labels, dtype=object)[probs.argmax(axis=1)]
+    return classification_metrics(y[test_idx].tolist(), pred[test_idx].tolist(), labels=labels)
 
 
 def _check_stop(progress: Progress | None) -> None:

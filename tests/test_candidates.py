@@ -66,9 +66,10 @@ def test_selection_refuses_a_model_at_chance():
     stuck = np.tile([0.2, 0.3, 0.5], (len(texts), 1)).astype(np.float32)
     selection, chosen = select_candidate({"tfidf": tfidf, "fine_tuned": stuck}, y, val_idx=val, test_idx=test,
                                          labels=LABELS)
-    assert selection.at_chance and selection.selected in ("tfidf", "average")
+    assert selection.at_chance and selection.selected == "tfidf"
     assert selection.table["fine_tuned"]["val_macro_f1"] == round(majority_macro_f1(y[val], LABELS), 4)
-    assert np.array_equal(chosen, {"tfidf": tfidf, "average": (tfidf + stuck) / 2}[selection.selected])
+    assert selection.chance_level == max(majority_macro_f1(y[val], LABELS), 1 / 3)
+    assert np.array_equal(chosen, tfidf)
     assert "did not beat the keyword baseline" in selection.message and "stayed at chance" in selection.notes[0]
     assert set(selection.table) == {"tfidf", "fine_tuned", "average"}
 
@@ -111,3 +112,31 @@ def test_scoring_head_reapplies_the_selected_candidate():
     head = ScoringHead.from_dict(json.loads(json.dumps(
         ScoringHead(selected=selection.selected, tfidf=tfidf_head).to_dict())))
     np.testing.assert_allclose(head.apply(texts, np.zeros((len(texts), 4)), model_probs), chosen, atol=1e-5)
+
+
+def test_run_with_broken_training_uses_the_safety_net(tmp_path, small_csv, tiny_model):
+    """Fine-tuning that cannot learn (a random 2-layer encoder, the smallest learning rate, 3 steps)
+    is reported at chance; the run scores with the selected candidate, and `score` with the saved
+    run gives the run's own labels."""
+    from segcore.config import RunConfig, TrainConfig
+    from segcore.engines.stream import score_file
+    from segcore.io.export import read_export_csv
+    from segcore.pipeline import run_pipeline
+
+    config = RunConfig(k=3, train=TrainConfig(model=str(tiny_model), epochs=1, lr=1e-7, max_steps=3, max_length=64,
+                                              progress_bar=False))
+    result = run_pipeline(small_csv, tmp_path / "run", config)
+    m = result.metrics
+    sel = m["selection"]
+    assert sel["fine_tuned_at_chance"] and m["selected"] != "fine_tuned"
+    assert set(sel["candidates"]) == {"fine_tuned", "tfidf", "frozen", "average"}
+    assert round(m["test"]["macro_f1"], 4) == sel["candidates"][m["selected"]]["test_macro_f1"]
+    assert any("stayed at chance" in n for n in m["notes"])
+    best_val = max(c["val_macro_f1"] for n, c in sel["candidates"].items() if n in ("tfidf", "frozen"))
+    assert m["selected"] in ("tfidf", "frozen") and sel["candidates"][m["selected"]]["val_macro_f1"] == best_val
+    assert (tmp_path / "run" / "model" / "head.json").exists()
+    scored = score_file(small_csv, tmp_path / "run" / "model", tmp_path / "scored")
+    own = read_export_csv(tmp_path / "run" / "reviews_scored.csv")
+    again = read_export_csv(tmp_path / "scored" / "reviews_scored.csv")
+    assert scored.metrics["n_reviews"] == len(own)
+    assert (own["pred_label"].to_numpy() == again["pred_label"].to_numpy()).all()

@@ -91,6 +91,7 @@ class LoadedRun:
     model: object = None  # None when loaded with model=False (a driver that only combines)
     tokenizer: object = None
     tagger: object = None
+    head: object = None  # training.candidates.ScoringHead: the candidate selected on validation
 
     @property
     def aspects(self) -> bool:
@@ -100,7 +101,7 @@ class LoadedRun:
 def load_run(model_dir: str | Path, *, templates: str | None = None, model: bool = True) -> LoadedRun:
     """Check the folder (one-line SegscopeError for a damaged or mismatched run) and load it."""
     from ..analysis.projection import load_projection
-    from ..io.artifacts import PROJECTION_FILE, check_model_dir, load_segment_model
+    from ..io.artifacts import PROJECTION_FILE, check_model_dir, load_head, load_segment_model
     from ..strategy.suggest import load_templates
 
     folder = Path(model_dir)
@@ -121,6 +122,7 @@ def load_run(model_dir: str | Path, *, templates: str | None = None, model: bool
 
         run.tokenizer = load_tokenizer(str(folder))
         run.model = load_classifier(str(folder))
+        run.head = load_head(folder)
         run.tagger = saved_tagger(folder)
         if run.model.config.num_labels != len(run.labels):
             raise SegscopeError(f"{folder.name}: the model has {run.model.config.num_labels} classes but the run "
@@ -197,6 +199,7 @@ def score_batch(run: LoadedRun, chunk: pd.DataFrame, *, columns: ColumnMap, conf
     batch = predict_batch_size or config.predict_batch_size
     probs, embs = predict(run.model, run.tokenizer, texts, batch_size=batch, max_length=run.max_length,
                           precision=config.precision)
+    probs = run.head.apply(texts, embs, probs)  # the run's selected candidate
     counts: Counter = Counter()
     if run.tagger is not None:  # per review, so batching cannot change it
         from .tagging import tag_reviews

@@ -16,6 +16,7 @@ from ..errors import SegscopeError
 
 META_FILE = "segscope.json"
 SEGMENTS_FILE = "segments.json"
+HEAD_FILE = "head.json"  # which candidate scores reviews (training.candidates)
 
 
 def sha256_file(path: str | Path) -> str:
@@ -45,7 +46,7 @@ def _json_default(obj):
 
 
 def save_model_dir(target: str | Path, *, model, tokenizer, meta: dict, segment_model: SegmentModel,
-                   projection, aspect_tagger=None) -> Path:
+                   projection, aspect_tagger=None, head=None) -> Path:
     """Write into a temporary sibling folder and rename it into place when complete, so a
     killed process never leaves a half-written model where a finished one is expected."""
     from ..analysis.projection import save_projection
@@ -61,6 +62,8 @@ def save_model_dir(target: str | Path, *, model, tokenizer, meta: dict, segment_
         save_projection(projection, tmp / PROJECTION_FILE)
         if aspect_tagger is not None:
             aspect_tagger.save(tmp / "aspects")
+        if head is not None:  # the selected candidate (training.candidates.ScoringHead)
+            to_json(head.to_dict(), tmp / HEAD_FILE)
         to_json(meta, tmp / META_FILE)
         if target.exists():
             shutil.rmtree(target)
@@ -121,14 +124,28 @@ def check_model_dir(model_dir: str | Path) -> dict:
     if not (folder / PROJECTION_FILE).is_file():
         raise SegscopeError(f"{folder} has no {PROJECTION_FILE} (the map projection); re-run training.")
     _check_weights(folder)
+    load_head(folder)
     return meta
+
+
+def load_head(model_dir: str | Path):
+    """The run's selected model (head.json); runs saved before the safety net use the fine-tuned model."""
+    from ..training.candidates import ScoringHead
+
+    path = Path(model_dir) / HEAD_FILE
+    if not path.exists():
+        return ScoringHead()
+    try:
+        return ScoringHead.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SegscopeError(f"{path} is damaged ({' '.join(str(exc).split())[:120]}); re-run training.") from None
 
 
 def _check_weights(folder: Path) -> None:
     """The model weights exist and are complete (a truncated copy fails here, not mid-run)."""
     from safetensors import SafetensorError, safe_open
 
-    files = sorted(folder.glob("*.safetensors"))
+    files = sorted(p for p in folder.glob("*.safetensors") if p.name != PROJECTION_FILE)
     if not files and not list(folder.glob("pytorch_model*.bin")):
         raise SegscopeError(f"{folder} has no model weights (model.safetensors); re-run training or copy "
                             "the whole model/ folder.")

@@ -107,6 +107,7 @@ class JobRegistry:
                                   progress=job.progress, callbacks=callbacks)
             m = result.metrics
             job.metrics = {"test_macro_f1": m["test"]["macro_f1"], "baseline_macro_f1": m["baseline"]["macro_f1"],
+                           "selected": m["selected"],
                            "n_reviews": m["n_reviews"], "k": m["k"], "seconds": m["seconds"], "device": m["device"]}
             job.status = "done"
             job.finished = time.time()

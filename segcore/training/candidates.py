@@ -29,8 +29,8 @@ from .metrics import classification_metrics
 PREFERENCE = ("fine_tuned", "average", "frozen", "tfidf")
 PLAIN_NAMES = {"fine_tuned": "fine-tuned model", "average": "combined model", "frozen": "quick model",
                "tfidf": "keyword baseline"}
-# Fine-tuning counts as "at chance" when its validation macro-F1 is within this of what always
-# answering the majority class scores.
+# Fine-tuning counts as "at chance" when its validation macro-F1 is within this of the chance level
+# (`chance_macro_f1`).
 CHANCE_MARGIN = 0.02
 
 
@@ -129,8 +129,14 @@ def fit_tfidf_head(texts: Sequence[str], y: Sequence[int], *, n_classes: int, se
                      head=fit_linear_head(x, y, n_classes=n_classes, seed=seed, C=4.0), features=features)
 
 
+def chance_macro_f1(y: np.ndarray, labels: Sequence[str]) -> float:
+    """The 'at chance' level of validation macro-F1: the better of always answering the most
+    frequent class and guessing at random by the class shares (whose expected macro-F1 is 1/K)."""
+    return max(majority_macro_f1(y, labels), 1.0 / len(labels))
+
+
 def majority_macro_f1(y: np.ndarray, labels: Sequence[str]) -> float:
-    """Validation macro-F1 of always answering the most frequent class: the 'at chance' level."""
+    """Macro-F1 of always answering the most frequent class."""
     y = np.asarray(y, dtype=int)
     majority = np.bincount(y, minlength=len(labels)).argmax()
     pred = np.full(len(y), majority)
@@ -175,14 +181,15 @@ def select_candidate(probs: dict[str, np.ndarray], y: np.ndarray, *, val_idx: np
         val["average"] = score(probs["average"], val_idx)
     table = {n: {"val_macro_f1": val[n]["macro_f1"], "val_accuracy": val[n]["accuracy"],
                  **{f"test_{k}": v for k, v in score(probs[n], test_idx).items()}} for n in probs}
-    rank = sorted(probs, key=lambda n: (-val[n]["macro_f1"], PREFERENCE.index(n) if n in PREFERENCE else 99))
-    selected = rank[0]
-    chance = majority_macro_f1(y[val_idx].astype(int), labels)
+    chance = chance_macro_f1(y[val_idx].astype(int), labels)
     at_chance = "fine_tuned" in val and val["fine_tuned"]["macro_f1"] <= chance + CHANCE_MARGIN
+    # A fine-tuned model at chance is not chosen, alone or averaged, while another candidate exists.
+    pool = [n for n in probs if not (at_chance and n in ("fine_tuned", "average"))] or list(probs)
+    selected = min(pool, key=lambda n: (-val[n]["macro_f1"], PREFERENCE.index(n) if n in PREFERENCE else 99))
     notes = []
     if at_chance:
         notes.append(f"Fine-tuning stayed at chance: validation macro-F1 {val['fine_tuned']['macro_f1']:.3f}, "
-                     f"always answering the most frequent class scores {chance:.3f}; "
+                     f"chance level {chance:.3f}; "
                      f"the {PLAIN_NAMES.get(selected, selected)} is used instead.")
     return Selection(selected=selected, table=table, at_chance=at_chance, chance_level=chance,
                      message=selection_message(selected, table), notes=notes), probs[selected]

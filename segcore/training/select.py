@@ -1,0 +1,57 @@
+"""A training run's safety net: train the cheap candidates beside the fine-tuned model on the same
+split, choose on validation, and hand back what the run scores, segments and saves with.
+
+See training.candidates for the candidates and the selection rule."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..encoders.embed import encoder_embeddings
+from ..encoders.models import choose_model, load_classifier, load_tokenizer
+from .candidates import ScoringHead, Selection, fit_linear_head, fit_tfidf_head, select_candidate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Chosen:
+    selection: Selection
+    probs: np.ndarray  # the selected candidate's probabilities, row i = review i
+    embeddings: np.ndarray  # from the encoder that is saved (segments and map use these)
+    model: object  # the encoder saved with the run
+    tokenizer: object
+    head: ScoringHead
+
+
+def select_model(texts: list[str], y: np.ndarray, labels: list[str], split: tuple, tuned, tuned_probs: np.ndarray,
+                 tuned_embeddings: np.ndarray, *, config, language: str | None = None) -> Chosen:
+    """Candidates on the run's split (`y`: label strings, None where unlabelled), chosen on validation.
+
+    When the frozen-encoder head wins, the run saves the base encoder (its embeddings feed the head
+    and the segments); otherwise the fine-tuned encoder, with the keyword model beside it when the
+    keyword model or the average wins."""
+    train_idx, val_idx, test_idx = (np.asarray(i) for i in split)
+    index = {lab: i for i, lab in enumerate(labels)}
+    y_int = np.array([index.get(v, -1) for v in y])
+    n = len(labels)
+    tfidf = fit_tfidf_head([texts[i] for i in train_idx], y_int[train_idx], n_classes=n, seed=config.seed)
+    base = tuned.model_choice.path if tuned.model_choice else choose_model(config.train.model, language).path
+    base_emb = encoder_embeddings(base, texts, batch_size=config.predict_batch_size,
+                                  max_length=config.train.max_length, precision=config.precision)
+    frozen = fit_linear_head(base_emb[train_idx].astype(np.float64), y_int[train_idx], n_classes=n, seed=config.seed)
+    selection, probs = select_candidate(
+        {"fine_tuned": tuned_probs, "tfidf": tfidf.proba(texts), "frozen": frozen.proba(base_emb.astype(np.float64))},
+        y_int, val_idx=val_idx, test_idx=test_idx, labels=labels)
+    log.info("%s", selection.message)
+    for note in selection.notes:
+        log.warning("%s", note)
+    if selection.selected == "frozen":
+        model = load_classifier(base, labels)  # its fresh head is never used: head.json scores
+        return Chosen(selection, probs, base_emb, model, load_tokenizer(base),
+                      ScoringHead(selected="frozen", linear=frozen))
+    keep_tfidf = selection.selected in ("tfidf", "average")
+    return Chosen(selection, probs, tuned_embeddings, tuned.model, tuned.tokenizer,
+                  ScoringHead(selected=selection.selected, tfidf=tfidf if keep_tfidf else None))
