@@ -109,6 +109,7 @@ def test_run_and_score_with_tiny_model(tmp_path, small_csv, tiny_model):
     assert json.loads((tmp_path / "scored" / "metrics.json").read_text())["task"] == "score"
 
 
+@pytest.mark.real_model
 def test_real_default_model_smoke(tmp_path, small_csv):
     """The shipped MiniLM really fine-tunes: one short run on 400 real reviews."""
     out = tmp_path / "real"

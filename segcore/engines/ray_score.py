@@ -53,6 +53,7 @@ from ..analysis.analyse import (
     review_rows,
     review_text_features,
 )
+from ..analysis.jitcache import keep_print_unpatched
 from ..errors import SegscopeError
 from ..ingest.columns import ColumnMap
 from ..ingest.load import sniff_delimiter
@@ -594,6 +595,7 @@ def ray_session(address: str | None):
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address:
         _check_reachable(address)
+    keep_print_unpatched()  # numba compiles nothing after Ray otherwise (analysis/jitcache.py)
     if ray.is_initialized():
         yield
         return
