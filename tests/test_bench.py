@@ -106,6 +106,34 @@ def test_memory_with_a_tiny_run_adds_the_models_extra_memory(tmp_path):
     assert d["met"] is True
 
 
+
+PRINT_AFTER_RAY = """
+import builtins, numba, umap  # loaded before Ray, as in segcore
+from segcore.analysis.jitcache import keep_print_unpatched
+keep_print_unpatched()  # what ray_session does before Ray starts
+from ray.experimental import tqdm_ray
+tqdm_ray.instance()  # what Ray's driver does when a worker's log line reaches it
+@numba.njit
+def threads():
+    return numba.get_num_threads()  # its jitted body prints, so `print` must still be the builtin
+print(builtins.print is tqdm_ray._print, threads())
+"""
+
+
+def test_ray_leaves_print_alone_so_numba_still_compiles():
+    """The cause of the map failing after the Ray measurement, in seconds: without
+    keep_print_unpatched() this compile raises TypingError (untyped global name 'print')."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    proc = subprocess.run([sys.executable, "-c", PRINT_AFTER_RAY], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    unpatched, threads = proc.stdout.split()[-2:]
+    assert unpatched == "True" and int(threads) >= 1
+
 RAY_THEN_MAP = """
 import builtins, json, sys
 from pathlib import Path
