@@ -40,7 +40,7 @@ def small_csv(tmp_path_factory) -> Path:
 
 def make_tiny_model(path: Path) -> Path:
     """A 2-layer, 32-wide BERT with random weights and the real MiniLM tokenizer."""
-    from segcore.bench import encoder_folder
+    from segcore.encoders.tiny import encoder_folder
 
     return encoder_folder(path, "tiny")
 

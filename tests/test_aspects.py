@@ -154,6 +154,7 @@ def test_aspect_profiles_feed_the_recovery_template(sample_frame):
     assert aspect_profile(pd.Series([], dtype=object), pd.Series([], dtype=object), labels) == {}
 
 
+@pytest.mark.ray
 def test_run_with_aspects_then_score_new_file(tmp_path, small_csv, sample_frame, tiny_model):
     out = tmp_path / "run"
     proc = run_cli("run", small_csv, "--out", out, "--model", tiny_model, "--epochs", "1", "--k", "3",

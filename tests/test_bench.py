@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from segcore import bench
-from segcore.encoders.models import load_classifier
+from segcore.bench.common import mfu
+from segcore.encoders.models import cpu_has_fast_bf16, load_classifier
+from segcore.ingest.samples import real_reviews, star_labels
 
 
 @pytest.fixture(scope="module")
@@ -26,16 +28,16 @@ def _check_shape(d):
 
 
 def test_real_reviews_resampling():
-    frame = bench.real_reviews(500, seed=1, distinct_rows=True)
+    frame = real_reviews(500, seed=1, distinct_rows=True)
     assert len(frame) == 500 and frame["Id"].is_unique and frame["UserId"].nunique() <= 166
-    assert set(bench.star_labels(frame["Score"])) <= set(bench.LABELS)
+    assert set(star_labels(frame["Score"])) <= set(bench.LABELS)
 
 
 def test_score_naive_and_segscope_agree_and_options_are_reported(tiny_classifier):
     cfg = bench.BenchConfig(device="cpu")
-    data = bench.real_reviews(120, seed=3)
+    data = real_reviews(120, seed=3)
     result = bench.bench_score(cfg, tiny_classifier, texts=data["Text"].tolist(),
-                               labels=bench.star_labels(data["Score"]), batch_size=32)
+                               labels=star_labels(data["Score"]), batch_size=32)
     d = result.as_dict()
     _check_shape(d)
     assert d["name"] == "score" and d["units"] == "reviews/s" and d["ratio"] == pytest.approx(d["value"] / d["baseline"], rel=1e-2)
@@ -45,20 +47,20 @@ def test_score_naive_and_segscope_agree_and_options_are_reported(tiny_classifier
     assert details["max_abs_prob_diff"] < 1e-4 and details["max_abs_embedding_diff"] < 1e-4
     assert 0 <= details["accuracy"] <= 1
     options = details["options"]
-    assert "int8" in options and ("bf16" in options) == bench.cpu_has_fast_bf16()
+    assert "int8" in options and ("bf16" in options) == cpu_has_fast_bf16()
     for opt in options.values():
         assert 0 <= opt["label_agreement_with_fp32"] <= 1 and "accuracy_change" in opt and opt["reviews_per_s"] > 0
 
 
 def test_train_rates_from_both_recipes(tiny_model):
-    data = bench.real_reviews(3 * 16 + 16, seed=4)
-    texts, labels = data["Text"].tolist(), bench.star_labels(data["Score"])
+    data = real_reviews(3 * 16 + 16, seed=4)
+    texts, labels = data["Text"].tolist(), star_labels(data["Score"])
     seed = bench.seed_train_rate(str(tiny_model), texts, labels, steps=2, device="cpu")
     ours = bench.segscope_train_rate(str(tiny_model), texts, labels, steps=2, batch=16, device="cpu")
     for r in (seed, ours):
         assert r["samples"] == 32 and r["samples_per_s"] > 0 and r["flops_per_s"] > 0
     assert seed["tokens_per_sample"] == 128 and ours["tokens_per_sample"] < 128  # dynamic padding
-    assert bench._mfu(1e12, __import__("torch").device("cpu")) is None  # no known peak on CPU
+    assert mfu(1e12, __import__("torch").device("cpu")) is None  # no known peak on CPU
 
 
 def test_map_measurement_reports_both_fits():
@@ -102,3 +104,69 @@ def test_memory_with_a_tiny_run_adds_the_models_extra_memory(tmp_path):
     same = det["small_file_chunked_vs_one_piece"]
     assert same["rows_equal"] and same["labels_equal"] and same["segments_equal"]
     assert d["met"] is True
+
+
+
+PRINT_AFTER_RAY = """
+import builtins, numba, umap  # loaded before Ray, as in segcore
+from segcore.analysis.jitcache import keep_print_unpatched
+keep_print_unpatched()  # what ray_session does before Ray starts
+from ray.experimental import tqdm_ray
+tqdm_ray.instance()  # what Ray's driver does when a worker's log line reaches it
+@numba.njit
+def threads():
+    return numba.get_num_threads()  # its jitted body prints, so `print` must still be the builtin
+print(builtins.print is tqdm_ray._print, threads())
+"""
+
+
+def test_ray_leaves_print_alone_so_numba_still_compiles():
+    """The cause of the map failing after the Ray measurement, in seconds: without
+    keep_print_unpatched() this compile raises TypingError (untyped global name 'print')."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    proc = subprocess.run([sys.executable, "-c", PRINT_AFTER_RAY], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    unpatched, threads = proc.stdout.split()[-2:]
+    assert unpatched == "True" and int(threads) >= 1
+
+RAY_THEN_MAP = """
+import builtins, json, sys
+from pathlib import Path
+import numpy as np
+from segcore import bench
+model, work = sys.argv[1], Path(sys.argv[2])
+cfg = bench.BenchConfig(device="cpu", map_sizes=(4500,), map_threshold=1000)
+ray_result = bench.bench_score_ray(cfg, model, work, rows=300)
+base = np.load(Path(model).parent / "embeddings.npy").astype(np.float32)
+result = bench.bench_map(cfg, base)
+print(json.dumps({"ray_met": ray_result.met, "map": result.as_dict(),
+                  "print_is_builtin": builtins.print.__module__ == "builtins"}, default=str))
+"""
+
+
+@pytest.mark.ray
+def test_map_after_ray_in_one_process(tmp_path, tiny_run):
+    """`segcore bench` runs the Ray measurement before the map one. Ray's driver used to swap
+    `builtins.print` for its tqdm wrapper, after which numba could not compile UMAP's
+    large-data kernels (TypingError on numba.get_num_threads()). A new process with an empty
+    kernel cache, so that the kernels really compile after Ray; 4,500 points take UMAP's
+    large-data path (above 4,096)."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    env = {**os.environ, "SEGSCOPE_JIT_CACHE": str(tmp_path / "numba"), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run([sys.executable, "-c", RAY_THEN_MAP, str(tiny_run), str(tmp_path)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["ray_met"] is True and out["print_is_builtin"]
+    (row,) = out["map"]["details"]["sizes"]
+    assert row["n"] == 4500 and row["fit_all_s"] > 0 and 0 < row["neighbours_kept_fit_sample"] <= 1

@@ -109,8 +109,24 @@ def test_run_and_score_with_tiny_model(tmp_path, small_csv, tiny_model):
     assert json.loads((tmp_path / "scored" / "metrics.json").read_text())["task"] == "score"
 
 
+@pytest.mark.real_model
 def test_real_default_model_smoke(tmp_path, small_csv):
-    """The shipped MiniLM really fine-tunes: one short run on 400 real reviews."""
+    """The shipped MiniLM really fine-tunes: one short run on 400 real reviews (79 test reviews).
+
+    Four short epochs leave the model just past the point where it starts to separate the
+    classes, and CPU bf16 autocast training is not bit-for-bit reproducible: the test macro-F1
+    of the same seed was 0.447 (clean clone), 0.549, 0.506 and 0.557 (this branch, three runs,
+    load ~12), so the old bar 0.45 sat inside a 0.11 spread. Checked instead, on the run's own test split:
+    - how well it ranks the positive reviews above the negative ones (ROC AUC of p_positive -
+      p_negative): 0.887, 0.867 and 0.911 in those three runs (spread 0.044); chance is 0.5;
+      bar 0.75, 2.7 times the spread below the lowest run;
+    - macro-F1 above always predicting the majority class, measured on the same split (0.239;
+      the lowest run is 0.21 above it, twice the spread)."""
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    from segcore.ingest.samples import star_labels
+    from segcore.training.split import split_622
+
     out = tmp_path / "real"
     proc = run_cli("run", small_csv, "--out", out, "--epochs", "4", "--max-length", "96", "--seed", "1")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -118,8 +134,20 @@ def test_real_default_model_smoke(tmp_path, small_csv):
     assert metrics["epochs_run"] == 4
     val = metrics["validation"]
     assert len(val) == 4 and val[-1]["loss"] < val[0]["loss"]  # it learns
-    # Well above always predicting the majority class (macro-F1 about 0.24 here).
-    assert metrics["test"]["macro_f1"] > 0.45, metrics["test"]["macro_f1"]
+    # The run's test split, rebuilt from its scored reviews (same labels, customers and seed).
+    scored = pd.read_csv(out / "reviews_scored.csv")
+    y = pd.Series(star_labels(scored["Score"]))
+    _, _, test_idx = split_622(y, scored["customer_id"].astype(str), seed=1)
+    test, y_test = scored.iloc[test_idx], y.iloc[test_idx].to_numpy()
+    assert len(test_idx) == metrics["n_test"]
+    assert f1_score(y_test, test["pred_label"], average="macro") == pytest.approx(metrics["test"]["macro_f1"])
+    polar = y_test != "neutral"
+    margin = (test["p_positive"] - test["p_negative"]).to_numpy()
+    auc = roc_auc_score(y_test[polar] == "positive", margin[polar])
+    assert auc >= 0.75, auc
+    majority = pd.Series(y_test).mode()[0]
+    majority_f1 = f1_score(y_test, [majority] * len(y_test), average="macro")
+    assert metrics["test"]["macro_f1"] > majority_f1, (metrics["test"]["macro_f1"], majority_f1)
     meta = json.loads((out / "model" / "segscope.json").read_text())
     assert meta["train_config"]["model"] == "auto"  # the default: English reviews -> the shipped MiniLM
     assert meta["language"] == "en" and meta["model_choice"]["chosen"] == "default"

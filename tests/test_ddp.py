@@ -5,7 +5,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
+
+pytestmark = pytest.mark.torchrun
 
 
 def test_torchrun_two_processes_on_cpu(tmp_path, small_csv, tiny_model):

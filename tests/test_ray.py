@@ -14,6 +14,8 @@ from segcore.cli import main
 from segcore.errors import SegscopeError
 from segcore.io.export import read_export_csv
 
+pytestmark = pytest.mark.ray
+
 ray_engine = pytest.importorskip("segcore.engines.ray")  # ray[data] is in requirements.txt
 
 N = 2000

@@ -57,3 +57,13 @@ def enable_umap_cache() -> int:
                     except Exception as exc:  # a kernel numba cannot cache just compiles as before
                         log.debug("no cache for %s: %s", getattr(obj, "__name__", obj), exc)
         return count
+
+
+def keep_print_unpatched() -> None:
+    """Call before Ray starts in this process. Ray's driver swaps `builtins.print` for its
+    tqdm-safe wrapper the first time a worker's log line reaches it (ray.experimental.tqdm_ray)
+    and never puts it back; numba types `print` by identity, so every kernel compiled after
+    that fails (`numba.get_num_threads()` prints, and pynndescent calls it): the map of a
+    `segcore bench` after its Ray measurement stopped with a TypingError. Ray's own switch
+    keeps the real print; worker logs still reach the terminal."""
+    os.environ["RAY_TQDM_PATCH_PRINT"] = "0"

@@ -161,8 +161,7 @@ def score_ray(input_path: str | Path, model_dir: str | Path, out_dir: str | Path
             batch_size=batch_size or BATCH_ROWS, reviews_per_s=round(n_reviews / total, 2),
             seconds=round(total, 3), stage_seconds=seconds, created=time.strftime("%Y-%m-%dT%H:%M:%S"))
     to_json(metrics, out_dir / "metrics.json")
-    # rows_scored / rows_in_errors: the names the command line and bench read (n_reviews / n_dropped)
-    return {**metrics, "rows_scored": n_reviews, "rows_in_errors": metrics["n_dropped"]}
+    return metrics
 
 
 def _reason_kind(reason: str) -> str:

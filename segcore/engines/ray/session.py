@@ -10,6 +10,7 @@ from pathlib import Path
 import ray
 import ray.data
 
+from ...analysis.jitcache import keep_print_unpatched
 from ...errors import SegscopeError
 
 
@@ -37,6 +38,7 @@ def ray_session(address: str | None):
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address:
         _check_reachable(address)
+    keep_print_unpatched()  # numba compiles nothing after Ray otherwise (analysis/jitcache.py)
     if ray.is_initialized():
         yield
         return
