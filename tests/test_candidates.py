@@ -140,3 +140,16 @@ def test_run_with_broken_training_uses_the_safety_net(tmp_path, small_csv, tiny_
     again = read_export_csv(tmp_path / "scored" / "reviews_scored.csv")
     assert scored.metrics["n_reviews"] == len(own)
     assert (own["pred_label"].to_numpy() == again["pred_label"].to_numpy()).all()
+
+
+def test_differences_within_validation_noise_keep_the_preferred_model():
+    texts, y, train, val, test = _womens()
+    tfidf = fit_tfidf_head([texts[i] for i in train], y[train], n_classes=3).proba(texts)
+    # A "fine-tuned" model equal to the keyword model except on one validation review.
+    tuned = tfidf.copy()
+    flip = val[np.flatnonzero(tfidf[val].argmax(axis=1) == y[val])[0]]
+    tuned[flip] = np.roll(tuned[flip], 1)
+    selection, _ = select_candidate({"tfidf": tfidf, "fine_tuned": tuned}, y, val_idx=val, test_idx=test,
+                                    labels=LABELS)
+    gap = selection.table["tfidf"]["val_macro_f1"] - selection.table["fine_tuned"]["val_macro_f1"]
+    assert 0 < gap < 0.01 and selection.selected == "fine_tuned"
