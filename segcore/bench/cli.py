@@ -14,6 +14,7 @@ from ..encoders.models import pick_device, resolve_model
 from ..encoders.tiny import encoder_folder
 from .common import MEASUREMENTS, BenchConfig, Result, device_label, json_default
 from .e2e import bench_e2e
+from .keywords import bench_keywords
 from .maps import bench_map
 from .memory import bench_memory
 from .score import bench_score
@@ -96,6 +97,8 @@ def run_bench(args) -> int:
                 if cfg.model is None and device == "cuda":  # the GPU target is for bert-base
                     train_model = str(encoder_folder(work / "bert-base"))
                 emit(bench_train(cfg, train_model))
+            if "keywords" in only:
+                emit(bench_keywords(cfg, resolve_model("default")))
         summary = {"name": "summary", "device": device_label(torch.device(device)), "quick": bool(args.quick),
                    "ratios": {r.name: r.ratio for r in results}, "met": {r.name: r.met for r in results},
                    "values": {r.name: [r.value, r.units] for r in results},
