@@ -38,6 +38,15 @@ def small_csv(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch):
+    """The app's models/ folder for one test, with no password set."""
+    path = tmp_path / "models"
+    monkeypatch.setenv("SEGSCOPE_MODELS_DIR", str(path))
+    monkeypatch.delenv("SEGSCOPE_PASSWORD", raising=False)
+    return path
+
+
 def make_tiny_model(path: Path) -> Path:
     """A 2-layer, 32-wide BERT with random weights and the real MiniLM tokenizer."""
     from segcore.encoders.tiny import encoder_folder

@@ -10,14 +10,6 @@ from streamlit.testing.v1 import AppTest
 APP = str(ROOT / "app.py")
 
 
-@pytest.fixture
-def models_dir(tmp_path, monkeypatch):
-    path = tmp_path / "models"
-    monkeypatch.setenv("SEGSCOPE_MODELS_DIR", str(path))
-    monkeypatch.delenv("SEGSCOPE_PASSWORD", raising=False)
-    return path
-
-
 def _app() -> AppTest:
     return AppTest.from_file(APP, default_timeout=120).run()
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import DATA, run_cli
-from test_app import _app, _ok, _train, _wait_done, models_dir  # noqa: F401  (fixtures)
+from test_app import _app, _ok, _train, _wait_done
 
 from segcore.analysis.edit import resegment_run
 from segcore.analysis.profiles import build_profiles

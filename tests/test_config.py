@@ -31,13 +31,6 @@ BAD = [
 
 
 @pytest.fixture
-def models_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("SEGSCOPE_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.delenv("SEGSCOPE_PASSWORD", raising=False)
-    return tmp_path / "models"
-
-
-@pytest.fixture
 def train_page(models_dir, small_csv):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     at.file_uploader[0].set_value(("small_reviews.csv", small_csv.read_bytes(), "text/csv"))

@@ -35,14 +35,6 @@ def bad_files(tmp_path_factory):
 MESSAGES = {**{k: v[1] for k, v in BAD.items()}, "wide.csv": "100,000 columns"}
 
 
-@pytest.fixture
-def models_dir(tmp_path, monkeypatch):
-    path = tmp_path / "models"
-    monkeypatch.setenv("SEGSCOPE_MODELS_DIR", str(path))
-    monkeypatch.delenv("SEGSCOPE_PASSWORD", raising=False)
-    return path
-
-
 def test_throttle_doubles_after_free_tries_and_resets_on_success():
     now = [0.0]
     t = LoginThrottle(free=3, base_s=2, cap_s=60, clock=lambda: now[0])

@@ -32,7 +32,7 @@ def _outputs(folder):
 
 @pytest.mark.parametrize("name,chunk_rows", [("reviews.csv", 97), ("reviews.parquet", 150)])
 def test_chunked_score_matches_one_piece(tmp_path, tiny_run, score_input, name, chunk_rows):
-    whole = score_file(score_input / name, tiny_run, tmp_path / "whole")
+    score_file(score_input / name, tiny_run, tmp_path / "whole")
     streamed = score_file(score_input / name, tiny_run, tmp_path / "chunks", chunk_rows=chunk_rows)
     assert streamed.metrics["n_chunks"] == -(-433 // chunk_rows)
     rev_a, seg_a, drop_a, met_a = _outputs(tmp_path / "whole")
