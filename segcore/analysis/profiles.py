@@ -25,6 +25,7 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
     """`reviews` has `_text`, `pred_label`, `segment_id`, optional `product`; `customers` has
     `segment_id` and behaviour columns. Returns {segment_id: profile}."""
     kw = segment_keywords(reviews["_text"].tolist(), reviews["segment_id"].tolist(), top_n=n_keywords)
+    topics = segment_keywords(reviews["_text"].tolist(), reviews["segment_id"].tolist(), top_n=4, by="share")
     profiles = {}
     for seg, cust in customers.groupby("segment_id", sort=True):
         rev = reviews[reviews["segment_id"] == seg]
@@ -54,6 +55,7 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
             "share_of_customers": round(len(cust) / len(customers), 4),
             "keywords": [w for w, _ in kw.get(seg, [])],
             "keyword_scores": {w: round(s, 3) for w, s in kw.get(seg, [])},
+            "name_terms": [w for w, _ in topics.get(seg, [])],  # common words it over-uses (names)
             "label_shares": shares,
             "dominant_label": dominant,
             "behaviour": behaviour,
@@ -125,7 +127,8 @@ def name_segments(profiles: dict[int, dict], overall: dict) -> dict[int, str]:
     used_words: set[str] = set()
     for seg in sorted(profiles, key=lambda s: -profiles[s]["size"]):
         p = profiles[seg]
-        words = [w for w in p["keywords"] if w not in used_words][:2] or p["keywords"][:2]
+        terms = p.get("name_terms") or p["keywords"]
+        words = [w for w in terms if w not in used_words][:2] or terms[:2]
         used_words.update(words[:1])
         topic = " & ".join(words) if words else "their purchases"
         name = f"{_who(p, overall)} {_verb(p)} {topic}"
