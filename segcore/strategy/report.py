@@ -11,7 +11,9 @@ padding:0 1rem;color:#1f2430;line-height:1.5}h1{color:#4b5bdc}h1+p{color:#555}bl
 
 
 def report_html(markdown_text: str, *, title: str = "segscope strategy report") -> str:
-    # html=False: any HTML inside reviews or names is shown as text, never run.
-    body = MarkdownIt("commonmark", {"html": False}).render(markdown_text)
+    # html=False: any HTML inside reviews or names is shown as text, never run. No images: a
+    # segment name or product such as ![p](http://host/pixel.png) would load a remote tracking
+    # pixel when the report is opened; it is shown as text.
+    body = MarkdownIt("commonmark", {"html": False}).disable("image").render(markdown_text)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body>{body}</body></html>")
