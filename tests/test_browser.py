@@ -33,9 +33,15 @@ def _free_port() -> int:
 @pytest.fixture
 def server(tmp_path, request):
     extra = getattr(request, "param", [])
-    password = None
+    password = secrets = None
     if isinstance(extra, dict):
-        extra, password = extra.get("args", []), extra.get("password")
+        extra, password, secrets = extra.get("args", []), extra.get("password"), extra.get("secrets")
+    cwd = ROOT
+    if secrets:  # Streamlit reads .streamlit/ (config and secrets) from the working folder
+        cwd = tmp_path / "cwd"
+        (cwd / ".streamlit").mkdir(parents=True)
+        shutil.copy(ROOT / ".streamlit" / "config.toml", cwd / ".streamlit" / "config.toml")
+        (cwd / ".streamlit" / "secrets.toml").write_text(secrets, encoding="utf-8")
     port = _free_port()
     env = {**os.environ, "SEGSCOPE_MODELS_DIR": str(tmp_path / "models"), "PYTHONUNBUFFERED": "1"}
     env.pop("SEGSCOPE_PASSWORD", None)
@@ -44,7 +50,7 @@ def server(tmp_path, request):
     log = open(tmp_path / "streamlit.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true", *extra],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                            cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:
@@ -189,4 +195,34 @@ def test_no_page_or_download_without_the_password(server):
         assert page.get_by_test_id("stSidebarNavItems").count() == 0
         nav(page, "Models").click()
         expect(page.locator("h1", has_text="Models")).to_be_visible()
+        browser.close()
+
+
+# An OIDC provider that is never reached: signed out, the app must not need it to refuse.
+AUTH_SECRETS = """[auth]
+redirect_uri = "http://127.0.0.1:8501/oauth2callback"
+cookie_secret = "a-test-cookie-secret-of-some-length"
+client_id = "segscope-test"
+client_secret = "not-a-secret"
+server_metadata_url = "http://127.0.0.1:9/.well-known/openid-configuration"
+"""
+
+
+@pytest.mark.parametrize("server", [{"secrets": AUTH_SECRETS}], indirect=True)
+def test_no_page_without_the_oidc_login(server):
+    """With an [auth] section (Streamlit's OIDC login), every page path of a fresh server shows
+    only the 'Log in' button: no page, uploader, download, table or page list."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=60_000)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        for path in PATHS:
+            page.goto(server + path)
+            expect(page.get_by_role("button", name="Log in")).to_be_visible()
+            page.wait_for_timeout(1000)  # let any page script that would run render
+            assert page.locator("h1").all_inner_texts() == ["segscope"], path
+            for test_id in ("stSidebarNavItems", "stFileUploader", "stDownloadButton", "stDataFrame", "stSidebar"):
+                assert page.get_by_test_id(test_id).count() == 0, (path, test_id)
         browser.close()
