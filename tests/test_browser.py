@@ -102,7 +102,7 @@ def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_mode
         page.get_by_text("Advanced settings").click()
         page.locator("input[aria-label=\"Epochs (max)\"]").fill("2")
         page.locator("input[aria-label=\"Tokens per review\"]").fill("48")
-        page.locator("input[aria-label=\"Segments (0 = choose by silhouette)\"]").fill("3")
+        page.locator("input[aria-label=\"Segments\"]").fill("3")
         page.get_by_role("button", name="Start training").click()
         expect(page.get_by_text("Test results", exact=True)).to_be_visible(timeout=240_000)
         expect(page.get_by_text("Test macro-F1", exact=True)).to_be_visible()
