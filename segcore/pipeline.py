@@ -72,7 +72,8 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
         frame, columns = load_input(input_path, config)
         log.info("read %d rows, columns used: %s", len(frame), columns.used())
     with timer.stage("clean"):
-        prepared = prepare_reviews(frame, columns, mask_pii=config.mask_pii)
+        # row_id is the row in the file, also when --max-rows sampled it (sample_rows keeps the index)
+        prepared = prepare_reviews(frame, columns, mask_pii=config.mask_pii, row_ids=frame.index.to_numpy())
         for note in prepared.notes:
             log.info("%s", note)
         reviews, labels = prepared.reviews, prepared.labels

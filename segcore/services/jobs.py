@@ -109,10 +109,10 @@ class JobRegistry:
             job.metrics = {"test_macro_f1": m["test"]["macro_f1"], "baseline_macro_f1": m["baseline"]["macro_f1"],
                            "selected": m["selected"],
                            "n_reviews": m["n_reviews"], "k": m["k"], "seconds": m["seconds"], "device": m["device"]}
-            job.status = "done"
             job.finished = time.time()
-            write_status(work, self._status(job))
+            write_status(work, {**self._status(job), "status": "done"})
             work.replace(final)  # complete: appears in models/ in one step
+            job.status = "done"  # only now: whoever waits on the job finds the run in models/
         except JobCancelled:
             self._end(job, "cancelled", "stopped by the user", work, final)
         except SegscopeError as exc:
