@@ -174,7 +174,9 @@ def _results(run_id):
         (st.warning if selection["selected"] != "fine_tuned" else st.success)(selection["message"])
         for note in selection.get("notes", []):
             st.warning(note)
-        st.dataframe(pd.DataFrame(selection["candidates"]).T.rename(index=CANDIDATE_NAMES), width="stretch")
+        table = pd.DataFrame(selection["candidates"]).T.rename(index=CANDIDATE_NAMES)
+        st.dataframe(table.rename(columns=lambda c: c.replace("val_", "held-out (validation) ").replace(
+            "test_", "test ").replace("_", "-").replace("macro-f1", "macro-F1")), width="stretch")
     _metric_row(("Test macro-F1", f"{m['test']['macro_f1']:.3f}",
                  {"delta": f"{m['test']['macro_f1'] - m['baseline']['macro_f1']:+.3f} vs baseline"}),
                 ("Test accuracy", f"{m['test']['accuracy']:.3f}", {}),

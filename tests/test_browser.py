@@ -102,10 +102,11 @@ def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_mode
         page.get_by_text("Advanced settings").click()
         page.locator("input[aria-label=\"Epochs (max)\"]").fill("2")
         page.locator("input[aria-label=\"Tokens per review\"]").fill("48")
-        page.locator("input[aria-label=\"Segments\"]").fill("3")
+        page.locator("input[aria-label=\"Segments (empty: chosen by silhouette, 3-8)\"]").fill("3")
         page.get_by_role("button", name="Start training").click()
         expect(page.get_by_text("Test results", exact=True)).to_be_visible(timeout=240_000)
         expect(page.get_by_text("Test macro-F1", exact=True)).to_be_visible()
+        page.get_by_text("Test results", exact=True).scroll_into_view_if_needed()  # the README shows the verdict
         page.screenshot(path=str(shots / "train.png"), full_page=True)
 
         nav(page, "Segments").click()
