@@ -168,6 +168,19 @@ PATHS = ["/models", "/", "/data", "/train", "/segments", "/map", "/strategies"]
 TITLES = ["Data", "Train", "Segments", "Map", "Strategies & export", "Models"]
 
 
+def _only_login_everywhere(page, server: str, login) -> None:
+    """Every page path shows the login (`login()`: its locator) and nothing of the app."""
+    from playwright.sync_api import expect
+
+    for path in PATHS:
+        page.goto(server + path)
+        expect(login()).to_be_visible()
+        page.wait_for_timeout(1000)  # let any page script that would run render
+        assert page.locator("h1").all_inner_texts() == ["segscope"], path
+        for test_id in ("stSidebarNavItems", "stFileUploader", "stDownloadButton", "stDataFrame", "stSidebar"):
+            assert page.get_by_test_id(test_id).count() == 0, (path, test_id)
+
+
 @pytest.mark.parametrize("server", [{"password": "s3cret"}], indirect=True)
 def test_no_page_or_download_without_the_password(server):
     """A fresh server, opened first at /models (the run where Streamlit would serve pages/*.py by
@@ -179,13 +192,7 @@ def test_no_page_or_download_without_the_password(server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page()
-        for path in PATHS:
-            page.goto(server + path)
-            expect(page.get_by_label("Password", exact=True)).to_be_visible()
-            page.wait_for_timeout(1000)  # let any page script that would run render
-            assert page.locator("h1").all_inner_texts() == ["segscope"], path
-            for test_id in ("stSidebarNavItems", "stFileUploader", "stDownloadButton", "stDataFrame", "stSidebar"):
-                assert page.get_by_test_id(test_id).count() == 0, (path, test_id)
+        _only_login_everywhere(page, server, lambda: page.get_by_label("Password", exact=True))
         page.goto(server)  # (the other paths end on Streamlit's "page not found" notice)
         page.get_by_label("Password", exact=True).fill("s3cret")
         page.get_by_role("button", name="Enter").click()
@@ -219,11 +226,5 @@ def test_no_page_without_the_oidc_login(server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page()
-        for path in PATHS:
-            page.goto(server + path)
-            expect(page.get_by_role("button", name="Log in")).to_be_visible()
-            page.wait_for_timeout(1000)  # let any page script that would run render
-            assert page.locator("h1").all_inner_texts() == ["segscope"], path
-            for test_id in ("stSidebarNavItems", "stFileUploader", "stDownloadButton", "stDataFrame", "stSidebar"):
-                assert page.get_by_test_id(test_id).count() == 0, (path, test_id)
+        _only_login_everywhere(page, server, lambda: page.get_by_role("button", name="Log in"))
         browser.close()
