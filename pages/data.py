@@ -45,8 +45,8 @@ left, right = st.columns([3, 1])
 upload = left.file_uploader("Review file", type=[s.lstrip(".") for s in SUPPORTED] + ["xls"],
                             key="upload")
 if right.button("Use the sample reviews", icon=":material/dataset:", width="stretch"):
-    ws.use_sample()
-    st.session_state.pop("upload_sig", None)
+    ws.use_sample()  # the file still in the uploader stays refused (same signature); a new upload wins
+    st.rerun()  # the sidebar, drawn before this page, names the new dataset
 if upload is not None:
     signature = (upload.name, upload.size, upload.file_id)
     if st.session_state.get("upload_sig") != signature:
@@ -57,6 +57,8 @@ if upload is not None:
         except SegscopeError as exc:
             show_error(exc)
             st.caption("The current dataset is unchanged.")
+        else:
+            st.rerun()  # the sidebar, drawn before this page, names the new dataset
 
 dataset = current_dataset()
 if dataset.is_sample:

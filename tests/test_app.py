@@ -69,6 +69,18 @@ def test_data_page_sample_and_mapping(models_dir):
     assert again.selectbox(key="map_text_sample_reviews.csv").value == "Summary"
 
 
+def test_sidebar_names_the_upload_at_once(models_dir, small_csv):
+    """The sidebar is drawn before the page: after an upload (and after going back to the
+    sample) it names the new dataset in the same interaction, not one click later."""
+    at = _ok(_app())
+    at.file_uploader[0].set_value(("small_reviews.csv", small_csv.read_bytes(), "text/csv"))
+    _ok(at.run())
+    assert "small_reviews.csv" in [x.value for x in at.sidebar.text]
+    at.button[0].click()  # Use the sample reviews
+    _ok(at.run())
+    assert any(x.value.startswith("sample_reviews.csv") for x in at.sidebar.text)
+
+
 @pytest.mark.parametrize("name,content,message", [
     ("empty.csv", b"", "is empty"),
     ("picture.csv", b"\x89PNG\r\n\x1a\n\x00\x00IHDR" * 20, "binary data"),
