@@ -176,10 +176,8 @@ def main(argv: list[str] | None = None) -> int:
 
         transformers.logging.set_verbosity_error()  # keep the Trainer's progress bar, drop load reports
         from .pipeline import process_rank, run_pipeline, score_file
-        from .strategy.suggest import validate_templates
 
         if args.command == "run":
-            validate_templates(config.templates)  # a bad --templates folder fails now, not after training
             if process_rank() != 0:  # a non-zero torchrun rank: it trains, rank 0 writes
                 run_pipeline(args.input, args.out, config)
                 return 0
@@ -206,7 +204,6 @@ def main(argv: list[str] | None = None) -> int:
             for flag in ("address", "num_gpus_per_worker", "workers"):
                 if getattr(args, flag) is not None:
                     raise SegscopeError(f"--{flag.replace('_', '-')} is for --engine ray.")
-            validate_templates(config.templates)
             with _outputs(args, args.input, args.model) as work:
                 result = score_file(args.input, args.model, work, config, chunk_rows=score.chunk_rows)
             print(f"scored {result.metrics['n_reviews']} reviews in {result.metrics['seconds']:.0f}s "

@@ -102,7 +102,7 @@ def load_run(model_dir: str | Path, *, templates: str | None = None, model: bool
     """Check the folder (one-line SegscopeError for a damaged or mismatched run) and load it."""
     from ..analysis.projection import load_projection
     from ..io.artifacts import PROJECTION_FILE, check_model_dir, load_head, load_segment_model
-    from ..strategy.suggest import load_templates
+    from ..strategy.suggest import validate_templates
 
     folder = Path(model_dir)
     meta = check_model_dir(folder)
@@ -115,7 +115,7 @@ def load_run(model_dir: str | Path, *, templates: str | None = None, model: bool
                     max_length=int(meta["train_config"]["max_length"]),
                     segment_names={int(k): v for k, v in (meta.get("segment_names") or {}).items()},
                     columns=dict(meta.get("columns") or {}), segment_model=load_segment_model(folder),
-                    projection=projection, templates=load_templates(templates))
+                    projection=projection, templates=validate_templates(templates))
     if model:
         from ..encoders.models import load_classifier, load_tokenizer
         from .tagging import saved_tagger

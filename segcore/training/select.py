@@ -24,6 +24,8 @@ class Chosen:
     model: object  # the encoder saved with the run
     tokenizer: object
     head: ScoringHead
+    tfidf_probs: np.ndarray  # the keyword baseline's probabilities (its test figures are metrics' baseline)
+    tfidf_features: str
 
 
 def select_model(texts: list[str], y: np.ndarray, labels: list[str], split: tuple, tuned, tuned_probs: np.ndarray,
@@ -42,8 +44,9 @@ def select_model(texts: list[str], y: np.ndarray, labels: list[str], split: tupl
     base_emb = encoder_embeddings(base, texts, batch_size=config.predict_batch_size,
                                   max_length=config.train.max_length, precision=config.precision)
     frozen = fit_linear_head(base_emb[train_idx].astype(np.float64), y_int[train_idx], n_classes=n, seed=config.seed)
+    tfidf_probs = tfidf.proba(texts)
     selection, probs = select_candidate(
-        {"fine_tuned": tuned_probs, "tfidf": tfidf.proba(texts), "frozen": frozen.proba(base_emb.astype(np.float64))},
+        {"fine_tuned": tuned_probs, "tfidf": tfidf_probs, "frozen": frozen.proba(base_emb.astype(np.float64))},
         y_int, val_idx=val_idx, test_idx=test_idx, labels=labels)
     log.info("%s", selection.message)
     for note in selection.notes:
@@ -51,7 +54,8 @@ def select_model(texts: list[str], y: np.ndarray, labels: list[str], split: tupl
     if selection.selected == "frozen":
         model = load_classifier(base, labels)  # its fresh head is never used: head.json scores
         return Chosen(selection, probs, base_emb, model, load_tokenizer(base),
-                      ScoringHead(selected="frozen", linear=frozen))
+                      ScoringHead(selected="frozen", linear=frozen), tfidf_probs, tfidf.features)
     keep_tfidf = selection.selected in ("tfidf", "average")
     return Chosen(selection, probs, tuned_embeddings, tuned.model, tuned.tokenizer,
-                  ScoringHead(selected=selection.selected, tfidf=tfidf if keep_tfidf else None))
+                  ScoringHead(selected=selection.selected, tfidf=tfidf if keep_tfidf else None), tfidf_probs,
+                  tfidf.features)
