@@ -176,11 +176,12 @@ def _limited_filter(env: LimitedSandbox, func):
     @functools.wraps(func)  # keeps jinja's pass_context / pass_environment marks
     def limited(*args, **kwargs):
         env.tick()
+        if func.__name__ == "do_format" and any(isinstance(a, str) and _BIG_WIDTH.search(a) for a in args):
+            # the format string is the filtered value itself (args[0]): refused before it allocates
+            raise TemplateLimit("format width too large")
         for arg in (*args[1:], *kwargs.values()):
             if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) > MAX_SIZE:
                 raise TemplateLimit(f"filter {func.__name__}: {arg:,} is larger than {MAX_SIZE:,}")
-            if isinstance(arg, str) and func.__name__ == "do_format" and _BIG_WIDTH.search(arg):
-                raise TemplateLimit("format width too large")
         if func.__name__ == "do_join" and args and isinstance(args[-1] if len(args) == 1 else args[1], (list, tuple)):
             seq = args[-1] if len(args) == 1 else args[1]
             if sum(len(x) if isinstance(x, str) else 20 for x in seq) > MAX_SIZE:
