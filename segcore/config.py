@@ -120,11 +120,15 @@ class TrainConfig(_Checked):
         "once into $SEGSCOPE_MODEL_CACHE), a local folder or a hub id"))
     epochs: int = option(4, min=1, max=100, group=EXPERT, label="Epochs (max)",
                          help="training epochs (at most: early stopping may end sooner)")
-    batch_size: int = option(16, min=1, max=4096, commands=("run",), group=EXPERT, label="Batch size",
-                             help="training batch size; given on the command line it is also the scoring "
-                                  "batch size (at least 16)")
-    lr: float = option(8e-5, min=1e-7, max=1.0, group=EXPERT, label="Learning rate", format="%.6f",
-                       step=1e-5, help="peak learning rate of AdamW (linear warm-up, then linear decay)")
+    batch_size: int | None = option(None, type=int, min=1, max=4096, commands=("run",), group=EXPERT,
+                                    label="Batch size", none="by device: 16 on a CPU, 32 on a GPU",
+                                    help="training batch size; given on the command line it is also the scoring "
+                                         "batch size (at least 16)")
+    lr: float | None = option(None, type=float, min=1e-7, max=1.0, group=EXPERT, label="Learning rate",
+                              format="%.6f", step=1e-5, none="by encoder",
+                              help="peak learning rate of AdamW (linear warm-up, then linear decay); default by "
+                                   "encoder (segcore.training.recipe): 8e-5 for 6-layer MiniLM-size encoders, "
+                                   "3e-5 for deeper or XLM-R-based ones such as multilingual-e5-small")
     weight_decay: float = option(0.01, min=0.0, max=1.0, group=EXPERT, label="Weight decay", step=0.01,
                                  help="AdamW weight decay")
     warmup_ratio: float = option(0.1, min=0.0, max=0.5, group=EXPERT, label="Warm-up share of steps", step=0.05,
@@ -141,13 +145,22 @@ class TrainConfig(_Checked):
     attn_implementation: str | None = option(None, type=str, cli=False, help="attention kernel for training")
     max_length: int = option(128, min=8, max=8192, group=EXPERT, label="Tokens per review",
                              help="tokens per review for the model")
+    truncation: str = option("head", choices=("head", "head_tail"), group=EXPERT, label="Long reviews keep",
+                             help="reviews longer than --max-length tokens: 'head' keeps the start, 'head_tail' the "
+                                  "first quarter and the last three quarters of the budget (the end often says "
+                                  "whether the customer would buy again)")
+    min_steps: int = option(300, min=0, max=1_000_000, group=EXPERT, label="At least N training steps",
+                            help="a floor on optimiser steps: small files train more epochs (up to max_epochs) so "
+                                 "that a few hundred reviews still get enough updates; early stopping still applies")
+    max_epochs: int = option(20, min=1, max=1000, cli=False, help="the most epochs min_steps may raise training to")
     patience: int = option(2, min=1, max=100, group=EXPERT, label="Early-stopping patience (epochs)",
                            help="early-stopping patience in epochs")
     seed: int | None = option(None, type=int, min=0, max=2**32 - 1, cli=False,
                               help="training seed; None: the run's (RunConfig.seed), DEFAULT_SEED alone")
     class_weights: bool = option(True, cli=False,
                                  help="balanced class weights, used only when classes are imbalanced (max/min > 1.5)")
-    eval_batch_size: int = option(64, min=1, cli=False, help="validation batch size")
+    eval_batch_size: int | None = option(None, type=int, min=1, cli=False,
+                                         help="validation batch size; None: by device (64 on a CPU, 256 on a GPU)")
     max_steps: int = option(-1, min=-1, cli=False, help="> 0 caps training steps (quick checks)")
     progress_bar: bool = option(True, cli=False, help="show the Trainer's progress bar")
     # Training options (README, "Training options"); each one on also trains once without it on
@@ -217,6 +230,12 @@ class AspectConfig(_Checked):
     run_precision = TrainConfig.run_precision
 
 
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 _RUN_WIDE = ("seed", "precision")  # RunConfig's; the nested configs follow them
 _NESTED = ("train", "aspect_config")
 
@@ -257,8 +276,9 @@ class RunConfig(_Checked):
                        help="the run's one seed: sampling, split, training, aspects, segments and map")
     templates: str | None = option(None, type=str, metavar="DIR", commands=("run", "score"), none="the shipped ones",
                                    help="folder of *.md.j2 strategy templates replacing the defaults")
-    predict_batch_size: int = option(64, min=1, max=65536, cli="--batch-size", commands=("score",),
-                                     help="scoring batch size (--engine ray: reviews per actor call)")
+    predict_batch_size: int | None = option(None, type=int, min=1, max=65536, cli="--batch-size", commands=("score",),
+                                            none="by device: 64 on a CPU, 512 on a GPU",
+                                            help="scoring batch size (--engine ray: reviews per actor call)")
     mask_pii: bool = option(True, commands=("run", "score"), group=DATA,
                             label="Mask e-mails, phone and card numbers",
                             help="mask e-mails, phone and card numbers in the text the model learns from and "
@@ -280,6 +300,14 @@ class RunConfig(_Checked):
                                 "labels and add an `aspects` column, aspect profiles and strategies (costs a "
                                 "second, shorter fine-tuning)")
     aspect_config: AspectConfig = field(default_factory=AspectConfig)
+
+    def scoring_batch(self, device=None) -> int:
+        """predict_batch_size, or the device's scoring batch (segcore.training.recipe)."""
+        if self.predict_batch_size:
+            return self.predict_batch_size
+        from .training.recipe import device_batches  # torch: imported only when scoring
+
+        return device_batches(device or ("cuda" if _cuda() else "cpu"))[2]
 
     def __post_init__(self):
         for name in _NESTED:

@@ -101,7 +101,8 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
         return None
     with timer.stage("score"):
         probs, embeddings = predict(tuned.model, tuned.tokenizer, texts,
-                                    batch_size=config.predict_batch_size, max_length=config.train.max_length,
+                                    batch_size=config.scoring_batch(), max_length=config.train.max_length,
+                                    truncation=config.train.truncation,
                                     precision=config.precision)
         tuned_test = _test_metrics(probs, y, test_idx, labels)
     with timer.stage("select"):
@@ -115,7 +116,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
         prepared.notes.extend(chosen.selection.notes)
     if tagger is not None:
         with timer.stage("aspects_tag"):
-            column, counts = tag_reviews(tagger, texts, batch_size=config.predict_batch_size)
+            column, counts = tag_reviews(tagger, texts, batch_size=config.scoring_batch())
             reviews = reviews.assign(aspects=column)
             aspect_report.update(aspect_coverage(counts))
     with timer.stage("segment"):
@@ -230,7 +231,8 @@ def _train_with_options(texts: list[str], y: np.ndarray, labels: list[str], spli
     def fit_and_score(cfg) -> dict:
         other = fit(cfg)
         probs, _ = predict(other.model, other.tokenizer, [texts[i] for i in test_idx],
-                           batch_size=config.predict_batch_size, max_length=cfg.max_length, precision=config.precision)
+                           batch_size=config.scoring_batch(), max_length=cfg.max_length, precision=config.precision,
+                           truncation=cfg.truncation)
         pred = np.asarray(labels, dtype=object)[probs.argmax(axis=1)]
         m = classification_metrics(y[test_idx].tolist(), pred.tolist(), labels=labels)
         return {"macro_f1": m["macro_f1"], "accuracy": round(m["accuracy"], 4), "best_epoch": other.best_epoch}

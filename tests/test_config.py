@@ -14,6 +14,7 @@ from transformers import TrainerCallback
 
 from segcore.cli import build_parser, cli_options, config_from_args, main
 from segcore.config import AspectConfig, RunConfig, ScoreOptions, TrainConfig, default_of
+from segcore.training.recipe import LR_SMALL_ENCODER
 from segcore.errors import SegscopeError
 
 # (Python API call, CLI flags, Train page widget key and value or None, expected message)
@@ -169,7 +170,8 @@ def test_run_seed_reaches_the_trainer(tiny_model, texts):
     # Fine-tuning's recipe, as before the builder: fused AdamW, warm-up share, best-epoch selection.
     assert args.optim == "adamw_torch_fused" and args.warmup_steps == config.train.warmup_ratio
     assert args.load_best_model_at_end and args.metric_for_best_model == "macro_f1"
-    assert args.learning_rate == config.train.lr and args.weight_decay == config.train.weight_decay
+    # lr None: by encoder (the tiny test encoder is a 2-layer BERT: the small-encoder rate)
+    assert args.learning_rate == LR_SMALL_ENCODER and args.weight_decay == config.train.weight_decay
     assert args.average_tokens_across_devices is False
 
 
@@ -226,9 +228,13 @@ def test_train_page_controls_come_from_the_definitions(train_page):
             key = opt.key or f.name
             default = default_of(f)
             widgets = [w for w in train_page.checkbox if w.key == key]
+            boxes = [w for w in train_page.selectbox if w.key == key]
             if widgets:
                 (w,) = widgets
                 assert w.value == (default if isinstance(default, bool) else default is not None)
+            elif boxes:
+                (w,) = boxes
+                assert w.value == default and list(w.options) == [str(c) for c in opt.choices]
             else:
                 w = train_page.number_input(key=key)
                 assert w.value == default

@@ -11,7 +11,7 @@ from .predict import predict
 
 
 def encoder_embeddings(name: str, texts: Sequence[str], *, batch_size: int = 64, max_length: int = 128,
-                       precision: str = "auto") -> np.ndarray:
+                       precision: str = "auto", truncation: str = "head") -> np.ndarray:
     """Mean-pooled last-layer embeddings of encoder `name`; row i belongs to texts[i].
 
     Loaded through the classification class so that `predict` (length-sorted batches written
@@ -23,5 +23,5 @@ def encoder_embeddings(name: str, texts: Sequence[str], *, batch_size: int = 64,
     finally:
         hf_logging.set_verbosity(verbosity)
     _, embs = predict(model, load_tokenizer(name), list(texts), batch_size=batch_size, max_length=max_length,
-                      precision=precision)
+                      precision=precision, truncation=truncation)
     return embs

@@ -11,8 +11,21 @@ import torch
 from .models import pick_device, use_bf16
 
 
-def tokenize(tokenizer, texts: Sequence[str], *, max_length: int) -> list[list[int]]:
-    return tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+TRUNCATIONS = ("head", "head_tail")
+HEAD_SHARE = 0.25  # head + tail: the first quarter of the budget, then the end (Sun et al. 2019)
+
+
+def tokenize(tokenizer, texts: Sequence[str], *, max_length: int, truncation: str = "head") -> list[list[int]]:
+    """Token ids per text, at most `max_length`. 'head' keeps the start; 'head_tail' keeps the
+    first HEAD_SHARE of the budget and the rest from the end (special tokens stay at both ends)."""
+    if truncation == "head":
+        return tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+    if truncation != "head_tail":
+        raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {truncation!r}")
+    head = max(1, int(max_length * HEAD_SHARE))
+    tail = max_length - head
+    ids = tokenizer(list(texts), truncation=False)["input_ids"]
+    return [x if len(x) <= max_length else x[:head] + x[-tail:] for x in ids]
 
 
 def _pad(batch_ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -37,7 +50,7 @@ def quantized(model):
 @torch.inference_mode()
 def predict(model, tokenizer, texts: Sequence[str], *, batch_size: int = 64, max_length: int = 128,
             device: str | torch.device | None = None, progress=None, quantize: bool = False,
-            precision: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+            precision: str = "auto", truncation: str = "head") -> tuple[np.ndarray, np.ndarray]:
     """(probabilities [n, classes], embeddings [n, hidden]); row i belongs to texts[i].
 
     Batches are formed from length-sorted texts to cut padding; results are written back by
@@ -49,7 +62,7 @@ def predict(model, tokenizer, texts: Sequence[str], *, batch_size: int = 64, max
     if quantize:
         model = quantized(model)
     model.to(device).eval()
-    ids = tokenize(tokenizer, texts, max_length=max_length)
+    ids = tokenize(tokenizer, texts, max_length=max_length, truncation=truncation)
     n = len(ids)
     n_classes = model.config.num_labels
     probs = np.zeros((n, n_classes), dtype=np.float32)

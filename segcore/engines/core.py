@@ -83,6 +83,7 @@ class LoadedRun:
     meta: dict
     labels: list[str]
     max_length: int
+    truncation: str  # how training cut long reviews; scoring cuts them the same way
     segment_names: dict[int, str]
     columns: dict  # the column roles the run was trained with
     segment_model: object
@@ -113,6 +114,7 @@ def load_run(model_dir: str | Path, *, templates: str | None = None, model: bool
                             "re-run training.") from None
     run = LoadedRun(folder=folder, meta=meta, labels=list(meta["labels"]),
                     max_length=int(meta["train_config"]["max_length"]),
+                    truncation=meta["train_config"].get("truncation", "head"),
                     segment_names={int(k): v for k, v in (meta.get("segment_names") or {}).items()},
                     columns=dict(meta.get("columns") or {}), segment_model=load_segment_model(folder),
                     projection=projection, templates=validate_templates(templates))
@@ -196,8 +198,9 @@ def score_batch(run: LoadedRun, chunk: pd.DataFrame, *, columns: ColumnMap, conf
     if reviews.empty:
         return _empty(run, dropped, notes)
     texts = reviews["_text"].tolist()
-    batch = predict_batch_size or config.predict_batch_size
+    batch = predict_batch_size or config.scoring_batch()
     probs, embs = predict(run.model, run.tokenizer, texts, batch_size=batch, max_length=run.max_length,
+                          truncation=run.truncation,
                           precision=config.precision)
     probs = run.head.apply(texts, embs, probs)  # the run's selected candidate
     counts: Counter = Counter()

@@ -23,6 +23,7 @@ from ..encoders.models import load_tokenizer, pick_device, resolve_model
 from ..encoders.predict import tokenize
 from ..progress import Progress, ProgressCallback
 from .args import training_arguments
+from .recipe import device_batches
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ def domain_adapt(texts: Sequence[str], *, model: str, epochs: int, out_dir: str 
     Options left None take TrainConfig's defaults (`lr`: mlm_lr)."""
     d = TrainConfig()
     seed = d.run_seed if seed is None else seed
-    batch_size, max_length = batch_size or d.batch_size, max_length or d.max_length
+    batch_size, max_length = batch_size or device_batches(pick_device())[0], max_length or d.max_length
     lr = d.mlm_lr if lr is None else lr
     weight_decay = d.weight_decay if weight_decay is None else weight_decay
     warmup_ratio = d.warmup_ratio if warmup_ratio is None else warmup_ratio

@@ -41,8 +41,9 @@ def select_model(texts: list[str], y: np.ndarray, labels: list[str], split: tupl
     n = len(labels)
     tfidf = fit_tfidf_head([texts[i] for i in train_idx], y_int[train_idx], n_classes=n, seed=config.seed)
     base = tuned.model_choice.path if tuned.model_choice else choose_model(config.train.model, language).path
-    base_emb = encoder_embeddings(base, texts, batch_size=config.predict_batch_size,
-                                  max_length=config.train.max_length, precision=config.precision)
+    base_emb = encoder_embeddings(base, texts, batch_size=config.scoring_batch(),
+                                  max_length=config.train.max_length, precision=config.precision,
+                                  truncation=config.train.truncation)
     frozen = fit_linear_head(base_emb[train_idx].astype(np.float64), y_int[train_idx], n_classes=n, seed=config.seed)
     tfidf_probs = tfidf.proba(texts)
     selection, probs = select_candidate(

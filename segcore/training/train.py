@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import f1_score
 from sklearn.utils.class_weight import compute_class_weight
-from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainerCallback
+from transformers import DataCollatorWithPadding, EarlyStoppingCallback, PrinterCallback, Trainer, TrainerCallback
 
 from ..config import AUTO_MODEL, TrainConfig
 from ..encoders.models import (
@@ -31,6 +31,7 @@ from .adversarial import FGMTrainer
 from .args import training_arguments
 from .augment import augment_train
 from .lora import add_lora, merged
+from .recipe import device_batches, encoder_lr, epochs_for
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class FineTuned:
     stopped: bool = False
     options: dict = field(default_factory=dict)  # what each training option did (lora, fgm, augment)
     model_choice: ModelChoice | None = None
+    recipe: dict = field(default_factory=dict)  # the resolved lr, batch sizes, epochs and steps
 
 
 class _Encoded(torch.utils.data.Dataset):
@@ -119,19 +121,23 @@ def fine_tune(train_texts: Sequence[str], train_labels: Sequence[str],
                  options["lora"]["total_params"])
     y_train = [index[v] for v in train_labels]
     y_val = [index[v] for v in val_labels]
-    train_ds = _Encoded(tokenize(tokenizer, train_texts, max_length=config.max_length), y_train)
-    val_ds = _Encoded(tokenize(tokenizer, val_texts, max_length=config.max_length), y_val)
+    train_ds = _Encoded(tokenize(tokenizer, train_texts, max_length=config.max_length,
+                                 truncation=config.truncation), y_train)
+    val_ds = _Encoded(tokenize(tokenizer, val_texts, max_length=config.max_length, truncation=config.truncation),
+                      y_val)
+    recipe = resolve_recipe(config, model.config, device, n_train=len(train_ds))
+    log.info("recipe: %s", recipe)
     weights = class_weights(y_train, len(labels)) if config.class_weights else None
     if weights is not None:
         log.info("class weights: %s", dict(zip(labels, np.round(weights, 3).tolist())))
     progress = progress or Progress()
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="segscope-train-") as tmp:
         args = training_arguments(
-            out_dir=tmp, device=device, epochs=config.epochs, max_steps=config.max_steps,
-            batch_size=config.batch_size, lr=config.lora_lr if config.lora else config.lr,
+            out_dir=tmp, device=device, epochs=recipe["epochs"], max_steps=config.max_steps,
+            batch_size=recipe["batch_size"], lr=recipe["lr"],
             weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio, precision=config.run_precision,
             seed=config.run_seed, n_train=len(train_ds), select_best="macro_f1",  # early stopping's metric
-            eval_batch_size=config.eval_batch_size, progress_bar=config.progress_bar,
+            eval_batch_size=recipe["eval_batch_size"], progress_bar=config.progress_bar,
             average_tokens_across_devices=False,  # _weighted_loss / the model's loss: per-batch means
         )
         extra = {"fgm_epsilon": config.fgm_epsilon} if config.adversarial == "fgm" else {}
@@ -144,6 +150,8 @@ def fine_tune(train_texts: Sequence[str], train_labels: Sequence[str],
                        ProgressCallback(progress), *callbacks],
             **extra,
         )
+        if not config.progress_bar:  # quiet: no per-log dict on stdout either (ProgressCallback keeps them)
+            trainer.remove_callback(PrinterCallback)
         trainer.train()
         if config.adversarial == "fgm":
             adv = trainer.adversarial_losses
@@ -164,4 +172,20 @@ def fine_tune(train_texts: Sequence[str], train_labels: Sequence[str],
     return FineTuned(model=model.eval(), tokenizer=tokenizer, labels=labels,
                      epochs_run=int(math.ceil(trainer.state.epoch or 0)), best_epoch=best_epoch,
                      history=history, device=device_name(device), stopped=progress.stop_requested,
-                     options=options, model_choice=choice)
+                     options=options, model_choice=choice, recipe=recipe)
+
+
+def resolve_recipe(config: TrainConfig, model_config, device, *, n_train: int) -> dict:
+    """What `config`'s None / by-device / by-encoder defaults mean for this encoder, device and
+    training-set size (segcore.training.recipe)."""
+    batch, eval_batch, _ = device_batches(device)
+    batch = config.batch_size or batch
+    if config.lora:
+        lr = config.lora_lr
+    else:
+        lr = config.lr if config.lr is not None else encoder_lr(model_config)
+    epochs = epochs_for(n_train=n_train, batch_size=batch, epochs=config.epochs, min_steps=config.min_steps,
+                        max_epochs=max(config.max_epochs, config.epochs))
+    return {"lr": lr, "batch_size": batch, "eval_batch_size": config.eval_batch_size or eval_batch,
+            "epochs": epochs, "steps_per_epoch": math.ceil(n_train / batch), "truncation": config.truncation,
+            "max_length": config.max_length}

@@ -31,7 +31,7 @@ class Scorer:
         self.columns = ColumnMap(**columns)
         self.config = config
         gpu = torch.cuda.is_available()
-        self.predict_batch_size = max(config.predict_batch_size, 256) if gpu else config.predict_batch_size
+        self.predict_batch_size = config.scoring_batch("cuda" if gpu else "cpu")
         self.hidden = hidden_schema(self.run.labels, len(self.run.segment_model.pca_components), self.columns,
                                     aspects=self.run.tagger is not None)
 

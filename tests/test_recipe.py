@@ -1,0 +1,49 @@
+"""The fine-tuning recipe's encoder-, device- and size-dependent choices, and head + tail truncation."""
+from __future__ import annotations
+
+import numpy as np
+from transformers import AutoConfig
+
+from segcore.encoders.models import default_model_path, load_tokenizer
+from segcore.encoders.predict import tokenize
+from segcore.training.recipe import (LR_DEEP_ENCODER, LR_SMALL_ENCODER, device_batches, encoder_lr,
+                                     epochs_for)
+
+
+def test_learning_rate_by_encoder(tmp_path):
+    minilm = AutoConfig.from_pretrained(default_model_path())
+    assert encoder_lr(minilm) == LR_SMALL_ENCODER
+    # multilingual-e5-small's architecture (XLM-R, 12 layers): the deeper encoders' rate
+    e5 = AutoConfig.for_model("xlm-roberta", num_hidden_layers=12, hidden_size=384, num_attention_heads=12,
+                              intermediate_size=1536)
+    assert encoder_lr(e5) == LR_DEEP_ENCODER < LR_SMALL_ENCODER
+    bert_base = AutoConfig.for_model("bert")  # 12 layers
+    assert encoder_lr(bert_base) == LR_DEEP_ENCODER
+
+
+def test_device_batches_and_step_floor():
+    assert device_batches("cpu") == (16, 64, 64)
+    train, val, score = device_batches("cuda")
+    assert train > 16 and val >= 64 and score >= 64
+    # 342 training reviews at batch 16: 22 steps an epoch; a 300-step floor trains 14 epochs
+    assert epochs_for(n_train=342, batch_size=16, epochs=4, min_steps=300, max_epochs=20) == 14
+    assert epochs_for(n_train=342, batch_size=16, epochs=4, min_steps=300, max_epochs=10) == 10  # capped
+    assert epochs_for(n_train=14_000, batch_size=16, epochs=4, min_steps=300, max_epochs=20) == 4  # big: as asked
+    assert epochs_for(n_train=342, batch_size=16, epochs=4, min_steps=0, max_epochs=20) == 4
+
+
+def test_head_tail_keeps_start_and_end(sample_frame):
+    tok = load_tokenizer(default_model_path())
+    texts = sorted(sample_frame["Text"].astype(str).tolist(), key=len)[-20:]  # the longest real reviews
+    full = tok(texts, truncation=False)["input_ids"]
+    assert min(len(x) for x in full) > 64
+    head = tokenize(tok, texts, max_length=64)
+    both = tokenize(tok, texts, max_length=64, truncation="head_tail")
+    for f, h, b in zip(full, head, both):
+        assert len(h) == len(b) == 64
+        assert h[:63] == f[:63] and h[-1] == tok.sep_token_id  # the start, closed by [SEP]
+        assert b[:16] == f[:16] and b[16:] == f[-48:]  # a quarter from the start, the rest from the end
+        assert b[0] == tok.cls_token_id and b[-1] == tok.sep_token_id
+    short = ["Great tea.", "Too sweet for me"]
+    assert tokenize(tok, short, max_length=64, truncation="head_tail") == tokenize(tok, short, max_length=64)
+    assert np.mean([len(x) for x in full]) > 64
