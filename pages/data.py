@@ -14,9 +14,9 @@ from segcore.ingest.quality import quality_report
 from segcore.text.language import LANGUAGE_NAMES
 from ui.shared import current_dataset, show_error, workspace
 
-ROLE_HELP = {"text": "Review text (required)", "id": "Customer id", "rating": "Star rating (1-5)",
-             "label": "Label (instead of rating)", "date": "Review / order date", "amount": "Order value",
-             "product": "Product"}
+ROLE_HELP = {"text": "Review text (required)", "title": "Review title (joined to the text)", "id": "Customer id",
+             "rating": "Star rating (1-5)", "label": "Label (instead of rating)", "date": "Review / order date",
+             "amount": "Order value", "product": "Product / category"}
 NONE = "— none —"
 
 
@@ -29,6 +29,13 @@ def _stamp(dataset) -> tuple[str, int, int]:
 @st.cache_data(max_entries=2, show_spinner="Reading the file…")
 def _read_file(stamp: tuple[str, int, int], sheet: str | None):
     return read_table(stamp[0], sheet=sheet)
+
+
+# What detection alone picks and why, shown next to the choices (the saved mapping may differ).
+@st.cache_data(max_entries=2, show_spinner=False)
+def _detected(stamp: tuple[str, int, int], sheet: str | None) -> tuple[dict, dict]:
+    found = detect_columns(_read_file(stamp, sheet))
+    return found.as_dict(), found.why
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
@@ -85,22 +92,34 @@ except SegscopeError as exc:
     show_error(exc)
     st.stop()
 
-# Column mapping: auto-detected choices pre-selected, saved with the dataset.
-saved = {k: v for k, v in dataset.columns.items() if v in frame.columns}
+# Column mapping: auto-detected choices pre-selected, saved with the dataset. A role saved as
+# "" was set to none here: it stays none (also for training), not detected again.
+saved = {k: (v or None) for k, v in dataset.columns.items() if v == "" or v in frame.columns}
 try:
     detected = detect_columns(frame, **saved).as_dict()
+    auto, why = _detected(_stamp(dataset), sheet)
 except SegscopeError as exc:
     detected = {role: saved.get(role) for role in ROLES}
+    auto, why = {}, {}
     st.warning(str(exc))
 options = [NONE, *frame.columns]
 st.markdown("#### Columns")
-cols = st.columns(len(ROLES))
 mapping = {}
-for col, role in zip(cols, ROLES):
-    current = detected.get(role)
-    mapping[role] = col.selectbox(ROLE_HELP[role], options, index=options.index(current) if current in options else 0,
-                                  key=f"map_{role}_{dataset.path.name}")
+half = (len(ROLES) + 1) // 2
+for row in (ROLES[:half], ROLES[half:]):
+    for col, role in zip(st.columns(half), row):
+        current = detected.get(role)
+        mapping[role] = col.selectbox(ROLE_HELP[role], options,
+                                      index=options.index(current) if current in options else 0,
+                                      key=f"map_{role}_{dataset.path.name}")
 mapping = {k: (None if v == NONE else v) for k, v in mapping.items()}
+if mapping["title"] and mapping["title"] == mapping["text"]:  # the title column picked as the text: no title
+    mapping["title"] = None
+    st.caption(f"`{mapping['text']}` is the review text now, so no title is joined to it.")
+reasons = [f"**{ROLE_HELP[r].split(' (')[0]}**: `{c}` ({why[r]})" for r, c in mapping.items()
+           if c and auto.get(r) == c and r in why]
+if reasons:
+    st.caption("Detected: " + "; ".join(reasons) + ". Change any choice above.")
 chosen = [v for v in mapping.values() if v]
 if len(chosen) != len(set(chosen)):
     st.error("One column is mapped to two roles; pick a different column for one of them.")
@@ -108,8 +127,9 @@ if len(chosen) != len(set(chosen)):
 if not mapping["text"]:
     st.error("Pick the column that holds the review text.")
     st.stop()
-if mapping != dataset.columns or sheet != dataset.sheet or dataset.rows != len(frame):
-    dataset.columns, dataset.sheet, dataset.rows = mapping, sheet, len(frame)
+stored = {k: (v or "") for k, v in mapping.items()}  # "" = none, kept none for training
+if stored != dataset.columns or sheet != dataset.sheet or dataset.rows != len(frame):
+    dataset.columns, dataset.sheet, dataset.rows = stored, sheet, len(frame)
     ws.update(dataset)
 
 with st.expander("Preview (first 50 rows)", expanded=False):

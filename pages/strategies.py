@@ -6,9 +6,9 @@ guard()  # before anything else: no page runs without the login
 import streamlit as st
 
 from segcore.errors import SegscopeError
-from segcore.io.export import campaign_lists, csv_bytes, safe_filename, xlsx_bytes
-from segcore.strategy.report import report_html
-from segcore.strategy.suggest import SUFFIX, load_templates, render_strategies, strategies_markdown
+from segcore.io.export import campaign_lists, campaigns_xlsx, csv_bytes, made_up_ids_warning, safe_filename
+from segcore.strategy.report import report_html, report_markdown
+from segcore.strategy.suggest import SUFFIX, load_templates, render_strategies
 from ui.shared import md_escape, md_escaped, need_run, outputs, show_error, templates, templates_dir
 
 
@@ -75,20 +75,36 @@ with tab_edit:
 
 with tab_export:
     campaigns = campaign_lists(out.segments, profiles, strategies)
-    report = strategies_markdown(profiles, strategies)
+    report = report_markdown(profiles, strategies)
     base = safe_filename(run.run_id)
-    st.download_button("campaigns.xlsx (a sheet per segment)",
-                       xlsx_bytes({f"{s} {profiles[s]['name']}": t for s, t in campaigns.items()}),
-                       file_name="campaigns.xlsx", icon=":material/download:",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    seg = st.selectbox("Campaign list of one segment (CSV)", sorted(campaigns),
-                       format_func=lambda s: f"{s}. {profiles[s]['name']}", key="csv_seg")
-    st.download_button("Segment CSV", csv_bytes(campaigns[seg]), mime="text/csv", icon=":material/download:",
-                       file_name=f"{seg:02d}_{safe_filename(profiles[seg]['name'])}.csv")
-    c1, c2, c3 = st.columns(3)
-    c1.download_button("Strategy report (Markdown)", report.encode("utf-8"), file_name=f"{base}_strategies.md",
-                       mime="text/markdown", icon=":material/description:")
-    c2.download_button("Strategy report (HTML)", report_html(report).encode("utf-8"),
-                       file_name=f"{base}_strategies.html", mime="text/html", icon=":material/html:")
-    c3.download_button("Scored reviews (CSV)", csv_bytes(out.reviews), file_name=f"{base}_reviews_scored.csv",
-                       mime="text/csv", icon=":material/table:")
+    n_customers = sum(len(t) for t in campaigns.values())
+    warning = made_up_ids_warning(campaigns)
+    if warning:
+        st.warning(warning, icon=":material/warning:")
+    st.caption("Every download below is ready to hand on: spreadsheets open with the header frozen and filters on.")
+
+    def download(col, label: str, rows: str, data: bytes, **kwargs) -> None:
+        # each download with what it holds, so nobody opens an empty list by mistake
+        with col.container(border=True):
+            st.download_button(label, data, icon=":material/download:", width="stretch", **kwargs)
+            st.caption(rows)
+
+    c1, c2 = st.columns(2)
+    download(c1, "campaigns.xlsx (a sheet per segment)",
+             f"{n_customers:,} customers in {len(campaigns)} segment sheets, plus an index sheet",
+             campaigns_xlsx(campaigns, profiles), file_name="campaigns.xlsx",
+             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    with c2.container(border=True):
+        seg = st.selectbox("Campaign list of one segment (CSV)", sorted(campaigns),
+                           format_func=lambda s: f"{s}. {profiles[s]['name']} ({len(campaigns[s]):,} customers)",
+                           key="csv_seg")
+        st.download_button("Segment CSV", csv_bytes(campaigns[seg]), mime="text/csv", icon=":material/download:",
+                           file_name=f"{seg:02d}_{safe_filename(profiles[seg]['name'])}.csv", width="stretch")
+        st.caption(f"{len(campaigns[seg]):,} customers")
+    c3, c4, c5 = st.columns(3)
+    download(c3, "Strategy report (Markdown)", f"{len(profiles)} segments, a summary table and their strategies",
+             report.encode("utf-8"), file_name=f"{base}_strategies.md", mime="text/markdown")
+    download(c4, "Strategy report (HTML)", f"{len(profiles)} segments, a summary table and their strategies",
+             report_html(report).encode("utf-8"), file_name=f"{base}_strategies.html", mime="text/html")
+    download(c5, "Scored reviews (CSV)", f"{len(out.reviews):,} reviews with label, segment and map position",
+             csv_bytes(out.reviews), file_name=f"{base}_reviews_scored.csv", mime="text/csv")

@@ -10,8 +10,8 @@ from pathlib import Path
 from .config import AspectConfig, RunConfig, ScoreOptions, TrainConfig, default_of, options
 from .errors import SegscopeError
 
-COLUMN_FLAGS = {"text": "--text-col", "id": "--id-col", "rating": "--rating-col", "label": "--label-col",
-                "date": "--date-col", "amount": "--amount-col", "product": "--product-col"}
+COLUMN_FLAGS = {"text": "--text-col", "title": "--title-col", "id": "--id-col", "rating": "--rating-col",
+                "label": "--label-col", "date": "--date-col", "amount": "--amount-col", "product": "--product-col"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -82,7 +82,8 @@ def _common(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("input", help="reviews file: .csv, .xlsx, .parquet, .json or .jsonl")
     p.add_argument("--out", required=True, help="output folder")
     for role, flag in COLUMN_FLAGS.items():
-        p.add_argument(flag, dest=f"col_{role}", metavar="C", help=f"{role} column (auto-detected when omitted)")
+        p.add_argument(flag, dest=f"col_{role}", metavar="C",
+                       help=f"{role} column (auto-detected when omitted; \"\" for none)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     _add_options(p, command)
 

@@ -132,6 +132,14 @@ def test_train_segments_map_strategies_models(trained, tiny_model, models_dir):
     _ok(at)
     labels = [b.label for b in at.get("download_button")]
     assert "campaigns.xlsx (a sheet per segment)" in labels and "Strategy report (HTML)" in labels
+    # each download says what it holds: the campaign workbook its customers, the scored file its reviews
+    import re
+
+    captions = [c.value for c in at.caption]
+    workbook = next(m for c in captions if (m := re.fullmatch(r"([\d,]+) customers in 2 segment sheets, plus an index sheet", c)))
+    one = next(m for c in captions if (m := re.fullmatch(r"([\d,]+) customers", c)))
+    assert 0 < int(one.group(1).replace(",", "")) < int(workbook.group(1).replace(",", ""))
+    assert any(re.fullmatch(r"[\d,]+ reviews with label, segment and map position", c) for c in captions)
     area = at.text_area[0]
     area.set_value(area.value.replace("## ", "## Edited: ", 1))
     next(b for b in at.button if b.label == "Save template").click()

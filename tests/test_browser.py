@@ -136,10 +136,10 @@ def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_mode
         browser.close()
 
     workbook = openpyxl.load_workbook(io.BytesIO(data))
-    assert len(workbook.sheetnames) == 3
-    header = [c.value for c in workbook.worksheets[0][1]]
+    assert len(workbook.sheetnames) == 4 and workbook.sheetnames[0] == "Index"
+    header = [c.value for c in workbook.worksheets[1][1]]
     assert header[:3] == ["customer_id", "segment_id", "segment"] and "suggested_action" in header
-    customers = [row[0] for ws in workbook.worksheets for row in ws.iter_rows(min_row=2, values_only=True)]
+    customers = [row[0] for ws in workbook.worksheets[1:] for row in ws.iter_rows(min_row=2, values_only=True)]
     import pandas as pd
 
     assert sorted(customers) == sorted(pd.read_csv(small_csv)["UserId"].astype(str).unique())

@@ -70,8 +70,8 @@ def test_campaign_files(tmp_path):
     strategies = render_strategies(profiles, templates=load_templates())
     xlsx, csvs = write_campaigns(campaign_lists(customers, profiles, strategies), profiles, tmp_path)
     wb = openpyxl.load_workbook(xlsx)
-    assert wb.sheetnames == ["0 Segment 0", "1 Unhappy   at risk"]
-    sheet = wb["1 Unhappy   at risk"]
+    assert wb.sheetnames == ["Index", "0 Segment 0", "1 Unhappy at risk"]
+    sheet = wb["1 Unhappy at risk"]
     header = [c.value for c in sheet[1]]
     assert header[:3] == ["customer_id", "segment_id", "segment"] and "suggested_action" in header
     rows = list(sheet.iter_rows(min_row=2, values_only=True))
@@ -99,3 +99,124 @@ def test_xlsx_values_read_back_as_written(tmp_path):
     sheet = openpyxl.load_workbook(tmp_path / "v.xlsx")["values"]
     assert sheet["A1"].font.bold and sheet["F4"].data_type == "s"
 
+
+
+# --- campaigns.xlsx a marketer can hand on --------------------------------------------------
+
+def _real_campaigns(n_segments=4, ids=True):
+    """Campaign lists over real Amazon customers (or, without ids, the made-up row-N ones),
+    with the long segment names that used to be cut mid-word."""
+    from conftest import SAMPLE
+
+    frame = pd.read_csv(SAMPLE).drop_duplicates("UserId").head(200).reset_index(drop=True)
+    names = ["Happy customers praising dress & size", "Happy customers praising dress & sizes",
+             "At-risk customers complaining about taste & chips", "客户抱怨物流太慢而且包装破损需要尽快补偿的一群人群体"]
+    profiles = {s: {**_profile(s, 0.8, 0.1, 0.2), "name": names[s], "n_reviews": 60 + s} for s in range(n_segments)}
+    customers = pd.DataFrame({
+        "customer_id": frame["UserId"] if ids else "row-" + frame.index.astype(str),
+        "segment_id": frame.index % n_segments, "n_reviews": 1, "churn_risk": 0.2,
+        "mean_rating": frame["Score"].astype(float), "share_positive": (frame["Score"] >= 4).astype(float)})
+    strategies = render_strategies(profiles, templates=load_templates())
+    return campaign_lists(customers, profiles, strategies), profiles
+
+
+def test_campaign_workbook_index_names_and_layout(tmp_path, caplog):
+    from segcore.io.export import SHEET_LIMIT
+
+    campaigns, profiles = _real_campaigns()
+    with caplog.at_level("WARNING"):
+        xlsx, _ = write_campaigns(campaigns, profiles, tmp_path)
+    assert "made up" not in caplog.text  # real customer ids: no warning
+    wb = openpyxl.load_workbook(xlsx)
+    names = wb.sheetnames[1:]
+    assert wb.sheetnames[0] == "Index" and len(set(n.lower() for n in names)) == len(names) == 4
+    for seg, title in zip(sorted(profiles), names):
+        full = f"{seg} {profiles[seg]['name']}"
+        assert len(title) <= SHEET_LIMIT and full.startswith(title.removesuffix(" (2)"))
+        if " " in full[:SHEET_LIMIT]:  # cut after a whole word, never "praising dres"
+            assert full == title or full[len(title.removesuffix(" (2)"))] == " "
+    assert names[0] == "0 Happy customers praising" and names[1] == "1 Happy customers praising"
+    for ws in wb.worksheets[1:]:
+        assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:{ws.cell(1, ws.max_column).column_letter}{ws.max_row}"
+        widths = {c: ws.column_dimensions[c].width for c in "ABC"}
+        assert 8 <= min(widths.values()) and max(widths.values()) <= 60 and ws["A1"].font.bold
+    index = wb["Index"]
+    rows = list(index.iter_rows(values_only=True))
+    header_at = next(i for i, r in enumerate(rows) if r[0] == "Sheet")
+    assert index.freeze_panes == f"A{header_at + 2}" and rows[1][0] is None  # no warning line
+    table = pd.DataFrame(rows[header_at + 1:], columns=rows[header_at])
+    assert table["Segment name"].tolist() == [profiles[s]["name"] for s in sorted(profiles)]  # full names
+    assert table["Customers"].tolist() == [len(campaigns[s]) for s in sorted(campaigns)]
+    assert table["Reviews"].tolist() == [profiles[s]["n_reviews"] for s in sorted(profiles)]
+    assert table["Sheet"].tolist() == names
+    for r in range(header_at + 2, header_at + 2 + len(names)):
+        link = index.cell(r, 1).hyperlink
+        assert link.location == f"'{index.cell(r, 1).value}'!A1"
+    # the sheets hold the lists
+    assert [len(list(ws.iter_rows(min_row=2))) for ws in wb.worksheets[1:]] == table["Customers"].tolist()
+
+
+def test_made_up_ids_are_flagged_in_the_index_and_the_log(tmp_path, caplog):
+    campaigns, profiles = _real_campaigns(ids=False)
+    with caplog.at_level("WARNING"):
+        xlsx, _ = write_campaigns(campaigns, profiles, tmp_path)
+    total = sum(len(t) for t in campaigns.values())
+    assert f"{total:,} of {total:,} customer ids were made up" in caplog.text
+    index = openpyxl.load_workbook(xlsx)["Index"]
+    warning = index["A2"].value
+    assert warning.startswith("Warning:") and "CRM" in warning and index["A2"].font.color.rgb.endswith("C00000")
+
+
+def test_sheet_titles_cut_at_words_and_stay_unique():
+    from segcore.io.export import sheet_title
+
+    used: set[str] = set()
+    got = [sheet_title(n, used) for n in ["0 Happy customers praising dress & size"] * 3
+           + ["x" * 40, "Loyal customers praising chips & organic snacks"]]
+    assert got[0] == "0 Happy customers praising"
+    assert got[1:3] == ["0 Happy customers praising (2)", "0 Happy customers praising (3)"]
+    assert got[3] == "x" * 31 and got[4] == "Loyal customers praising chips"
+    assert all(len(t) <= 31 for t in got)
+
+
+def test_report_headings_and_summary_table():
+    """Title h1, one h2 per segment, one h3 per strategy (the templates' own '##' titles moved
+    down), and a summary table with a row per segment; in Markdown and in the HTML page."""
+    from html.parser import HTMLParser
+
+    from markdown_it import MarkdownIt
+
+    from segcore.strategy.report import report_html, report_markdown
+
+    profiles = {0: _profile(0, 0.9, 0.05, 0.2, {"B0001": 5}), 1: _profile(1, 0.2, 0.7, 0.8),
+                2: _profile(2, 0.5, 0.2, 0.3)}
+    profiles[1]["name"] = "Unhappy | at risk"  # a '|' in the data does not break the table
+    strategies = render_strategies(profiles, templates=load_templates())
+    text = report_markdown(profiles, strategies)
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    headings = [(t.tag, tokens[i + 1].content) for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert [h for h in headings if h[0] == "h1"] == [("h1", "Marketing strategy report")]
+    segments = [c for tag, c in headings if tag == "h2" and c.startswith("Segment ")]
+    assert segments == [f"Segment {s}: {profiles[s]['name']}" for s in sorted(profiles)]
+    titles = [c for tag, c in headings if tag == "h3"]
+    assert titles == [i["title"] for s in sorted(strategies) for i in strategies[s]] and titles
+    # every strategy h3 sits under its segment's h2
+    order = [tag for tag, _ in headings]
+    assert order.index("h3") > order.index("h2", 1)
+    rows = [t for t in tokens if t.type == "tr_open"]
+    assert len(rows) == 1 + len(profiles)  # header + a row per segment
+    assert "<td>Unhappy | at risk</td>" in report_html(text)
+
+    class Tags(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def handle_starttag(self, tag, attrs):
+            self.seen.append(tag)
+
+    parser = Tags()
+    parser.feed(report_html(text))
+    assert parser.seen.count("h1") == 1 and parser.seen.count("h2") == len(profiles) + 1  # + "at a glance"
+    assert parser.seen.count("h3") == len(titles) and parser.seen.count("table") == 1
+    assert parser.seen.count("tr") == 1 + len(profiles)

@@ -133,11 +133,18 @@ def load_run(model_dir: str | Path, *, templates: str | None = None, model: bool
 
 
 def resolve_columns(frame: pd.DataFrame, config, *, preferred: dict | None = None) -> ColumnMap:
-    """Column roles: the user's, then a saved run's (where the file has them), then detected."""
+    """Column roles: the user's, then a saved run's (where the file has them), then detected.
+    A role given as "" is none (not detected). A saved run's title is repeated, never added: a
+    run trained without titles (or saved before titles were joined) scores the text alone, as
+    it learnt it."""
     given = {k: v for k, v in config.columns.items() if v}
+    # "" is a role the user set to none on the Data page: not detected again behind their back.
+    given.update({k: None for k, v in config.columns.items() if v == ""})
     for role, col in (preferred or {}).items():
         if role not in given and col and col in frame.columns:
             given[role] = col
+    if preferred is not None and "title" not in given:
+        given["title"] = None
     return detect_columns(frame, **given)
 
 
@@ -181,7 +188,8 @@ def score_batch(run: LoadedRun, chunk: pd.DataFrame, *, columns: ColumnMap, conf
         prepared = prepare_reviews(chunk, columns, require_labels=False, row_offset=row_offset, row_ids=row_ids,
                                    mask_pii=config.mask_pii)
     except SegscopeError:  # nothing usable in this batch; the file may still have some
-        dropped = clean_reviews(chunk, columns.text, id_col=columns.id, row_offset=row_offset, row_ids=row_ids)[1]
+        dropped = clean_reviews(chunk, columns.text, id_col=columns.id, row_offset=row_offset, row_ids=row_ids,
+                                title_col=columns.title)[1]
         return _empty(run, _masked(dropped, columns, config))
     notes = [n for n in prepared.notes if not n.startswith("dropped ")]
     original, reviews, dropped = prepared.original, prepared.reviews, prepared.dropped
@@ -218,7 +226,8 @@ def score_batch(run: LoadedRun, chunk: pd.DataFrame, *, columns: ColumnMap, conf
 
 def _masked(dropped: pd.DataFrame, columns: ColumnMap, config) -> pd.DataFrame:
     """Dropped rows masked as prepare_reviews masks them (it did not run for this batch)."""
-    return mask_text_columns(dropped, masking_keep(columns), text_col=columns.text) if config.mask_pii else dropped
+    return (mask_text_columns(dropped, masking_keep(columns), text_col=columns.text, title_col=columns.title)
+            if config.mask_pii else dropped)
 
 
 def _empty(run: LoadedRun, dropped: pd.DataFrame, notes: list[str] | None = None) -> BatchResult:

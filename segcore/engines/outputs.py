@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..io.artifacts import to_json
 from ..io.export import campaign_lists, write_campaigns, write_csv
-from ..strategy.suggest import strategies_markdown
+from ..strategy.report import report_markdown
 
 SEGMENT_COLUMNS = ("segment_id", "segment_name")
 MAP_COLUMNS = ("x", "y")
@@ -84,7 +84,7 @@ def write_segment_outputs(out_dir: Path, analysis) -> None:
     write_csv(analysis.customers, out_dir / "segments.csv")
     to_json({str(k): v for k, v in analysis.profiles.items()}, out_dir / "segment_profiles.json")
     to_json({str(k): v for k, v in analysis.strategies.items()}, out_dir / "strategies.json")
-    (out_dir / "strategies.md").write_text(strategies_markdown(analysis.profiles, analysis.strategies),
+    (out_dir / "strategies.md").write_text(report_markdown(analysis.profiles, analysis.strategies),
                                            encoding="utf-8")
     write_campaigns(campaign_lists(analysis.customers, analysis.profiles, analysis.strategies),
                     analysis.profiles, out_dir)

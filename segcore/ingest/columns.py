@@ -1,9 +1,10 @@
-"""Pick which column holds what, from header names (EN / ZH) and contents."""
+"""Pick which column holds what, from header names (EN / ZH) and, where no header is known,
+from the values (dates, amounts, products: `content.py`). Each choice keeps its reason."""
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import pandas as pd
 
@@ -11,13 +12,19 @@ from ..errors import SegscopeError
 
 log = logging.getLogger(__name__)
 
-ROLES = ("text", "id", "rating", "label", "date", "amount", "product")
+ROLES = ("text", "title", "id", "rating", "label", "date", "amount", "product")
+HEADER_NAME = "header name"  # the reason of a role found from its header
+# Roles also found from the values when no header name matches, in this order.
+CONTENT_ROLES = ("date", "amount", "product")
 
 # Header names per role, best first; compared after lower-casing and removing spaces, _ and -.
 NAMES: dict[str, tuple[str, ...]] = {
     "text": ("reviewtext", "reviewbody", "review", "text", "comment", "comments", "content",
              "body", "feedback", "reviewcontent", "message", "评论内容", "评价内容", "评论", "评价",
              "内容", "留言", "summary", "title"),
+    # A review's title / summary: joined before the text (title + ". " + text) when both exist.
+    "title": ("title", "summary", "reviewtitle", "reviewsummary", "headline", "subject", "标题", "评论标题",
+              "评价标题", "摘要"),
     "id": ("customerid", "userid", "clientid", "buyerid", "memberid", "customer", "user",
            "client", "buyer", "member", "reviewerid", "客户id", "用户id", "会员id", "客户", "用户",
            "会员", "买家"),
@@ -35,21 +42,31 @@ NAMES: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class ColumnMap:
-    """Which input column plays which role; None when absent."""
+    """Which input column plays which role; None when absent. `why` holds the reason for each
+    detected role (not saved: the roles are what runs and scoring repeat)."""
 
     text: str | None = None
+    title: str | None = None
     id: str | None = None
     rating: str | None = None
     label: str | None = None
     date: str | None = None
     amount: str | None = None
     product: str | None = None
+    why: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, str | None]:
-        return asdict(self)
+        return {role: getattr(self, role) for role in ROLES}
 
     def used(self) -> dict[str, str]:
-        return {k: v for k, v in asdict(self).items() if v}
+        return {k: v for k, v in self.as_dict().items() if v}
+
+    def detected(self, *, by_content: bool = False) -> list[str]:
+        """One line per detected role and why, e.g. "date: 'Posted' (98 % of values parse as dates)";
+        with `by_content`, only the roles found from the values (not from a known header)."""
+        return [f"{role}: '{getattr(self, role)}' ({self.why[role]})" for role in ROLES
+                if getattr(self, role) and role in self.why
+                and not (by_content and self.why[role].startswith(HEADER_NAME))]
 
 
 def _norm(name: str) -> str:
@@ -58,7 +75,7 @@ def _norm(name: str) -> str:
 
 def _fits(role: str, series: pd.Series) -> bool:
     """Content check so that e.g. a 'Time' column of free text is not taken as a date."""
-    if role == "text":  # a named text column may be blank: cleaning then says so
+    if role in ("text", "title"):  # a named text column may be blank: cleaning then says so
         return not pd.api.types.is_numeric_dtype(series)
     s = series.dropna()
     if s.empty:
@@ -68,7 +85,8 @@ def _fits(role: str, series: pd.Series) -> bool:
         from .labels import parse_rating
         return parse_rating(s).notna().mean() >= 0.5
     if role == "amount":
-        return pd.to_numeric(s, errors="coerce").notna().mean() >= 0.8
+        from .content import parse_amount
+        return parse_amount(s).notna().mean() >= 0.8
     if role == "date":
         from ..analysis.behaviour import parse_dates
         return parse_dates(s).notna().mean() >= 0.8
@@ -85,6 +103,7 @@ def detect_columns(frame: pd.DataFrame, **given: str | None) -> ColumnMap:
             raise SegscopeError(f"Column '{col}' (given for {role}) is not in the file; "
                                 f"columns are: {', '.join(cols)}.")
     chosen = {r: given.get(r) for r in ROLES}
+    why: dict[str, str] = {}
     taken = {c for c in chosen.values() if c}
     normed = {c: _norm(c) for c in cols}
     for role in ROLES:
@@ -96,6 +115,7 @@ def detect_columns(frame: pd.DataFrame, **given: str | None) -> ColumnMap:
             if hits:
                 chosen[role] = hits[0]
                 taken.add(hits[0])
+                why[role] = HEADER_NAME
                 break
     if not chosen["text"]:  # no header matched: the longest free-text column
         candidates = [c for c in cols if c not in taken and _fits("text", frame[c])
@@ -105,14 +125,50 @@ def detect_columns(frame: pd.DataFrame, **given: str | None) -> ColumnMap:
             best = max(lengths, key=lengths.get)
             if lengths[best] >= 20:
                 chosen["text"] = best
+                taken.add(best)
+                why["text"] = f"longest free text, {lengths[best]:.0f} characters on average"
     if not chosen["text"]:
         raise SegscopeError("No review text column found; name it e.g. 'review' or 'text', "
                             "or pass --text-col.")
-    mapping = ColumnMap(**chosen)
+    if chosen["title"]:
+        why["title"] = why.get("title", HEADER_NAME) + "; joined before the review text"
+    for role in CONTENT_ROLES:
+        if chosen[role] or role in given:
+            continue
+        found = _by_content(role, frame, [c for c in cols if c not in taken])
+        if found:
+            chosen[role], why[role] = found
+            taken.add(found[0])
+    mapping = ColumnMap(**chosen, why=why)
     for role, col in mapping.used().items():
-        how = "given" if given.get(role) else "detected"
-        log.info("column for %s: %r (%s)", role, col, how)
+        log.info("column for %s: %r (%s)", role, col, why.get(role, "given"))
     return mapping
+
+
+def _by_content(role: str, frame: pd.DataFrame, free: list) -> tuple[str, str] | None:
+    """The best free column for a role judged by its values, and why; None when none fits.
+    Products rank written names before codes, then by distinct values (the finer category);
+    the other candidates are named so the user knows what else is on offer."""
+    from .content import judge_amount, judge_date, judge_product
+
+    if role == "product":
+        fits = []
+        for c in free:
+            ok, reason, distinct = judge_product(c, frame[c])
+            if ok:
+                fits.append((not pd.api.types.is_numeric_dtype(frame[c]), distinct, c, reason))
+        if not fits:
+            return None
+        fits.sort(key=lambda f: (f[0], f[1]), reverse=True)
+        best, others = fits[0], [f"'{f[2]}'" for f in fits[1:4]]
+        also = f"; also possible: {', '.join(others)}" if others else ""
+        return best[2], f"{best[3]}{also}"
+    judge = judge_date if role == "date" else judge_amount
+    for c in free:
+        ok, reason = judge(c, frame[c])
+        if ok:
+            return c, reason
+    return None
 
 
 def column_map_from_dict(data: dict) -> ColumnMap:

@@ -11,8 +11,9 @@ import pandas as pd
 
 from ..analysis.behaviour import parse_dates
 from ..errors import SegscopeError
-from .clean import clean_reviews
+from .clean import clean_reviews, clean_text
 from .columns import ColumnMap
+from .content import parse_amount
 from .labels import labels_from_column, labels_from_rating, ordered_labels, parse_rating
 from .pii import is_free_text, mask_series
 
@@ -45,19 +46,21 @@ def sample_rows(frame: pd.DataFrame, max_rows: int | None, *, seed: int) -> pd.D
 
 
 def masking_keep(columns: ColumnMap) -> set:
-    """Columns masking never touches: every mapped role except the review text (ids feed campaigns;
-    dates, amounts, ratings, labels and products are data, not free text)."""
-    return {"row_id", "reason", *(c for role, c in columns.used().items() if role != "text")}
+    """Columns masking never touches: every mapped role except the review text and title (ids feed
+    campaigns; dates, amounts, ratings, labels and products are data, not free text)."""
+    return {"row_id", "reason", *(c for role, c in columns.used().items() if role not in ("text", "title"))}
 
 
-def mask_text_columns(frame: pd.DataFrame, keep: set, *, text_col: str | None = None) -> pd.DataFrame:
-    """Personal data masked in free text only: `_text`, the review column `text_col`, and other
-    columns not in `keep` whose values read as prose (titles, comments); never dates or codes."""
+def mask_text_columns(frame: pd.DataFrame, keep: set, *, text_col: str | None = None,
+                      title_col: str | None = None) -> pd.DataFrame:
+    """Personal data masked in free text only: `_text`, the review column `text_col`, its title
+    `title_col`, and other columns not in `keep` whose values read as prose (titles, comments);
+    never dates or codes."""
     out = frame.copy()
     for col in out.columns:
         if col in keep or not (out[col].dtype == object or pd.api.types.is_string_dtype(out[col])):
             continue
-        if col in ("_text", text_col) or is_free_text(out[col]):
+        if col in ("_text", text_col, title_col) or is_free_text(out[col]):
             out[col] = mask_series(out[col])
     return out
 
@@ -71,13 +74,19 @@ def prepare_reviews(frame: pd.DataFrame, columns: ColumnMap, *, require_labels: 
 
     `training` (default: `require_labels`) adds a note when some reviews have no label: those
     are left out of training and get predicted labels."""
-    notes: list[str] = []
-    kept, dropped = clean_reviews(frame, columns.text, id_col=columns.id, row_offset=row_offset, row_ids=row_ids)
+    notes: list[str] = [f"column detected from its values, {line}" for line in columns.detected(by_content=True)
+                        if not line.startswith("text:")]
+    kept, dropped = clean_reviews(frame, columns.text, id_col=columns.id, row_offset=row_offset, row_ids=row_ids,
+                                  title_col=columns.title)
+    if columns.title:
+        titled = int(kept[columns.title].map(clean_text).ne("").sum())
+        notes.append(f"review titles from '{columns.title}' joined before the text ('title. text') in "
+                     f"{titled} of {len(kept)} reviews")
     if mask_pii:
         keep = masking_keep(columns)
         before = kept["_text"]
-        kept = mask_text_columns(kept, keep, text_col=columns.text)
-        dropped = mask_text_columns(dropped, keep, text_col=columns.text)
+        kept = mask_text_columns(kept, keep, text_col=columns.text, title_col=columns.title)
+        dropped = mask_text_columns(dropped, keep, text_col=columns.text, title_col=columns.title)
         changed = int((kept["_text"] != before).sum())
         if changed:
             notes.append(f"masked personal data (e-mail, phone, card or ID numbers, IBANs) in {changed} reviews")
@@ -107,7 +116,7 @@ def prepare_reviews(frame: pd.DataFrame, columns: ColumnMap, *, require_labels: 
     if columns.date:
         reviews["date"] = parse_dates(kept[columns.date]).to_numpy()
     if columns.amount:
-        reviews["amount"] = pd.to_numeric(kept[columns.amount], errors="coerce").to_numpy()
+        reviews["amount"] = parse_amount(kept[columns.amount]).to_numpy()
     if columns.product:
         reviews["product"] = kept[columns.product].astype(str).to_numpy()
     if columns.label:

@@ -25,6 +25,7 @@ def quality_report(frame: pd.DataFrame, columns: ColumnMap) -> dict:
         "dropped_rows": prepared.dropped,
         "language": detect_language(reviews["_text"].head(2000)),
         "columns": columns.used(),
+        "detected": columns.detected(),  # "date: 'Posted' (98 % of values parse as dates)", when detected
         "customers": int(per_customer.size),
         "reviews_per_customer": {"mean": round(float(per_customer.mean()), 3), "max": int(per_customer.max()),
                                  "repeat_customers": int((per_customer > 1).sum())},

@@ -84,12 +84,28 @@ def safe_filename(name: str, *, fallback: str = "file") -> str:
     return cleaned or fallback
 
 
+SHEET_LIMIT = 31  # Excel's maximum characters in a sheet name
+
+
+def _cut_words(text: str, limit: int) -> str:
+    """At most `limit` characters, cut after a whole word when the text has spaces within the
+    limit (never "praising dres"); a single long word (or CJK text) is cut where it must be."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit + 1]
+    cut = head.rfind(" ")
+    return (text[:cut] if cut > 0 else text[:limit]).rstrip(" &-,;.(")
+
+
 def sheet_title(name: str, used: set[str]) -> str:
-    base = _SHEET_BAD.sub(" ", clean_name(name, limit=200)).strip().strip("'")[:31].strip() or "Sheet"
-    title, i = base, 2
+    """A valid sheet name (31 characters, no []:*?/\\) cut at a word boundary, unique in `used`
+    (case-insensitive, as Excel compares them) by a " (2)" suffix that keeps whole words too."""
+    base = _SHEET_BAD.sub(" ", clean_name(name, limit=200)).strip().strip("'")
+    base = " ".join(base.split()) or "Sheet"
+    title, i = _cut_words(base, SHEET_LIMIT), 2
     while title.lower() in used:
         suffix = f" ({i})"
-        title = base[: 31 - len(suffix)] + suffix
+        title = _cut_words(base, SHEET_LIMIT - len(suffix)) + suffix
         i += 1
     used.add(title.lower())
     return title
@@ -108,35 +124,62 @@ def _fit_cell(value):
 XLSX_MAX_ROWS = 1_048_576  # Excel's rows per sheet, header included
 
 
+WIDTH_MIN, WIDTH_MAX = 8, 60  # column widths in characters: readable, and a review text cannot fill the screen
+
+
+def column_widths(frame: pd.DataFrame, *, sample: int = 1000) -> list[float]:
+    """A width per column from its header and its longest value among the first `sample` rows."""
+    widths = []
+    for col in frame.columns:
+        values = frame[col].head(sample).dropna().astype(str)
+        longest = max([len(str(col)), *values.str.len().tolist()]) if len(values) else len(str(col))
+        widths.append(float(min(max(longest + 2, WIDTH_MIN), WIDTH_MAX)))
+    return widths
+
+
+def _table_sheet(book, title: str, frame: pd.DataFrame, *, name: str) -> None:
+    """One sheet: bold frozen header row, an auto-filter over the table, column widths."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    sheet = book.create_sheet(title)
+    safe = safe_frame(frame)
+    if len(safe) >= XLSX_MAX_ROWS:
+        log.warning("sheet '%s': %d rows, Excel holds %d; the CSV export has all of them",
+                    name, len(safe), XLSX_MAX_ROWS - 1)
+        safe = safe.iloc[: XLSX_MAX_ROWS - 1]
+    # write-only sheets take their layout before the first row
+    sheet.freeze_panes = "A2"
+    for i, width in enumerate(column_widths(safe), start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = width
+    if len(safe.columns):
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(safe.columns))}{len(safe) + 1}"
+    header = []
+    for col in safe.columns:
+        cell = WriteOnlyCell(sheet, value=_fit_cell(str(col)))
+        cell.font = Font(bold=True)
+        header.append(cell)
+    sheet.append(header)
+    for start in range(0, len(safe), 20_000):  # bounded memory: python values per block
+        for row in _cell_rows(safe.iloc[start : start + 20_000]):
+            sheet.append(row)
+
+
 def xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
-    """One workbook, one sheet per entry (titles made valid and unique). Characters XML cannot hold
+    """One workbook, one sheet per entry (titles made valid and unique, cut at a word boundary),
+    each with a frozen header row, an auto-filter and column widths. Characters XML cannot hold
     become U+FFFD; texts longer than Excel's cell limit are cut there, and sheets at Excel's row
     limit; CSV exports keep all.
 
     openpyxl's write-only mode streams rows to disk: campaign sheets of 316 k customers took
     1.27 GB of extra memory as in-memory cells (pandas' `to_excel`), 0.04 GB this way."""
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
 
     book = Workbook(write_only=True)
     used: set[str] = set()
     for name, frame in sheets.items():
-        sheet = book.create_sheet(sheet_title(name, used))
-        safe = safe_frame(frame)
-        header = []
-        for col in safe.columns:
-            cell = WriteOnlyCell(sheet, value=_fit_cell(str(col)))
-            cell.font = Font(bold=True)
-            header.append(cell)
-        sheet.append(header)
-        if len(safe) >= XLSX_MAX_ROWS:
-            log.warning("sheet '%s': %d rows, Excel holds %d; the CSV export has all of them",
-                        name, len(safe), XLSX_MAX_ROWS - 1)
-            safe = safe.iloc[: XLSX_MAX_ROWS - 1]
-        for start in range(0, len(safe), 20_000):  # bounded memory: python values per block
-            for row in _cell_rows(safe.iloc[start : start + 20_000]):
-                sheet.append(row)
+        _table_sheet(book, sheet_title(name, used), frame, name=name)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
@@ -173,12 +216,93 @@ def campaign_lists(customers: pd.DataFrame, profiles: dict[int, dict],
     return out
 
 
+MADE_UP_ID = re.compile(r"row-\d+")  # what prepare_reviews gives a review without a customer id
+
+
+def made_up_ids(campaigns: dict[int, pd.DataFrame]) -> tuple[int, int]:
+    """(customer ids segscope made up as "row-N", all customer ids) over the campaign lists."""
+    ids = [t["customer_id"].astype(str) for t in campaigns.values() if "customer_id" in t]
+    if not ids:
+        return 0, 0
+    every = pd.concat(ids)
+    return int(every.str.fullmatch(MADE_UP_ID).sum()), int(len(every))
+
+
+def made_up_ids_warning(campaigns: dict[int, pd.DataFrame]) -> str | None:
+    """One line for the index sheet, the log and the page when ids were made up; None otherwise."""
+    made_up, total = made_up_ids(campaigns)
+    if not made_up:
+        return None
+    return (f"{made_up:,} of {total:,} customer ids were made up by segscope (\"row-N\" = row N of the file, "
+            "because it had no customer id, or a blank one): they match no customer in a CRM or e-mail tool. "
+            "Map a customer id column on the Data page (or --id-col) and run again before using these lists.")
+
+
+def _segment_sheet_name(seg: int, profile: dict) -> str:
+    return f"{seg} {profile.get('name', f'Segment {seg}')}"
+
+
+def campaigns_xlsx(campaigns: dict[int, pd.DataFrame], profiles: dict[int, dict]) -> bytes:
+    """campaigns.xlsx: an index sheet (full segment names, customers, reviews, main action, a link
+    to each sheet, and a warning when customer ids were made up), then one sheet per segment."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.worksheet.hyperlink import Hyperlink
+
+    book = Workbook(write_only=True)
+    used = {"index"}
+    titles = {seg: sheet_title(_segment_sheet_name(seg, profiles[seg]), used) for seg in campaigns}
+    index = book.create_sheet("Index")
+    rows = pd.DataFrame({
+        "Sheet": [titles[s] for s in campaigns],
+        "Segment": list(campaigns),
+        "Segment name": [clean_name(profiles[s].get("name", ""), limit=500) for s in campaigns],
+        "Customers": [len(t) for t in campaigns.values()],
+        "Reviews": [profiles[s].get("n_reviews") for s in campaigns],
+        "Main suggested action": [t["suggested_action"].mode().iloc[0] if "suggested_action" in t and len(t) else ""
+                                  for t in campaigns.values()],
+    })
+    safe = safe_frame(rows)
+    warning = made_up_ids_warning(campaigns)
+    header_row = 4  # a title line, the warning line, a blank line, then the table
+    index.freeze_panes = f"A{header_row + 1}"  # write-only sheets take their layout before the first row
+    for letter, width in zip("ABCDEF", column_widths(safe)):
+        index.column_dimensions[letter].width = width
+    first = WriteOnlyCell(index, value=f"Campaign lists: {len(campaigns)} segments, "
+                                       f"{int(rows['Customers'].sum()):,} customers. Click a sheet name to open its list.")
+    first.font = Font(bold=True, size=13)
+    index.append([first])
+    note = WriteOnlyCell(index, value=f"Warning: {warning}" if warning else None)
+    note.font = Font(bold=True, color="C00000")
+    index.append([note])
+    index.append([])
+    header = []
+    for col in safe.columns:
+        cell = WriteOnlyCell(index, value=col)
+        cell.font = Font(bold=True)
+        header.append(cell)
+    index.append(header)
+    for r, (seg, values) in enumerate(zip(campaigns, _cell_rows(safe)), start=header_row + 1):
+        link = WriteOnlyCell(index, value=values[0])
+        link.hyperlink = Hyperlink(ref=f"A{r}", location="'{}'!A1".format(titles[seg].replace("'", "''")))
+        link.font = Font(color="0563C1", underline="single")
+        index.append([link, *values[1:]])
+    for seg, table in campaigns.items():
+        _table_sheet(book, titles[seg], table, name=_segment_sheet_name(seg, profiles[seg]))
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
 def write_campaigns(campaigns: dict[int, pd.DataFrame], profiles: dict[int, dict], out_dir: str | Path
                     ) -> tuple[Path, list[Path]]:
     out_dir = Path(out_dir)
-    sheets = {f"{seg} {profiles[seg]['name']}": table for seg, table in campaigns.items()}
+    warning = made_up_ids_warning(campaigns)
+    if warning:
+        log.warning("campaign lists: %s", warning)
     xlsx = out_dir / "campaigns.xlsx"
-    xlsx.write_bytes(xlsx_bytes(sheets))
+    xlsx.write_bytes(campaigns_xlsx(campaigns, profiles))
     folder = out_dir / "campaigns"
     folder.mkdir(parents=True, exist_ok=True)
     csvs = [write_csv(table, folder / f"{seg:02d}_{safe_filename(profiles[seg]['name'])}.csv")
