@@ -48,8 +48,10 @@ def emerging_phrases(old: Sequence[str], new: Sequence[str], *, covered: Sequenc
     a0 = prior * n_all
     a_w = a0 * total / n_all
     n_new, n_old = y_new.sum(), y_old.sum()
-    delta = (np.log((y_new + a_w) / (n_new + a0 - y_new - a_w)) - np.log((y_old + a_w) / (n_old + a0 - y_old - a_w)))
-    z = delta / np.sqrt(1 / (y_new + a_w) + 1 / (y_old + a_w))
+    with np.errstate(invalid="ignore", divide="ignore"):  # a term too dominant for the odds: no z
+        delta = (np.log((y_new + a_w) / (n_new + a0 - y_new - a_w))
+                 - np.log((y_old + a_w) / (n_old + a0 - y_old - a_w)))
+        z = np.nan_to_num(delta / np.sqrt(1 / (y_new + a_w) + 1 / (y_old + a_w)), nan=-np.inf)
     covered_words = {w for c in covered for w in str(c).lower().split()}
     chosen: list[dict] = []
     for i in np.argsort(-z, kind="stable"):
@@ -61,6 +63,6 @@ def emerging_phrases(old: Sequence[str], new: Sequence[str], *, covered: Sequenc
         if words & covered_words or any(words <= set(c["phrase"].split()) or set(c["phrase"].split()) <= words
                                         for c in chosen):
             continue
-        chosen.append({"phrase": str(terms[i]), "share_new": round(y_new[i] / len(new), 4),
-                       "share_old": round(y_old[i] / len(old), 4), "n_new": int(y_new[i]), "z": round(float(z[i]), 2)})
+        chosen.append({"phrase": str(terms[i]), "share_new": round(float(y_new[i]) / len(new), 4),
+                       "share_old": round(float(y_old[i]) / len(old), 4), "n_new": int(y_new[i]), "z": round(float(z[i]), 2)})
     return chosen
