@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from .compare.options import CompareConfig
 from .config import AspectConfig, RunConfig, ScoreOptions, TrainConfig, default_of, options
 from .errors import SegscopeError
 
@@ -22,7 +23,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 # The configs whose options become flags, by the name `config_from_args` files them under.
-OWNERS = {"run": RunConfig, "train": TrainConfig, "aspect": AspectConfig, "score": ScoreOptions}
+OWNERS = {"run": RunConfig, "train": TrainConfig, "aspect": AspectConfig, "score": ScoreOptions,
+          "compare": CompareConfig}
 GROUPS = {
     "run": ("data and segments", None),
     "train": ("model training (experts)",
@@ -31,6 +33,7 @@ GROUPS = {
               "same split and seed, so every option on costs one more training run (--no-compare skips those)."),
     "aspect": ("aspect tagger", None),
     "score": ("scoring engine", None),
+    "compare": ("alerts", None),
 }
 
 
@@ -96,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score a file with a saved model, without training")
     score.add_argument("--model", required=True, help="the model/ folder of a finished run")
     _common(score, "score")
+    watch = sub.add_parser("watch", help="score the files of a folder not yet scored into --out, keep a history, "
+                                         "compare the newest scoring with the one before")
+    watch.add_argument("folder", help="folder that new review files arrive in")
+    watch.add_argument("--model", required=True, help="the model/ folder of a finished run")
+    watch.add_argument("--out", required=True, help="output folder (history, scores/, compare.json)")
+    watch.add_argument("--chunk-rows", type=int, metavar="N", help="stream each file N rows at a time")
+    watch.add_argument("--debug", action="store_true", help="show tracebacks")
+    _add_options(watch, "watch")
     try:  # the benchmark lives in its own module
         from .bench import add_bench_parser
     except ImportError:
@@ -178,6 +189,18 @@ def main(argv: list[str] | None = None) -> int:
         transformers.logging.set_verbosity_error()  # keep the Trainer's progress bar, drop load reports
         from .pipeline import process_rank, run_pipeline, score_file
 
+        if args.command == "watch":
+            from .compare.watch import watch
+
+            thresholds = CompareConfig(**{f.name: getattr(args, _dest(flag)) for owner, f, _, flag
+                                          in cli_options("watch") if getattr(args, _dest(flag)) is not None})
+            added = watch(args.folder, args.model, args.out, config=RunConfig(), compare_config=thresholds,
+                          chunk_rows=args.chunk_rows)
+            if added:
+                print(f"  {added[-1]['top_alert'] or 'no comparison'} -> {Path(args.out) / 'compare.json'}")
+            else:
+                print(f"nothing new in {args.folder}")
+            return 0
         if args.command == "run":
             if process_rank() != 0:  # a non-zero torchrun rank: it trains, rank 0 writes
                 run_pipeline(args.input, args.out, config)

@@ -164,7 +164,7 @@ def test_file_over_upload_limit_is_refused_clearly(server):
         browser.close()
 
 
-PATHS = ["/models", "/", "/data", "/train", "/segments", "/map", "/strategies"]
+PATHS = ["/models", "/", "/data", "/train", "/segments", "/map", "/strategies", "/compare"]
 TITLES = ["Data", "Train", "Segments", "Map", "Strategies & export", "Models"]
 
 

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from ui.throttle import LoginThrottle
 
 PAGES = ["pages/data.py", "pages/train.py", "pages/segments.py", "pages/map.py", "pages/strategies.py",
-         "pages/models.py"]
+         "pages/models.py", "pages/compare.py"]
 BAD = {"dimension_bomb.xlsx": (dimension_bomb, "16,384 columns"),
        "xml_bomb.xlsx": (xml_bomb, "looks like a zip bomb"),
        "wide.xlsx": (wide, "16,384 columns"),

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..compare.periods import attach_periods
 from ..io.artifacts import to_json
 from ..io.export import campaign_lists, write_campaigns, write_csv
 from ..strategy.report import report_markdown
@@ -76,6 +77,7 @@ def write_outputs(out_dir: Path, original: pd.DataFrame, reviews: pd.DataFrame, 
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(scored_table(original, reviews, coords, labels), out_dir / "reviews_scored.csv")
     write_csv(dropped, out_dir / "dropped_rows.csv")
+    attach_periods(analysis.profiles, reviews, labels=labels)  # `periods` in segment_profiles.json
     write_segment_outputs(out_dir, analysis)
 
 

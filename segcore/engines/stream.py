@@ -28,6 +28,8 @@ import pandas as pd
 from ..analysis.analyse import analyse_sums, profile_review_columns
 from ..analysis.behaviour import combine_sums
 from ..analysis.projection import TRANSFORM_BLOCK_ROWS, project
+from ..compare.frame import scored_frame
+from ..compare.periods import attach_periods
 from ..errors import SegscopeError
 from ..ingest.load import csv_chunks, read_table
 from ..ingest.prepare import sample_rows
@@ -171,20 +173,40 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
             coords += _place(run.projection, pending, final=True)
             xy = np.vstack(coords)
         with timer.stage("segment"):
-            analysis = analyse_sums(combine_sums(parts), sample.frame(), n_reviews=n_reviews, labels=run.labels,
+            sums = combine_sums(parts)
+            analysis = analyse_sums(sums, sample.frame(), n_reviews=n_reviews, labels=run.labels,
                                     segment_model=run.segment_model, templates=run.templates,
                                     segment_names=run.segment_names)
         with timer.stage("export"):
             _write_reviews(part_path, out_dir / "reviews_scored.csv", analysis, xy, chunk_rows or 100_000)
+            table = scored_frame(out_dir, run.meta)  # segments over time: periods and compare.json
+            attach_periods(analysis.profiles, table, labels=run.labels)
             write_segment_outputs(out_dir, analysis)
+    with timer.stage("compare"):
+        compared = _compare(out_dir, run, name=Path(input_path).name, reviews=table, sums=sums)
     y_true, y_pred = np.concatenate(known_true), np.concatenate(known_pred)
     extra = {"chunk_rows": chunk_rows, "n_chunks": n_chunks} if chunk_rows else {}
     metrics = score_metrics(run, n_rows_read=n_read, n_reviews=n_reviews, reasons=reasons, notes=notes,
                             agreement_figures=agreement(y_true.tolist(), y_pred.tolist(), run.labels),
-                            aspect_counts=aspect_counts, engine="stream" if chunk_rows else "local", **extra)
+                            aspect_counts=aspect_counts, engine="stream" if chunk_rows else "local",
+                            compare=compared, **extra)
     write_metrics(metrics, out_dir, timer, started=started)
     return RunResult(out_dir=out_dir, metrics=metrics, analysis=analysis, prepared=None,
                      coords=np.zeros((0, 2), dtype=np.float32), timings=timer.timings)
+
+
+def _compare(out_dir: Path, run, **kwargs) -> dict:
+    """compare.json against the run's own data; a run folder without its outputs (a model/
+    folder copied alone) skips it with a note rather than failing the scoring."""
+    from ..compare import compare_with_run
+    from ..compare.compare import top_alert
+
+    try:
+        result = compare_with_run(out_dir, run, **kwargs)
+    except SegscopeError as exc:
+        return {"written": False, "reason": str(exc)}
+    return {"written": True, "n_alerts": len(result["alerts"]), "top_alert": top_alert(result),
+            "retrain": bool((result.get("drift") or {}).get("retrain"))}
 
 
 def _place(projection, pending: list[np.ndarray], *, final: bool) -> list[np.ndarray]:
