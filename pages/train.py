@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from segcore.config import (
+    DEFAULT_EPOCHS,
     DATA,
     EXPERT,
     AspectConfig,
@@ -50,10 +51,10 @@ MODEL_CHOICES = {"auto": "Auto by language (English: MiniLM, other: multilingual
 st.caption(f"Dataset: **{dataset.name}** — text column `{dataset.columns.get('text') or 'auto'}`, "
            f"labels from `{dataset.columns.get('label') or dataset.columns.get('rating') or 'auto'}`")
 if dataset.rows and dataset.rows > CPU_COMFORT_ROWS and device_label() == "cpu":
-    hours = dataset.rows * 0.6 * defaults.epochs / CPU_REVIEWS_PER_SECOND / 3600
-    st.warning(f"{dataset.rows:,} reviews on this CPU would take roughly {hours:.0f} h to train. Set "
-               f"'Use at most N rows' under Advanced settings (e.g. {CPU_COMFORT_ROWS:,}), or run on a GPU "
-               "server; scoring all reviews later is much faster.", icon=":material/timer:")
+    hours = dataset.rows * 0.6 * (defaults.epochs or DEFAULT_EPOCHS) / CPU_REVIEWS_PER_SECOND / 3600
+    st.warning(f"Fine-tuning {dataset.rows:,} reviews on this CPU takes roughly {hours:.0f} h. With "
+               "'Quick result first' (on by default) segments, map and exports from the quick model come within "
+               "minutes and are replaced when fine-tuning is done; or run on a GPU server.", icon=":material/timer:")
 def control(where, f, opt):
     """One widget from a config field's Option: label, help, bounds and default come from
     segcore.config, so the page offers what the Python API and the CLI accept; the value it
@@ -232,6 +233,11 @@ def monitor():
         return
     snap = job.progress.snapshot()
     st.markdown(f"#### Run `{job.run_id}` — {job.status}")
+    if job.active and job.quick_run_id:
+        st.info("**Quick result ready**: segments, map, strategies and exports from the quick model are on the "
+                "other pages now. Fine-tuning continues and replaces them when it is done.",
+                icon=":material/bolt:")
+        st.page_link("pages/segments.py", label="Open the segments", icon=":material/groups:")
     if job.active:
         eta = snap.eta_seconds if snap.stage == "training" else None
         st.progress(snap.fraction, text=f"{snap.stage}: step {snap.step}/{snap.total_steps or '?'} — "

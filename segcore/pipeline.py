@@ -20,7 +20,7 @@ from .analysis.analyse import analyse
 from .analysis.projection import fit_projection
 from .aspects import TAGGER_DIR, AspectTagger
 from .config import RunConfig
-from .encoders.models import choose_model
+from .encoders.models import choose_model, device_name, pick_device
 from .encoders.predict import predict
 from .engines.core import RunResult, Timer, resolve_columns, write_metrics
 from .engines.outputs import write_outputs
@@ -86,31 +86,41 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
     y = reviews["label"].to_numpy()
     language = detect_language(texts)
     log.info("language: %s", language)
-    with ExitStack() as stack:
-        tuned, options = _train_with_options(texts, y, labels, (train_idx, val_idx, test_idx), config, timer,
-                                             stack, progress=progress, callbacks=callbacks, language=language)
+    tuned, options = None, {}
+    if config.quick:  # no fine-tuning: the safety net's simple candidates label the reviews
+        choice = choose_model(config.train.model, language)
+        log.info("quick result: no fine-tuning; model %s (%s)", choice.chosen, choice.reason)
+    else:
+        with ExitStack() as stack:
+            tuned, options = _train_with_options(texts, y, labels, (train_idx, val_idx, test_idx), config, timer,
+                                                 stack, progress=progress, callbacks=callbacks, language=language)
+        choice = tuned.model_choice or choose_model(config.train.model, language)
     tagger, aspect_report = None, {"enabled": False}
-    if config.aspects:
+    if config.aspects and config.quick:
+        log.info("quick result: no aspect tagger (it is a second fine-tuning); run without --quick for aspects")
+    if config.aspects and not config.quick:
         with timer.stage("aspects"):
             # Every torchrun rank trains (the Trainer's DDP), as for the classifier; the tagger
             # starts from the encoder the classifier's run chose (by language for 'auto').
-            base = tuned.model_choice.path if tuned.model_choice else config.train.model
-            tagger, aspect_report = train_aspects(texts, config, model=base)
+            tagger, aspect_report = train_aspects(texts, config, model=choice.path)
             _check_stop(progress)
     if process_rank() != 0:
         return None
-    with timer.stage("score"):
-        probs, embeddings = predict(tuned.model, tuned.tokenizer, texts,
-                                    batch_size=config.scoring_batch(), max_length=config.train.max_length,
-                                    truncation=config.train.truncation,
-                                    precision=config.precision)
-        tuned_test = _test_metrics(probs, y, test_idx, labels)
+    probs = embeddings = tuned_test = None
+    if tuned is not None:
+        with timer.stage("score"):
+            probs, embeddings = predict(tuned.model, tuned.tokenizer, texts,
+                                        batch_size=config.scoring_batch(), max_length=config.train.max_length,
+                                        truncation=config.train.truncation,
+                                        precision=config.precision)
+            tuned_test = _test_metrics(probs, y, test_idx, labels)
     with timer.stage("select"):
         chosen = select_model(texts, y, labels, (train_idx, val_idx, test_idx), tuned, probs, embeddings,
                               config=config, language=language)
         base = {**_test_metrics(chosen.tfidf_probs, y, test_idx, labels), "features": chosen.tfidf_features}
-        log.info("fine-tuned test macro-F1 %.3f (baseline TF-IDF + LR %.3f)", tuned_test["macro_f1"],
-                 base["macro_f1"])
+        if tuned_test is not None:
+            log.info("fine-tuned test macro-F1 %.3f (baseline TF-IDF + LR %.3f)", tuned_test["macro_f1"],
+                     base["macro_f1"])
         probs, embeddings = chosen.probs, chosen.embeddings
         test = _test_metrics(probs, y, test_idx, labels)
         prepared.notes.extend(chosen.selection.notes)
@@ -132,7 +142,8 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "labels": labels,
             "label_source": prepared.label_source,
             "language": language,
-            "model": tuned.model_choice.as_dict() if tuned.model_choice else None,
+            "model": choice.as_dict(),
+            "quick": bool(config.quick),
             "n_rows_read": int(len(frame)),
             "n_reviews": int(len(reviews)),
             "n_dropped": int(len(prepared.dropped)),
@@ -142,16 +153,17 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "selection": chosen.selection.as_dict(),
             "test": {k: test[k] for k in ("accuracy", "macro_f1", "report")},  # the selected model's
             "confusion_matrix": test["confusion_matrix"],
-            "fine_tuned_test": {k: tuned_test[k] for k in ("accuracy", "macro_f1", "report")},
+            "fine_tuned_test": {k: tuned_test[k] for k in ("accuracy", "macro_f1", "report")} if tuned_test else None,
             "baseline": {"model": "TF-IDF + logistic regression", "features": base.get("features"),
                          **{k: base[k] for k in ("accuracy", "macro_f1", "report")},
                          "confusion_matrix": base["confusion_matrix"]},
-            "epochs_run": tuned.epochs_run,
+            "epochs_run": tuned.epochs_run if tuned else 0,
             "validation": [{"epoch": round(h["epoch"], 3), "macro_f1": h["eval_macro_f1"], "loss": h["eval_loss"]}
-                           for h in tuned.history if "eval_macro_f1" in h],
-            "best_epoch": tuned.best_epoch,
-            "stopped_early_by_user": tuned.stopped,
-            "device": tuned.device,
+                           for h in tuned.history if "eval_macro_f1" in h] if tuned else [],
+            "best_epoch": tuned.best_epoch if tuned else None,
+            "stopped_early_by_user": tuned.stopped if tuned else False,
+            "device": tuned.device if tuned else device_name(pick_device()),
+            "recipe": tuned.recipe if tuned else None,
             "k": analysis.segment_model.k,
             "silhouette": analysis.segment_model.silhouette,
             "notes": prepared.notes,
@@ -167,7 +179,8 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "label2id": {lab: i for i, lab in enumerate(labels)},
             "label_source": prepared.label_source,
             "language": language,
-            "model_choice": tuned.model_choice.as_dict() if tuned.model_choice else None,
+            "model_choice": choice.as_dict(),
+            "quick": bool(config.quick),
             "columns": columns.as_dict(),
             "train_config": config.train.as_dict(),
             "run_config": {k: v for k, v in config.as_dict().items() if k != "train"},

@@ -19,7 +19,8 @@ def _wait(job, timeout=300):
 
 
 def _config(tiny_model, epochs=1):
-    return RunConfig(train=TrainConfig(model=str(tiny_model), epochs=epochs, max_length=48, progress_bar=False), k=3)
+    return RunConfig(train=TrainConfig(model=str(tiny_model), epochs=epochs, max_length=48, progress_bar=False), k=3,
+                     quick_first=False)
 
 
 def test_job_done_refuses_second_and_lists_run(tmp_path, small_csv, tiny_model):

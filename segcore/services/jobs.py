@@ -10,7 +10,7 @@ import shutil
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..config import RunConfig
@@ -36,6 +36,7 @@ class Job:
     finished: float | None = None
     metrics: dict | None = None
     thread: threading.Thread | None = None
+    quick_run_id: str | None = None  # the quick result, usable while fine-tuning goes on
 
     @property
     def active(self) -> bool:
@@ -103,6 +104,8 @@ class JobRegistry:
             work.mkdir(parents=True)
             shutil.copyfile(input_path, work / f"input{input_path.suffix.lower()}")
             write_status(work, self._status(job))
+            if job.config.quick_first and not job.config.quick:
+                self._quick(job, work / f"input{input_path.suffix.lower()}")
             result = run_pipeline(work / f"input{input_path.suffix.lower()}", work, job.config,
                                   progress=job.progress, callbacks=callbacks)
             m = result.metrics
@@ -123,6 +126,33 @@ class JobRegistry:
             self._end(job, "failed", f"{type(exc).__name__}: {message}", work, final)
         finally:
             job.progress.update(stage=job.status)
+
+    def _quick(self, job: Job, input_file: Path) -> None:
+        """The quick result (no fine-tuning) as a run of its own, `<run_id>-quick`: segments, map and
+        exports in minutes; the fine-tuned run replaces it on the pages when it is done."""
+        quick_id = f"{job.run_id}-quick"
+        work, final = self.store.work_path(quick_id), self.store.path(quick_id)
+        config = replace(job.config, quick=True)
+        job.progress.add_log("quick result: the base encoder's head, no fine-tuning yet")
+        try:
+            work.mkdir(parents=True)
+            result = run_pipeline(input_file, work, config, progress=job.progress)
+        except SegscopeError as exc:  # the full run may still work (e.g. it has more to learn from)
+            shutil.rmtree(work, ignore_errors=True)
+            job.progress.add_log(f"quick result skipped: {exc}")
+            return
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        m = result.metrics
+        metrics = {"test_macro_f1": m["test"]["macro_f1"], "baseline_macro_f1": m["baseline"]["macro_f1"],
+                   "selected": m["selected"], "n_reviews": m["n_reviews"], "k": m["k"], "seconds": m["seconds"],
+                   "device": m["device"], "quick": True}
+        write_status(work, {**self._status(job), "run_id": quick_id, "status": "done", "metrics": metrics,
+                            "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        work.replace(final)
+        job.quick_run_id = quick_id
+        job.progress.add_log(f"quick result ready ({m['seconds']:.0f} s): {quick_id}; fine-tuning now")
 
     def _end(self, job: Job, status: str, error: str, work: Path, final: Path) -> None:
         job.status, job.error, job.finished = status, error, time.time()

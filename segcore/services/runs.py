@@ -79,7 +79,8 @@ class RunStore:
                     runs.append(self.info(child.name))
                 except (SegscopeError, json.JSONDecodeError):
                     continue
-        return sorted(runs, key=lambda r: r.created, reverse=True)
+        # a job's quick result and its fine-tuned run share `created`: the fine-tuned one comes first
+        return sorted(runs, key=lambda r: (r.created, not r.run_id.endswith("-quick")), reverse=True)
 
     def delete(self, run_id: str) -> None:
         path = self.path(run_id)

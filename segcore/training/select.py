@@ -36,26 +36,30 @@ def select_model(texts: list[str], y: np.ndarray, labels: list[str], split: tupl
     and the segments); otherwise the fine-tuned encoder, with the keyword model beside it when the
     keyword model or the average wins."""
     train_idx, val_idx, test_idx = (np.asarray(i) for i in split)
+    quick = tuned is None  # a quick run: the simple candidates only
     index = {lab: i for i, lab in enumerate(labels)}
     y_int = np.array([index.get(v, -1) for v in y])
     n = len(labels)
     tfidf = fit_tfidf_head([texts[i] for i in train_idx], y_int[train_idx], n_classes=n, seed=config.seed)
-    base = tuned.model_choice.path if tuned.model_choice else choose_model(config.train.model, language).path
+    base = tuned.model_choice.path if tuned is not None and tuned.model_choice else \
+        choose_model(config.train.model, language).path
     base_emb = encoder_embeddings(base, texts, batch_size=config.scoring_batch(),
                                   max_length=config.train.max_length, precision=config.precision,
                                   truncation=config.train.truncation)
     frozen = fit_linear_head(base_emb[train_idx].astype(np.float64), y_int[train_idx], n_classes=n, seed=config.seed)
     tfidf_probs = tfidf.proba(texts)
-    selection, probs = select_candidate(
-        {"fine_tuned": tuned_probs, "tfidf": tfidf_probs, "frozen": frozen.proba(base_emb.astype(np.float64))},
-        y_int, val_idx=val_idx, test_idx=test_idx, labels=labels)
+    candidates = {"tfidf": tfidf_probs, "frozen": frozen.proba(base_emb.astype(np.float64))}
+    if not quick:
+        candidates = {"fine_tuned": tuned_probs, **candidates}
+    selection, probs = select_candidate(candidates, y_int, val_idx=val_idx, test_idx=test_idx, labels=labels)
     log.info("%s", selection.message)
     for note in selection.notes:
         log.warning("%s", note)
-    if selection.selected == "frozen":
+    if selection.selected == "frozen" or quick:  # quick: the base encoder is the one saved (segments, map)
         model = load_classifier(base, labels)  # its fresh head is never used: head.json scores
-        return Chosen(selection, probs, base_emb, model, load_tokenizer(base),
-                      ScoringHead(selected="frozen", linear=frozen), tfidf_probs, tfidf.features)
+        head = ScoringHead(selected="frozen", linear=frozen) if selection.selected == "frozen" else \
+            ScoringHead(selected="tfidf", tfidf=tfidf)
+        return Chosen(selection, probs, base_emb, model, load_tokenizer(base), head, tfidf_probs, tfidf.features)
     keep_tfidf = selection.selected in ("tfidf", "average")
     return Chosen(selection, probs, tuned_embeddings, tuned.model, tuned.tokenizer,
                   ScoringHead(selected=selection.selected, tfidf=tfidf if keep_tfidf else None), tfidf_probs,

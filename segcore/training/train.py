@@ -31,7 +31,7 @@ from .adversarial import FGMTrainer
 from .args import training_arguments
 from .augment import augment_train
 from .lora import add_lora, merged
-from .recipe import device_batches, encoder_lr, epochs_for
+from .recipe import DEFAULT_EPOCHS, device_batches, encoder_lr, epochs_for
 
 log = logging.getLogger(__name__)
 
@@ -184,8 +184,11 @@ def resolve_recipe(config: TrainConfig, model_config, device, *, n_train: int) -
         lr = config.lora_lr
     else:
         lr = config.lr if config.lr is not None else encoder_lr(model_config)
-    epochs = epochs_for(n_train=n_train, batch_size=batch, epochs=config.epochs, min_steps=config.min_steps,
-                        max_epochs=max(config.max_epochs, config.epochs))
+    if config.epochs is not None:  # asked for: as given
+        epochs = config.epochs
+    else:
+        epochs = epochs_for(n_train=n_train, batch_size=batch, epochs=DEFAULT_EPOCHS, min_steps=config.min_steps,
+                            max_epochs=max(config.max_epochs, DEFAULT_EPOCHS))
     return {"lr": lr, "batch_size": batch, "eval_batch_size": config.eval_batch_size or eval_batch,
             "epochs": epochs, "steps_per_epoch": math.ceil(n_train / batch), "truncation": config.truncation,
             "max_length": config.max_length}
