@@ -47,3 +47,31 @@ def test_head_tail_keeps_start_and_end(sample_frame):
     short = ["Great tea.", "Too sweet for me"]
     assert tokenize(tok, short, max_length=64, truncation="head_tail") == tokenize(tok, short, max_length=64)
     assert np.mean([len(x) for x in full]) > 64
+
+
+def test_recipes_benchmark_on_real_reviews(tmp_path, sample_frame, tiny_model):
+    """The recipes benchmark end to end on real reviews laid out like ../shared/data (two seeds, a
+    recipe and an option), with the simple models on the same splits."""
+    import json
+
+    from segcore.bench.recipes import main
+
+    data = tmp_path / "data" / "en"
+    data.mkdir(parents=True)
+    sample_frame.iloc[:160].to_csv(data / "amazon_fine_food_1k.csv", index=False)
+    sample_frame.iloc[160:320].to_csv(data / "amazon_fine_food_1k_b.csv", index=False)
+    out = tmp_path / "recipes.json"
+    assert main(["--sets", "amazon_en_2k", "--recipes", "seed", "--options", "augment", "--seeds", "2", "--limit", "120",
+                 "--data", str(tmp_path / "data"), "--model-en", str(tiny_model), "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    rows = result["rows"]
+    assert not [r for r in rows if "error" in r]
+    for seed in (42, 43):
+        got = {r["model"]: r for r in rows if r["seed"] == seed}
+        assert set(got) == {"tfidf", "frozen", "seed", "+augment"}
+        assert all(0 <= r["test"] <= 1 and 0 <= r["val"] <= 1 for r in got.values())
+        assert got["seed"]["recipe"]["lr"] == 8e-5 and got["seed"]["recipe"]["epochs"] == 4
+        # the option runs on the shipped default: ~70 training reviews, so the 300-step floor asks for 20 epochs
+        assert got["+augment"]["recipe"]["epochs"] == 20 and got["+augment"]["recipe"]["batch_size"] == 16
+    cells = result["table"]["seed"]["amazon_en_2k"]
+    assert "±" in cells  # two seeds: mean ± spread

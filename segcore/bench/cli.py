@@ -29,7 +29,10 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--model", default=None,
                    help="encoder: 'default' (MiniLM), 'bert-base' (bert-base-sized, random weights), a "
                         "folder or hub id (default: MiniLM on CPU; bert-base for the GPU training measurement)")
-    p.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(MEASUREMENTS)}")
+    p.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(MEASUREMENTS)}; 'recipes' "
+                                                "(not in the default set: hours on a CPU) compares fine-tuning "
+                                                "recipes and options on real review sets, see "
+                                                "python -m segcore.bench.recipes --help")
     p.add_argument("--rows", type=int, default=None, help="rows for the memory measurement")
     p.add_argument("--memory-model", choices=("run", "tiny"), default=None,
                    help="model for the memory measurement's big file: the fine-tuned MiniLM run (default) or "
@@ -50,6 +53,10 @@ def run_bench(args) -> int:
 
         raise SegscopeError("--device cuda: no CUDA device is visible.")
     only = tuple(x.strip() for x in args.only.split(",")) if args.only else MEASUREMENTS
+    if only == ("recipes",):
+        from .recipes import main as recipes_main
+
+        return recipes_main(["--out", args.out] if args.out else [])
     cfg = BenchConfig.for_run(quick=args.quick, device=device, model=args.model, seed=args.seed,
                               memory_rows=args.rows, memory_model=args.memory_model, only=only)
     if device == "cpu":
