@@ -74,9 +74,9 @@ def test_analyse_segments_profiles_strategies_and_reassignment(sample_frame):
     k = result.segment_model.k
     assert 2 <= k <= 8 and set(result.segment_model.silhouette) <= set(range(2, 7))
     interest_k = len(result.segment_model.centroids)
-    if interest_k > 1:  # the best silhouette among the interest ks that give at most 8 segments
-        assert result.segment_model.silhouette[interest_k] == max(
-            v for kk, v in result.segment_model.silhouette.items() if kk <= interest_k)
+    if interest_k > 1:  # the most interest clusters within 0.8 x the best silhouette (at most 8 segments)
+        sil = result.segment_model.silhouette
+        assert sil[interest_k] >= 0.8 * max(v for kk, v in sil.items() if kk <= interest_k)
     customers = result.customers
     assert customers["customer_id"].is_unique and len(customers) == reviews["customer_id"].nunique()
     for col in ("segment_id", "segment_name", "n_reviews", "mean_rating", "share_positive",
