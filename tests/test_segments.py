@@ -72,9 +72,9 @@ def test_analyse_segments_profiles_strategies_and_reassignment(sample_frame):
     templates = load_templates()
     result = analyse(reviews, probs, embs, labels=LABELS, templates=templates, seed=3)
     k = result.segment_model.k
-    assert 2 <= k <= 8 and set(result.segment_model.silhouette) <= set(range(2, 7))
+    assert 2 <= k <= 12 and set(result.segment_model.silhouette) <= set(range(2, 7))
     interest_k = len(result.segment_model.centroids)
-    if interest_k > 1:  # the most interest clusters within 0.8 x the best silhouette (at most 8 segments)
+    if interest_k > 1:  # the most interest clusters within 0.8 x the best silhouette (at most 12 segments)
         sil = result.segment_model.silhouette
         assert sil[interest_k] >= 0.8 * max(v for kk, v in sil.items() if kk <= interest_k)
     customers = result.customers

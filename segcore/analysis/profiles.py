@@ -125,7 +125,7 @@ def add_relative(profiles: dict[int, dict], overall: dict | None = None) -> None
         b = p["behaviour"]
         p["relative"] = {
             "attitude": attitude_word(p["label_shares"]),
-            "interest": (p.get("interest_terms") or p.get("keywords") or [None])[0],
+            "interest": p.get("interest_word") or (p.get("interest_terms") or p.get("keywords") or [None])[0],
             "attitude_terms": list(p.get("attitude_terms", [])),
             "overall_label_shares": {k: round(float(v), 4) for k, v in o_shares.items()},
             "share_vs_all": {k: round(float(p["label_shares"].get(k, 0) - v), 4) for k, v in o_shares.items()},
@@ -137,6 +137,8 @@ def add_relative(profiles: dict[int, dict], overall: dict | None = None) -> None
         }
 
 
+# seed-lexicon words that are mostly something else in reviews ("I can wear it" is not packaging)
+AMBIGUOUS_TERMS = {"can", "cans", "deal"}
 ASPECT_WORDS = {"size_fit": "fit", "ingredients": "ingredients", "ambience": "the venue"}
 
 
@@ -144,7 +146,8 @@ def review_aspects(reviews: pd.DataFrame) -> pd.Series:
     """Each review's aspects: the run's tagger's where it has one, else the seed lexicon's."""
     if "aspects" in reviews:
         return reviews["aspects"].map(parse_aspects)
-    return reviews["_text"].map(lambda t: sorted({a for _, _, a in lexicon_spans(str(t))}))
+    return reviews["_text"].map(lambda t: sorted({a for i, j, a in lexicon_spans(str(t))
+                                                  if str(t)[i:j].lower() not in AMBIGUOUS_TERMS}))
 
 
 def _attitude_terms(reviews: pd.DataFrame, interest: pd.Series, aspects: pd.Series) -> dict:
@@ -217,6 +220,7 @@ def name_segments(profiles: dict[int, dict], overall: dict) -> dict[int, str]:
             if word:
                 used_words.add(word)
         word = interest_word[key]
+        p["interest_word"] = word  # unique per interest cluster: plays name it too
         who = " ".join(x for x in (_value_prefix(p, overall), f"{word} buyers" if word else "customers") if x)
         mood = attitude_word(p["label_shares"])
         about = next((w for w in p.get("attitude_terms", []) if w != word), None)

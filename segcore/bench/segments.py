@@ -76,8 +76,8 @@ def measure_set(frame: pd.DataFrame, roles: dict, category: str, *, model_path: 
     given = frame[list(roles.values())].copy()
     prepared = prepare_reviews(given, ColumnMap(**roles))
     reviews, labels = prepared.reviews, prepared.labels
-    held = frame[category].reindex(prepared.original["row_id"].to_numpy()).astype(str).to_numpy() \
-        if "row_id" in prepared.original else frame[category].to_numpy()
+    # the held-back category of each kept review (row_id is the file's row); missing is a value too
+    held = frame[category].reindex(prepared.original["row_id"].to_numpy()).fillna("(missing)").astype(str).to_numpy()
     texts = reviews["_text"].tolist()
     started = time.perf_counter()
     emb = cached_embeddings(model_path, texts)
