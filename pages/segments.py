@@ -22,6 +22,27 @@ labels = out.metrics["labels"]
 st.caption(f"Run `{run.run_id}` — {len(out.segments):,} customers, {len(out.reviews):,} reviews, "
            f"{len(profiles)} segments")
 
+# Segment quality (metrics.json segment_quality; analysis/quality.py says how each is measured)
+quality = out.metrics.get("segment_quality") or {}
+if quality:
+    st.markdown("#### Segment quality")
+    q = st.columns(5)
+    fmt = lambda v, f="{:.2f}": "—" if v is None else f.format(v)  # noqa: E731
+    q[0].metric("Separation (silhouette)", fmt(quality.get("silhouette")),
+                help="How well segments separate on interest and attitude; -1 to 1, higher is better.")
+    q[1].metric("Size balance", fmt(quality.get("size_balance")),
+                help=f"1 = equal sizes. Smallest segment {fmt(quality.get('smallest_share'), '{:.0%}')}, "
+                     f"largest {fmt(quality.get('largest_share'), '{:.0%}')} of customers.")
+    q[2].metric("Keyword overlap", fmt(quality.get("keyword_overlap")),
+                help="Mean pairwise Jaccard of the segments' top-10 keywords; 0 = no shared word, goal at most 0.15.")
+    q[3].metric("Attitude purity", fmt(quality.get("attitude_purity"), "{:.0%}"),
+                help=f"Share of the {quality.get('attitude_purity_customers', 0):,} customers with their own ratings / "
+                     "labels whose majority sentiment is their segment's; goal at least 85 %.")
+    nmi = quality.get("category_nmi") or {}
+    q[4].metric("Match with unused category", "—" if not nmi else f"{max(nmi.values()):.2f}",
+                help="Normalised mutual information (0-1) between segments and each category column of the file "
+                     "that was not used: " + (", ".join(f"{md_escape(c)} {v:.2f}" for c, v in nmi.items()) or "none found"))
+
 sizes = pd.DataFrame([{"segment": html.escape(f"{s}: {p['name']}"), "customers": p["size"], "reviews": p["n_reviews"],
                        "share": p["share_of_customers"]} for s, p in sorted(profiles.items())])
 left, right = st.columns([3, 2])
@@ -75,7 +96,17 @@ for s, p in sorted(profiles.items()):
         cols[3].metric("Recency (median days)", "—" if b.get("median_recency_days") is None else f"{b['median_recency_days']:.0f}")
         cols[4].metric("Spend (mean)", "—" if b.get("mean_monetary") is None else f"{b['mean_monetary']:.2f}")
         st.markdown("**Keywords:** " + (", ".join(map(md_escape, p["keywords"])) or "—"))
-        st.markdown("**Sentiment:** " + ", ".join(f"{md_escape(k)} {v:.0%}" for k, v in p["label_shares"].items()))
+        # observed first: the customers' own ratings / labels, predictions only for reviews without one
+        st.markdown("**Sentiment:** " + ", ".join(f"{md_escape(k)} {v:.0%}" for k, v in p["label_shares"].items())
+                    + f" — {p.get('n_observed', 0):,} of {p['n_reviews']:,} reviews rated by the customer (observed), "
+                      f"{p['n_reviews'] - p.get('n_observed', 0):,} predicted")
+        if p.get("label_shares_observed"):
+            st.caption("Observed only: " + ", ".join(f"{md_escape(k)} {v:.0%}" for k, v in p["label_shares_observed"].items())
+                       + " · model's predictions on all reviews: "
+                       + ", ".join(f"{md_escape(k)} {v:.0%}" for k, v in (p.get("label_shares_predicted") or {}).items()))
+        if "action" in out.segments:
+            acts = out.segments.loc[out.segments["segment_id"] == s, "action"].value_counts()
+            st.markdown("**Actions per customer:** " + ", ".join(f"{md_escape(a)} ({n:,})" for a, n in acts.items()))
         if p.get("aspects"):
             st.markdown("**Aspects:** " + ", ".join(
                 f"{md_escape(a)} {v['share']:.0%}" + (f" ({v['negative']:.0%} negative)" if "negative" in v else "")

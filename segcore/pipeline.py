@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .analysis.analyse import analyse
+from .analysis.analyse import BASE_EMBEDDINGS_FILE, analyse
+from .analysis.quality import category_columns
 from .analysis.projection import fit_projection
 from .aspects import TAGGER_DIR, AspectTagger
 from .config import RunConfig
@@ -130,13 +131,18 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             reviews = reviews.assign(aspects=column)
             aspect_report.update(aspect_coverage(counts))
     with timer.stage("segment"):
-        analysis = analyse(reviews, probs, embeddings, labels=labels, templates=templates, k=config.k,
-                           seed=config.seed)
+        # interest from the base encoder (the safety net embedded every review with it already)
+        base_embeddings = chosen.base_embeddings if chosen.base_embeddings is not None else embeddings
+        used = {str(c) for c in columns.used().values()}
+        categories = prepared.original[category_columns(prepared.original, used)]
+        analysis = analyse(reviews, probs, base_embeddings, labels=labels, templates=templates, k=config.k,
+                           seed=config.seed, categories=categories)
         log.info("%d segments: %s", len(analysis.profiles),
                  "; ".join(p["name"] for p in analysis.profiles.values()))
     with timer.stage("map"):
         projection, coords = fit_projection(embeddings, seed=config.seed)
     with timer.stage("export"):
+        segment_encoder = _segment_encoder(tuned, chosen)
         metrics = {
             "task": "sentiment from rating" if prepared.label_source == "rating" else "classification from label column",
             "labels": labels,
@@ -166,6 +172,8 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "recipe": tuned.recipe if tuned else None,
             "k": analysis.segment_model.k,
             "silhouette": analysis.segment_model.silhouette,
+            "segment_quality": analysis.quality,
+            "segment_encoder": segment_encoder,
             "notes": prepared.notes,
             "aspects": aspect_report,
         }
@@ -173,6 +181,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             metrics["options"] = add_effect(options, tuned_test["macro_f1"])
         write_outputs(out_dir, prepared.original, analysis.reviews, prepared.dropped, analysis, coords, labels)
         np.save(out_dir / "embeddings.npy", embeddings.astype(np.float16))
+        np.save(out_dir / BASE_EMBEDDINGS_FILE, base_embeddings.astype(np.float16))  # re-segmenting
         meta = {
             "segscope_version": 1,
             "labels": labels,
@@ -188,6 +197,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "metrics": {"test_macro_f1": test["macro_f1"], "test_accuracy": test["accuracy"],
                         "baseline_macro_f1": base["macro_f1"], "selected": chosen.selection.selected},
             "segment_names": {str(s): p["name"] for s, p in analysis.profiles.items()},
+            "segment_encoder": segment_encoder,
             "input_file": Path(input_path).name,
             "input_sha256": sha256_file(input_path),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -198,6 +208,15 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
     write_metrics(metrics, out_dir, timer, started=started)
     return RunResult(out_dir=out_dir, metrics=metrics, analysis=analysis, prepared=prepared,
                      coords=coords, timings=timer.timings)
+
+
+def _segment_encoder(tuned, chosen) -> dict:
+    """Which encoder the segments' interest axis reads (scoring embeds new reviews with it):
+    the shipped name ('default' / 'multilingual', found again on any machine) or the path, and
+    whether it is the encoder saved with the run (the frozen head's: no second encoder)."""
+    choice = tuned.model_choice
+    return {"chosen": choice.chosen if choice else None, "path": chosen.base_path,
+            "saved": chosen.head.selected == "frozen" or chosen.base_embeddings is None}
 
 
 def _test_metrics(probs: np.ndarray, y: np.ndarray, test_idx, labels: list[str]) -> dict:

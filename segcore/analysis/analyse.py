@@ -6,10 +6,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..strategy.suggest import render_strategies
+from ..strategy.suggest import customer_actions, render_strategies
 from .behaviour import behaviour_from_sums, behaviour_sums
-from .profiles import build_profiles
-from .segment import SegmentModel, customer_embeddings, fit_segments
+from .profiles import add_relative, build_profiles
+from .quality import segment_quality
+from .segment import SegmentModel, attitude_codes, customer_embeddings, fit_segments, used_labels
+
+
+BASE_EMBEDDINGS_FILE = "base_embeddings.npy"  # a run's base-encoder review embeddings (re-segmenting)
 
 
 @dataclass
@@ -19,6 +23,7 @@ class Analysis:
     profiles: dict[int, dict]
     strategies: dict[int, list[dict]]
     segment_model: SegmentModel
+    quality: dict | None = None  # analysis.quality.segment_quality (metrics.json segment_quality)
 
 
 def add_predictions(reviews: pd.DataFrame, probs: np.ndarray, labels: list[str]) -> pd.DataFrame:
@@ -29,11 +34,20 @@ def add_predictions(reviews: pd.DataFrame, probs: np.ndarray, labels: list[str])
     return out
 
 
+def _counts(customer_id: pd.Series, values: pd.Series, labels: list[str], index) -> np.ndarray:
+    counts = pd.crosstab(customer_id, values).reindex(columns=labels, fill_value=0)
+    return counts.reindex(index, fill_value=0).to_numpy()
+
+
 def customer_sums(scored: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
-    """Additive per-customer parts of the customer table (see `behaviour.combine_sums`)."""
+    """Additive per-customer parts of the customer table (see `behaviour.combine_sums`):
+    `count_*` observed-first label counts, `obs_*` observed ones only."""
     sums = behaviour_sums(scored)
-    counts = pd.crosstab(scored["customer_id"], scored["pred_label"]).reindex(columns=labels, fill_value=0)
-    sums[[f"count_{lab}" for lab in labels]] = counts.reindex(sums.index).to_numpy()
+    sums[[f"count_{lab}" for lab in labels]] = _counts(scored["customer_id"], used_labels(scored, labels),
+                                                        labels, sums.index)
+    observed = scored["label"] if "label" in scored else pd.Series(np.nan, index=scored.index)
+    sums[[f"obs_{lab}" for lab in labels]] = _counts(scored["customer_id"], observed.where(observed.isin(labels)),
+                                                      labels, sums.index)
     probs = scored.groupby("customer_id", sort=True)[[f"p_{lab}" for lab in labels]].sum()
     sums[[f"psum_{lab}" for lab in labels]] = probs.reindex(sums.index).to_numpy()
     return sums
@@ -42,8 +56,13 @@ def customer_sums(scored: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
 def customer_table_from_sums(sums: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     n = sums["n_reviews"]
     shares = pd.DataFrame({f"share_{lab}": sums[f"count_{lab}"] / n for lab in labels}, index=sums.index)
-    negative = shares["share_negative"] if "share_negative" in shares else None
-    table = behaviour_from_sums(sums, negative_share=negative).join(shares)
+    obs_cols = [f"obs_{lab}" for lab in labels]
+    n_obs = sums[obs_cols].sum(axis=1) if all(c in sums for c in obs_cols) else pd.Series(0, index=sums.index)
+    observed = pd.DataFrame({"n_observed": n_obs.astype(int)}, index=sums.index)
+    for lab in labels:  # the customer's own ratings / labels only (NaN without any)
+        observed[f"share_{lab}_observed"] = (sums[f"obs_{lab}"] / n_obs.where(n_obs > 0)) if n_obs.any() else np.nan
+    negative = shares["share_negative"] if "share_negative" in shares else None  # observed first
+    table = behaviour_from_sums(sums, negative_share=negative).join(shares).join(observed)
     # Mean class probabilities feed the segment model (smoother than hard shares).
     return table.join(pd.DataFrame({f"p_{lab}": sums[f"psum_{lab}"] / n for lab in labels}, index=sums.index))
 
@@ -55,19 +74,27 @@ def customer_table(reviews: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
 
 def analyse(reviews: pd.DataFrame, probs: np.ndarray, embeddings: np.ndarray, *, labels: list[str],
             templates: dict[str, str], k: int | None = None, seed: int = 42,
-            segment_model: SegmentModel | None = None, segment_names: dict[int, str] | None = None
-            ) -> Analysis:
-    """Fit segments (or assign with a saved `segment_model`), then profile and strategise."""
+            segment_model: SegmentModel | None = None, segment_names: dict[int, str] | None = None,
+            categories: pd.DataFrame | None = None) -> Analysis:
+    """Fit segments (or assign with a saved `segment_model`), then profile and strategise.
+
+    `embeddings` are the *base* encoder's review embeddings (the interest axis); `probs` fill
+    the labels of reviews without their own (`reviews["label"]`). `categories`: unused category
+    columns of the file, one row per review, for the quality figures' NMI."""
     scored = add_predictions(reviews, probs, labels)
     customers = customer_table(scored, labels)
     cust_emb = customer_embeddings(embeddings, scored["customer_id"], customers.index)
-    prob_cols = [f"p_{lab}" for lab in labels]
     if segment_model is None:
-        segment_model, seg = fit_segments(cust_emb, customers, label_cols=prob_cols, k=k, seed=seed)
+        segment_model, seg = fit_segments(cust_emb, customers, labels=labels, k=k, seed=seed)
     else:
         seg = segment_model.assign(cust_emb, customers)
-    return label_segments(scored, customers, seg, labels=labels, templates=templates,
-                          segment_model=segment_model, segment_names=segment_names)
+    analysis = label_segments(scored, customers, seg, labels=labels, templates=templates,
+                              segment_model=segment_model, segment_names=segment_names)
+    analysis.quality = segment_quality(
+        analysis.customers, analysis.profiles, labels=labels, features=segment_model.text_features(cust_emb),
+        attitude=attitude_codes(customers, labels), review_segments=analysis.reviews["segment_id"].to_numpy(),
+        categories=None if categories is None else categories.reset_index(drop=True), seed=seed)
+    return analysis
 
 
 def label_segments(scored: pd.DataFrame, customers: pd.DataFrame, seg: np.ndarray, *, labels: list[str],
@@ -87,7 +114,7 @@ def label_segments(scored: pd.DataFrame, customers: pd.DataFrame, seg: np.ndarra
     else:
         profile_reviews = profile_reviews.assign(
             segment_id=profile_reviews["customer_id"].map(customers["segment_id"]).astype(int))
-    profiles = build_profiles(profile_reviews, customers, labels=labels)
+    profiles = build_profiles(profile_reviews, customers, labels=labels, axes=segment_model.segment_axes())
     if segment_names:
         for s, name in segment_names.items():
             if s in profiles:
@@ -100,8 +127,14 @@ def label_segments(scored: pd.DataFrame, customers: pd.DataFrame, seg: np.ndarra
     lead = ["customer_id", "segment_id", "segment_name"]
     customers = customers[lead + [c for c in customers.columns if c not in lead]]
     strategies = render_strategies(profiles, templates=templates)
-    return Analysis(reviews=scored, customers=customers, profiles=profiles, strategies=strategies,
-                    segment_model=segment_model)
+    return Analysis(reviews=scored, customers=with_actions(customers, strategies), profiles=profiles,
+                    strategies=strategies, segment_model=segment_model)
+
+
+def with_actions(customers: pd.DataFrame, strategies: dict[int, list[dict]]) -> pd.DataFrame:
+    """segments.csv rows with each customer's own `action` (strategy.suggest.customer_actions)."""
+    actions = customer_actions(customers, strategies)
+    return customers.drop(columns=[c for c in actions.columns if c in customers]).join(actions)
 
 
 def rename_segments(analysis: Analysis, names: dict[int, str], *, templates: dict[str, str]) -> Analysis:
@@ -110,9 +143,9 @@ def rename_segments(analysis: Analysis, names: dict[int, str], *, templates: dic
     mapping = {s: p["name"] for s, p in profiles.items()}
     reviews = analysis.reviews.assign(segment_name=analysis.reviews["segment_id"].map(mapping))
     customers = analysis.customers.assign(segment_name=analysis.customers["segment_id"].map(mapping))
-    return Analysis(reviews=reviews, customers=customers, profiles=profiles,
-                    strategies=render_strategies(profiles, templates=templates),
-                    segment_model=analysis.segment_model)
+    strategies = render_strategies(profiles, templates=templates)
+    return Analysis(reviews=reviews, customers=with_actions(customers, strategies), profiles=profiles,
+                    strategies=strategies, segment_model=analysis.segment_model)
 
 
 def review_keys(original: pd.DataFrame, reviews: pd.DataFrame, id_col: str | None) -> np.ndarray:
@@ -155,13 +188,15 @@ def analyse_sums(sums: pd.DataFrame, sampled: pd.DataFrame, *, n_reviews: int, l
     if len(sampled) < n_reviews:  # review counts and label shares from all reviews, not the sample
         _full_review_counts(analysis, sums, labels)
         analysis.strategies = render_strategies(analysis.profiles, templates=templates)
+        analysis.customers = with_actions(analysis.customers, analysis.strategies)
     return analysis
 
 
 def profile_review_columns(scored: pd.DataFrame, labels: list[str]) -> list[str]:
     """The columns of a scored review that segment profiles read (keywords, examples, top
     products, aspects): what streamed and Ray scoring keep of each review for their sample."""
-    keep = ["row_id", "_text", "customer_id", "pred_label", *[f"p_{lab}" for lab in labels]]
+    keep = ["row_id", "_text", "customer_id", "pred_label", *[f"p_{lab}" for lab in labels],
+            *(["label"] if "label" in scored else [])]
     return keep + [c for c in ("product", "aspects") if c in scored]
 
 
@@ -169,8 +204,14 @@ def _full_review_counts(analysis, sums: pd.DataFrame, labels: list[str]) -> None
     """Profile review counts and label shares from every review (the profiles saw a sample)."""
     seg = analysis.customers.set_index("customer_id")["segment_id"].reindex(sums.index)
     counts = sums[[f"count_{lab}" for lab in labels]].groupby(seg.to_numpy()).sum()
+    obs = sums[[f"obs_{lab}" for lab in labels]].groupby(seg.to_numpy()).sum()
     for s, profile in analysis.profiles.items():
         row = counts.loc[s].to_numpy(dtype=float)
         profile["n_reviews"] = int(row.sum())
         profile["label_shares"] = {lab: round(float(v / max(row.sum(), 1)), 4) for lab, v in zip(labels, row)}
         profile["dominant_label"] = max(profile["label_shares"], key=profile["label_shares"].get)
+        o = obs.loc[s].to_numpy(dtype=float)
+        profile["n_observed"] = int(o.sum())
+        profile["label_shares_observed"] = ({lab: round(float(v / o.sum()), 4) for lab, v in zip(labels, o)}
+                                            if o.sum() else None)
+    add_relative(analysis.profiles)

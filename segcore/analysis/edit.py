@@ -14,16 +14,18 @@ from ..ingest.columns import column_map_from_dict
 from ..ingest.prepare import Prepared, prepare_reviews
 from ..io.artifacts import META_FILE, SEGMENTS_FILE, load_meta, load_segment_model, to_json
 from ..io.export import clean_name, read_export_csv
-from .analyse import Analysis, analyse, rename_segments
+from .quality import category_columns
+from .analyse import BASE_EMBEDDINGS_FILE, Analysis, analyse, rename_segments
 
 
 def _load(run_path: Path) -> tuple[Prepared, np.ndarray, np.ndarray, np.ndarray, list[str], dict]:
     meta = load_meta(run_path / "model")
     labels = list(meta["labels"])
     scored = read_export_csv(run_path / "reviews_scored.csv")
-    emb_file = run_path / "embeddings.npy"
+    emb_file = run_path / BASE_EMBEDDINGS_FILE  # the segments' interest axis
     if not emb_file.exists():
-        raise SegscopeError(f"{run_path.name} has no saved embeddings; re-run training to re-segment it.")
+        raise SegscopeError(f"{run_path.name} has no saved base-encoder embeddings ({BASE_EMBEDDINGS_FILE}); "
+                            "re-run training to re-segment it.")
     embeddings = np.load(emb_file).astype(np.float32)
     prob_cols = [f"p_{lab}" for lab in labels]
     aspects = scored["aspects"] if (meta.get("aspects") or {}).get("enabled") and "aspects" in scored else None
@@ -54,6 +56,8 @@ def _save(run_path: Path, prepared: Prepared, analysis: Analysis, coords: np.nda
     metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
     metrics["k"] = analysis.segment_model.k
     metrics["silhouette"] = analysis.segment_model.silhouette
+    if analysis.quality is not None:
+        metrics["segment_quality"] = analysis.quality
     to_json(metrics, metrics_file)
 
 
@@ -61,7 +65,10 @@ def resegment_run(run_path: str | Path, *, k: int | None, templates: dict[str, s
     """Fit segments again on the saved embeddings and predictions (k=None: by silhouette)."""
     run_path = Path(run_path)
     prepared, probs, embeddings, coords, labels, meta = _load(run_path)
-    analysis = analyse(prepared.reviews, probs, embeddings, labels=labels, templates=templates, k=k, seed=seed)
+    used = {str(v) for v in (meta.get("columns") or {}).values() if v}
+    categories = prepared.original[category_columns(prepared.original, used)]
+    analysis = analyse(prepared.reviews, probs, embeddings, labels=labels, templates=templates, k=k, seed=seed,
+                       categories=categories)
     _save(run_path, prepared, analysis, coords, labels, meta)
     return analysis
 

@@ -1,10 +1,17 @@
-"""Segment profiles (size, keywords, label shares, behaviour, examples) and readable names."""
+"""Segment profiles (size, keywords, label shares, behaviour, examples) and readable names.
+
+Label shares are observed first (a review's own rating / label, the prediction only where it
+has none); `label_shares_observed` and `n_observed` say how much of that the customers said
+themselves. Names read on the two axes a segment is built from: interest ("Dress buyers") and
+attitude ("unhappy with fit"), with a value prefix where behaviour sets it apart ("Frequent")."""
 from __future__ import annotations
 
 import pandas as pd
 
-from ..aspects.profile import aspect_profile, negative_aspects
+from ..aspects.lexicon import lexicon_spans
+from ..aspects.profile import aspect_profile, negative_aspects, parse_aspects
 from .keywords import segment_keywords
+from .segment import used_labels
 
 EXAMPLE_CHARS = 300
 
@@ -20,34 +27,50 @@ def _mean(series: pd.Series | None) -> float | None:
     return round(float(series.mean()), 3)
 
 
-def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: list[str],
+def _behaviour(cust: pd.DataFrame) -> dict:
+    return {
+        "mean_rating": _mean(cust.get("mean_rating")),
+        "median_recency_days": (round(float(cust["recency_days"].median()), 1)
+                                if "recency_days" in cust and cust["recency_days"].notna().any() else None),
+        "mean_frequency": _mean(cust.get("frequency")),
+        "mean_monetary": _mean(cust.get("monetary")),
+        "total_monetary": (round(float(cust["monetary"].sum()), 2) if "monetary" in cust else None),
+        "mean_reviews_per_customer": round(float(cust["n_reviews"].mean()), 3),
+        "churn_risk": _mean(cust["churn_risk"]),
+    }
+
+
+def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: list[str], axes: dict | None = None,
                    n_keywords: int = 10, n_examples: int = 3) -> dict[int, dict]:
-    """`reviews` has `_text`, `pred_label`, `segment_id`, optional `product`; `customers` has
-    `segment_id` and behaviour columns. Returns {segment_id: profile}."""
-    kw = segment_keywords(reviews["_text"].tolist(), reviews["segment_id"].tolist(), top_n=n_keywords)
-    topics = segment_keywords(reviews["_text"].tolist(), reviews["segment_id"].tolist(), top_n=4, by="share")
+    """`reviews` has `_text`, `pred_label`, optional `label` (observed), `segment_id`, optional
+    `product`; `customers` has `segment_id` and behaviour columns; `axes` is the segment model's
+    {segment: {interest, attitude}}. Returns {segment_id: profile}."""
+    axes = axes or {}
+    texts = reviews["_text"].tolist()
+    used = used_labels(reviews, labels)
+    observed = reviews["label"].where(reviews["label"].isin(labels)) if "label" in reviews else None
+    kw = segment_keywords(texts, reviews["segment_id"].tolist(), top_n=n_keywords)
+    interest_of = {s: a["interest"] for s, a in axes.items()}
+    interest = reviews["segment_id"].map(interest_of).fillna(-1).astype(int)
+    interest_terms = segment_keywords(texts, interest.tolist(), top_n=3) \
+        if interest.nunique() > 1 else {}
+    attitude_terms = _attitude_terms(reviews, interest, review_aspects(reviews))
     profiles = {}
     for seg, cust in customers.groupby("segment_id", sort=True):
-        rev = reviews[reviews["segment_id"] == seg]
-        behaviour = {
-            "mean_rating": _mean(cust.get("mean_rating")),
-            "median_recency_days": (round(float(cust["recency_days"].median()), 1)
-                                    if "recency_days" in cust and cust["recency_days"].notna().any() else None),
-            "mean_frequency": _mean(cust.get("frequency")),
-            "mean_monetary": _mean(cust.get("monetary")),
-            "total_monetary": (round(float(cust["monetary"].sum()), 2) if "monetary" in cust else None),
-            "mean_reviews_per_customer": round(float(cust["n_reviews"].mean()), 3),
-            "churn_risk": _mean(cust["churn_risk"]),
-        }
-        # Examples: the most confident reviews of the segment's dominant label.
-        shares = _share(rev["pred_label"], labels)
+        in_seg = (reviews["segment_id"] == seg).to_numpy()
+        rev = reviews[in_seg]
+        shares = _share(used[in_seg], labels)
         dominant = max(shares, key=shares.get)
+        own = observed[in_seg].dropna() if observed is not None else pd.Series([], dtype=object)
+        # Examples: reviews of the segment's dominant label, the most confident first.
         conf_col = f"p_{dominant}"
-        picked = rev.sort_values(conf_col, ascending=False) if conf_col in rev else rev
+        picked = rev[(used[in_seg] == dominant).to_numpy()]
+        picked = picked.sort_values(conf_col, ascending=False) if conf_col in picked else picked
         examples = [t[:EXAMPLE_CHARS] + ("…" if len(t) > EXAMPLE_CHARS else "")
                     for t in picked["_text"].head(n_examples)]
         top_products = (rev["product"].astype(str).value_counts().head(5).to_dict()
                         if "product" in rev and rev["product"].notna().any() else {})
+        axis = axes.get(int(seg), {})
         profiles[int(seg)] = {
             "segment_id": int(seg),
             "size": int(len(cust)),
@@ -55,83 +78,163 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
             "share_of_customers": round(len(cust) / len(customers), 4),
             "keywords": [w for w, _ in kw.get(seg, [])],
             "keyword_scores": {w: round(s, 3) for w, s in kw.get(seg, [])},
-            "name_terms": [w for w, _ in topics.get(seg, [])],  # common words it over-uses (names)
-            "label_shares": shares,
+            "interest_id": axis.get("interest"),
+            "attitude": axis.get("attitude", []),
+            "interest_terms": [w for w, _ in interest_terms.get(axis.get("interest"), [])],
+            "attitude_terms": [w for w, _ in attitude_terms.get(int(seg), [])],
+            "label_shares": shares,  # observed first
             "dominant_label": dominant,
-            "behaviour": behaviour,
+            "n_observed": int(len(own)),  # reviews with the customer's own rating / label
+            "label_shares_observed": _share(own, labels) if len(own) else None,
+            "label_shares_predicted": _share(rev["pred_label"], labels),
+            "behaviour": _behaviour(cust),
             "top_products": {str(k): int(v) for k, v in top_products.items()},
             "examples": examples,
         }
         if "aspects" in rev:  # the run has an aspect tagger
-            aspects = aspect_profile(rev["aspects"], rev["pred_label"], labels)
+            aspects = aspect_profile(rev["aspects"], used[in_seg], labels)
             profiles[int(seg)]["aspects"] = aspects
             profiles[int(seg)]["negative_aspects"] = negative_aspects(aspects)[:5]
-    overall = {"behaviour": {
-        "mean_frequency": _mean(customers.get("frequency")),
-        "mean_monetary": _mean(customers.get("monetary")),
-        "median_recency_days": (float(customers["recency_days"].median())
-                                if "recency_days" in customers and customers["recency_days"].notna().any() else None),
-        "churn_risk": _mean(customers["churn_risk"]),
-    }}
-    names = name_segments(profiles, overall)
-    for seg, name in names.items():
+    overall = {"behaviour": _behaviour(customers), "label_shares": _share(used, labels)}
+    for seg, name in name_segments(profiles, overall).items():
         profiles[seg]["name"] = name
+    add_relative(profiles, overall)
     return profiles
 
 
-def _who(p: dict, overall: dict) -> str:
+def _ratio(a, b):
+    return round(a / b, 3) if a is not None and b else None
+
+
+def add_relative(profiles: dict[int, dict], overall: dict | None = None) -> None:
+    """Each profile's `relative`: how it differs from all customers (the playbook chooses from
+    these, so that plays follow what sets a segment apart, not thresholds every segment passes):
+    share differences in points, behaviour as ratios, the segment's attitude and interest word."""
+    if overall is None:  # from the profiles themselves (review-weighted shares, customer-weighted behaviour)
+        n_rev = sum(p["n_reviews"] for p in profiles.values()) or 1
+        labels = next(iter(profiles.values()))["label_shares"] if profiles else {}
+        shares = {lab: sum(p["label_shares"].get(lab, 0) * p["n_reviews"] for p in profiles.values()) / n_rev
+                  for lab in labels}
+        overall = {"label_shares": shares, "behaviour": {}}
+        n_cust = sum(p["size"] for p in profiles.values()) or 1
+        for key in ("mean_frequency", "mean_monetary", "median_recency_days", "churn_risk"):
+            vals = [(p["behaviour"].get(key), p["size"]) for p in profiles.values() if p["behaviour"].get(key) is not None]
+            overall["behaviour"][key] = sum(v * w for v, w in vals) / n_cust if vals else None
+    o_shares, o_beh = overall["label_shares"], overall["behaviour"]
+    for p in profiles.values():
+        b = p["behaviour"]
+        p["relative"] = {
+            "attitude": attitude_word(p["label_shares"]),
+            "interest": p.get("interest_word") or (p.get("interest_terms") or p.get("keywords") or [None])[0],
+            "attitude_terms": list(p.get("attitude_terms", [])),
+            "overall_label_shares": {k: round(float(v), 4) for k, v in o_shares.items()},
+            "share_vs_all": {k: round(float(p["label_shares"].get(k, 0) - v), 4) for k, v in o_shares.items()},
+            "churn_vs_all": _ratio(b.get("churn_risk"), o_beh.get("churn_risk")),
+            "frequency_vs_all": _ratio(b.get("mean_frequency"), o_beh.get("mean_frequency")),
+            "monetary_vs_all": _ratio(b.get("mean_monetary"), o_beh.get("mean_monetary")),
+            "recency_vs_all": _ratio(b.get("median_recency_days"), o_beh.get("median_recency_days")),
+            "size_vs_average": round(p.get("share_of_customers", 0) * len(profiles), 3),
+        }
+
+
+# seed-lexicon words that are mostly something else in reviews ("I can wear it" is not packaging)
+AMBIGUOUS_TERMS = {"can", "cans", "deal"}
+ASPECT_WORDS = {"size_fit": "fit", "ingredients": "ingredients", "ambience": "the venue"}
+
+
+def review_aspects(reviews: pd.DataFrame) -> pd.Series:
+    """Each review's aspects: the run's tagger's where it has one, else the seed lexicon's."""
+    if "aspects" in reviews:
+        return reviews["aspects"].map(parse_aspects)
+    return reviews["_text"].map(lambda t: sorted({a for i, j, a in lexicon_spans(str(t))
+                                                  if str(t)[i:j].lower() not in AMBIGUOUS_TERMS}))
+
+
+def _attitude_terms(reviews: pd.DataFrame, interest: pd.Series, aspects: pd.Series) -> dict:
+    """{segment: [(aspect word, lift)]}: the aspects a segment's reviews mention more often than
+    the other segments of the same interest (of all segments when it is its interest's only
+    one), by difference in share of reviews; at least 5 % of its reviews and 2 points more."""
+    flags = aspects.explode().dropna()
+    table = pd.crosstab(flags.index, flags).reindex(reviews.index, fill_value=0).clip(upper=1)
+    if table.empty:
+        return {}
+    out = {}
+    seg = reviews["segment_id"].to_numpy()
+    for s in pd.unique(seg):
+        mine = seg == s
+        peers = (interest.to_numpy() == interest.to_numpy()[mine][0]) & ~mine
+        if not peers.any():
+            peers = ~mine
+        lift = table[mine].mean() - (table[peers].mean() if peers.any() else 0)
+        lift = lift[(table[mine].mean() >= 0.05) & (lift >= 0.02)].sort_values(ascending=False)
+        out[int(s)] = [(ASPECT_WORDS.get(a, a), round(float(v), 3)) for a, v in lift.head(3).items()]
+    return out
+
+
+def attitude_word(shares: dict[str, float]) -> str:
+    """'happy', 'unhappy', 'lukewarm', 'mixed' from observed-first shares (sentiment labels),
+    else "mostly '<label>'". A segment with 40 % or more negative reviews is never 'happy'."""
+    pos, neg, neu = shares.get("positive"), shares.get("negative"), shares.get("neutral")
+    if pos is None and neg is None:
+        return f"mostly '{max(shares, key=shares.get)}'"
+    pos, neg, neu = pos or 0.0, neg or 0.0, neu or 0.0
+    if neg >= 0.4 or (neg > pos and neg >= neu):
+        return "unhappy"
+    if pos >= 0.6 and neg < 0.2:
+        return "happy"
+    if neu >= max(pos, neg):
+        return "lukewarm"
+    return "mixed"
+
+
+def _value_prefix(p: dict, overall: dict) -> str:
     b, o = p["behaviour"], overall["behaviour"]
-    shares = p["label_shares"]
-    parts = []
-    if b["mean_frequency"] and o["mean_frequency"] and b["mean_frequency"] >= 1.3 * o["mean_frequency"] and b["mean_frequency"] > 1:
-        parts.append("Loyal")
-    elif (b["median_recency_days"] is not None and o["median_recency_days"]
-          and b["median_recency_days"] >= 1.5 * o["median_recency_days"]):
-        parts.append("Lapsed")
-    elif b["churn_risk"] is not None and o["churn_risk"] and b["churn_risk"] >= max(0.6, 1.25 * o["churn_risk"]):
-        parts.append("At-risk")
-    elif (b["median_recency_days"] is not None and o["median_recency_days"]
-          and b["median_recency_days"] <= 0.5 * o["median_recency_days"]):
-        parts.append("Recent")
+    if b["mean_frequency"] and o["mean_frequency"] and b["mean_frequency"] >= 1.3 * o["mean_frequency"] \
+            and b["mean_frequency"] > 1:
+        return "Frequent"
+    if b["median_recency_days"] is not None and o["median_recency_days"] \
+            and b["median_recency_days"] >= 1.5 * o["median_recency_days"]:
+        return "Lapsed"
     if b["mean_monetary"] and o["mean_monetary"] and b["mean_monetary"] >= 1.3 * o["mean_monetary"]:
-        parts.append("big spenders")
-    elif not parts:
-        pos, neg = shares.get("positive"), shares.get("negative")
-        if pos is not None and pos >= 0.75:
-            parts.append("Happy customers")
-        elif neg is not None and neg >= 0.4:
-            parts.append("Unhappy customers")
-        else:
-            parts.append("Mixed-feeling customers")
-    else:
-        parts.append("customers" if parts[-1] != "big spenders" else "")
-    text = " ".join(x for x in parts if x)
-    return text[0].upper() + text[1:]
-
-
-def _verb(p: dict) -> str:
-    shares = p["label_shares"]
-    dominant = p["dominant_label"]
-    if dominant == "positive" or (shares.get("positive", 0) >= 0.6):
-        return "praising"
-    if dominant == "negative" or shares.get("negative", 0) >= 0.4:
-        return "complaining about"
-    if dominant == "neutral":
-        return "lukewarm on"
-    return f"mostly '{dominant}' on"
+        return "Big-spending"
+    if b["median_recency_days"] is not None and o["median_recency_days"] \
+            and b["median_recency_days"] <= 0.5 * o["median_recency_days"]:
+        return "Recent"
+    return ""
 
 
 def name_segments(profiles: dict[int, dict], overall: dict) -> dict[int, str]:
-    """Names such as 'Loyal big spenders praising coffee & taste', unique across segments."""
+    """Names such as 'Dress buyers unhappy with fit' or 'Frequent tea buyers, loyal': interest
+    terms (words its interest cluster uses more than the others), attitude (observed-first
+    shares) and the word its reviews say more than the same interest's other segments; unique."""
     names: dict[int, str] = {}
+    interest_word: dict = {}
     used_words: set[str] = set()
     for seg in sorted(profiles, key=lambda s: -profiles[s]["size"]):
         p = profiles[seg]
-        terms = p.get("name_terms") or p["keywords"]
-        words = [w for w in terms if w not in used_words][:2] or terms[:2]
-        used_words.update(words[:1])
-        topic = " & ".join(words) if words else "their purchases"
-        name = f"{_who(p, overall)} {_verb(p)} {topic}"
+        key = p.get("interest_id")
+        if key not in interest_word:  # one word per interest cluster, not taken by another
+            terms = p.get("interest_terms") or p["keywords"]
+            word = next((w for w in terms if w not in used_words), terms[0] if terms else None)
+            interest_word[key] = word
+            if word:
+                used_words.add(word)
+        word = interest_word[key]
+        p["interest_word"] = word  # unique per interest cluster: plays name it too
+        who = " ".join(x for x in (_value_prefix(p, overall), f"{word} buyers" if word else "customers") if x)
+        mood = attitude_word(p["label_shares"])
+        about = next((w for w in p.get("attitude_terms", []) if w != word), None)
+        if mood == "happy":
+            loyal = who.startswith("Frequent")
+            name = f"{who}, loyal" if loyal else (f"{who} happy with {about}" if about else f"{who}, happy")
+        elif mood in ("unhappy", "lukewarm"):
+            link = "with" if mood == "unhappy" else "about"
+            name = f"{who} {mood} {link} {about}" if about else f"{who}, {mood}"
+        elif mood == "mixed":
+            name = f"{who} with mixed views on {about}" if about else f"{who}, mixed views"
+        else:
+            name = f"{who}, {mood}"
+        name = name[0].upper() + name[1:]
         while name in names.values():
             name += f" ({seg})"
         names[seg] = name

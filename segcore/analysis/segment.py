@@ -1,5 +1,18 @@
-"""Customer segmentation: customer vectors from text + sentiment + behaviour, k-means with k
-chosen by silhouette, and a saved model that assigns new customers to the nearest centroid."""
+"""Customer segmentation on two explicit axes: interest x attitude.
+
+- interest: k-means on the PCA of each customer's mean *base-encoder* review embedding (the
+  encoder before fine-tuning: fine-tuning for sentiment teaches it to ignore topic);
+- attitude: the customer's majority label, observed first (their own rating / label), the
+  model's prediction only for reviews without one.
+
+A segment is an (interest cluster, attitude) cell; cells smaller than `min_share` of the
+customers join the neighbouring attitude of the same interest cluster, so no segment is a
+handful of people. Measured on real reviews (README, Segments): against fine-tuned embeddings +
+label probabilities (the earlier model), NMI with the product went from 0.17 to 0.43 on 1,000
+Amazon food reviews, with 98 % of customers in a segment of their own majority sentiment.
+
+The saved model (`to_dict`) holds the PCA, the interest centroids and the cell table, so a new
+customer gets a segment id from their base embeddings and their labels alone."""
 from __future__ import annotations
 
 import logging
@@ -10,69 +23,96 @@ import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
+from threadpoolctl import threadpool_limits
 
 log = logging.getLogger(__name__)
 
 BEHAVIOUR_FEATURES = ("recency_days", "frequency", "monetary")
-MAX_TEXT_COMPONENTS = 8
+MAX_TEXT_COMPONENTS = 16
+MODEL_VERSION = 2
+MIN_CELL_SHARE = 0.02  # an attitude cell below 2 % of customers joins its neighbour
+MIN_CELL_CUSTOMERS = 5
+# Auto-k: at most 12 segments (up to 6 interests x their attitudes). With 8, the Women's Clothing
+# reviews (3 attitudes each) got 2 interest clusters: NMI with Class Name 0.04 instead of 0.31.
+AUTO_MAX_SEGMENTS = 12
 
 
 @dataclass
 class SegmentModel:
-    """Everything needed to place a customer vector into a segment later."""
+    """Everything needed to place a customer into a segment later."""
 
-    label_cols: list[str]
-    behaviour_cols: list[str]
+    labels: list[str]
     pca_mean: np.ndarray
     pca_components: np.ndarray
-    scale_mean: np.ndarray
-    scale_std: np.ndarray
-    weights: np.ndarray
-    centroids: np.ndarray
-    silhouette: dict[int, float] = field(default_factory=dict)
+    centroids: np.ndarray  # interest clusters, in PCA space
+    cells: np.ndarray  # (n_interest, n_labels) -> segment id
+    silhouette: dict[int, float] = field(default_factory=dict)  # interest k -> silhouette
 
     @property
     def k(self) -> int:
-        return len(self.centroids)
+        return int(self.cells.max()) + 1 if self.cells.size else 1
+
+    @property
+    def label_cols(self) -> list[str]:
+        return [f"p_{lab}" for lab in self.labels]
 
     def to_dict(self) -> dict:
-        return {"label_cols": self.label_cols, "behaviour_cols": self.behaviour_cols,
-                "pca_mean": self.pca_mean.tolist(), "pca_components": self.pca_components.tolist(),
-                "scale_mean": self.scale_mean.tolist(), "scale_std": self.scale_std.tolist(),
-                "weights": self.weights.tolist(), "centroids": self.centroids.tolist(),
+        return {"version": MODEL_VERSION, "labels": self.labels, "pca_mean": self.pca_mean.tolist(),
+                "pca_components": self.pca_components.tolist(), "centroids": self.centroids.tolist(),
+                "cells": self.cells.tolist(), "label_cols": self.label_cols,
                 "silhouette": {str(k): v for k, v in self.silhouette.items()}}
 
     @classmethod
     def from_dict(cls, d: dict) -> "SegmentModel":
-        arr = {k: np.asarray(d[k], dtype=np.float64) for k in
-               ("pca_mean", "pca_components", "scale_mean", "scale_std", "weights", "centroids")}
-        return cls(label_cols=list(d["label_cols"]), behaviour_cols=list(d["behaviour_cols"]),
+        if d.get("version") != MODEL_VERSION:
+            raise ValueError("saved by an earlier segscope (segments from fine-tuned embeddings); "
+                             "re-segment or re-run training")
+        arr = {k: np.asarray(d[k], dtype=np.float64) for k in ("pca_mean", "pca_components", "centroids")}
+        return cls(labels=list(d["labels"]), cells=np.asarray(d["cells"], dtype=int),
                    silhouette={int(k): v for k, v in d.get("silhouette", {}).items()}, **arr)
 
     def text_features(self, emb: np.ndarray) -> np.ndarray:
         return (emb - self.pca_mean) @ self.pca_components.T
 
-    def raw_features(self, emb: np.ndarray, customers: pd.DataFrame, *, text: np.ndarray | None = None
-                     ) -> np.ndarray:
-        """`text` (already projected customer embeddings) replaces `emb` when given."""
-        if text is None:
-            text = self.text_features(emb)
-        shares = customers[self.label_cols].to_numpy(dtype=np.float64)
-        behaviour = np.log1p(customers[self.behaviour_cols].clip(lower=0).fillna(0)
-                             .to_numpy(dtype=np.float64)) if self.behaviour_cols else np.zeros((len(customers), 0))
-        return np.hstack([text, shares, behaviour])
-
-    def features(self, emb: np.ndarray | None, customers: pd.DataFrame, *, text: np.ndarray | None = None
-                 ) -> np.ndarray:
-        return (self.raw_features(emb, customers, text=text) - self.scale_mean) / self.scale_std * self.weights
+    def interest(self, text: np.ndarray) -> np.ndarray:
+        d = ((text[:, None, :] - self.centroids[None, :, :]) ** 2).sum(-1)
+        return d.argmin(axis=1)
 
     def assign(self, emb: np.ndarray | None, customers: pd.DataFrame, *, text: np.ndarray | None = None
                ) -> np.ndarray:
-        """Nearest centroid. PCA is linear, so a streamed caller can pass `text`: per-customer
-        means of `text_features` of unit review embeddings, instead of 384-d means."""
-        x = self.features(emb, customers, text=text)
-        d = ((x[:, None, :] - self.centroids[None, :, :]) ** 2).sum(-1)
-        return d.argmin(axis=1)
+        """Segment ids: nearest interest centre x the customer's attitude. PCA is linear, so a
+        streamed caller can pass `text`: per-customer means of `text_features` of unit base
+        review embeddings, instead of the 384-d means."""
+        if text is None:
+            text = self.text_features(emb)
+        return self.cells[self.interest(text), attitude_codes(customers, self.labels)]
+
+    def segment_axes(self) -> dict[int, dict]:
+        """{segment: {"interest": cluster id, "attitude": [labels]}}."""
+        out: dict[int, dict] = {}
+        for c, row in enumerate(self.cells):
+            for a, seg in enumerate(row):
+                entry = out.setdefault(int(seg), {"interest": c, "attitude": []})
+                entry["attitude"].append(self.labels[a])
+        return out
+
+
+def used_labels(scored: pd.DataFrame, labels: list[str]) -> pd.Series:
+    """Observed first: a review's own label (from its rating / label column) where it has one
+    of `labels`, the prediction otherwise."""
+    if "label" not in scored:
+        return scored["pred_label"].astype(object)
+    own = scored["label"].where(scored["label"].isin(labels))
+    return own.fillna(scored["pred_label"]).astype(object)
+
+
+def attitude_codes(customers: pd.DataFrame, labels: list[str]) -> np.ndarray:
+    """Each customer's majority label (index into `labels`): observed-first shares (`share_*`),
+    ties broken by the mean predicted probabilities (`p_*`)."""
+    shares = customers[[f"share_{lab}" for lab in labels]].to_numpy(dtype=np.float64)
+    probs = customers[[f"p_{lab}" for lab in labels]].to_numpy(dtype=np.float64) \
+        if all(f"p_{lab}" in customers for lab in labels) else np.zeros_like(shares)
+    return (np.nan_to_num(shares) + 1e-3 * np.nan_to_num(probs)).argmax(axis=1)
 
 
 def customer_embeddings(embeddings: np.ndarray, customer_ids: pd.Series, order: pd.Index) -> np.ndarray:
@@ -85,54 +125,98 @@ def customer_embeddings(embeddings: np.ndarray, customer_ids: pd.Series, order: 
     return sums / np.maximum(counts, 1)
 
 
-def _block_weights(sizes: list[int]) -> np.ndarray:
-    # Each block (text, sentiment, behaviour) gets the same total variance, whatever its width.
-    return np.concatenate([np.full(s, 1 / np.sqrt(s)) for s in sizes if s])
+def _cells(interest: np.ndarray, attitude: np.ndarray, n_interest: int, n_labels: int, min_size: int,
+           max_cells: int | None = None) -> np.ndarray:
+    """(interest, attitude) -> cell key, small cells merged into the nearest attitude (in label
+    order, e.g. negative < neutral < positive; ties to the lower one) of the same interest.
+    With `max_cells` (one interest cluster only), the smallest cells merge until that many are left."""
+    table = np.arange(n_interest * n_labels).reshape(n_interest, n_labels)
+    counts = np.zeros((n_interest, n_labels), dtype=int)
+    np.add.at(counts, (interest, attitude), 1)
+    for c in range(n_interest):
+        while True:
+            keys = np.unique(table[c])
+            size = {key: counts[c][table[c] == key].sum() for key in keys}
+            small = [key for key in keys if 0 < size[key] < min_size]
+            if max_cells is not None and len([x for x in keys if size[x] > 0]) > max_cells:
+                small = [x for x in keys if size[x] > 0]
+            if len(keys) <= 1 or not small:
+                break
+            key = min(small, key=lambda x: size[x])
+            cols = np.flatnonzero(table[c] == key)
+            others = [x for x in keys if x != key and size[x] > 0] or [x for x in keys if x != key]
+            # distance in label order between the two groups' nearest members
+            target = min(others, key=lambda x: (min(abs(i - j) for i in cols for j in np.flatnonzero(table[c] == x)),
+                                                 np.flatnonzero(table[c] == x).min()))
+            table[c][table[c] == key] = target
+        # attitudes nobody in this cluster has: the cluster's largest cell
+        empty = [a for a in range(n_labels) if counts[c][table[c] == table[c][a]].sum() == 0]
+        if empty and counts[c].sum():
+            biggest = max(np.unique(table[c]), key=lambda x: counts[c][table[c] == x].sum())
+            table[c][empty] = biggest
+    return table
 
 
-def fit_segments(cust_emb: np.ndarray, customers: pd.DataFrame, *, label_cols: list[str],
-                 k: int | None = None, k_range: tuple[int, int] = (3, 8), seed: int = 42
-                 ) -> tuple[SegmentModel, np.ndarray]:
-    """Fit the segment model; returns it and each customer's segment id."""
+def _number_by_size(table: np.ndarray, interest: np.ndarray, attitude: np.ndarray) -> np.ndarray:
+    """Cell keys -> segment ids 0.. by customer count (0 = largest), ties by key: stable ids."""
+    seg = table[interest, attitude]
+    keys, counts = np.unique(seg, return_counts=True)
+    all_keys = np.unique(table)
+    sizes = {k: 0 for k in all_keys} | dict(zip(keys.tolist(), counts.tolist()))
+    order = sorted(all_keys.tolist(), key=lambda k: (-sizes[k], k))
+    remap = {k: i for i, k in enumerate(order)}
+    return np.vectorize(remap.get)(table)
+
+
+def fit_segments(cust_emb: np.ndarray, customers: pd.DataFrame, *, labels: list[str],
+                 k: int | None = None, k_range: tuple[int, int] = (3, AUTO_MAX_SEGMENTS), seed: int = 42,
+                 min_share: float = MIN_CELL_SHARE) -> tuple[SegmentModel, np.ndarray]:
+    """Fit the segment model on customers' base embeddings and observed-first label shares;
+    returns it and each customer's segment id.
+
+    `k` is the most segments wanted (the most interest clusters that fit); without it the most
+    interest clusters (2-6) giving at most `k_range[1]` segments whose silhouette is at least
+    0.8 x the best. Interest clusters are numbered by size,
+    segments by customer count (0 = largest)."""
     n = len(customers)
-    behaviour_cols = [c for c in BEHAVIOUR_FEATURES if c in customers and customers[c].notna().any()]
     n_comp = max(1, min(MAX_TEXT_COMPONENTS, n - 1, cust_emb.shape[1]))
     pca = PCA(n_components=n_comp, random_state=seed).fit(cust_emb)
-    model = SegmentModel(label_cols=list(label_cols), behaviour_cols=behaviour_cols,
-                         pca_mean=pca.mean_, pca_components=pca.components_,
-                         scale_mean=np.zeros(0), scale_std=np.zeros(0), weights=np.zeros(0),
-                         centroids=np.zeros((0, 0)))
-    raw = model.raw_features(cust_emb, customers)
-    model.scale_mean = raw.mean(axis=0)
-    std = raw.std(axis=0)
-    model.scale_std = np.where(std > 1e-9, std, 1.0)
-    model.weights = _block_weights([n_comp, len(label_cols), len(behaviour_cols)])
-    x = model.features(cust_emb, customers)
+    x = pca.transform(cust_emb)
+    attitude = attitude_codes(customers, labels)
+    min_size = max(MIN_CELL_CUSTOMERS, int(np.ceil(min_share * n)))
+    model = SegmentModel(labels=list(labels), pca_mean=pca.mean_, pca_components=pca.components_,
+                         centroids=x.mean(axis=0, keepdims=True), cells=np.zeros((1, len(labels)), dtype=int))
     if n < 3:
-        model.centroids = x.mean(axis=0, keepdims=True)
-        return model, np.zeros(n, dtype=int)
-    if k is not None:
-        candidates = [max(1, min(k, n))]
-    else:
-        lo, hi = k_range
-        hi = min(hi, n - 1)
-        candidates = list(range(min(lo, hi), hi + 1)) or [2]
-    best = None
-    for kk in candidates:
-        km = KMeans(n_clusters=kk, n_init=5, random_state=seed).fit(x)
-        if kk > 1 and len(set(km.labels_)) > 1:
+        table = _cells(np.zeros(n, dtype=int), attitude, 1, len(labels), 1)
+        model.cells = _number_by_size(table, np.zeros(n, dtype=int), attitude)
+        return model, model.assign(None, customers, text=x)
+    most = k if k is not None else k_range[1]
+    fitting = []
+    for ki in range(1, min(most, n - 1, 6 if k is None else most) + 1):
+        # one thread: on a busy 2-core machine OpenMP k-means took 10 s instead of 0.07 s (1,000 x 16)
+        with threadpool_limits(1):
+            km = KMeans(n_clusters=ki, n_init=5, random_state=seed).fit(x)
+        table = _cells(km.labels_, attitude, ki, len(labels), min_size, max_cells=most if ki == 1 else None)
+        n_seg = len(np.unique(table[km.labels_, attitude]))
+        if ki > 1 and len(set(km.labels_)) > 1:
             score = float(silhouette_score(x, km.labels_, sample_size=min(n, 4000), random_state=seed))
+            model.silhouette[ki] = round(score, 4)
         else:
-            score = 0.0
-        model.silhouette[kk] = round(score, 4)
-        if best is None or (k is None and score > best[0]) or k is not None:
-            best = (score, km)
-    log.info("silhouette by k: %s", model.silhouette)
-    km = best[1]
-    # Number segments by size (0 = largest) so ids are stable and readable.
-    sizes = np.bincount(km.labels_, minlength=km.n_clusters)
-    order = np.argsort(-sizes, kind="stable")
-    remap = np.empty_like(order)
-    remap[order] = np.arange(len(order))
+            score = -1.0
+        if n_seg > most:
+            break
+        fitting.append((ki, score, km, table))
+    log.info("interest silhouette by k: %s", model.silhouette)
+    # The most interest clusters that fit in `most` segments; auto also needs a silhouette of at
+    # least 0.8 x the best, so no split without structure (on the Amazon food sample this gave
+    # 3 interest clusters instead of 2: NMI with the product 0.24 -> 0.35, purity 0.98 -> 0.97).
+    floor = 0.8 * max((f[1] for f in fitting if f[0] > 1), default=0.0)
+    best = max((f for f in fitting if k is not None or f[0] == 1 or f[1] >= floor), key=lambda f: f[0])
+    _, _, km, table = best
+    # interest clusters numbered by size too
+    order = np.argsort(-np.bincount(km.labels_, minlength=km.n_clusters), kind="stable")
     model.centroids = km.cluster_centers_[order]
-    return model, remap[km.labels_]
+    table = table[order]
+    interest = model.interest(x)
+    model.cells = _number_by_size(table, interest, attitude)
+    return model, model.cells[interest, attitude]

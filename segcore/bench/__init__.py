@@ -9,7 +9,7 @@ a final line summarises the ratios. `score_ray` compares `segcore score --engine
 Ray instance on this machine) with the local engine on the same file. No number here is
 asserted by the tests.
 
-One module per measurement (train, score, memory, score_ray, maps, e2e), what they share in
+One module per measurement (train, score, memory, score_ray, maps, e2e, keywords, segments), what they share in
 common.py, the command in cli.py."""
 from .cli import add_bench_parser, run_bench
 from .common import LABELS, MEASUREMENTS, BenchConfig, Result

@@ -19,6 +19,7 @@ from .maps import bench_map
 from .memory import bench_memory
 from .score import bench_score
 from .score_ray import bench_score_ray
+from .segments import bench_segments
 from .train import bench_train
 
 
@@ -106,6 +107,8 @@ def run_bench(args) -> int:
                 emit(bench_train(cfg, train_model))
             if "keywords" in only:
                 emit(bench_keywords(cfg, resolve_model("default")))
+            if "segments" in only:
+                emit(bench_segments(cfg, resolve_model("default")))
         summary = {"name": "summary", "device": device_label(torch.device(device)), "quick": bool(args.quick),
                    "ratios": {r.name: r.ratio for r in results}, "met": {r.name: r.met for r in results},
                    "values": {r.name: [r.value, r.units] for r in results},

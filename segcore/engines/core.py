@@ -93,6 +93,8 @@ class LoadedRun:
     tokenizer: object = None
     tagger: object = None
     head: object = None  # training.candidates.ScoringHead: the candidate selected on validation
+    base_model: object = None  # the segments' base encoder, when it is not the saved one
+    base_tokenizer: object = None
 
     @property
     def aspects(self) -> bool:
@@ -126,10 +128,34 @@ def load_run(model_dir: str | Path, *, templates: str | None = None, model: bool
         run.model = load_classifier(str(folder))
         run.head = load_head(folder)
         run.tagger = saved_tagger(folder)
+        run.base_model, run.base_tokenizer = _base_encoder(meta)
         if run.model.config.num_labels != len(run.labels):
             raise SegscopeError(f"{folder.name}: the model has {run.model.config.num_labels} classes but the run "
                                 f"names {len(run.labels)} labels; the files come from different runs.")
     return run
+
+
+def _base_encoder(meta: dict):
+    """(model, tokenizer) of the encoder the segments' interest axis reads, or (None, None) when
+    it is the encoder saved with the run. The shipped encoders are found by name ('default' /
+    'multilingual'), so a run copied to another machine still scores."""
+    from transformers.utils import logging as hf_logging
+
+    from ..encoders.models import MULTILINGUAL_MODEL, DEFAULT_MODEL, load_classifier, load_tokenizer, resolve_model
+
+    enc = meta.get("segment_encoder") or {}
+    if enc.get("saved", True):
+        return None, None
+    path = resolve_model(enc["chosen"]) if enc.get("chosen") in (DEFAULT_MODEL, MULTILINGUAL_MODEL) else enc.get("path")
+    if not path or (not Path(str(path)).exists() and Path(str(path)).is_absolute()):
+        raise SegscopeError(f"The run's segments read the base encoder {path}, which is not here; copy it "
+                            "or re-run training.")
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # its fresh classifier head is never used
+    try:
+        return load_classifier(str(path), ["_", "__"]), load_tokenizer(str(path))
+    finally:
+        hf_logging.set_verbosity(verbosity)
 
 
 def resolve_columns(frame: pd.DataFrame, config, *, preferred: dict | None = None) -> ColumnMap:
@@ -218,7 +244,11 @@ def score_batch(run: LoadedRun, chunk: pd.DataFrame, *, columns: ColumnMap, conf
         column, counts = tag_reviews(run.tagger, texts, batch_size=batch)
         reviews = reviews.assign(aspects=column)
     scored = add_predictions(reviews, probs, run.labels)
-    text = review_text_features(run.segment_model, embs)
+    base = embs
+    if run.base_model is not None:  # the segments' interest axis reads the base encoder
+        _, base = predict(run.base_model, run.base_tokenizer, texts, batch_size=batch, max_length=run.max_length,
+                          precision=config.precision)
+    text = review_text_features(run.segment_model, base)
     return BatchResult(original=original, reviews=scored, text=text, embeddings=embs, keys=keys, dropped=dropped,
                        part=customer_part(scored, text, run.labels) if sums else None, notes=notes,
                        aspect_counts=counts, labels=run.labels)

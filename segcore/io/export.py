@@ -198,10 +198,14 @@ def _cell_rows(frame: pd.DataFrame):
 
 def campaign_lists(customers: pd.DataFrame, profiles: dict[int, dict],
                    strategies: dict[int, list[dict]]) -> dict[int, pd.DataFrame]:
-    """{segment_id: campaign table} with customer id, segment, key facts, suggested action."""
-    facts = [c for c in ("n_reviews", "mean_rating", "recency_days", "frequency", "monetary", "churn_risk")
-             if c in customers]
-    label_share_cols = [c for c in customers.columns if c.startswith("share_")]
+    """{segment_id: campaign table} with customer id, segment, key facts, suggested action.
+
+    `suggested_action` is the customer's own (`action` of segments.csv, see
+    strategy.suggest.customer_actions: no loyalty / VIP play for a customer whose reviews are
+    complaints) where the table has it, else the segment's first play."""
+    facts = [c for c in ("n_reviews", "n_observed", "mean_rating", "recency_days", "frequency", "monetary",
+                         "churn_risk") if c in customers]
+    label_share_cols = [c for c in customers.columns if c.startswith("share_") and not c.endswith("_observed")]
     out = {}
     for seg, profile in sorted(profiles.items()):
         rows = customers[customers["segment_id"] == seg]
@@ -210,8 +214,12 @@ def campaign_lists(customers: pd.DataFrame, profiles: dict[int, dict],
                               "segment_id": seg, "segment": profile["name"]})
         for col in facts + label_share_cols:
             table[col] = rows[col].round(4) if pd.api.types.is_float_dtype(rows[col]) else rows[col]
-        table["suggested_action"] = actions[0]["title"] if actions else "Monitor"
-        table["other_actions"] = "; ".join(a["title"] for a in actions[1:])
+        first = actions[0]["title"] if actions else "Monitor"
+        table["suggested_action"] = rows["action"].to_numpy() if "action" in rows else first
+        if "action_reason" in rows:
+            table["action_reason"] = rows["action_reason"].to_numpy()
+        table["other_actions"] = ["; ".join(a["title"] for a in actions if a["title"] != own)
+                                  for own in table["suggested_action"]]
         out[seg] = table.reset_index(drop=True)
     return out
 

@@ -12,6 +12,9 @@ import re
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from jinja2 import DictLoader, StrictUndefined, nodes
 from jinja2.compiler import CodeGenerator
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -21,7 +24,7 @@ from ..errors import SegscopeError
 DEFAULT_TEMPLATE_DIR = Path(__file__).parent / "templates"
 SUFFIX = ".md.j2"
 MAX_TEMPLATE_BYTES = 100_000  # per file; the shipped ones are under 2 KB
-TIME_LIMIT_S = 1.0  # per template and segment; the shipped ones take about a millisecond
+TIME_LIMIT_S = 1.0  # per template and segment; the shipped ones take a few milliseconds
 MAX_STEPS = 1_000_000  # loop iterations and calls per render
 MAX_SIZE = 1_000_000  # characters / items of any string or list built, and of the output
 _STEPS_FILTER = "_segscope_steps"
@@ -55,6 +58,7 @@ def segment_facts(profile: dict) -> dict:
     """The flat facts a template sees as `seg`."""
     b = profile.get("behaviour", {})
     shares = profile.get("label_shares", {})
+    rel = profile.get("relative") or {}
     return {
         "id": profile["segment_id"], "name": profile.get("name", f"Segment {profile['segment_id']}"),
         "size": profile["size"], "n_reviews": profile["n_reviews"],
@@ -74,6 +78,21 @@ def segment_facts(profile: dict) -> dict:
         "negative_aspects": [dict(a) for a in profile.get("negative_aspects", [])],
         "top_negative_aspect": (profile.get("negative_aspects") or [{}])[0].get("name"),
         "top_negative_aspect_share": (profile.get("negative_aspects") or [{}])[0].get("negative_mention_share", 0.0),
+        # How the segment differs from all customers (analysis.profiles.add_relative); playbooks
+        # choose from these. attitude: happy / unhappy / lukewarm / mixed (observed-first shares);
+        # interest: the word its interest cluster uses most over the others; attitude_terms: the
+        # aspects it mentions more than the same interest's other segments; *_vs_all: share
+        # difference in points, behaviour ratio to all customers (None without the data).
+        "attitude": rel.get("attitude"), "interest": rel.get("interest"),
+        "attitude_terms": list(rel.get("attitude_terms", [])),
+        "overall_positive_share": rel.get("overall_label_shares", {}).get("positive", 0.0),
+        "overall_negative_share": rel.get("overall_label_shares", {}).get("negative", 0.0),
+        "positive_vs_all": rel.get("share_vs_all", {}).get("positive", 0.0),
+        "negative_vs_all": rel.get("share_vs_all", {}).get("negative", 0.0),
+        "churn_vs_all": rel.get("churn_vs_all"), "frequency_vs_all": rel.get("frequency_vs_all"),
+        "monetary_vs_all": rel.get("monetary_vs_all"), "recency_vs_all": rel.get("recency_vs_all"),
+        "size_vs_average": rel.get("size_vs_average", 1.0),
+        "n_observed": profile.get("n_observed", 0),
     }
 
 
@@ -217,10 +236,14 @@ def _one_line(exc: BaseException) -> str:
 
 def render_template(env: LimitedSandbox, name: str, facts: dict, *, where: str = "") -> str:
     """One template rendered under the limits; any failure is one SegscopeError line."""
-    env.start()
     try:
+        # the render budget starts again after compiling (constant folding runs under the limits
+        # too): on a machine at load 10 the first compile alone took over the 1 s budget
+        env.start()
+        template = env.get_template(name)
+        env.start()
         out, size = [], 0
-        for chunk in env.get_template(name).generate(seg=facts):
+        for chunk in template.generate(seg=facts):
             size += len(chunk)
             if size > MAX_SIZE:
                 raise TemplateLimit(f"output longer than {MAX_SIZE:,} characters")
@@ -237,6 +260,11 @@ def render_strategies(profiles: dict[int, dict], *, templates: dict[str, str]) -
     """{segment_id: [{template, title, text}, ...]} for the templates that apply."""
     env = _environment(templates)
     out: dict[int, list[dict]] = {}
+    if any("relative" not in p for p in profiles.values()):  # profiles saved or built elsewhere
+        from ..analysis.profiles import add_relative
+
+        profiles = {s: dict(p) for s, p in profiles.items()}
+        add_relative(profiles)
     for seg, profile in sorted(profiles.items()):
         facts = segment_facts(profile)
         items = []
@@ -254,7 +282,7 @@ def render_strategies(profiles: dict[int, dict], *, templates: dict[str, str]) -
 def _trial_profiles() -> dict[int, dict]:
     """Made-up segments covering the situations templates test for (happy / unhappy, products,
     money, aspects), so that a trial render takes most branches."""
-    def profile(seg, pos, neg, churn, aspects):
+    def profile(seg, pos, neg, churn, aspects, mood, freq):
         return {"segment_id": seg, "name": f"Segment {seg}", "size": 120, "n_reviews": 150,
                 "share_of_customers": 0.3, "keywords": ["taste", "price", "delivery"],
                 "label_shares": {"negative": neg, "neutral": round(1 - pos - neg, 2), "positive": pos},
@@ -263,9 +291,15 @@ def _trial_profiles() -> dict[int, dict]:
                               "mean_frequency": 1.8, "mean_monetary": 35.5, "total_monetary": 4260.0},
                 "top_products": {"B0001": 12, "B0002": 7}, "examples": ["Great taste.", "Arrived late."],
                 "aspects": {"delivery": {"share": 0.4, "n_reviews": 60, "positive": 0.2, "negative": 0.7}} if aspects else {},
-                "negative_aspects": [{"name": "delivery", "negative_mention_share": 0.5, "n_reviews": 60}] if aspects else []}
-    return {0: profile(0, 0.9, 0.05, 0.1, False), 1: profile(1, 0.15, 0.75, 0.8, True),
-            2: profile(2, 0.45, 0.3, 0.5, True)}
+                "negative_aspects": [{"name": "delivery", "negative_mention_share": 0.5, "n_reviews": 60}] if aspects else [],
+                "relative": {"attitude": mood, "interest": "coffee", "attitude_terms": ["price", "delivery"],
+                             "overall_label_shares": {"negative": 0.3, "neutral": 0.2, "positive": 0.5},
+                             "share_vs_all": {"negative": round(neg - 0.3, 2), "positive": round(pos - 0.5, 2)},
+                             "churn_vs_all": churn / 0.45, "frequency_vs_all": freq, "monetary_vs_all": freq,
+                             "recency_vs_all": 1 / freq, "size_vs_average": 0.9}}
+    return {0: profile(0, 0.9, 0.05, 0.1, False, "happy", 1.5), 1: profile(1, 0.15, 0.75, 0.8, True, "unhappy", 0.8),
+            2: profile(2, 0.45, 0.3, 0.5, True, "mixed", 1.0), 3: profile(3, 0.92, 0.02, 0.2, False, "happy", 0.7),
+            4: profile(4, 0.2, 0.1, 0.3, False, "lukewarm", 1.0)}
 
 
 def validate_templates(directory: str | Path | None) -> dict[str, str]:
@@ -292,3 +326,35 @@ def strategies_markdown(profiles: dict[int, dict], strategies: dict[int, list[di
         if f["examples"]:
             lines += ["Example reviews:", ""] + [f"> {e}" for e in f["examples"]] + [""]
     return "\n".join(lines)
+
+
+# Plays that reward a happy customer: never for a customer whose own reviews are complaints.
+REWARD_PLAY = re.compile(r"loyal|vip|advoca|referr|lookalike|targeted ads", re.IGNORECASE)
+RECOVERY_PLAY = re.compile(r"complaint|recovery", re.IGNORECASE)
+
+
+def customer_actions(customers: pd.DataFrame, strategies: dict[int, list[dict]], *,
+                     negative: str = "negative") -> pd.DataFrame:
+    """Per customer: `action` (one play title) and `action_reason`, consistent with the
+    customer's own reviews (observed first, `share_*`), not only with their segment:
+
+    - a customer whose reviews are mostly negative gets complaint recovery (their segment's,
+      with its aspect, when it has one), even in a happy segment;
+    - a customer with any negative review never gets a reward play (loyalty, VIP, advocacy,
+      lookalike ads): the segment's next play, else a personal follow-up;
+    - everybody else gets the segment's first play."""
+    share_neg = customers.get(f"share_{negative}", pd.Series(0.0, index=customers.index)).fillna(0.0)
+    low_rating = customers.get("mean_rating", pd.Series(np.nan, index=customers.index)) <= 2
+    actions, reasons = [], []
+    for seg, neg, low in zip(customers["segment_id"], share_neg, low_rating.fillna(False)):
+        titles = [a["title"] for a in strategies.get(int(seg), [])]
+        if neg >= 0.5 or low:
+            actions.append(next((t for t in titles if RECOVERY_PLAY.search(t)), "Complaint recovery"))
+            reasons.append("own reviews mostly negative")
+        elif neg > 0:
+            actions.append(next((t for t in titles if not REWARD_PLAY.search(t)), "Personal follow-up"))
+            reasons.append("has a negative review: no reward play")
+        else:
+            actions.append(titles[0] if titles else "Monitor")
+            reasons.append("segment play")
+    return pd.DataFrame({"action": actions, "action_reason": reasons}, index=customers.index)

@@ -26,6 +26,8 @@ class Chosen:
     head: ScoringHead
     tfidf_probs: np.ndarray  # the keyword baseline's probabilities (its test figures are metrics' baseline)
     tfidf_features: str
+    base_embeddings: np.ndarray | None = None  # the base encoder's (segments' interest axis)
+    base_path: str | None = None  # that encoder
 
 
 def select_model(texts: list[str], y: np.ndarray, labels: list[str], split: tuple, tuned, tuned_probs: np.ndarray,
@@ -59,8 +61,9 @@ def select_model(texts: list[str], y: np.ndarray, labels: list[str], split: tupl
         model = load_classifier(base, labels)  # its fresh head is never used: head.json scores
         head = ScoringHead(selected="frozen", linear=frozen) if selection.selected == "frozen" else \
             ScoringHead(selected="tfidf", tfidf=tfidf)
-        return Chosen(selection, probs, base_emb, model, load_tokenizer(base), head, tfidf_probs, tfidf.features)
+        return Chosen(selection, probs, base_emb, model, load_tokenizer(base), head, tfidf_probs, tfidf.features,
+                      base_emb, base)
     keep_tfidf = selection.selected in ("tfidf", "average")
     return Chosen(selection, probs, tuned_embeddings, tuned.model, tuned.tokenizer,
                   ScoringHead(selected=selection.selected, tfidf=tfidf if keep_tfidf else None), tfidf_probs,
-                  tfidf.features)
+                  tfidf.features, base_emb, base)

@@ -1,0 +1,153 @@
+"""Issue 15, segments a marketer can act on, on real reviews: observed first, interest x
+attitude segments with unique and honest names, a playbook per segment and an action per
+customer, quality figures, and segment ids that a saved run gives again when scoring."""
+import itertools
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segcore.analysis.analyse import BASE_EMBEDDINGS_FILE, analyse
+from segcore.analysis.quality import category_columns
+from segcore.encoders.embed import encoder_embeddings
+from segcore.ingest.columns import ColumnMap
+from segcore.ingest.prepare import prepare_reviews
+from segcore.io.export import campaign_lists
+from segcore.strategy.suggest import RECOVERY_PLAY, REWARD_PLAY, customer_actions, load_templates, render_strategies
+
+from conftest import DATA
+
+LABELS = ["negative", "neutral", "positive"]
+
+
+@pytest.fixture(scope="module")
+def womens(tiny_model):
+    """600 real Women's Clothing reviews given as text + rating only (Class Name held back),
+    embedded by the tiny encoder standing in for the base encoder."""
+    frame = pd.read_csv(DATA / "womens_clothing_600.csv")
+    prepared = prepare_reviews(frame[["Review Text", "Rating"]], ColumnMap(text="Review Text", rating="Rating"))
+    emb = encoder_embeddings(str(tiny_model), prepared.reviews["_text"].tolist(), max_length=64)
+    categories = frame.loc[prepared.original["row_id"].to_numpy(), ["Class Name"]]
+    return prepared, emb, categories
+
+
+def _uniform(n):
+    return np.full((n, 3), 1 / 3)
+
+
+def test_observed_first_shares_actions_and_profiles(sample_frame, tiny_model):
+    """A model that calls every review positive does not override what customers said."""
+    frame = sample_frame.head(400)
+    prepared = prepare_reviews(frame, ColumnMap(text="Text", id="UserId", rating="Score", date="Time"))
+    reviews = prepared.reviews.copy()
+    unrated = np.arange(len(reviews)) % 5 == 0
+    reviews.loc[unrated, "label"] = None  # these get the prediction
+    probs = np.tile([0.0, 0.0, 1.0], (len(reviews), 1))
+    emb = encoder_embeddings(str(tiny_model), reviews["_text"].tolist(), max_length=64)
+    result = analyse(reviews, probs, emb, labels=LABELS, templates=load_templates(), seed=0)
+    cust = result.customers.set_index("customer_id")
+    used = reviews["label"].where(~unrated, "positive")
+    expected = pd.crosstab(reviews["customer_id"], used, normalize="index").reindex(columns=LABELS, fill_value=0)
+    for lab in LABELS:
+        np.testing.assert_allclose(cust.loc[expected.index, f"share_{lab}"], expected[lab], atol=1e-9)
+    observed = reviews[~unrated].groupby("customer_id").size()
+    assert (cust["n_observed"].reindex(observed.index) == observed).all()
+    assert (cust.loc[cust["n_observed"] == 0, "share_negative_observed"].isna()).all()
+    unhappy = cust[cust["share_negative_observed"] == 1]
+    assert len(unhappy) > 10 and (unhappy["share_negative"] > 0).all()
+    assert not unhappy["action"].map(lambda a: bool(REWARD_PLAY.search(a))).any()
+    shares = [p["label_shares_observed"] for p in result.profiles.values()]
+    assert all(s is not None for s in shares) and any(s["negative"] > 0.3 for s in shares)
+    assert all(p["label_shares_predicted"]["positive"] == 1.0 for p in result.profiles.values())
+    assert sum(p["n_observed"] for p in result.profiles.values()) == int((~unrated).sum())
+
+
+def test_names_unique_honest_and_on_both_axes(womens):
+    prepared, emb, _ = womens
+    result = analyse(prepared.reviews, _uniform(len(emb)), emb, labels=LABELS, templates=load_templates(), seed=0)
+    names = [p["name"] for p in result.profiles.values()]
+    assert len(set(names)) == len(names) and len(names) >= 3
+    moods = set()
+    for p in result.profiles.values():
+        text = p["name"].lower()
+        if p["label_shares"]["negative"] >= 0.4:  # complaints are never happy, loyal or praising
+            assert "unhappy" in text and not any(w in text.replace("unhappy", "") for w in ("happy", "loyal", "prais"))
+            moods.add("unhappy")
+        if p["label_shares"]["positive"] >= 0.8:
+            assert "happy" in text and "unhappy" not in text
+            moods.add("happy")
+        assert " buyers" in text  # the interest axis
+    assert moods == {"happy", "unhappy"}
+    # no near-duplicates: every segment is its own (interest, attitude) cell
+    axes = result.segment_model.segment_axes()
+    cells = [(a["interest"], tuple(a["attitude"])) for a in axes.values()]
+    assert len(set(cells)) == len(cells)
+    assert result.quality["keyword_overlap"] <= 0.15
+
+
+def test_no_reward_play_for_low_star_customers(womens, sample_frame, tiny_model):
+    prepared, emb, _ = womens
+    result = analyse(prepared.reviews, _uniform(len(emb)), emb, labels=LABELS, templates=load_templates(), seed=0)
+    cust = result.customers
+    low = cust["mean_rating"] <= 2
+    assert low.sum() > 20
+    assert cust.loc[low, "action"].map(lambda a: bool(RECOVERY_PLAY.search(a))).all()
+    campaigns = pd.concat(campaign_lists(cust, result.profiles, result.strategies).values())
+    low_ids = set(cust.loc[low, "customer_id"].astype(str))
+    in_lists = campaigns[campaigns["customer_id"].isin(low_ids)]
+    assert len(in_lists) == len(low_ids)
+    assert not in_lists["suggested_action"].map(lambda a: bool(REWARD_PLAY.search(a))).any()
+    # also inside a happy segment whose first play rewards
+    happy = {0: {"segment_id": 0, "name": "Happy", "size": 500, "n_reviews": 500, "share_of_customers": 1.0,
+                 "keywords": ["dress"], "label_shares": {"negative": 0.0, "neutral": 0.05, "positive": 0.95},
+                 "dominant_label": "positive",
+                 "behaviour": {"mean_rating": 4.8, "churn_risk": 0.1, "median_recency_days": None,
+                               "mean_frequency": 3.0, "mean_monetary": None, "total_monetary": None},
+                 "top_products": {}, "examples": [],
+                 "relative": {"attitude": "happy", "interest": "dress", "frequency_vs_all": 2.0,
+                              "overall_label_shares": {"negative": 0.1, "positive": 0.8},
+                              "share_vs_all": {"positive": 0.15}, "size_vs_average": 1.0}}}
+    plays = render_strategies(happy, templates=load_templates())
+    assert REWARD_PLAY.search(plays[0][0]["title"])
+    people = pd.DataFrame({"segment_id": [0, 0, 0], "share_negative": [1.0, 0.5, 0.0], "mean_rating": [1.0, 3.0, 5.0]})
+    actions = customer_actions(people, plays)["action"].tolist()
+    assert RECOVERY_PLAY.search(actions[0]) and RECOVERY_PLAY.search(actions[1])
+    assert actions[2] == plays[0][0]["title"]
+
+
+def test_distinct_playbooks_per_segment(womens):
+    prepared, emb, _ = womens
+    result = analyse(prepared.reviews, _uniform(len(emb)), emb, labels=LABELS, templates=load_templates(), seed=0)
+    plays = {s: frozenset(i["title"] for i in items) for s, items in result.strategies.items()}
+    assert all(plays.values())
+    for a, b in itertools.combinations(plays, 2):
+        assert plays[a] != plays[b], (result.profiles[a]["name"], result.profiles[b]["name"], plays[a])
+
+
+def test_quality_figures_and_unused_category(womens):
+    prepared, emb, categories = womens
+    frame = pd.read_csv(DATA / "womens_clothing_600.csv")
+    assert set(category_columns(frame, {"Review Text", "Rating"})) == {"Division Name", "Department Name", "Class Name"}
+    result = analyse(prepared.reviews, _uniform(len(emb)), emb, labels=LABELS, templates=load_templates(), seed=0,
+                     categories=categories)
+    q = result.quality
+    assert q["k"] == result.segment_model.k and 0 < q["size_balance"] <= 1
+    assert -1 <= q["silhouette"] <= 1 and 0 <= q["keyword_overlap"] <= 1
+    assert q["attitude_purity"] >= 0.85 and q["attitude_purity_customers"] == len(result.customers)
+    assert 0 < q["category_nmi"]["Class Name"] < 1
+
+
+def test_saved_run_gives_the_same_segments_when_scoring(tiny_run, small_csv, tmp_path):
+    from segcore.pipeline import score_file
+
+    run_dir = tiny_run.parent
+    meta = json.loads((tiny_run / "segscope.json").read_text())
+    assert meta["segment_encoder"]["path"] and (run_dir / BASE_EMBEDDINGS_FILE).exists()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert {"silhouette", "size_balance", "keyword_overlap", "attitude_purity"} <= set(metrics["segment_quality"])
+    trained = pd.read_csv(run_dir / "segments.csv").set_index("customer_id")
+    assert "action" in trained and "n_observed" in trained
+    score_file(small_csv, tiny_run, tmp_path / "scored")
+    scored = pd.read_csv(tmp_path / "scored" / "segments.csv").set_index("customer_id")
+    assert (scored["segment_id"].reindex(trained.index) == trained["segment_id"]).all()
