@@ -272,7 +272,8 @@ class RunConfig(_Checked):
                                help="Excel sheet name")
     train: TrainConfig = field(default_factory=TrainConfig)
     k: int | None = option(None, type=int, min=2, max=50, group=DATA, label="Segments",
-                           none="chosen by silhouette, 3-8", help="number of segments")
+                           none="chosen by silhouette, at most 12",
+                           help="the most segments (interest clusters x attitude); empty: chosen by silhouette")
     max_rows: int | None = option(None, type=int, min=1, commands=("run", "score"), group=DATA,
                                   label="Use at most N rows", none="all rows",
                                   help="use a seeded random sample of at most N rows")
