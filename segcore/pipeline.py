@@ -142,7 +142,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
     with timer.stage("map"):
         projection, coords = fit_projection(embeddings, seed=config.seed)
     with timer.stage("export"):
-        segment_encoder = _segment_encoder(tuned, chosen)
+        segment_encoder = _segment_encoder(choice, chosen, quick=bool(config.quick))
         metrics = {
             "task": "sentiment from rating" if prepared.label_source == "rating" else "classification from label column",
             "labels": labels,
@@ -210,13 +210,13 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
                      coords=coords, timings=timer.timings)
 
 
-def _segment_encoder(tuned, chosen) -> dict:
+def _segment_encoder(choice, chosen, *, quick: bool) -> dict:
     """Which encoder the segments' interest axis reads (scoring embeds new reviews with it):
     the shipped name ('default' / 'multilingual', found again on any machine) or the path, and
-    whether it is the encoder saved with the run (the frozen head's: no second encoder)."""
-    choice = tuned.model_choice
+    whether it is the encoder saved with the run (the frozen head's, or any quick run's: no second
+    encoder)."""
     return {"chosen": choice.chosen if choice else None, "path": chosen.base_path,
-            "saved": chosen.head.selected == "frozen" or chosen.base_embeddings is None}
+            "saved": quick or chosen.head.selected == "frozen" or chosen.base_embeddings is None}
 
 
 def _test_metrics(probs: np.ndarray, y: np.ndarray, test_idx, labels: list[str]) -> dict:
