@@ -1,4 +1,4 @@
-"""Command line: `python -m segcore run|score ...`."""
+"""Command line: `python -m segcore run|score|explain ...`."""
 from __future__ import annotations
 
 import argparse
@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score a file with a saved model, without training")
     score.add_argument("--model", required=True, help="the model/ folder of a finished run")
     _common(score, "score")
+    from .explain.command import add_explain_parser
+
+    add_explain_parser(sub)
     try:  # the benchmark lives in its own module
         from .bench import add_bench_parser
     except ImportError:
@@ -172,6 +175,13 @@ def main(argv: list[str] | None = None) -> int:
             from .bench import run_bench
 
             return run_bench(args)
+        if args.command == "explain":
+            import transformers
+
+            transformers.logging.set_verbosity_error()
+            from .explain.command import run_explain
+
+            return run_explain(args)
         import transformers
 
         transformers.logging.set_verbosity_error()  # keep the Trainer's progress bar, drop load reports
