@@ -196,3 +196,47 @@ def test_labels_page_finds_issues_and_saves_them_for_the_next_training(models_di
     assert any("next training" in s.value for s in at.success)
     at.button(key="issues_undo").click().run()
     assert ws.current().is_sample and ws.corrections() == {}
+
+
+# --- label next -------------------------------------------------------------------------------
+
+from segcore.explain.label_next import label_next, margins, quick_probs  # noqa: E402
+
+
+def test_label_next_picks_uncertain_unlabelled_reviews_from_different_clusters():
+    import pandas as pd
+
+    from segcore.errors import SegscopeError
+
+    df = pd.read_csv(DATA / "womens_clothing_600.csv").dropna(subset=["Review Text"]).head(300)
+    texts = df["Review Text"].tolist()
+    stars = df.Rating.to_numpy()
+    labels = [("positive" if s >= 4 else "negative") if i % 5 == 0 else None for i, s in enumerate(stars)]
+    picks = label_next(texts, labels, batch=10)
+    assert len(picks) == 10 and len(set(picks)) == 10 and all(labels[i] is None for i in picks)
+    known = np.array([i for i, lab in enumerate(labels) if lab is not None])
+    y = np.array([int(lab == "positive") if lab else -1 for lab in labels])
+    m = margins(quick_probs(texts, y, known))
+    pool = np.array([i for i, lab in enumerate(labels) if lab is None])
+    assert np.median(m[picks]) < np.median(m[pool])  # uncertain ones, though one per cluster
+    assert list(m[picks]) == sorted(m[picks])  # most uncertain first
+    with pytest.raises(SegscopeError, match="some unlabelled"):
+        label_next(texts, ["positive", "negative"] * 150, batch=5)
+
+
+def test_label_next_beats_random_labelling_on_real_reviews():
+    import pandas as pd
+
+    from segcore.explain.measure import label_next_rounds
+    from segcore.ingest.labels import labels_from_rating
+
+    df = pd.read_csv(DATA / "womens_clothing_600.csv").dropna(subset=["Review Text"])
+    texts = (df["Title"].fillna("") + ". " + df["Review Text"]).str.strip(". ").tolist()
+    y = labels_from_rating(df.Rating.astype(float)).map({"negative": 0, "neutral": 1, "positive": 2}).to_numpy()
+    y = y.astype(int)
+    # 10 % labelled, then three rounds of 5 % chosen by label_next or at random (TF-IDF only here;
+    # README: 0.388 vs 0.329 after three rounds, mean of three seeds).
+    chosen = [label_next_rounds(texts, y, None, seed=s, strategy="segscope") for s in range(3)]
+    random = [label_next_rounds(texts, y, None, seed=s, strategy="random") for s in range(3)]
+    assert [c[0] for c in chosen] == [r[0] for r in random]  # same start
+    assert np.mean([c[-1] for c in chosen]) > np.mean([r[-1] for r in random]) + 0.02

@@ -35,3 +35,38 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))
+
+
+def label_next_rounds(texts, y, embeddings, *, seed: int, start: float = 0.10, step: float = 0.05, rounds: int = 3,
+                      test_share: float = 0.3, strategy: str = "segscope") -> list[float]:
+    """Test macro-F1 after each round of revealing `step` of the pool's labels, chosen by
+    `strategy` ("segscope": label_next; "random"), starting from `start` labelled at random."""
+    import numpy as np
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import train_test_split
+
+    from .label_next import label_next, quick_probs
+
+    y = np.asarray(y)
+    idx = np.arange(len(y))
+    pool, test = train_test_split(idx, test_size=test_share, random_state=seed, stratify=y)
+    rng = np.random.default_rng(seed)
+    known = set(rng.choice(pool, size=int(start * len(pool)), replace=False).tolist())
+    per_round = int(step * len(pool))
+    scores = []
+    for r in range(rounds + 1):
+        lab = np.array(sorted(known))
+        classes = np.unique(y[lab])
+        probs = quick_probs(texts, y, lab, embeddings=embeddings, seed=seed)
+        scores.append(round(float(f1_score(y[test], classes[probs[test].argmax(1)], average="macro")), 4))
+        if r == rounds:
+            break
+        if strategy == "random":
+            new = rng.choice([i for i in pool if i not in known], size=per_round, replace=False)
+        else:
+            sub = pool  # only the pool is offered for labelling; test labels stay hidden
+            labels = [y[i] if i in known else None for i in sub]
+            new = sub[label_next([texts[i] for i in sub], labels, batch=per_round,
+                                 embeddings=None if embeddings is None else embeddings[sub], seed=seed)]
+        known.update(int(i) for i in new)
+    return scores
