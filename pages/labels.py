@@ -7,11 +7,12 @@ import streamlit as st
 
 from segcore.errors import SegscopeError
 from ui.highlight import highlight_html
-from ui.labels import explainer_for, find_issues, labelled_data, save_decisions, shares
+from ui.labels import (explainer_for, find_issues, labelled_data, next_batch, save_decisions, save_new_labels,
+                       shares)
 from ui.shared import current_dataset, md_escape, outputs, selected_run, show_error, workspace
 
 st.title("Labels")
-explain_tab, issues_tab = st.tabs(["Why this label", "Label issues"])
+explain_tab, issues_tab, next_tab = st.tabs(["Why this label", "Label issues", "Label next"])
 
 with explain_tab:
     run = selected_run()
@@ -90,3 +91,36 @@ with issues_tab:
     if st.session_state.get("issues_saved") is not None:
         st.success(f"{st.session_state['issues_saved']} labels changed or dropped; the dataset now holds the "
                    "reviewed labels and the next training on the **Train** page uses them.")
+
+with next_tab:
+    n_open = int(data.labels.isna().sum())
+    if n_open == 0:
+        st.info("Every review in this dataset has a label or rating; nothing to label.")
+    else:
+        st.caption(f"{n_open:,} reviews have no label. These are the ones whose labels would help the model "
+                   "most: those it is least sure about, one from each group of similar reviews.")
+        c1, c2 = st.columns(2)
+        size = c1.number_input("Reviews per batch", min_value=5, max_value=200, value=20, step=5, key="next_size")
+        next_emb = c2.checkbox("Also use the encoder's embeddings (better, slower)", value=True, key="next_emb")
+        if st.button("Suggest reviews to label", key="next_find", type="primary", icon=":material/playlist_add:"):
+            try:
+                with st.spinner("Ranking…"):
+                    st.session_state["next"] = next_batch(data, batch=int(size), use_embeddings=next_emb)
+            except SegscopeError as exc:
+                show_error(exc)
+        batch = st.session_state.get("next")
+        if batch is not None:
+            labels = sorted(set(data.labels.dropna().astype(str)))
+            filled = st.data_editor(batch, hide_index=True, key="next_editor", disabled=["row", "review"],
+                                    column_config={"label": st.column_config.SelectboxColumn(options=labels)})
+            if st.button("Save these labels", key="next_save", icon=":material/save:"):
+                try:
+                    _, n = save_new_labels(data, dataset, filled)
+                    st.session_state.pop("next", None)
+                    st.session_state["next_saved"] = n
+                    st.rerun()
+                except SegscopeError as exc:
+                    show_error(exc)
+        if st.session_state.get("next_saved") is not None:
+            st.success(f"{st.session_state['next_saved']} new labels saved with the dataset.")
+        st.page_link("pages/train.py", label="Retrain with the new labels", icon=":material/model_training:")

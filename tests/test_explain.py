@@ -240,3 +240,26 @@ def test_label_next_beats_random_labelling_on_real_reviews():
     random = [label_next_rounds(texts, y, None, seed=s, strategy="random") for s in range(3)]
     assert [c[0] for c in chosen] == [r[0] for r in random]  # same start
     assert np.mean([c[-1] for c in chosen]) > np.mean([r[-1] for r in random]) + 0.02
+
+
+def test_labels_page_suggests_unlabelled_reviews_to_label_next(models_dir):
+    import pandas as pd
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import ROOT
+    from segcore.services.workspace import Workspace
+
+    df = pd.read_csv(DATA / "womens_clothing_600.csv").head(300)
+    df.loc[df.index % 5 != 0, "Rating"] = None  # 20 % labelled
+    Workspace(models_dir / ".data").save_upload(df.to_csv(index=False).encode(), "partial.csv")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    at.switch_page("pages/labels.py").run()
+    at.checkbox(key="next_emb").set_value(False)
+    at.number_input(key="next_size").set_value(10)
+    at.button(key="next_find").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    batch = at.session_state["next"]
+    assert len(batch) == 10 and df.loc[batch.row, "Rating"].isna().all()
+    from segcore.ingest.clean import clean_text
+
+    assert batch.review.tolist() == [clean_text(t) for t in df.loc[batch.row, "Review Text"]]

@@ -97,3 +97,27 @@ def shares(labels: pd.Series) -> str:
     return ", ".join(f"{k} {v:,}" for k, v in counts.items()) + (
         f", unlabelled {int(labels.isna().sum()):,}" if labels.isna().any() else "")
 
+
+
+def next_batch(data: LabelledData, *, batch: int, use_embeddings: bool) -> pd.DataFrame:
+    """The unlabelled reviews to label next, best first: row, review, label (blank to fill)."""
+    from segcore.explain.label_next import label_next
+
+    texts = data.texts.tolist()
+    labels = [None if pd.isna(v) else str(v) for v in data.labels]
+    embeddings = None
+    if use_embeddings:
+        from segcore.encoders.embed import encoder_embeddings
+        from segcore.encoders.models import choose_model
+        from segcore.text.language import detect_language
+
+        embeddings = encoder_embeddings(choose_model("auto", detect_language(texts)).path, texts)
+    picks = label_next(texts, labels, batch=batch, embeddings=embeddings)
+    rows = data.texts.index.to_numpy()[picks]
+    return pd.DataFrame({"row": rows, "review": data.texts.loc[rows].to_numpy(), "label": [None] * len(rows)})
+
+
+def save_new_labels(data: LabelledData, dataset, edited: pd.DataFrame):
+    filled = edited[edited["label"].notna() & (edited["label"].astype(str) != "")]
+    decisions = filled.assign(action="change", given="")
+    return save_decisions(data, dataset, decisions)
