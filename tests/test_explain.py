@@ -263,3 +263,32 @@ def test_labels_page_suggests_unlabelled_reviews_to_label_next(models_dir):
     from segcore.ingest.clean import clean_text
 
     assert batch.review.tolist() == [clean_text(t) for t in df.loc[batch.row, "Review Text"]]
+
+
+def test_labels_page_needs_the_login(models_dir, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import ROOT
+
+    monkeypatch.setenv("SEGSCOPE_PASSWORD", "s3cret")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page("pages/labels.py").run()
+    assert not at.exception and at.text_input[0].label == "Password"
+    assert not at.dataframe and not at.sidebar.children and not (models_dir / ".data" / "current.json").exists()
+
+
+def test_highlight_escapes_the_review():
+    from segcore.explain import Explanation, Word
+    from ui.highlight import highlight_html
+
+    text = 'Great <script>alert(1)</script> "deal" & fast'
+    spans = units(text)
+    weights = [0.5, 0.0, -0.2] + [0.1] * (len(spans) - 4) + [None]  # "Great" strongest, "fast" not read
+    words = [Word(text[s:e], s, e, w) for (s, e), w in zip(spans, weights)]
+    html = highlight_html(Explanation(text=text, label="positive", probability=0.9, words=words))
+    import re
+
+    own = re.sub(r'</?(span|div)( style="[^"<>]*")?( title="[^"<>]*")?>', "", html)
+    assert "<" not in own and ">" not in own and "&lt;" in own and "&quot;" in own and "&amp;" in own
+    assert "rgba(34, 139, 34, 0.60)" in html and "rgba(200, 40, 40, 0.24)" in html  # by |weight| / strongest
+    assert 'title="not read' in html and html.count("<span") == len(spans) - 1  # the 0-weight "<" is plain
