@@ -7,9 +7,23 @@ import streamlit as st
 
 from segcore.errors import SegscopeError
 from ui.highlight import highlight_html
-from ui.labels import (explainer_for, find_issues, labelled_data, next_batch, save_decisions, save_new_labels,
-                       shares)
-from ui.shared import current_dataset, md_escape, outputs, selected_run, show_error, workspace
+from ui.labels import (
+    explainer_for,
+    find_issues,
+    labelled_data,
+    next_batch,
+    save_decisions,
+    save_new_labels,
+    shares,
+)
+from ui.shared import (
+    current_dataset,
+    md_escape,
+    outputs,
+    selected_run,
+    show_error,
+    workspace,
+)
 
 st.title("Labels")
 explain_tab, issues_tab, next_tab = st.tabs(["Why this label", "Label issues", "Label next"])

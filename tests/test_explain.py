@@ -4,9 +4,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from conftest import run_cli
-from segcore.explain import Explainer, deletion_check, explain, merge_to_units, units, without_words
+
+from segcore.explain import (
+    Explainer,
+    deletion_check,
+    explain,
+    merge_to_units,
+    units,
+    without_words,
+)
 
 
 def _tokenizer():
@@ -109,9 +116,15 @@ def test_cli_explain_prints_label_and_weighted_words(tiny_run, tmp_path, sample_
 
 # --- label issues -----------------------------------------------------------------------------
 
-from conftest import DATA  # noqa: E402
-from segcore.explain.label_issues import (  # noqa: E402
-    apply_corrections, find_label_issues, flip_labels, out_of_fold_probs, precision_recall)
+from conftest import DATA
+
+from segcore.explain.label_issues import (
+    apply_corrections,
+    find_label_issues,
+    flip_labels,
+    out_of_fold_probs,
+    precision_recall,
+)
 
 
 def _clothing_binary():
@@ -169,9 +182,9 @@ def test_apply_corrections_from_rating_and_label_columns():
 
 def test_labels_page_finds_issues_and_saves_them_for_the_next_training(models_dir):
     import pandas as pd
+    from conftest import ROOT
     from streamlit.testing.v1 import AppTest
 
-    from conftest import ROOT
     from segcore.services.workspace import Workspace
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
@@ -200,7 +213,7 @@ def test_labels_page_finds_issues_and_saves_them_for_the_next_training(models_di
 
 # --- label next -------------------------------------------------------------------------------
 
-from segcore.explain.label_next import label_next, margins, quick_probs  # noqa: E402
+from segcore.explain.label_next import label_next, margins, quick_probs
 
 
 def test_label_next_picks_uncertain_unlabelled_reviews_from_different_clusters():
@@ -244,9 +257,9 @@ def test_label_next_beats_random_labelling_on_real_reviews():
 
 def test_labels_page_suggests_unlabelled_reviews_to_label_next(models_dir):
     import pandas as pd
+    from conftest import ROOT
     from streamlit.testing.v1 import AppTest
 
-    from conftest import ROOT
     from segcore.services.workspace import Workspace
 
     df = pd.read_csv(DATA / "womens_clothing_600.csv").head(300)
@@ -266,9 +279,8 @@ def test_labels_page_suggests_unlabelled_reviews_to_label_next(models_dir):
 
 
 def test_labels_page_needs_the_login(models_dir, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
     from conftest import ROOT
+    from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("SEGSCOPE_PASSWORD", "s3cret")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)

@@ -23,7 +23,11 @@ class LabelledData:
 def labelled_data(dataset) -> LabelledData:
     from segcore.ingest.clean import clean_text
     from segcore.ingest.columns import detect_columns
-    from segcore.ingest.labels import labels_from_column, labels_from_rating, parse_rating
+    from segcore.ingest.labels import (
+        labels_from_column,
+        labels_from_rating,
+        parse_rating,
+    )
     from segcore.ingest.load import read_table
 
     frame = read_table(dataset.path, sheet=dataset.sheet)

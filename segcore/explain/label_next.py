@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
@@ -58,7 +59,7 @@ def pick_batch(probs: np.ndarray, features: np.ndarray, *, batch: int, seed: int
 def label_next(texts: Sequence[str], labels: Sequence, *, batch: int = 20, embeddings: np.ndarray | None = None,
                seed: int = 42) -> np.ndarray:
     """Positions of the unlabelled reviews (label None / NaN) to label next, best first."""
-    known = np.array([lab is not None and lab == lab and str(lab) != "" for lab in labels])
+    known = np.array([not pd.isna(lab) and str(lab) != "" for lab in labels])
     if known.sum() < 2 or (~known).sum() == 0:
         raise SegscopeError("Label next needs some labelled and some unlabelled reviews.")
     names = sorted({str(lab) for lab, k in zip(labels, known) if k})
