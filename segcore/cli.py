@@ -1,4 +1,4 @@
-"""Command line: `python -m segcore run|score ...`."""
+"""Command line: `python -m segcore run|score|explain ...`."""
 from __future__ import annotations
 
 import argparse
@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--chunk-rows", type=int, metavar="N", help="stream each file N rows at a time")
     watch.add_argument("--debug", action="store_true", help="show tracebacks")
     _add_options(watch, "watch")
+    from .explain.command import add_explain_parser
+
+    add_explain_parser(sub)
     try:  # the benchmark lives in its own module
         from .bench import add_bench_parser
     except ImportError:
@@ -184,6 +187,13 @@ def main(argv: list[str] | None = None) -> int:
             from .bench import run_bench
 
             return run_bench(args)
+        if args.command == "explain":
+            import transformers
+
+            transformers.logging.set_verbosity_error()
+            from .explain.command import run_explain
+
+            return run_explain(args)
         import transformers
 
         transformers.logging.set_verbosity_error()  # keep the Trainer's progress bar, drop load reports

@@ -60,13 +60,50 @@ class Workspace:
         return Dataset(path=path, name=data["name"], sheet=data.get("sheet"), columns=data.get("columns", {}),
                        is_sample=data.get("is_sample", False), rows=data.get("rows"))
 
+    def save_corrected(self, frame, dataset: Dataset, *, label_col: str, corrections: list[dict]) -> Dataset:
+        """Store `frame` (the dataset with reviewed labels) as the current dataset, training on
+        `label_col`; corrections.json keeps what was changed and the original dataset to go back to."""
+        log_path = self.root / "corrections.json"
+        log = json.loads(log_path.read_text(encoding="utf-8")) if log_path.exists() else {}
+        if not log or Path(log.get("corrected", "")) != dataset.path:  # a new dataset: start a new log
+            log = {"original": self._as_dict(dataset), "corrections": []}
+        target = self.root / f"corrected-{safe_filename(Path(log['original']['path']).stem, fallback='data')}.csv"
+        frame.to_csv(target, index=False, encoding="utf-8")
+        log["corrected"] = str(target)
+        log["corrections"] += corrections  # rows are numbered as in the file reviewed at the time
+        log_path.write_text(json.dumps(log, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+        name = log["original"]["name"]
+        corrected = Dataset(path=target, name=f"{name} (labels reviewed: {len(log['corrections'])})",
+                            columns={**dataset.columns, "label": label_col}, rows=len(frame))
+        self._save(corrected)
+        return corrected
+
+    def corrections(self) -> dict:
+        """{"original": dataset dict, "corrected": path, "corrections": [...]} for the current
+        dataset, or {} when its labels were not reviewed (e.g. a file uploaded since)."""
+        path = self.root / "corrections.json"
+        current = self.current()
+        log = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        return log if log and current is not None and Path(log.get("corrected", "")) == current.path else {}
+
+    def undo_corrections(self) -> Dataset | None:
+        """Back to the dataset as it was before any label was reviewed."""
+        log = self.corrections()
+        if not log:
+            return self.current()
+        original = Dataset(**{**log["original"], "path": Path(log["original"]["path"])})
+        self._save(original)
+        (self.root / "corrections.json").unlink(missing_ok=True)
+        return original
+
     def clear(self) -> None:
         self._pointer.unlink(missing_ok=True)
 
+    @staticmethod
+    def _as_dict(dataset: Dataset) -> dict:
+        return {"path": str(dataset.path), "name": dataset.name, "sheet": dataset.sheet, "columns": dataset.columns,
+                "is_sample": dataset.is_sample, "rows": dataset.rows}
+
     def _save(self, dataset: Dataset) -> None:
-        self._pointer.write_text(json.dumps({"path": str(dataset.path), "name": dataset.name,
-                                             "sheet": dataset.sheet, "columns": dataset.columns,
-                                             "is_sample": dataset.is_sample, "rows": dataset.rows},
-                                            ensure_ascii=False),
-                                 encoding="utf-8")
+        self._pointer.write_text(json.dumps(self._as_dict(dataset), ensure_ascii=False), encoding="utf-8")
 

@@ -1,0 +1,243 @@
+"""Why the model gave a review its label: word attributions with integrated gradients.
+
+captum's LayerIntegratedGradients on the word-embedding layer, from an all-padding baseline to
+the review, for the predicted class's probability: each token's share of p(label) - p(baseline)
+(completeness). Token attributions are merged back into words (English: letters / digits runs,
+so word pieces join again) and characters (Chinese; a piece spanning several characters shares
+its weight by the characters it covers). Meant for the reviews a person looks at: it costs
+`n_steps` forward and backward passes per review."""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+# A unit a person reads: one CJK character, a run of letters / digits (with inner apostrophes), or
+# one other visible character (punctuation such as "!" can carry the label too).
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+UNIT = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:['’][^\W_{_CJK}]+)*|[^\w\s]")
+
+
+@dataclass
+class Word:
+    text: str
+    start: int  # character offsets in the review
+    end: int
+    weight: float | None  # None: beyond the model's max_length, not read
+
+
+@dataclass
+class Explanation:
+    text: str
+    label: str
+    probability: float  # the model's probability for `label`
+    words: list[Word]
+    truncated: bool = False  # the review was longer than the model reads
+    delta: float = 0.0  # integrated-gradients convergence error (probability units)
+    probabilities: dict[str, float] = field(default_factory=dict)
+
+    def top(self, k: int = 10, *, sign: int = 1) -> list[Word]:
+        """The k words that pushed hardest towards (sign 1) or away from (sign -1) the label."""
+        scored = [w for w in self.words if w.weight is not None and w.weight * sign > 0]
+        return sorted(scored, key=lambda w: -abs(w.weight))[:k]
+
+    def as_dict(self) -> dict:
+        return {"label": self.label, "probability": round(self.probability, 4), "truncated": self.truncated,
+                "words": [{"word": w.text, "start": w.start, "end": w.end,
+                           "weight": None if w.weight is None else round(w.weight, 5)} for w in self.words]}
+
+
+def units(text: str) -> list[tuple[int, int]]:
+    """Character spans of the words / CJK characters / punctuation marks of `text`."""
+    return [m.span() for m in UNIT.finditer(text)]
+
+
+def merge_to_units(text: str, offsets: Sequence[tuple[int, int]], token_weights: Sequence[float]) -> list[Word]:
+    """Sum token weights into the units they overlap, by characters covered; units after the last
+    token read get weight None."""
+    spans = units(text)
+    weights = np.zeros(len(spans))
+    starts = np.array([s for s, _ in spans], dtype=int)
+    read_to = 0
+    for (s, e), w in zip(offsets, token_weights):
+        if e <= s:
+            continue  # special or empty token
+        read_to = max(read_to, e)
+        first = max(int(np.searchsorted(starts, s, side="right")) - 1, 0)
+        covered = []
+        for u in range(first, len(spans)):
+            us, ue = spans[u]
+            if us >= e:
+                break
+            overlap = min(e, ue) - max(s, us)
+            if overlap > 0:
+                covered.append((u, overlap))
+        total = sum(o for _, o in covered)
+        for u, o in covered:
+            weights[u] += w * o / total
+    return [Word(text[s:e], s, e, float(weights[i]) if s < read_to else None) for i, (s, e) in enumerate(spans)]
+
+
+class _Scorer(torch.nn.Module):
+    """input ids -> class probabilities of the run's model: the fine-tuned classifier, or the
+    frozen-encoder head (a linear head on mean-pooled embeddings) when the run chose that."""
+
+    def __init__(self, model, linear=None):
+        super().__init__()
+        self.model = model
+        self.linear = None
+        if linear is not None:
+            self.coef = torch.tensor(linear.coef, dtype=torch.float32)
+            self.intercept = torch.tensor(linear.intercept, dtype=torch.float32)
+            self.linear = True
+
+    def forward(self, input_ids, attention_mask):
+        if self.linear is None:
+            return torch.softmax(self.model(input_ids=input_ids, attention_mask=attention_mask).logits.float(), -1)
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        hidden = out.hidden_states[-1].float()
+        m = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1)
+        return torch.softmax(pooled @ self.coef.T + self.intercept, -1)
+
+
+@dataclass
+class Explainer:
+    """A loaded run, ready to explain reviews (load once, explain many)."""
+
+    model: object
+    tokenizer: object
+    labels: list[str]
+    max_length: int = 128
+    source: str = "fine_tuned"  # which model's decision is explained
+    note: str = ""
+    linear: object = None
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> Explainer:
+        from ..encoders.models import load_classifier, load_tokenizer
+        from ..io.artifacts import load_head, load_meta
+
+        meta = load_meta(model_dir)
+        head = load_head(model_dir)
+        model = load_classifier(str(model_dir)).eval()
+        tokenizer = load_tokenizer(str(model_dir))
+        max_length = int(meta.get("train_config", {}).get("max_length", 128))
+        if head.selected == "frozen":
+            return cls(model, tokenizer, list(meta["labels"]), max_length, "frozen", linear=head.linear)
+        note = "" if head.selected == "fine_tuned" else (
+            f"The run labels reviews with the '{head.selected}' model; these weights explain the fine-tuned model.")
+        return cls(model, tokenizer, list(meta["labels"]), max_length, "fine_tuned", note)
+
+    def scorer(self) -> _Scorer:
+        return _Scorer(self.model, self.linear).eval()
+
+    def probabilities(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        """Class probabilities of the explained model for `texts`, batched (row i = texts[i])."""
+        scorer = self.scorer()
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                enc = self.tokenizer(list(texts[start:start + batch_size]), truncation=True,
+                                     max_length=self.max_length, padding=True, return_tensors="pt")
+                out[start:start + batch_size] = scorer(enc["input_ids"], enc["attention_mask"]).numpy()
+        return out
+
+
+def explain(model: str | Path | Explainer, texts: str | Sequence[str], *, target: str | Sequence[str] | None = None,
+            n_steps: int = 32, batch_size: int = 4) -> list[Explanation]:
+    """Word attributions for each review's predicted label (or `target`); row i explains texts[i].
+
+    `model` is a run's model/ folder or a loaded `Explainer`. Weights are in probability units:
+    positive words pushed towards the label, negative ones away from it."""
+    from captum.attr import LayerIntegratedGradients
+
+    explainer = model if isinstance(model, Explainer) else Explainer.load(model)
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    targets = [target] * len(texts) if isinstance(target, str) else target
+    if targets is not None:
+        unknown = sorted(set(targets) - set(explainer.labels))
+        if unknown or len(targets) != len(texts):
+            from ..errors import SegscopeError
+
+            raise SegscopeError(f"target must be one of {', '.join(explainer.labels)} per review, got {unknown}.")
+    scorer = explainer.scorer()
+    tok = explainer.tokenizer
+    specials = set(tok.all_special_ids)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    lig = LayerIntegratedGradients(scorer, explainer.model.get_input_embeddings())
+    out: list[Explanation] = []
+    for start in range(0, len(texts), batch_size):
+        chunk = texts[start:start + batch_size]
+        enc = tok(chunk, truncation=True, max_length=explainer.max_length, padding=True, return_tensors="pt",
+                  return_offsets_mapping=True, return_overflowing_tokens=False)
+        ids, mask = enc["input_ids"], enc["attention_mask"]
+        with torch.no_grad():
+            probs = scorer(ids, mask)
+        if targets is None:
+            label_ids = probs.argmax(-1)
+        else:
+            label_ids = torch.tensor([explainer.labels.index(t) for t in targets[start:start + batch_size]])
+        # Baseline: the same sequence with every word token replaced by padding (special tokens kept).
+        keep = torch.tensor([[int(i) in specials for i in row] for row in ids.tolist()])
+        baseline = torch.where(keep, ids, torch.full_like(ids, pad))
+        attributions, delta = lig.attribute(ids, baselines=baseline, target=label_ids,
+                                            additional_forward_args=(mask,), n_steps=n_steps,
+                                            internal_batch_size=n_steps * len(chunk),
+                                            return_convergence_delta=True)
+        token_weights = (attributions.sum(-1) * mask).detach().numpy()
+        for row, text in enumerate(chunk):
+            n_tok = int(mask[row].sum())
+            offsets = [tuple(map(int, o)) for o in enc["offset_mapping"][row][:n_tok]]
+            words = merge_to_units(text, offsets, token_weights[row][:n_tok])
+            label = int(label_ids[row])
+            out.append(Explanation(text=text, label=explainer.labels[label], probability=float(probs[row, label]),
+                                   words=words, truncated=any(w.weight is None for w in words),
+                                   delta=float(delta[row]),
+                                   probabilities={lab: float(p) for lab, p in zip(explainer.labels, probs[row])}))
+    return out
+
+
+def without_words(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """`text` with the given character spans removed (spaces tidied)."""
+    keep, last = [], 0
+    for s, e in sorted(spans):
+        keep.append(text[last:s])
+        last = e
+    keep.append(text[last:])
+    return re.sub(r"[ \t]{2,}", " ", "".join(keep)).strip()
+
+
+def deletion_check(explainer: Explainer, explanations: Sequence[Explanation], *, k: int = 3, seed: int = 0,
+                   min_words: int | None = None) -> dict:
+    """Faithfulness: the drop in the explained label's probability when the top-k attributed words
+    are deleted vs when k random (read) words are deleted, averaged over the reviews with at least
+    `min_words` (default 2k) read words."""
+    rng = np.random.default_rng(seed)
+    min_words = 2 * k if min_words is None else min_words
+    top_texts, rand_texts, used = [], [], []
+    for e in explanations:
+        read = [w for w in e.words if w.weight is not None]
+        if len(read) < min_words:
+            continue
+        top = sorted(read, key=lambda w: -w.weight)[:k]
+        rand = [read[i] for i in rng.choice(len(read), size=k, replace=False)]
+        top_texts.append(without_words(e.text, [(w.start, w.end) for w in top]))
+        rand_texts.append(without_words(e.text, [(w.start, w.end) for w in rand]))
+        used.append(e)
+    if not used:
+        return {"n_reviews": 0, "k": k}
+    idx = np.array([explainer.labels.index(e.label) for e in used])
+    p0 = np.array([e.probability for e in used])
+    rows = np.arange(len(used))
+    probs_top, probs_rand = explainer.probabilities(top_texts), explainer.probabilities(rand_texts)
+    drop_top, drop_rand = p0 - probs_top[rows, idx], p0 - probs_rand[rows, idx]
+    return {"n_reviews": len(used), "k": k, "mean_drop_top": round(float(drop_top.mean()), 4),
+            "mean_drop_random": round(float(drop_rand.mean()), 4),
+            "share_top_drop_larger": round(float((drop_top > drop_rand).mean()), 4),
+            "label_changed_top": round(float((probs_top.argmax(1) != idx).mean()), 4),
+            "label_changed_random": round(float((probs_rand.argmax(1) != idx).mean()), 4)}
