@@ -14,8 +14,9 @@ import urllib.request
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import ROOT, SAMPLE
 
 pytestmark = pytest.mark.browser
 
@@ -102,9 +103,10 @@ def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_mode
         page.get_by_text("Advanced settings").click()
         page.locator("input[aria-label=\"Epochs (max)\"]").fill("2")
         page.locator("input[aria-label=\"Tokens per review\"]").fill("48")
-        page.locator("input[aria-label=\"Segments (empty: chosen by silhouette, 3-8)\"]").fill("3")
+        page.locator("input[aria-label=\"Segments (empty: chosen by silhouette, at most 12)\"]").fill("3")
         page.get_by_role("button", name="Start training").click()
-        expect(page.get_by_text("Test results", exact=True)).to_be_visible(timeout=240_000)
+        # the quick result comes first (its own run), then fine-tuning
+        expect(page.get_by_text("Test results", exact=True)).to_be_visible(timeout=400_000)
         expect(page.get_by_text("Test macro-F1", exact=True)).to_be_visible()
         page.get_by_text("Test results", exact=True).scroll_into_view_if_needed()  # the README shows the verdict
         page.screenshot(path=str(shots / "train.png"), full_page=True)
@@ -133,15 +135,29 @@ def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_mode
         nav(page, "Models").click()
         expect(page.get_by_role("heading", name="Delete a run")).to_be_visible()
         page.screenshot(path=str(shots / "models.png"), full_page=True)
+
+        # A later batch of real reviews scored with the run (as `segcore score` / `watch` would),
+        # then compared with the run's own data on the Compare page.
+        from segcore.engines.stream import score_file
+        from segcore.services.runs import RunStore
+
+        (trained,) = [r for r in RunStore(tmp_path / "models").list() if r.usable and not r.run_id.endswith("-quick")]
+        later = tmp_path / "later_reviews.csv"
+        sample = pd.read_csv(SAMPLE)
+        sample[~sample["Id"].isin(pd.read_csv(small_csv)["Id"])].head(300).to_csv(later, index=False)
+        score_file(later, trained.path / "model", trained.path / "scores" / "later-reviews")
+        nav(page, "Compare").click()
+        expect(page.get_by_text("Alerts", exact=True)).to_be_visible()
+        expect(page.get_by_text("Segment shares, before and now")).to_be_visible()
+        page.screenshot(path=str(shots / "compare.png"), full_page=True)
         browser.close()
 
     workbook = openpyxl.load_workbook(io.BytesIO(data))
-    assert len(workbook.sheetnames) == 4 and workbook.sheetnames[0] == "Index"
+    # k = 3 is the most segments (interest x attitude cells): an Index sheet and one sheet per segment
+    assert 3 <= len(workbook.sheetnames) <= 4 and workbook.sheetnames[0] == "Index"
     header = [c.value for c in workbook.worksheets[1][1]]
     assert header[:3] == ["customer_id", "segment_id", "segment"] and "suggested_action" in header
     customers = [row[0] for ws in workbook.worksheets[1:] for row in ws.iter_rows(min_row=2, values_only=True)]
-    import pandas as pd
-
     assert sorted(customers) == sorted(pd.read_csv(small_csv)["UserId"].astype(str).unique())
 
 
