@@ -84,6 +84,21 @@ if not aspects.empty:
                                title="Share of negative reviews among those mentioning the aspect"),
                         width="stretch")
 
+periods = [{"segment": f"{s}: {p['name']}", "period": r["period"], "share of reviews": r["share"],
+            "negative share": r["negative"], "reviews": r["n_reviews"]}
+           for s, p in sorted(profiles.items()) for r in (p.get("periods") or {}).get("rows", [])]
+if periods:
+    freq = next(p["periods"]["freq"] for p in profiles.values() if p.get("periods"))
+    st.markdown(f"#### Over time (per {freq})")
+    per = pd.DataFrame(periods)
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(px.line(per, x="period", y="share of reviews", color="segment", markers=True,
+                            hover_data=["reviews"], title=f"Each segment's share of the reviews per {freq}"),
+                    width="stretch")
+    c2.plotly_chart(px.line(per.dropna(subset=["negative share"]), x="period", y="negative share", color="segment",
+                            markers=True, hover_data=["reviews"], range_y=[0, 1],
+                            title=f"Negative share of each segment's reviews per {freq}"), width="stretch")
+
 st.markdown("#### Profiles")
 for s, p in sorted(profiles.items()):
     b = p["behaviour"]

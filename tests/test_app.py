@@ -111,6 +111,8 @@ def test_train_segments_map_strategies_models(trained, tiny_model, models_dir):
     at.switch_page("pages/segments.py").run()
     _ok(at)
     assert at.title[0].value == "Segments"
+    # the reviews have dates: each segment's share and negative share per period
+    assert any(m.value.startswith("#### Over time (per ") for m in at.markdown)
     names = [t for t in at.text_input if t.label.startswith("Segment ")]
     assert len(names) == 3
     names[0].set_value("VIP coffee lovers")
