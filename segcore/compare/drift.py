@@ -1,8 +1,9 @@
 """When the saved segments no longer fit: new customers' distance to their nearest segment centre
 against the training customers' distances.
 
-Distances are measured in the segment model's own feature space (the standardised, block-weighted
-vectors k-means clustered). `drift_signal` reports the share of new customers farther from every
+Distances are measured on the segments' interest axis: from a customer's mean base-encoder review
+embedding (in the segment model's PCA space) to the nearest interest centre, as assignment does
+(attitude comes from the customer's own labels, so it cannot drift away from the centres). `drift_signal` reports the share of new customers farther from every
 centre than the training customers' `quantile` (0.95: about 5 % when new customers look like the
 training ones) and advises retraining above `alert`. Behaviour features (recency) are relative
 to each file's latest date, so a file covering a much shorter or longer span than the training
@@ -14,29 +15,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..analysis.analyse import customer_part, customer_table_from_sums, review_text_features, text_columns
+from ..analysis.analyse import BASE_EMBEDDINGS_FILE, customer_part, review_text_features, text_columns
 from ..analysis.segment import SegmentModel
 
 
 def customer_distances(segment_model: SegmentModel, sums: pd.DataFrame, labels: list[str]) -> np.ndarray:
-    """Each customer's distance to the nearest centre, from per-customer sums (analyse.customer_part,
-    combined over chunks), as `SegmentModel.assign` measures it."""
-    customers = customer_table_from_sums(sums, labels)
+    """Each customer's distance to the nearest interest centre, from per-customer sums
+    (analyse.customer_part, combined over chunks), as `SegmentModel.interest` measures it."""
     text = sums[text_columns(segment_model)].to_numpy() / sums["n_reviews"].to_numpy()[:, None]
-    x = segment_model.features(None, customers, text=text)
-    d = ((x[:, None, :] - segment_model.centroids[None, :, :]) ** 2).sum(-1)
+    d = ((text[:, None, :] - segment_model.centroids[None, :, :]) ** 2).sum(-1)
     return np.sqrt(d.min(axis=1))
 
 
 def training_distances(run_dir: str | Path) -> np.ndarray | None:
     """The training customers' distances, from a run folder's saved embeddings and predictions;
-    None when the folder has no embeddings.npy (then there is nothing to measure against)."""
+    None when the folder has no base-encoder embeddings (then there is nothing to measure against)."""
     from ..analysis.analyse import add_predictions
     from ..analysis.edit import _load
     from ..io.artifacts import load_segment_model
 
     run_dir = Path(run_dir)
-    if not (run_dir / "embeddings.npy").exists():
+    if not (run_dir / BASE_EMBEDDINGS_FILE).exists():
         return None
     prepared, probs, embeddings, _, labels, _ = _load(run_dir)
     model = load_segment_model(run_dir / "model")
