@@ -155,12 +155,13 @@ def test_train_segments_map_strategies_models(trained, tiny_model, models_dir):
     at.switch_page("pages/models.py").run()
     _ok(at)
     runs = at.dataframe[0].value
-    assert len(runs) == 2 and set(runs["status"]) == {"done"}
+    # two trainings, each with its quick result first (a run of its own)
+    assert len(runs) == 4 and set(runs["status"]) == {"done"} and runs["run"].str.endswith("-quick").sum() == 2
     at.checkbox(key="delete_sure").check()
     _ok(at.run())
     next(b for b in at.button if b.label == "Delete").click()
     _ok(at.run())
-    assert len(at.dataframe[0].value) == 1
+    assert len(at.dataframe[0].value) == 3
 
 
 def test_train_page_options_build_the_config_and_report_effects(models_dir, small_csv, tiny_model):
@@ -175,8 +176,9 @@ def test_train_page_options_build_the_config_and_report_effects(models_dir, smal
     assert any("not both" in e.value for e in at.error)
     assert not [p for p in models_dir.iterdir() if not p.name.startswith(".")]
     at = _app()
-    # One training run only: the comparison run is switched off here (tested through the CLI).
-    _wait_done(_train(at, tiny_model, checks={"augment": True, "compare": False}))
+    # One training run only: the comparison run and the quick result are switched off here (tested
+    # through the CLI and test_train_segments_map_strategies_models).
+    _wait_done(_train(at, tiny_model, checks={"augment": True, "compare": False, "quick_first": False}))
     assert any(m.value == "#### Training options" for m in at.markdown)
     (run,) = [p for p in models_dir.iterdir() if (p / "metrics.json").exists()]
     meta = json.loads((run / "model" / "segscope.json").read_text())
