@@ -92,6 +92,9 @@ def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_mode
         expect(page.get_by_text("Data quality")).to_be_visible()
         expect(page.get_by_text("Usable reviews")).to_be_visible()
         expect(page.get_by_text("Training labels from the rating")).to_be_visible()
+        # the upload's own figures, not the sample's still on screen while the page reruns
+        expect(page.get_by_text("sample_reviews.csv (Amazon Fine Food, CC0)")).to_have_count(0)
+        expect(page.get_by_role("heading", name="small_reviews.csv")).to_be_visible()
         page.screenshot(path=str(shots / "data.png"), full_page=True)
 
         # Train a tiny model in the background and watch it finish.
@@ -180,8 +183,8 @@ def test_file_over_upload_limit_is_refused_clearly(server):
         browser.close()
 
 
-PATHS = ["/models", "/", "/data", "/train", "/segments", "/map", "/strategies", "/compare"]
-TITLES = ["Data", "Train", "Segments", "Map", "Strategies & export", "Models"]
+PATHS = ["/models", "/", "/data", "/train", "/segments", "/map", "/strategies", "/labels", "/compare"]
+TITLES = ["Data", "Train", "Segments", "Map", "Strategies & export", "Labels", "Models", "Compare"]
 
 
 def _only_login_everywhere(page, server: str, login) -> None:
@@ -200,7 +203,7 @@ def _only_login_everywhere(page, server: str, login) -> None:
 @pytest.mark.parametrize("server", [{"password": "s3cret"}], indirect=True)
 def test_no_page_or_download_without_the_password(server):
     """A fresh server, opened first at /models (the run where Streamlit would serve pages/*.py by
-    URL), then at every page path: only the login form; after login the links list the six pages
+    URL), then at every page path: only the login form; after login the links list the eight pages
     and never a helper module."""
     from playwright.sync_api import expect, sync_playwright
 
