@@ -137,9 +137,10 @@ def test_chinese_reviews_end_to_end(tmp_path, converted, zh_frame):
     assert len(profiles) == 3
     keywords = [w for p in profiles.values() for w in p["keywords"]]
     assert keywords and all(HAN_WORD.match(w) for w in keywords), keywords
-    for p in profiles.values():  # names use keywords not already used by a larger segment
-        if p["keywords"]:
-            assert any(w in p["name"] for w in p["keywords"]), p["name"]
+    for p in profiles.values():  # names read on the interest axis: a Chinese word of its interest's reviews
+        word = p["interest_word"]
+        assert word in p["name"] and HAN_WORD.match(word), p["name"]
+        assert word in set(p["interest_terms"]) | set(keywords), (word, p["interest_terms"])
     strategies = (out / "strategies.md").read_text(encoding="utf-8")
     assert any(w in strategies for w in keywords)
     assert re.search(r"[\u4e00-\u9fff]{4,}", strategies)  # the example reviews, in Chinese

@@ -299,11 +299,18 @@ def merge_notes(notes: list[str]) -> list[str]:
     import re
 
     counts: Counter = Counter()
+    shares: dict[str, list[int]] = {}  # '... in X of Y rows': both summed
     plain: dict[str, None] = {}
     for note in notes:
         m = re.match(r"(\d+) (.*)", note)
+        part = re.fullmatch(r"(.*) in (\d+) of (\d+) rows", note)
         if m:
             counts[m.group(2)] += int(m.group(1))
+        elif part:
+            total = shares.setdefault(part.group(1), [0, 0])
+            total[0] += int(part.group(2))
+            total[1] += int(part.group(3))
         else:
             plain[note] = None
-    return [f"{n} {text}" for text, n in counts.items()] + list(plain)
+    return ([f"{n} {text}" for text, n in counts.items()] + [f"{text} in {a} of {b} rows" for text, (a, b)
+                                                             in shares.items()] + list(plain))

@@ -78,10 +78,10 @@ def prepare_reviews(frame: pd.DataFrame, columns: ColumnMap, *, require_labels: 
                         if not line.startswith("text:")]
     kept, dropped = clean_reviews(frame, columns.text, id_col=columns.id, row_offset=row_offset, row_ids=row_ids,
                                   title_col=columns.title)
-    if columns.title:
-        titled = int(kept[columns.title].map(clean_text).ne("").sum())
+    if columns.title:  # counted over the rows read, so streamed chunks add up to the one-piece figure
+        titled = int(frame[columns.title].map(clean_text).ne("").sum())
         notes.append(f"review titles from '{columns.title}' joined before the text ('title. text') in "
-                     f"{titled} of {len(kept)} reviews")
+                     f"{titled} of {len(frame)} rows")
     if mask_pii:
         keep = masking_keep(columns)
         before = kept["_text"]
