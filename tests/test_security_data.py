@@ -258,11 +258,11 @@ def test_validate_templates(tmp_path):
 def test_report_never_loads_a_remote_image():
     """A segment name or product written as Markdown image syntax stays text in the HTML report."""
     from segcore.strategy.report import report_html
-    from segcore.strategy.suggest import strategies_markdown
+    from segcore.strategy.report import report_markdown
 
     profiles = {0: {"segment_id": 0, "name": "![p](http://host/pixel.png) fans", "size": 3, "n_reviews": 3,
                     "share_of_customers": 1.0, "keywords": ["tea"], "label_shares": {"positive": 1.0},
                     "dominant_label": "positive", "behaviour": {}, "top_products": {"![q](http://host/q.png)": 2},
                     "examples": ["Fine."]}}
-    page = report_html(strategies_markdown(profiles, {0: []}))
+    page = report_html(report_markdown(profiles, {0: []}))
     assert "<img" not in page and "pixel.png" in page

@@ -6,7 +6,8 @@ import pytest
 
 from segcore.errors import SegscopeError
 from segcore.io.export import campaign_lists, safe_filename, write_campaigns, write_csv, xlsx_bytes
-from segcore.strategy.suggest import load_templates, render_strategies, strategies_markdown
+from segcore.strategy.report import report_markdown
+from segcore.strategy.suggest import load_templates, render_strategies
 
 
 def _profile(seg, pos, neg, churn, products=None):
@@ -31,8 +32,8 @@ def test_templates_pick_situations():
     assert complaint["title"].startswith("Complaint recovery") and "70% of this segment's reviews are negative" in complaint["text"]
     frequent = {0: {**profiles[0], "behaviour": {**profiles[0]["behaviour"], "mean_frequency": 4.0}}, 1: profiles[1]}
     assert "03_loyalty_care" in {i["template"] for i in render_strategies(frequent, templates=load_templates())[0]}
-    report = strategies_markdown(profiles, out)
-    assert "# Segment 1: Segment 1" in report and "### Complaint recovery" in report
+    report = report_markdown(profiles, out)
+    assert "\n## Segment 1: Segment 1\n" in report and "### Complaint recovery" in report
 
 
 def test_custom_templates_and_sandbox(tmp_path):

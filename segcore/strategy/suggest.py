@@ -310,24 +310,6 @@ def validate_templates(directory: str | Path | None) -> dict[str, str]:
     return templates
 
 
-def strategies_markdown(profiles: dict[int, dict], strategies: dict[int, list[dict]]) -> str:
-    lines = ["# Marketing strategy report", ""]
-    for seg, profile in sorted(profiles.items()):
-        f = segment_facts(profile)
-        lines += [f"# Segment {seg}: {f['name']}", "",
-                  f"{f['size']} customers, {f['n_reviews']} reviews; "
-                  + ", ".join(f"{k} {v:.0%}" for k, v in f["label_shares"].items())
-                  + (f"; keywords: {', '.join(f['keywords'][:8])}" if f["keywords"] else ""), ""]
-        items = strategies.get(seg, [])
-        if not items:
-            lines += ["_No template applies to this segment._", ""]
-        for item in items:
-            lines += [item["text"].replace("\n## ", "\n### ").replace("## ", "### ", 1), ""]
-        if f["examples"]:
-            lines += ["Example reviews:", ""] + [f"> {e}" for e in f["examples"]] + [""]
-    return "\n".join(lines)
-
-
 # Plays that reward a happy customer: never for a customer whose own reviews are complaints.
 REWARD_PLAY = re.compile(r"loyal|vip|advoca|referr|lookalike|targeted ads", re.IGNORECASE)
 RECOVERY_PLAY = re.compile(r"complaint|recovery", re.IGNORECASE)
