@@ -225,7 +225,9 @@ def _run_group(group: list[dict]) -> list[dict]:
     return rows
 
 
-def run_grid(prepared_path: str, tasks: list[dict], *, workers: int = 1, models: dict | None = None) -> list[dict]:
+def run_grid(prepared_path: str, tasks: list[dict], *, workers: int = 1, models: dict | None = None,
+             sizes: dict[str, int] | None = None) -> list[dict]:
+    """Run `tasks` (tasks_for) over the prepared sets; `sizes` (reviews per set) orders the work."""
     models = models or {}
     by_split: dict[tuple, list] = {}
     for t in tasks:
@@ -236,7 +238,7 @@ def run_grid(prepared_path: str, tasks: list[dict], *, workers: int = 1, models:
         for c in range(0, len(split_tasks), size):
             groups.append([{**t, "chunk": c // size} for t in split_tasks[c : c + size]])
     # biggest sets first, so that the long fine-tunes do not start last
-    ordered = sorted(groups, key=lambda g: -len(_sizes(prepared_path).get(g[0]["set"], [])) * len(g))
+    ordered = sorted(groups, key=lambda g: -(sizes or {}).get(g[0]["set"], 0) * len(g))
     rows: list[dict] = []
     if workers <= 1:
         _init(prepared_path, models)
@@ -250,16 +252,6 @@ def run_grid(prepared_path: str, tasks: list[dict], *, workers: int = 1, models:
         for part in pool.map(_run_group, ordered):
             rows += part
     return rows
-
-
-_SIZE_CACHE: dict = {}
-
-
-def _sizes(path: str) -> dict:
-    if path not in _SIZE_CACHE:
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            _SIZE_CACHE[path] = {k: v["texts"] for k, v in json.load(f).items()}
-    return _SIZE_CACHE[path]
 
 
 def summarise(rows: list[dict]) -> pd.DataFrame:
@@ -318,7 +310,8 @@ def main(argv=None) -> int:
                           option_sets=[s for s in args.option_sets.split(",") if s])
         log.info("%d fine-tunes over %d sets", len(tasks), len(sets))
         started = time.time()
-        rows = run_grid(prepared, tasks, workers=args.workers, models={"en": args.model_en, "zh": args.model_zh})
+        rows = run_grid(prepared, tasks, workers=args.workers, models={"en": args.model_en, "zh": args.model_zh},
+                        sizes={n: len(d["texts"]) for n, d in sets.items()})
     table = summarise(rows)
     print(markdown(table))
     print(f"{len(rows)} rows in {time.time() - started:.0f} s")

@@ -9,8 +9,6 @@ import math
 
 import torch
 
-from ..config import DEFAULT_EPOCHS  # noqa: F401  (the recipe's epochs, re-exported)
-
 # Peak AdamW learning rates. Small 6-layer BERT-style encoders (all-MiniLM-L6-v2) take a large
 # step; deeper and XLM-R-based encoders (multilingual-e5-small: 12 layers, 250k-piece vocabulary)
 # diverge or stall at it and want the usual BERT-range rate.
