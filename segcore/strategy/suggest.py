@@ -7,6 +7,7 @@ steps and calls, size of any string or list it builds and of its output. Every f
 limit included, is one `SegscopeError` line naming the template and line."""
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from jinja2 import DictLoader, StrictUndefined, nodes
+from jinja2 import DictLoader, StrictUndefined, UndefinedError, nodes
 from jinja2.compiler import CodeGenerator
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -33,6 +34,15 @@ _BIG_WIDTH = re.compile(r"%[-+ #0]*\*|%[-+ #0]*\d{7,}|\{[^{}]*:[^{}]*\d{7,}[^{}]
 
 class TemplateLimit(Exception):
     """A template went past one of the render limits."""
+
+
+class TemplateError(SegscopeError):
+    """A template that failed, as one line; `line` (of the template file, or None) and `reason`
+    let an editor point at the place."""
+
+    def __init__(self, message: str, *, template: str, line: int | None, reason: str):
+        super().__init__(message)
+        self.template, self.line, self.reason = template, line, reason
 
 
 def load_templates(directory: str | Path | None = None) -> dict[str, str]:
@@ -94,6 +104,9 @@ def segment_facts(profile: dict) -> dict:
         "size_vs_average": rel.get("size_vs_average", 1.0),
         "n_observed": profile.get("n_observed", 0),
     }
+
+
+_FACT_NAMES = tuple(segment_facts({"segment_id": 0, "size": 0, "n_reviews": 0}))
 
 
 class _SizeChecking(CodeGenerator):
@@ -231,7 +244,20 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, MemoryError):
         return "out of memory"
     text = " ".join(str(exc).split()).rstrip(".") or type(exc).__name__
+    if isinstance(exc, UndefinedError):
+        text += _undefined_hint(text)
     return text[:200]
+
+
+def _undefined_hint(text: str) -> str:
+    """'dict object' has no attribute 'nmae' -> the nearest facts a template can use."""
+    if m := re.search(r"'dict object' has no attribute '([^']+)'", text):
+        near = difflib.get_close_matches(m.group(1), _FACT_NAMES, n=2)
+        return f" (did you mean seg.{' or seg.'.join(near)}?)" if near else " (not a segment fact; insert one from the list)"
+    if (m := re.search(r"'([^']+)' is undefined", text)) and m.group(1) != "seg":
+        name = m.group(1)
+        return f" (write seg.{name})" if name in _FACT_NAMES else " (the segment's facts are in seg, e.g. seg.name)"
+    return ""
 
 
 def render_template(env: LimitedSandbox, name: str, facts: dict, *, where: str = "") -> str:
@@ -253,7 +279,9 @@ def render_template(env: LimitedSandbox, name: str, facts: dict, *, where: str =
     except Exception as exc:  # noqa: BLE001 - an edited template can fail in any way; say where, in one line
         line = _template_line(exc)
         at = f" (line {line})" if line else ""
-        raise SegscopeError(f"Template '{name}' failed{where}{at}: {_one_line(exc)}; fix or reset it.") from None
+        reason = _one_line(exc)
+        raise TemplateError(f"Template '{name}' failed{where}{at}: {reason}; fix or reset it.",
+                            template=name, line=line, reason=reason) from None
 
 
 def render_strategies(profiles: dict[int, dict], *, templates: dict[str, str]) -> dict[int, list[dict]]:
