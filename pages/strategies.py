@@ -8,8 +8,9 @@ import streamlit as st
 from segcore.errors import SegscopeError
 from segcore.io.export import campaign_lists, campaigns_xlsx, csv_bytes, made_up_ids_warning, safe_filename
 from segcore.strategy.report import report_html, report_markdown
-from segcore.strategy.suggest import SUFFIX, load_templates, render_strategies
-from ui.shared import md_escape, md_escaped, need_run, outputs, show_error, templates, templates_dir
+from segcore.strategy.suggest import render_strategies
+from ui.shared import md_escape, md_escaped, need_run, outputs, show_error, templates
+from ui.templates import template_editor
 
 
 def _smaller_title(text: str) -> str:
@@ -26,13 +27,16 @@ shown_profiles = md_escaped(profiles)  # data inside the rendered markdown stays
 try:
     strategies = render_strategies(profiles, templates=current)  # raw values: the exports
     shown = render_strategies(shown_profiles, templates=current)
+    failed = None
 except SegscopeError as exc:
-    show_error(exc)
-    st.info("Fix or reset the template below.")
     strategies = shown = {s: [] for s in profiles}
+    failed = exc
 
 tab_suggest, tab_edit, tab_export = st.tabs(["Suggestions", "Templates", "Export"])
 with tab_suggest:
+    if failed:  # shown here only; the Templates tab shows the same template's error in its preview
+        show_error(failed)
+        st.info("Open the template in the Templates tab to fix or reset it.")
     for s, p in sorted(profiles.items()):
         with st.expander(f"{s}. {md_escape(p['name'])} — {p['size']:,} customers", expanded=(s == 0)):
             items = shown.get(s, [])
@@ -42,36 +46,7 @@ with tab_suggest:
                 st.markdown(_smaller_title(item["text"]))
 
 with tab_edit:
-    st.caption("Templates are Jinja2 (sandboxed). Each decides with `{% if %}` whether it applies; the segment's "
-               "facts are in `seg` (name, size, keywords, positive_share, negative_share, churn_risk, "
-               "mean_monetary, top_products, …).")
-    defaults = load_templates()
-    name = st.selectbox("Template", sorted(current))
-    edited = st.text_area("Template text", value=current[name], height=320, key=f"tpl_{name}")
-    seg = st.selectbox("Preview for segment", sorted(profiles), format_func=lambda s: f"{s}. {profiles[s]['name']}")
-    try:
-        preview = render_strategies({seg: shown_profiles[seg]}, templates={name: edited})[seg]
-        with st.container(border=True):
-            if preview:
-                st.markdown(_smaller_title(preview[0]["text"]))
-            else:
-                st.caption("This template does not apply to this segment.")
-    except SegscopeError as exc:
-        show_error(exc)
-    b1, b2 = st.columns(2)
-    if b1.button("Save template", type="primary", icon=":material/save:"):
-        try:
-            render_strategies(profiles, templates={name: edited})  # refuse a template that fails
-            templates_dir().mkdir(parents=True, exist_ok=True)
-            (templates_dir() / f"{name}{SUFFIX}").write_text(edited, encoding="utf-8")
-            st.toast(f"Saved {name}")
-            st.rerun()
-        except SegscopeError as exc:
-            show_error(exc)
-    if name in defaults and b2.button("Reset to default", icon=":material/restart_alt:"):
-        (templates_dir() / f"{name}{SUFFIX}").unlink(missing_ok=True)
-        st.session_state.pop(f"tpl_{name}", None)
-        st.rerun()
+    template_editor(profiles, shown_profiles, current)
 
 with tab_export:
     campaigns = campaign_lists(out.segments, profiles, strategies)

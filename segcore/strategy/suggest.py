@@ -284,16 +284,22 @@ def render_template(env: LimitedSandbox, name: str, facts: dict, *, where: str =
                             template=name, line=line, reason=reason) from None
 
 
+def with_relative(profiles: dict[int, dict]) -> dict[int, dict]:
+    """Profiles with `relative` (how each differs from all customers), added when saved without."""
+    if all("relative" in p for p in profiles.values()):
+        return profiles
+    from ..analysis.profiles import add_relative
+
+    profiles = {s: dict(p) for s, p in profiles.items()}
+    add_relative(profiles)
+    return profiles
+
+
 def render_strategies(profiles: dict[int, dict], *, templates: dict[str, str]) -> dict[int, list[dict]]:
     """{segment_id: [{template, title, text}, ...]} for the templates that apply."""
     env = _environment(templates)
     out: dict[int, list[dict]] = {}
-    if any("relative" not in p for p in profiles.values()):  # profiles saved or built elsewhere
-        from ..analysis.profiles import add_relative
-
-        profiles = {s: dict(p) for s, p in profiles.items()}
-        add_relative(profiles)
-    for seg, profile in sorted(profiles.items()):
+    for seg, profile in sorted(with_relative(profiles).items()):
         facts = segment_facts(profile)
         items = []
         for name in sorted(templates):

@@ -26,7 +26,7 @@ from pathlib import Path
 from jinja2 import TemplateSyntaxError, nodes
 
 from ..errors import SegscopeError
-from .suggest import SUFFIX, TemplateError, _environment, render_template, segment_facts
+from .suggest import SUFFIX, TemplateError, _environment, _trial_profiles, render_template, segment_facts, with_relative
 
 
 @dataclass(frozen=True)
@@ -279,11 +279,12 @@ def split_template(source: str) -> TemplateParts:
 
 
 def _one_if(text: str) -> bool:
-    """True when the text is one `{% if %}` (no elif / else) and nothing else but blanks."""
+    """True when the text is one `{% if %}` (no elif / else) and nothing else but blanks, or does
+    not parse (the first line's `if` and the last `endif` still frame the message)."""
     try:
         tree = _environment({}).parse(text)
     except TemplateSyntaxError:
-        return False
+        return True  # a slip inside the message: keep the split the editor showed
     body = [n for n in tree.body
             if not (isinstance(n, nodes.Output) and all(isinstance(d, nodes.TemplateData) and not d.data.strip()
                                                         for d in n.nodes))]
@@ -360,7 +361,15 @@ def check_template(source: str, *, name: str, profiles: dict[int, dict]) -> dict
     one-line TemplateError (with `.line`) from the first segment it fails for."""
     env = _environment({name: source})
     return {int(s): render_template(env, name, segment_facts(p), where=f" for segment {s}")
-            for s, p in sorted(profiles.items())}
+            for s, p in sorted(with_relative(profiles).items())}
+
+
+def check_for_saving(source: str, *, name: str, profiles: dict[int, dict]) -> None:
+    """Refuse (TemplateError) a template that fails on the run's segments or on made-up ones
+    covering the other situations (no churn data, aspects, ...): a saved copy must not break
+    the next run's strategies."""
+    check_template(source, name=name, profiles=profiles)
+    check_template(source, name=name, profiles=_trial_profiles())
 
 
 def save_template(folder: str | Path, name: str, source: str) -> Path:
@@ -381,6 +390,6 @@ def save_template(folder: str | Path, name: str, source: str) -> Path:
     return target
 
 
-__all__ = ["FACTS", "OPS", "MERGE_FIELDS", "Clause", "Fact", "TemplateError", "TemplateParts", "check_template",
+__all__ = ["FACTS", "OPS", "MERGE_FIELDS", "Clause", "Fact", "TemplateError", "TemplateParts", "check_for_saving", "check_template",
            "condition_expression", "describe", "display_value", "from_display", "join_template", "ops_for",
            "parse_condition", "save_template", "split_template", "template_title", "with_groups"]

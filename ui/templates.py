@@ -1,0 +1,287 @@
+"""The strategy template editor on the Strategies page: a list of strategies by title, the
+condition as form fields, the message with an insert-a-fact picker, a live preview on a real
+segment of the run, save / reset. The Jinja2 source is behind the expert toggle.
+
+Edits are drafts in the session (one per template) until saved; every widget writes the draft in
+its on_change callback, so the preview follows each change without a submit. Widgets that must
+be rebuilt (a clause added, a fact inserted, a reset) get new keys through a revision number."""
+from __future__ import annotations
+
+import streamlit as st
+
+from segcore.errors import SegscopeError
+from segcore.strategy.suggest import SUFFIX, TemplateError, load_templates
+from segcore.strategy.template_meta import (FACTS, MERGE_FIELDS, OPS, Clause, check_for_saving, check_template,
+                                            describe, display_value, from_display, join_template, ops_for,
+                                            save_template, split_template, template_title, with_groups)
+from ui.shared import md_escape, show_error, templates_dir
+
+_DEFAULTS = {"share": 0.3, "points": 0.1, "rating": 3.0, "number": 0.5, "times": 1.2, "count": 10.0, "days": 90.0}
+# number_input settings per kind, in the unit shown
+_INPUT = {"share": dict(min_value=0.0, max_value=100.0, step=5.0, format="%g"),
+          "points": dict(min_value=-100.0, max_value=100.0, step=5.0, format="%g"),
+          "rating": dict(min_value=1.0, max_value=5.0, step=0.5, format="%g"),
+          "number": dict(min_value=0.0, max_value=1.0, step=0.05, format="%g"),
+          "times": dict(min_value=0.0, step=0.1, format="%g"),
+          "count": dict(min_value=0.0, step=1.0, format="%g"),
+          "days": dict(min_value=0.0, step=7.0, format="%g")}
+_UNIT = {"share": "%", "points": "points", "rating": "stars", "times": "times", "days": "days"}
+
+
+def _drafts() -> dict[str, str]:
+    return st.session_state.setdefault("tpl_drafts", {})
+
+
+def _rev(name: str) -> int:
+    return st.session_state.setdefault("tpl_revs", {}).get(name, 0)
+
+
+def _rebuild(name: str) -> None:
+    revs = st.session_state.setdefault("tpl_revs", {})
+    revs[name] = revs.get(name, 0) + 1
+
+
+def _key(name: str, part: str) -> str:
+    return f"tpl_{name}_{_rev(name)}_{part}"
+
+
+def default_clause(fact: str) -> Clause:
+    f = FACTS[fact]
+    if f.kind == "choice":
+        return Clause(fact, "in", f.choices[:1])
+    if f.kind == "flag":
+        return Clause(fact, "has")
+    return Clause(fact, ">=" if f.kind != "rating" else "<=", _DEFAULTS[f.kind])
+
+
+# --- callbacks: widgets -> draft ----------------------------------------------------------
+
+def _groups_from_widgets(name: str, groups: list[list[Clause]]) -> list[list[Clause]]:
+    ss, out = st.session_state, []
+    for gi, group in enumerate(groups):
+        new = []
+        for ci, clause in enumerate(group):
+            fact = FACTS[clause.fact]
+            op = ss.get(_key(name, f"op{gi}_{ci}"), clause.op)
+            value = ss.get(_key(name, f"v{gi}_{ci}"), display_value(clause))
+            if fact.kind == "choice" and not value:
+                value = display_value(clause)  # an empty choice would match nothing: keep the last one
+            new.append(Clause(clause.fact, op, None if fact.kind == "flag" else
+                              tuple(value) if fact.kind == "choice" else from_display(clause.fact, value)))
+        out.append(new)
+    return out
+
+
+def _from_form(name: str, source: str) -> None:
+    ss, parts = st.session_state, split_template(source)
+    parts.title = ss.get(_key(name, "title"), parts.title)
+    parts.description = ss.get(_key(name, "description"), parts.description)
+    parts.body = ss.get(_key(name, "body"), parts.body)
+    if parts.groups is not None:
+        parts = with_groups(parts, _groups_from_widgets(name, parts.groups))
+    _drafts()[name] = join_template(parts)
+
+
+def _edit_groups(name: str, source: str, change) -> None:
+    """Apply `change(groups)` (add / remove a clause, change a fact) and rebuild the widgets."""
+    _from_form(name, source)
+    parts = split_template(_drafts()[name])
+    groups = [list(g) for g in parts.groups]
+    change(groups)
+    _drafts()[name] = join_template(with_groups(parts, [g for g in groups if g]))
+    _rebuild(name)
+
+
+def _fact_changed(name: str, source: str, gi: int, ci: int) -> None:
+    fact = st.session_state[_key(name, f"f{gi}_{ci}")]
+    _edit_groups(name, source, lambda groups: groups[gi].__setitem__(ci, default_clause(fact)))
+
+
+def _insert_fact(name: str, source: str) -> None:
+    _from_form(name, source)
+    parts = split_template(_drafts()[name])
+    snippet = MERGE_FIELDS[st.session_state["tpl_fact"]]
+    body = parts.body.rstrip("\n")
+    gap = " " if body and not body.endswith(" ") else ""
+    parts.body = f"{body}{gap}{snippet}\n"
+    _drafts()[name] = join_template(parts)
+    _rebuild(name)
+
+
+def _from_expert(name: str) -> None:
+    _drafts()[name] = st.session_state[_key(name, "source")]
+    _rebuild(name)  # the form's widgets show the new text when expert mode is switched off
+
+
+def _use_form(name: str, source: str) -> None:
+    parts = split_template(source)
+    if parts.condition is None:
+        parts.condition = ""
+    _drafts()[name] = join_template(with_groups(parts, []))
+    _rebuild(name)
+
+
+# --- widgets ------------------------------------------------------------------------------
+
+def _clause_row(name: str, source: str, gi: int, ci: int, clause: Clause) -> None:
+    fact = FACTS[clause.fact]
+    c1, c2, c3, c4 = st.columns([5, 3, 4, 1], vertical_alignment="bottom")
+    keys = list(FACTS)
+    c1.selectbox("Fact", keys, index=keys.index(clause.fact), format_func=lambda k: FACTS[k].label,
+                 key=_key(name, f"f{gi}_{ci}"), on_change=_fact_changed, args=(name, source, gi, ci),
+                 label_visibility="collapsed")
+    ops = ops_for(fact)
+    c2.selectbox("Test", ops, index=ops.index(clause.op), format_func=OPS.get, key=_key(name, f"op{gi}_{ci}"),
+                 on_change=_from_form, args=(name, source), label_visibility="collapsed")
+    if fact.kind == "choice":
+        c3.multiselect("Values", fact.choices, default=list(clause.value), key=_key(name, f"v{gi}_{ci}"),
+                       on_change=_from_form, args=(name, source), label_visibility="collapsed")
+    elif fact.kind != "flag":
+        c3.number_input(f"Value ({_UNIT.get(fact.kind, 'number')})", value=float(display_value(clause)),
+                        key=_key(name, f"v{gi}_{ci}"), on_change=_from_form, args=(name, source),
+                        label_visibility="collapsed", **_INPUT[fact.kind])
+    c4.button("", icon=":material/close:", key=_key(name, f"x{gi}_{ci}"), help="Remove this condition",
+              on_click=_edit_groups, args=(name, source, lambda groups: groups[gi].pop(ci)))
+
+
+def _condition_form(name: str, source: str) -> None:
+    parts = split_template(source)
+    st.markdown("##### When it applies")
+    if parts.groups is None:
+        what = ("The message decides itself (with `{% if %}` inside) whether it applies." if parts.condition is None
+                else f"The condition is written in Jinja2: `{parts.condition}`.")
+        st.info(f"{what} Change it under *Expert*, or start over with form fields.", icon=":material/code:")
+        st.button("Use form fields (applies to every segment until you add a condition)",
+                  on_click=_use_form, args=(name, source), key=_key(name, "use_form"))
+        return
+    if not parts.groups:
+        st.caption("Shown for every segment. Add a condition to aim it.")
+    for gi, group in enumerate(parts.groups):
+        st.caption("All of these:" if gi == 0 else "… or all of these:")
+        for ci, clause in enumerate(group):
+            _clause_row(name, source, gi, ci, clause)
+        if group:
+            st.button("And …", icon=":material/add:", key=_key(name, f"and{gi}"),
+                      on_click=_edit_groups, args=(name, source, lambda g, gi=gi: g[gi].append(default_clause("negative_share"))))
+    st.button("Add an alternative (or)" if parts.groups else "Add a condition", icon=":material/add:",
+              key=_key(name, "or"), on_click=_edit_groups,
+              args=(name, source, lambda g: g.append([default_clause("negative_share")])))
+
+
+def _message_form(name: str, source: str) -> None:
+    parts = split_template(source)
+    st.markdown("##### Message")
+    st.text_area("Message (Markdown; facts in {{ }})", value=parts.body, height=300, key=_key(name, "body"),
+                 on_change=_from_form, args=(name, source))
+    c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
+    c1.selectbox("Insert a fact", list(MERGE_FIELDS), key="tpl_fact",
+                 help="Adds the fact at the end of the message; move it where you want it.")
+    c2.button("Insert", icon=":material/add_notes:", on_click=_insert_fact, args=(name, source), key=_key(name, "insert"))
+
+
+def _where(exc: TemplateError, parts, expert: bool) -> str:
+    """The error with the line the user sees: of the source (expert) or of the message (form)."""
+    if exc.line is None:
+        return f"{exc.reason}."
+    if expert:
+        return f"Line {exc.line}: {exc.reason}."
+    if exc.line < parts.body_line:
+        return f"In the condition: {exc.reason}."
+    # an unclosed block is reported at the end of the file, past the message's last line
+    line = min(exc.line - parts.body_line + 1, max(parts.body.count("\n"), 1))
+    return f"Line {line} of the message: {exc.reason}."
+
+
+def _preview(name: str, source: str, profiles: dict, shown_profiles: dict, expert: bool) -> bool:
+    """The draft rendered on the run's own segments; False (and one error) when it fails."""
+    parts = split_template(source)
+    st.markdown("##### Preview")
+    seg = st.selectbox("Preview with segment", sorted(profiles), key="tpl_preview_seg",
+                       format_func=lambda s: f"{s}. {profiles[s]['name']} ({profiles[s]['size']:,} customers)")
+    try:
+        rendered = check_template(source, name=name, profiles=shown_profiles)
+    except TemplateError as exc:
+        st.error(_where(exc, parts, expert), icon=":material/error:")
+        return False
+    applies = [s for s, text in rendered.items() if text]
+    st.caption(f"Applies to {len(applies)} of {len(rendered)} segments of this run"
+               + (": " + ", ".join(f"{s}. {md_escape(profiles[s]['name'])}" for s in applies) if applies else "."))
+    with st.container(border=True):
+        if rendered[seg]:
+            st.markdown("####" + rendered[seg][2:] if rendered[seg].startswith("## ") else rendered[seg])
+        else:
+            rule = describe(parts.groups) if parts.groups is not None else "its own test"
+            st.caption(f"Not shown for this segment: it applies when {rule}.")
+    return True
+
+
+def template_editor(profiles: dict, shown_profiles: dict, current: dict[str, str]) -> None:
+    """The editor tab. profiles: the run's (raw, for the save check); shown_profiles: markdown-
+    escaped (for the preview); current: the templates in use (shipped or saved copies)."""
+    defaults = load_templates()
+    folder = templates_dir()
+    saved = {p.name[: -len(SUFFIX)] for p in folder.glob(f"*{SUFFIX}")} if folder.is_dir() else set()
+    drafts = _drafts()
+    for name in [n for n, d in drafts.items() if d == current.get(n)]:
+        del drafts[name]  # a draft back to the saved text is no change
+    names = sorted(current)
+
+    def note(n: str) -> str:
+        parts = split_template(drafts.get(n, current[n]))
+        marks = ["unsaved changes"] * (n in drafts) + ["edited copy"] * (n in saved)
+        return " · ".join([parts.description or describe(parts.groups or [])] + marks)
+
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        name = st.radio("Strategies", names, key="tpl_pick", captions=[note(n) for n in names],
+                        format_func=lambda n: template_title(n, drafts.get(n, current[n])))
+    with right:
+        source = drafts.get(name, current[name])
+        parts = split_template(source)
+        expert = st.toggle("Expert: edit the Jinja2 source", key="tpl_expert")
+        if expert:
+            st.caption("Sandboxed Jinja2. The segment's facts are in `seg`; the metadata block on top gives the "
+                       "title and description; the first line's `{% if %}` is the condition the form edits.")
+            st.text_area("Jinja2 source", value=source, height=420, key=_key(name, "source"),
+                         on_change=_from_expert, args=(name,))
+            fact = st.selectbox("Facts to use", list(MERGE_FIELDS), key="tpl_fact_expert")
+            st.code(MERGE_FIELDS[fact], language="jinja")
+        else:
+            c1, c2 = st.columns(2)
+            c1.text_input("Title (in the list)", value=parts.title, key=_key(name, "title"),
+                          on_change=_from_form, args=(name, source))
+            c2.text_input("Description", value=parts.description, key=_key(name, "description"),
+                          on_change=_from_form, args=(name, source))
+            _condition_form(name, source)
+            _message_form(name, source)
+        ok = _preview(name, source, profiles, shown_profiles, expert)
+        _save_reset(name, source, profiles, defaults, saved, ok)
+
+
+def _save_reset(name: str, source: str, profiles: dict, defaults: dict, saved: set, ok: bool) -> None:
+    b1, b2 = st.columns(2)
+    if b1.button("Save template", type="primary", icon=":material/save:", disabled=not ok,
+                 help=None if ok else "Fix the error shown in the preview first."):
+        try:
+            check_for_saving(source, name=name, profiles=profiles)  # raw values, as the exports render them
+            if source == defaults.get(name):
+                (templates_dir() / f"{name}{SUFFIX}").unlink(missing_ok=True)  # the shipped text: no copy
+            else:
+                save_template(templates_dir(), name, source)
+        except SegscopeError as exc:
+            show_error(exc)
+            return
+        _drafts().pop(name, None)
+        _rebuild(name)
+        st.toast(f"Saved {template_title(name, source)}")
+        st.rerun()
+    if name in saved and name in defaults:
+        if b2.button("Reset to default", icon=":material/restart_alt:", help="Back to the shipped template"):
+            (templates_dir() / f"{name}{SUFFIX}").unlink(missing_ok=True)
+            _drafts().pop(name, None)
+            _rebuild(name)
+            st.rerun()
+    elif name in _drafts() and b2.button("Discard changes", icon=":material/undo:"):
+        _drafts().pop(name, None)
+        _rebuild(name)
+        st.rerun()
