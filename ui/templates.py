@@ -125,7 +125,7 @@ def _use_form(name: str, source: str) -> None:
 
 def _clause_row(name: str, source: str, gi: int, ci: int, clause: Clause) -> None:
     fact = FACTS[clause.fact]
-    c1, c2, c3, c4 = st.columns([5, 3, 4, 1], vertical_alignment="bottom")
+    c1, c2, c3, c4 = st.columns([4, 2, 4, 1], vertical_alignment="bottom")
     keys = list(FACTS)
     c1.selectbox("Fact", keys, index=keys.index(clause.fact), format_func=lambda k: FACTS[k].label,
                  key=_key(name, f"f{gi}_{ci}"), on_change=_fact_changed, args=(name, source, gi, ci),
@@ -231,7 +231,7 @@ def template_editor(profiles: dict, shown_profiles: dict, current: dict[str, str
         marks = ["unsaved changes"] * (n in drafts) + ["edited copy"] * (n in saved)
         return " · ".join([parts.description or describe(parts.groups or [])] + marks)
 
-    left, right = st.columns([2, 3], gap="large")
+    left, right = st.columns([1, 2], gap="large")
     with left:
         name = st.radio("Strategies", names, key="tpl_pick", captions=[note(n) for n in names],
                         format_func=lambda n: template_title(n, drafts.get(n, current[n])))
