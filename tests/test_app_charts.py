@@ -194,3 +194,19 @@ def test_sidebar_follows_upload_and_training_and_train_page_speaks_plainly(model
     losses = [y for t in curves["data"] if t.get("yaxis", "y") == "y" for y in t["y"] if y is not None]
     low, high = curves["layout"]["yaxis"]["range"]
     assert low == 0 and max(losses) <= high <= max(losses) * 1.2  # from 0, the curve's top near the axis top
+
+
+def test_compare_uses_the_segment_colours(placed, sample_frame):
+    from segcore.pipeline import score_file
+
+    new = placed.parent / "new_reviews.csv"
+    sample_frame.tail(150).to_csv(new, index=False)  # reviews the run has not seen
+    score_file(new, placed / "model", placed / "scores" / "new_reviews")
+    at = _ok(AppTest.from_file(APP, default_timeout=120).run())
+    at.switch_page("pages/segments.py").run()
+    bars = {t["name"]: t["marker"]["color"] for t in _figures(_ok(at))["Customers per segment"]["data"]}
+    at.switch_page("pages/compare.py").run()
+    shares = next(s for t, s in _figures(_ok(at)).items() if t.startswith("Segment shares"))
+    seen = {t["name"].rsplit(", ", 1)[0]: t["marker"]["color"] for t in shares["data"]}
+    assert seen and all(bars[name] == colour for name, colour in seen.items())
+    assert {t["marker"]["pattern"]["shape"] for t in shares["data"]} == {"/", ""}  # before hatched, now solid
