@@ -2,7 +2,8 @@
 import streamlit as st
 
 from ui.auth import login_page, logout_button, run_page, signed_in
-from ui.shared import current_dataset, device_label, registry, selected_run
+from ui.shared import device_label
+from ui.sidebar import status as sidebar_status
 
 st.set_page_config(page_title="segscope", page_icon=":material/insights:", layout="wide")
 
@@ -28,16 +29,12 @@ with st.sidebar:
     for page in PAGES:
         st.page_link(page)
     st.divider()
-    dataset = current_dataset()
-    st.caption("Dataset")
-    st.text(dataset.name if dataset else "none loaded")
-    job = registry().active()
-    run = selected_run()
-    st.caption("Model run")
-    if job is not None:
-        st.text(f"training: {job.run_id} ({job.progress.snapshot().fraction:.0%})")
-    st.text(run.run_id if run else "none yet")
+    status = st.container()  # filled after the page ran: it names what this very click uploaded or started
     st.caption("Device")
     st.text(device_label())
     logout_button()
-run_page(nav)
+try:
+    run_page(nav)
+finally:  # also after a page's st.stop() (e.g. no run yet)
+    with status:
+        sidebar_status()

@@ -3,7 +3,6 @@ from ui.auth import guard
 
 guard()  # before anything else: no page runs without the login
 
-import html
 
 import pandas as pd
 import plotly.express as px
@@ -12,6 +11,7 @@ import streamlit as st
 
 from segcore.errors import SegscopeError
 from segcore.io.export import csv_bytes, read_export_csv
+from ui.charts import segment_colour, segment_label
 from ui.compare import RUN_DATA, comparison, scorings
 from ui.shared import md_escape, need_run, show_error
 
@@ -47,19 +47,23 @@ else:
     st.success("No change large enough for an alert.", icon=":material/check_circle:")
 
 segments = result["segments"]
+seg_colours = {segment_label(s["segment_id"], s["name"]): segment_colour(s["segment_id"]) for s in segments}
 rows = []
 for s in segments:
-    label = html.escape(f"{s['segment_id']}: {s['name']}")
+    label = segment_label(s["segment_id"], s["name"])
     for side in ("before", "after"):
         if s[side]:
             rows.append({"segment": label, "when": "before" if side == "before" else "now",
                          "share of reviews": s[side]["share"], "negative share": s[side]["negative"]})
 table = pd.DataFrame(rows)
 c1, c2 = st.columns(2)
-c1.plotly_chart(px.bar(table, x="share of reviews", y="segment", color="when", barmode="group", orientation="h",
-                       title="Segment shares, before and now").update_yaxes(autorange="reversed"), width="stretch")
-c2.plotly_chart(px.bar(table, x="negative share", y="segment", color="when", barmode="group", orientation="h",
-                       title="Negative reviews per segment").update_yaxes(autorange="reversed"), width="stretch")
+# Segment colours as on every page; "before" hatched, "now" solid.
+bars = dict(y="segment", color="segment", pattern_shape="when", barmode="group", orientation="h",
+            color_discrete_map=seg_colours, pattern_shape_map={"before": "/", "now": ""})
+c1.plotly_chart(px.bar(table, x="share of reviews", title="Segment shares, before (hatched) and now", **bars)
+                .update_yaxes(autorange="reversed", title=None), width="stretch")
+c2.plotly_chart(px.bar(table, x="negative share", title="Negative reviews per segment, before (hatched) and now",
+                       **bars).update_yaxes(autorange="reversed", title=None), width="stretch")
 
 shifts = pd.DataFrame([{"segment": f"{s['segment_id']}: {s['name']}", **c} for s in segments
                        for c in s.get("complaint_shifts", [])[:3]])
@@ -79,10 +83,10 @@ else:
 
 periods = result.get("periods")
 if periods:
-    per = pd.DataFrame([{"segment": f"{s}: {next((x['name'] for x in segments if x['segment_id'] == int(s)), s)}",
+    per = pd.DataFrame([{"segment": segment_label(s, next((x['name'] for x in segments if x['segment_id'] == int(s)), s)),
                          "period": r["period"], "share": r["share"], "negative": r["negative"]}
                         for s, rs in periods["segments"].items() for r in rs])
-    st.plotly_chart(px.line(per, x="period", y="share", color="segment", markers=True,
+    st.plotly_chart(px.line(per, x="period", y="share", color="segment", markers=True, color_discrete_map=seg_colours,
                             title=f"Segment shares per {periods['freq']} (now)"), width="stretch")
 
 st.markdown("#### Customers")

@@ -5,12 +5,12 @@ guard()  # before anything else: no page runs without the login
 
 import html
 
-import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from segcore.analysis.maptable import aspect_choices, map_table, mentions_aspect
+from segcore.analysis.maptable import aspect_choices, map_table, mentions_aspect, selection_table
 from segcore.io.export import csv_bytes, safe_filename, xlsx_bytes
+from ui.charts import NEUTRAL, label_colours, ordered_colours, segment_colour, sort_ordered
 from ui.shared import need_run, outputs
 
 MAX_POINTS = 100_000
@@ -18,6 +18,10 @@ MAX_POINTS = 100_000
 st.title("Map")
 run = need_run()
 out = outputs(run)
+st.caption("Each point is one review. Reviews that say similar things (the fine-tuned model's reading of their "
+           "words and tone) lie near each other, so a cluster of points is a group of customers who talk alike; "
+           "the axes themselves have no meaning. Hover over a point to read the review, its segment and what "
+           "the model thinks of it; draw a box or lasso to pick reviews for a campaign list.")
 table, sampled = map_table(out.reviews, out.segments, out.meta.get("columns", {}), max_points=MAX_POINTS)
 if sampled:
     st.info(f"Showing a random sample of {MAX_POINTS:,} of {len(out.reviews):,} reviews to keep the map fast.")
@@ -33,8 +37,8 @@ if c3 is not None:
         st.caption(f"{len(table):,} reviews mention {aspect}.")
 phrase = (c3 or c2).text_input("Highlight reviews containing", placeholder="e.g. delivery, too sweet, price")
 
-custom = table[["index", "hover_id", "hover"]].to_numpy()  # escaped (segcore.analysis.maptable)
-hovertemplate = "<b>%{customdata[1]}</b><br>%{customdata[2]}<extra></extra>"
+custom = table[["index", "hover_id", "hover", "hover_facts"]].to_numpy()  # escaped (segcore.analysis.maptable)
+hovertemplate = "<b>%{customdata[1]}</b><br>%{customdata[3]}<br><br>%{customdata[2]}<extra></extra>"
 fig = go.Figure()
 if colour == "churn risk":
     fig.add_trace(go.Scattergl(x=table["x"], y=table["y"], mode="markers", customdata=custom,
@@ -42,11 +46,24 @@ if colour == "churn risk":
                                marker=dict(size=5, color=table["churn risk"], colorscale="RdYlGn_r",
                                            showscale=True, colorbar=dict(title="churn risk"))))
 else:
-    palette = px.colors.qualitative.Bold + px.colors.qualitative.Pastel
-    for i, (value, group) in enumerate(table.groupby(colour, sort=True)):
-        fig.add_trace(go.Scattergl(x=group["x"], y=group["y"], mode="markers", name=html.escape(str(value)),
+    # The same colours as every other page: segments by id, sentiment fixed, ratings low red to high green.
+    if colour == "segment":
+        keys = sorted(table["segment_id"].unique())
+        groups = {k: table[table["segment_id"] == k] for k in keys}
+        names = {k: html.escape(groups[k]["segment"].iloc[0]) for k in keys}
+        colours = {k: segment_colour(k) for k in keys}
+    else:
+        present = set(table[colour])
+        keys = ([x for x in out.metrics["labels"] if x in present] + sorted(present - set(out.metrics["labels"]))
+                if colour == "predicted label" else sort_ordered(present))
+        groups = {k: table[table[colour] == k] for k in keys}
+        names = {k: html.escape(str(k) or "no rating") for k in keys}
+        colours = label_colours(keys) if colour == "predicted label" else ordered_colours([k for k in keys if k])
+    for k in keys:
+        group = groups[k]
+        fig.add_trace(go.Scattergl(x=group["x"], y=group["y"], mode="markers", name=names[k],
                                    customdata=custom[group.index], hovertemplate=hovertemplate,
-                                   marker=dict(size=5, color=palette[i % len(palette)], opacity=0.8)))
+                                   marker=dict(size=5, color=colours.get(k, NEUTRAL), opacity=0.8)))
 if phrase.strip():
     hits = table[table["text"].str.contains(phrase.strip(), case=False, regex=False, na=False)]
     st.caption(f"{len(hits):,} reviews contain “{phrase.strip()}”.")
@@ -64,9 +81,9 @@ st.markdown("#### Selected reviews")
 if not chosen:
     st.caption("Draw a box or lasso on the map to select reviews; they appear here as a campaign list to download.")
 else:
-    selected = out.reviews.iloc[chosen]
+    selected = selection_table(out.reviews.iloc[chosen], out.meta.get("columns", {}))
     st.dataframe(selected, hide_index=True)
-    st.caption(f"{len(selected):,} reviews from {selected['customer_id'].nunique():,} customers selected.")
+    st.caption(f"{len(selected):,} reviews from {selected['customer'].nunique():,} customers selected.")
     name = safe_filename(f"{run.run_id}_selection")
     d1, d2 = st.columns(2)
     d1.download_button("Download CSV", csv_bytes(selected), file_name=f"{name}.csv", mime="text/csv",

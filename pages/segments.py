@@ -3,8 +3,6 @@ from ui.auth import guard
 
 guard()  # before anything else: no page runs without the login
 
-import html
-
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -12,6 +10,7 @@ import streamlit as st
 from segcore.analysis.edit import rename_run_segments, resegment_run
 from segcore.aspects.profile import aspect_table
 from segcore.errors import SegscopeError
+from ui.charts import segment_colours, segment_label, segment_traits, sentiment_chart, traits_chart
 from ui.shared import md_escape, need_run, outputs, show_error, templates
 
 st.title("Segments")
@@ -43,32 +42,24 @@ if quality:
                 help="Normalised mutual information (0-1) between segments and each category column of the file "
                      "that was not used: " + (", ".join(f"{md_escape(c)} {v:.2f}" for c, v in nmi.items()) or "none found"))
 
-sizes = pd.DataFrame([{"segment": html.escape(f"{s}: {p['name']}"), "customers": p["size"], "reviews": p["n_reviews"],
+seg_colours = segment_colours(profiles)  # one colour per segment, the same on every page
+sizes = pd.DataFrame([{"segment": segment_label(s, p["name"]), "customers": p["size"], "reviews": p["n_reviews"],
                        "share": p["share_of_customers"]} for s, p in sorted(profiles.items())])
+order = {"segment": list(sizes["segment"])}
 left, right = st.columns([3, 2])
-left.plotly_chart(px.bar(sizes, x="customers", y="segment", orientation="h", text="customers",
-                         title="Customers per segment").update_yaxes(autorange="reversed"), width="stretch")
-right.plotly_chart(px.pie(sizes, names="segment", values="customers", hole=0.5, title="Share of customers")
-                   .update_layout(showlegend=False), width="stretch")
+left.plotly_chart(px.bar(sizes, x="customers", y="segment", orientation="h", text="customers", color="segment",
+                         color_discrete_map=seg_colours, category_orders=order, title="Customers per segment")
+                  .update_yaxes(autorange="reversed", title=None).update_layout(showlegend=False), width="stretch")
+right.plotly_chart(px.pie(sizes, names="segment", values="customers", hole=0.5, title="Share of customers",
+                          color="segment", color_discrete_map=seg_colours, category_orders=order)
+                   .update_traces(sort=False, textinfo="percent")
+                   .update_layout(legend=dict(orientation="h", y=-0.1)), width="stretch")
+st.plotly_chart(sentiment_chart(profiles, labels), width="stretch")
 
-# Trait heat-map: colour = value scaled within each trait, text = the real value.
-traits = {}
-for s, p in sorted(profiles.items()):
-    b = p["behaviour"]
-    row = {f"{lab} share": p["label_shares"].get(lab) for lab in labels}
-    row.update({"mean rating": b.get("mean_rating"), "churn risk": b.get("churn_risk"),
-                "recency (days)": b.get("median_recency_days"), "frequency": b.get("mean_frequency"),
-                "spend": b.get("mean_monetary"), "reviews / customer": b.get("mean_reviews_per_customer")})
-    traits[html.escape(f"{s}: {p['name']}")] = row
-table = pd.DataFrame(traits).T.dropna(axis=1, how="all").astype(float)
-if not table.empty:
-    span = (table.max() - table.min()).replace(0, 1)
-    scaled = (table - table.min()) / span
-    fig = px.imshow(scaled, aspect="auto", color_continuous_scale="RdBu_r", title="Segment traits (scaled per column)")
-    fig.update_traces(text=table.round(2).astype(str).to_numpy(), texttemplate="%{text}",
-                      hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>")
-    fig.update_layout(coloraxis_showscale=False, height=140 + 45 * len(table), xaxis_side="top")
-    st.plotly_chart(fig, width="stretch")
+# Traits against the overall average: green better, red worse, whatever the trait; constant traits dropped.
+trait_fig = traits_chart(*segment_traits(profiles, labels))
+if trait_fig is not None:
+    st.plotly_chart(trait_fig, width="stretch", key="traits")
 
 aspects = aspect_table(profiles, labels)
 if not aspects.empty:
@@ -84,7 +75,7 @@ if not aspects.empty:
                                title="Share of negative reviews among those mentioning the aspect"),
                         width="stretch")
 
-periods = [{"segment": f"{s}: {p['name']}", "period": r["period"], "share of reviews": r["share"],
+periods = [{"segment": segment_label(s, p["name"]), "period": r["period"], "share of reviews": r["share"],
             "negative share": r["negative"], "reviews": r["n_reviews"]}
            for s, p in sorted(profiles.items()) for r in (p.get("periods") or {}).get("rows", [])]
 if periods:
@@ -93,9 +84,11 @@ if periods:
     per = pd.DataFrame(periods)
     c1, c2 = st.columns(2)
     c1.plotly_chart(px.line(per, x="period", y="share of reviews", color="segment", markers=True,
+                            color_discrete_map=seg_colours, category_orders=order,
                             hover_data=["reviews"], title=f"Each segment's share of the reviews per {freq}"),
                     width="stretch")
     c2.plotly_chart(px.line(per.dropna(subset=["negative share"]), x="period", y="negative share", color="segment",
+                            color_discrete_map=seg_colours, category_orders=order,
                             markers=True, hover_data=["reviews"], range_y=[0, 1],
                             title=f"Negative share of each segment's reviews per {freq}"), width="stretch")
 

@@ -25,6 +25,8 @@ from segcore.errors import SegscopeError
 from segcore.training.candidates import PLAIN_NAMES as CANDIDATE_NAMES
 from segcore.text.language import LANGUAGE_NAMES
 from segcore.training.options import OFF
+from ui.charts import loss_axis
+from ui.train_text import progress_text, verdict
 from ui.shared import (
     current_dataset,
     device_label,
@@ -147,8 +149,9 @@ def _curves(snap):
                         name="validation macro-F1", mode="lines+markers", yaxis="y2")
         fig.add_scatter(x=[m["step"] for m in snap.val_metrics], y=[m.get("eval_loss") for m in snap.val_metrics],
                         name="validation loss", mode="lines+markers")
+    losses = [loss for _, loss in snap.train_loss] + [m.get("eval_loss") for m in snap.val_metrics]
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="step",
-                      yaxis=dict(title="loss"), yaxis2=dict(title="macro-F1", overlaying="y", side="right", range=[0, 1]),
+                      yaxis=dict(title="loss", range=loss_axis(losses)),  # from 0: noise does not look like swings yaxis2=dict(title="macro-F1", overlaying="y", side="right", range=[0, 1]),
                       legend=dict(orientation="h", y=1.15))
     return fig
 
@@ -170,38 +173,42 @@ def _results(run_id):
     m = out.metrics
     labels = m["labels"]
     st.markdown("#### Test results")
+    reliable, sentence = verdict(m)  # plain words first; the figures behind it one click away
+    (st.success if reliable else st.warning)(sentence, icon=":material/check_circle:" if reliable else ":material/info:")
     selection = m.get("selection")
-    if selection:  # which model labels the reviews, and why, in plain words (training.candidates)
-        (st.warning if selection["selected"] != "fine_tuned" else st.success)(selection["message"])
-        for note in selection.get("notes", []):
-            st.warning(note)
-        table = pd.DataFrame(selection["candidates"]).T.rename(index=CANDIDATE_NAMES)
-        st.dataframe(table.rename(columns=lambda c: c.replace("val_", "held-out (validation) ").replace(
-            "test_", "test ").replace("_", "-").replace("macro-f1", "macro-F1")), width="stretch")
-    _metric_row(("Test macro-F1", f"{m['test']['macro_f1']:.3f}",
-                 {"delta": f"{m['test']['macro_f1'] - m['baseline']['macro_f1']:+.3f} vs baseline"}),
-                ("Test accuracy", f"{m['test']['accuracy']:.3f}", {}),
-                ("Baseline macro-F1 (TF-IDF + LR)", f"{m['baseline']['macro_f1']:.3f}", {}),
-                ("Epochs (best)", f"{m['epochs_run']} ({m['best_epoch']})",
-                 {"help": f"{m['seconds']:.0f} s on {m['device']}"}))
-    left, right = st.columns(2)
-    report = pd.DataFrame(m["test"]["report"]).T.drop(index=["accuracy"], errors="ignore")
-    left.dataframe(report.round(3), width="stretch")
-    cm = px.imshow(m["confusion_matrix"], x=labels, y=labels, text_auto=True, color_continuous_scale="Blues",
-                   labels=dict(x="predicted", y="true", color="reviews"), title="Confusion matrix (test)")
-    right.plotly_chart(cm, width="stretch")
-    unlabelled = m.get("n_unlabelled", 0)
-    st.caption(f"{m['n_train']:,} train / {m['n_val']:,} validation / {m['n_test']:,} test reviews, "
-               "split by customer" + (f"; {unlabelled:,} unlabelled reviews got predicted labels" if unlabelled else "")
-               + ". Saved as run " + run_id)
-    if m.get("options"):
-        st.markdown("#### Training options")
-        rows = [{"option": name, "test macro-F1 with": e.get("macro_f1_with"),
-                 "without": e.get("macro_f1_without"), "change": e.get("macro_f1_change"),
-                 "details": ", ".join(f"{k}: {v}" for k, v in e.items()
-                                      if not k.startswith("macro_f1") and not k.endswith("_without"))}
-                for name, e in m["options"].items()]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    for note in (selection or {}).get("notes", []):
+        st.warning(note)
+    with st.expander("Technical figures (macro-F1, epochs, precision / recall)"):
+        if selection:  # which model labels the reviews, and why (training.candidates)
+            st.caption(selection["message"])
+            table = pd.DataFrame(selection["candidates"]).T.rename(index=CANDIDATE_NAMES)
+            st.dataframe(table.rename(columns=lambda c: c.replace("val_", "held-out (validation) ").replace(
+                "test_", "test ").replace("_", "-").replace("macro-f1", "macro-F1")), width="stretch")
+        _metric_row(("Test macro-F1", f"{m['test']['macro_f1']:.3f}",
+                     {"delta": f"{m['test']['macro_f1'] - m['baseline']['macro_f1']:+.3f} vs baseline",
+                      "help": "F1 averaged over the classes, so rare classes count as much as common ones."}),
+                    ("Test accuracy", f"{m['test']['accuracy']:.3f}", {}),
+                    ("Baseline macro-F1 (TF-IDF + LR)", f"{m['baseline']['macro_f1']:.3f}", {}),
+                    ("Epochs (best)", f"{m['epochs_run']} ({m['best_epoch']})",
+                     {"help": f"{m['seconds']:.0f} s on {m['device']}"}))
+        left, right = st.columns(2)
+        report = pd.DataFrame(m["test"]["report"]).T.drop(index=["accuracy"], errors="ignore")
+        left.dataframe(report.round(3), width="stretch")
+        cm = px.imshow(m["confusion_matrix"], x=labels, y=labels, text_auto=True, color_continuous_scale="Blues",
+                       labels=dict(x="predicted", y="true", color="reviews"), title="Confusion matrix (test)")
+        right.plotly_chart(cm, width="stretch")
+        unlabelled = m.get("n_unlabelled", 0)
+        st.caption(f"{m['n_train']:,} train / {m['n_val']:,} validation / {m['n_test']:,} test reviews, split by "
+                   "customer" + (f"; {unlabelled:,} unlabelled reviews got predicted labels" if unlabelled else "")
+                   + ". Saved as run " + run_id)
+        if m.get("options"):
+            st.markdown("#### Training options")
+            rows = [{"option": name, "test macro-F1 with": e.get("macro_f1_with"),
+                     "without": e.get("macro_f1_without"), "change": e.get("macro_f1_change"),
+                     "details": ", ".join(f"{k}: {v}" for k, v in e.items()
+                                          if not k.startswith("macro_f1") and not k.endswith("_without"))}
+                    for name, e in m["options"].items()]
+            st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     if m.get("model"):
         st.caption(f"Language: {LANGUAGE_NAMES.get(m.get('language'), m.get('language'))}; "
                    f"model: {m['model']['chosen']} ({m['model']['reason']}); baseline features: "
@@ -240,8 +247,8 @@ def monitor():
         st.page_link("pages/segments.py", label="Open the segments", icon=":material/groups:")
     if job.active:
         eta = snap.eta_seconds if snap.stage == "training" else None
-        st.progress(snap.fraction, text=f"{snap.stage}: step {snap.step}/{snap.total_steps or '?'} — "
-                                        f"time left {_fmt_seconds(eta)}")
+        st.progress(snap.fraction, text=progress_text(snap.stage, snap.step, snap.total_steps, status=job.status,
+                                                      eta=eta))
         if st.button("Stop training", icon=":material/stop:", key="stop"):
             reg.stop(job.run_id)
             st.toast("Stopping at the next step…")

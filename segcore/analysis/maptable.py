@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import html
+import re
 
+import numpy as np
 import pandas as pd
 
 HOVER_CHARS = 280
@@ -25,23 +27,60 @@ def hover_text(text: str, *, width: int = 70, limit: int = HOVER_CHARS) -> str:
     return "<br>".join(lines)
 
 
+def _rating_text(value) -> str:
+    """'4' for 4.0, the value as written otherwise, '' when missing."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return " ".join(str(value).split())
+
+
+def _sureness(reviews: pd.DataFrame) -> np.ndarray:
+    """The probability the model gave its own predicted label (NaN without p_<label> columns)."""
+    sure = np.full(len(reviews), np.nan)
+    labels = reviews["pred_label"].astype(str).to_numpy()
+    for label in np.unique(labels):
+        column = f"p_{label}"
+        if column in reviews:
+            mask = labels == label
+            sure[mask] = pd.to_numeric(reviews[column], errors="coerce").to_numpy()[mask]
+    return sure
+
+
+def _facts(row, *, has_rating: bool) -> str:
+    """A point's segment, rating and predicted label (how sure) for its tooltip, each escaped."""
+    lines = [f"Segment: {html.escape(row.segment)}"]
+    if has_rating and row.rating:
+        lines.append(f"Rating: {html.escape(row.rating)}")
+    label = f"Predicted: {html.escape(row.label)}"
+    if not np.isnan(row.sure):
+        label += f" ({row.sure:.0%} sure)"
+    return "<br>".join([*lines, label])
+
+
 def map_table(reviews: pd.DataFrame, segments: pd.DataFrame, meta_columns: dict, *,
               max_points: int = 100_000, seed: int = 0) -> tuple[pd.DataFrame, bool]:
     """One row per review with x, y, colour fields and hover text; sampled above max_points.
 
-    Returns (table, sampled). `index` keeps the review's position in `reviews`."""
+    Returns (table, sampled). `index` keeps the review's position in `reviews`. The tooltip's
+    parts, each escaped: `hover_id` the customer, `hover_facts` segment, rating (when the
+    file has one) and predicted label with the model's probability for it, `hover` the review."""
     text_col = meta_columns.get("text")
     rating_col = meta_columns.get("rating")
     table = pd.DataFrame({
         "index": range(len(reviews)),
         "x": reviews["x"].to_numpy(), "y": reviews["y"].to_numpy(),
         "customer_id": reviews["customer_id"].astype(str).to_numpy(),
+        "segment_id": reviews["segment_id"].astype(int).to_numpy(),
         "segment": (reviews["segment_id"].astype(str) + ": " + reviews["segment_name"].astype(str)).to_numpy(),
         "predicted label": reviews["pred_label"].astype(str).to_numpy(),
+        "sure": _sureness(reviews),
         "text": reviews[text_col].astype(str).to_numpy() if text_col in reviews else "",
     })
-    if rating_col and rating_col in reviews:
-        table["rating"] = reviews[rating_col].astype(str).to_numpy()
+    has_rating = bool(rating_col and rating_col in reviews)
+    if has_rating:
+        table["rating"] = [_rating_text(v) for v in reviews[rating_col].to_numpy()]
     if "aspects" in reviews:  # 'delivery;price' per review (runs with an aspect tagger)
         table["aspects"] = reviews["aspects"].fillna("").astype(str).to_numpy()
     churn = segments.set_index(segments["customer_id"].astype(str))["churn_risk"]
@@ -52,7 +91,34 @@ def map_table(reviews: pd.DataFrame, segments: pd.DataFrame, meta_columns: dict,
     # Every hover field is escaped: plotly renders HTML tags (<b>, <span style>, <a>) in hover text.
     table["hover_id"] = [html.escape(" ".join(c.split())[:80]) for c in table["customer_id"]]
     table["hover"] = [hover_text(t) for t in table["text"]]
+    fields = table.rename(columns={"predicted label": "label"})
+    if not has_rating:
+        fields = fields.assign(rating="")
+    table["hover_facts"] = [_facts(row, has_rating=has_rating) for row in fields.itertuples(index=False)]
     return table.reset_index(drop=True), sampled
+
+
+# Columns only the app uses: a campaign list does not need them.
+_INTERNAL = re.compile(r"^(row_id|x|y|Unnamed: \d+)$")
+
+
+def selection_table(reviews: pd.DataFrame, meta_columns: dict) -> pd.DataFrame:
+    """Selected reviews as a marketer reads them: customer, segment, rating, predicted label (and
+    how sure), the review, then the file's other columns; internal columns dropped."""
+    rating_col, text_col = meta_columns.get("rating"), meta_columns.get("text")
+    lead = pd.DataFrame({"customer": reviews["customer_id"].astype(str),
+                         "segment": reviews["segment_id"].astype(str) + ": " + reviews["segment_name"].astype(str)},
+                        index=reviews.index)
+    if rating_col and rating_col in reviews:
+        lead["rating"] = reviews[rating_col]
+    lead["predicted label"] = reviews["pred_label"]
+    lead["how sure"] = _sureness(reviews).round(3)
+    if text_col and text_col in reviews:
+        lead["review"] = reviews[text_col]
+    used = {"customer_id", "segment_id", "segment_name", "pred_label", rating_col, text_col}
+    rest = [c for c in reviews.columns if c not in used and not _INTERNAL.match(str(c))
+            and not str(c).startswith("p_")]
+    return pd.concat([lead, reviews[rest]], axis=1).reset_index(drop=True)
 
 
 def aspect_choices(table: pd.DataFrame) -> list[str]:

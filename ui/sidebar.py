@@ -1,0 +1,32 @@
+"""The sidebar's status: which dataset and which model run the pages show, and a running job.
+
+app.py draws it after the page has run (into a place kept above the device line), so an upload
+or a training started by this very click is named at once; while a job runs, the job line
+refreshes every second, and when the job ends the whole app reruns once so every page moves on."""
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.shared import current_dataset, registry, selected_run
+
+_SEEN = "sidebar_job"  # the job this session's sidebar last showed as running
+
+
+def _model_run() -> None:
+    job = registry().active()
+    run = selected_run()
+    st.caption("Model run")
+    if job is not None:
+        st.text(f"training: {job.run_id} ({job.progress.snapshot().fraction:.0%})")
+    st.text(run.run_id if run else "none yet")
+    seen = st.session_state.get(_SEEN)
+    st.session_state[_SEEN] = job.run_id if job is not None else None
+    if seen and job is None:
+        st.rerun()  # the job ended: the whole app once, so the run it made is named and shown everywhere
+
+
+def status() -> None:
+    dataset = current_dataset()
+    st.caption("Dataset")
+    st.text(dataset.name if dataset else "none loaded")
+    st.fragment(_model_run, run_every=1.0 if registry().active() is not None else None)()
