@@ -2,7 +2,7 @@
 import streamlit as st
 
 from ui.auth import login_page, logout_button, run_page, signed_in
-from ui.shared import current_dataset, device_label, registry, selected_run
+from ui.shared import current_dataset, device_label, owner, registry, remember_browser, selected_run
 
 st.set_page_config(page_title="segscope", page_icon=":material/insights:", layout="wide")
 
@@ -29,6 +29,8 @@ with st.sidebar:
         st.page_link(page)
     st.divider()
     dataset = current_dataset()
+    st.caption("Workspace")
+    st.text(owner().name)
     st.caption("Dataset")
     st.text(dataset.name if dataset else "none loaded")
     job = registry().active()
@@ -40,4 +42,5 @@ with st.sidebar:
     st.caption("Device")
     st.text(device_label())
     logout_button()
+    remember_browser()
 run_page(nav)

@@ -11,7 +11,9 @@ APP = str(ROOT / "app.py")
 
 
 def _app() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=120).run()
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["ws_token"] = "apptest-one-browser-0001"  # one browser: a new session (a reload) finds its workspace
+    return at.run()
 
 
 def _ok(at: AppTest) -> AppTest:
