@@ -9,6 +9,7 @@ import time
 import pytest
 from conftest import DATA, ROOT
 from streamlit.testing.v1 import AppTest
+from test_browser import server as app_server  # noqa: F401  (test_browser's fixture: `streamlit run app.py`)
 
 from segcore.config import RunConfig, TrainConfig
 from segcore.services.jobs import JobRegistry
@@ -155,3 +156,49 @@ def test_apptest_jobs_and_runs_per_person(models_dir, small_csv, tiny_model):
     next(b for b in at_b.button if b.label.startswith("Open in Segments")).click()
     _ok(at_b.run())
     assert run.run_id in _sidebar(_browser("browser-b-token-000000002"))
+
+
+@pytest.mark.browser
+def test_two_browsers_on_one_server(app_server, small_csv):  # noqa: F811 (the imported fixture)
+    """Two browser contexts (two people) on one server: A's upload is A's alone; B still sees the
+    sample; A's reload, a page change plus reload and a new tab of A's all find A's file (the
+    workspace token is kept in a cookie)."""
+    from playwright.sync_api import expect, sync_playwright
+    from test_browser import ARGS, CHROMIUM, nav
+
+    expect.set_options(timeout=60_000)
+    sample, server = "sample_reviews.csv (Amazon Fine Food, CC0)", app_server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        a, b = browser.new_context(), browser.new_context()
+        page_a, page_b = a.new_page(), b.new_page()
+        for page in (page_a, page_b):
+            page.goto(server)
+            expect(page.locator("h1", has_text="Data")).to_be_visible()
+        page_a.locator("input[type=file]").set_input_files(str(small_csv))
+        expect(page_a.get_by_role("heading", name=small_csv.name)).to_be_visible()
+        sidebar_a, sidebar_b = page_a.get_by_test_id("stSidebar"), page_b.get_by_test_id("stSidebar")
+        expect(sidebar_a.get_by_text(small_csv.name, exact=True)).to_be_visible()
+
+        page_b.reload()  # B's next look at the server: still the sample, no trace of A's file
+        expect(page_b.get_by_text("Showing the shipped sample reviews")).to_be_visible()
+        expect(sidebar_b.get_by_text(sample, exact=True)).to_be_visible()
+        expect(page_b.get_by_text(small_csv.name)).to_have_count(0)
+
+        # each browser got its own token, kept in a cookie that a reload sends back
+        tokens = {name: [c["value"] for c in ctx.cookies() if c["name"] == "segscope_ws"] for name, ctx in
+                  (("a", a), ("b", b))}
+        assert len(tokens["a"]) == len(tokens["b"]) == 1 and tokens["a"] != tokens["b"], tokens
+        page_a.reload()
+        expect(page_a.get_by_role("heading", name=small_csv.name)).to_be_visible()
+        expect(sidebar_a.get_by_text(small_csv.name, exact=True)).to_be_visible()
+        nav(page_a, "Models").click()
+        expect(page_a.locator("h1", has_text="Models")).to_be_visible()
+        page_a.reload()  # on another page's URL
+        expect(page_a.locator("h1", has_text="Models")).to_be_visible()
+        expect(sidebar_a.get_by_text(small_csv.name, exact=True)).to_be_visible()
+        tab = a.new_page()  # a second tab of the same browser: the same workspace
+        tab.goto(server)
+        expect(tab.get_by_role("heading", name=small_csv.name)).to_be_visible()
+        expect(sidebar_b.get_by_text(sample, exact=True)).to_be_visible()
+        browser.close()
