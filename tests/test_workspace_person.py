@@ -202,3 +202,26 @@ def test_two_browsers_on_one_server(app_server, small_csv):  # noqa: F811 (the i
         expect(tab.get_by_role("heading", name=small_csv.name)).to_be_visible()
         expect(sidebar_b.get_by_text(sample, exact=True)).to_be_visible()
         browser.close()
+
+
+def _login(at: AppTest, name: str = "") -> AppTest:
+    at.text_input[0].input("s3cret")
+    if name:
+        at.text_input(key="login_name").input(name)
+    at.button[0].click()
+    return _ok(at.run())
+
+
+def test_password_login_with_a_name_follows_the_person(models_dir, monkeypatch):
+    """With the shared password, the name given at login owns the workspace: the same name in
+    another browser finds the upload; no name keeps the browser's own workspace."""
+    monkeypatch.setenv("SEGSCOPE_PASSWORD", "s3cret")
+    laptop = _login(_browser("laptop-browser-token-0001"), "Alice@Example.com")
+    assert "alice@example.com" in _sidebar(laptop)
+    _upload(laptop, CLOTHING)
+    office = _login(_browser("office-browser-token-0002"), "alice@example.com ")
+    assert CLOTHING.name in _sidebar(office)
+    anonymous = _login(_browser("office-browser-token-0002"))
+    assert CLOTHING.name not in _sidebar(anonymous) and Owner.browser("office-browser-token-0002").name in _sidebar(
+        anonymous)
+    assert (models_dir / ".data" / Owner.user("alice@example.com").key / f"upload-{CLOTHING.name}").exists()
