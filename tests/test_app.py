@@ -4,16 +4,14 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, app_test
 from streamlit.testing.v1 import AppTest
 
 APP = str(ROOT / "app.py")
 
 
 def _app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state["ws_token"] = "apptest-one-browser-0001"  # one browser: a new session (a reload) finds its workspace
-    return at.run()
+    return app_test().run()  # each _app() a new session (a reload) of one browser: same workspace
 
 
 def _ok(at: AppTest) -> AppTest:
