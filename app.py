@@ -2,7 +2,7 @@
 import streamlit as st
 
 from ui.auth import login_page, logout_button, run_page, signed_in
-from ui.shared import device_label
+from ui.shared import device_label, owner, remember_browser
 from ui.sidebar import status as sidebar_status
 
 st.set_page_config(page_title="segscope", page_icon=":material/insights:", layout="wide")
@@ -29,10 +29,13 @@ with st.sidebar:
     for page in PAGES:
         st.page_link(page)
     st.divider()
+    st.caption("Workspace")
+    st.text(owner().name)
     status = st.container()  # filled after the page ran: it names what this very click uploaded or started
     st.caption("Device")
     st.text(device_label())
     logout_button()
+    remember_browser()
 try:
     run_page(nav)
 finally:  # also after a page's st.stop() (e.g. no run yet)

@@ -15,7 +15,7 @@ from segcore.errors import SegscopeError
 from segcore.ingest.load import SUPPORTED
 from segcore.io.export import csv_bytes, read_export_csv, safe_filename
 from segcore.pipeline import score_file
-from ui.shared import registry, show_error, store
+from ui.shared import owner_label, registry, show_error, store
 
 st.title("Models")
 runs = store().list()
@@ -25,7 +25,8 @@ if not runs:
 
 table = pd.DataFrame([{"run": r.run_id, "status": r.status, "created": r.created.replace("T", " "),
                        "data": r.input_file, "test macro-F1": r.macro_f1, "baseline macro-F1": r.baseline_macro_f1,
-                       "reviews": r.n_reviews, "segments": r.k, "note": r.error or ""} for r in runs])
+                       "reviews": r.n_reviews, "segments": r.k, "owner": owner_label(r), "note": r.error or ""}
+                      for r in runs])
 st.dataframe(table, hide_index=True, column_config={
     "test macro-F1": st.column_config.NumberColumn(format="%.3f"),
     "baseline macro-F1": st.column_config.NumberColumn(format="%.3f")})

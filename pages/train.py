@@ -32,6 +32,7 @@ from ui.shared import (
     device_label,
     outputs,
     registry,
+    selected_run,
     show_error,
     store,
 )
@@ -233,10 +234,10 @@ def _results(run_id):
 def monitor():
     job = reg.latest()
     if job is None:
-        runs = [r for r in store().list() if r.usable]
-        if runs:
-            st.markdown(f"Latest finished run: **{runs[0].run_id}**")
-            _results(runs[0].run_id)
+        run = selected_run()  # this person's, not the server's newest
+        if run is not None:
+            st.markdown(f"Latest finished run: **{run.run_id}**")
+            _results(run.run_id)
         return
     snap = job.progress.snapshot()
     st.markdown(f"#### Run `{job.run_id}` — {job.status}")

@@ -47,6 +47,26 @@ def models_dir(tmp_path, monkeypatch):
     return path
 
 
+BROWSER_TOKEN = "tests-one-browser-token-0001"
+
+
+def app_test(timeout: int = 120):
+    """The app in AppTest (not run yet) as one browser: AppTest sends no cookies, so the browser's
+    workspace token is seeded; each new app_test() is then a new session of that browser (a reload)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    at.session_state["ws_token"] = BROWSER_TOKEN
+    return at
+
+
+def browser_workspace(models_dir: Path) -> Path:
+    """That browser's workspace folder under the app's models/."""
+    from segcore.services.owners import Owner
+
+    return Path(models_dir) / ".data" / Owner.browser(BROWSER_TOKEN).key
+
+
 def make_tiny_model(path: Path) -> Path:
     """A 2-layer, 32-wide BERT with random weights and the real MiniLM tokenizer."""
     from segcore.encoders.tiny import encoder_folder

@@ -4,14 +4,14 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, app_test
 from streamlit.testing.v1 import AppTest
 
 APP = str(ROOT / "app.py")
 
 
 def _app() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=120).run()
+    return app_test().run()  # each _app() a new session (a reload) of one browser: same workspace
 
 
 def _ok(at: AppTest) -> AppTest:

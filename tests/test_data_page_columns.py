@@ -3,7 +3,7 @@ none there stays none for training."""
 from __future__ import annotations
 
 import pandas as pd
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, app_test
 from streamlit.testing.v1 import AppTest
 
 
@@ -13,7 +13,7 @@ def test_data_page_shows_detection_reasons_and_keeps_none(models_dir, small_csv)
 
     frame = pd.read_csv(small_csv)
     frame["Posted"] = pd.to_datetime(frame.pop("Time"), unit="s").dt.strftime("%Y-%m-%d")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at = app_test().run()
     at.file_uploader[0].set_value(("posted.csv", frame.to_csv(index=False).encode(), "text/csv"))
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -26,7 +26,7 @@ def test_data_page_shows_detection_reasons_and_keeps_none(models_dir, small_csv)
     title.set_value("— none —")
     at.run()
     assert not at.exception
-    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    again = app_test().run()
     assert next(s for s in again.selectbox if s.label.startswith("Review title")).value == "— none —"
     saved = next(p for p in (models_dir / ".data").rglob("*.json") if '"posted.csv"' in p.read_text())
     columns = __import__("json").loads(saved.read_text())["columns"]

@@ -182,12 +182,11 @@ def test_apply_corrections_from_rating_and_label_columns():
 
 def test_labels_page_finds_issues_and_saves_them_for_the_next_training(models_dir):
     import pandas as pd
-    from conftest import ROOT
-    from streamlit.testing.v1 import AppTest
+    from conftest import ROOT, app_test, browser_workspace
 
     from segcore.services.workspace import Workspace
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    at = app_test(180).run()
     at.switch_page("pages/labels.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("Train a model" in i.value for i in at.info)  # explanations need a run
@@ -198,7 +197,7 @@ def test_labels_page_finds_issues_and_saves_them_for_the_next_training(models_di
     assert 20 < len(issues) < 600 and set(issues.action) == {"change"}  # of the 1,999 sample reviews
     at.button(key="issues_save").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    ws = Workspace(models_dir / ".data")
+    ws = Workspace(browser_workspace(models_dir))
     dataset = ws.current()
     assert dataset.columns["label"] == "segscope_label" and "labels reviewed" in dataset.name
     saved = pd.read_csv(dataset.path)
@@ -257,15 +256,14 @@ def test_label_next_beats_random_labelling_on_real_reviews():
 
 def test_labels_page_suggests_unlabelled_reviews_to_label_next(models_dir):
     import pandas as pd
-    from conftest import ROOT
-    from streamlit.testing.v1 import AppTest
+    from conftest import app_test, browser_workspace
 
     from segcore.services.workspace import Workspace
 
     df = pd.read_csv(DATA / "womens_clothing_600.csv").head(300)
     df.loc[df.index % 5 != 0, "Rating"] = None  # 20 % labelled
-    Workspace(models_dir / ".data").save_upload(df.to_csv(index=False).encode(), "partial.csv")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    Workspace(browser_workspace(models_dir)).save_upload(df.to_csv(index=False).encode(), "partial.csv")
+    at = app_test(180).run()
     at.switch_page("pages/labels.py").run()
     at.checkbox(key="next_emb").set_value(False)
     at.number_input(key="next_size").set_value(10)
@@ -286,7 +284,7 @@ def test_labels_page_needs_the_login(models_dir, monkeypatch):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.switch_page("pages/labels.py").run()
     assert not at.exception and at.text_input[0].label == "Password"
-    assert not at.dataframe and not at.sidebar.children and not (models_dir / ".data" / "current.json").exists()
+    assert not at.dataframe and not at.sidebar.children and not list((models_dir / ".data").rglob("current.json"))
 
 
 def test_highlight_escapes_the_review():

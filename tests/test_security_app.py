@@ -9,7 +9,7 @@ import time
 
 import pytest
 from bad_xlsx import big_cell, dimension_bomb, wide, xml_bomb
-from conftest import ROOT
+from conftest import ROOT, app_test, browser_workspace
 from streamlit.testing.v1 import AppTest
 
 from ui.throttle import LoginThrottle
@@ -62,7 +62,7 @@ def test_no_page_runs_without_the_password(models_dir, monkeypatch, page):
     assert not at.exception
     assert [t.value for t in at.title] == ["segscope"] and at.text_input[0].label == "Password"
     assert not at.file_uploader and not at.get("download_button") and not at.dataframe and not at.sidebar.children
-    assert not (models_dir / ".data" / "current.json").exists()  # the Data page never ran
+    assert not list((models_dir / ".data").rglob("current.json"))  # the Data page never ran, for nobody
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -159,8 +159,9 @@ def test_crafted_files_peak_memory(bad_files):
 
 def test_crafted_files_on_the_data_page(models_dir, bad_files):
     """One error line, no exception; the saved dataset stays the sample, also for the next session."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    before = (models_dir / ".data" / "current.json").read_text()
+    at = app_test().run()
+    workspace = browser_workspace(models_dir)
+    before = (workspace / "current.json").read_text()
     for name, path in bad_files.items():
         start = time.perf_counter()
         at.file_uploader[0].set_value((name, path.read_bytes(), "application/octet-stream"))
@@ -168,10 +169,10 @@ def test_crafted_files_on_the_data_page(models_dir, bad_files):
         assert time.perf_counter() - start < 30, name
         assert not at.exception, [e.value for e in at.exception]
         assert len(at.error) == 1 and MESSAGES[name] in at.error[0].value, [e.value for e in at.error]
-        assert (models_dir / ".data" / "current.json").read_text() == before
+        assert (workspace / "current.json").read_text() == before
         assert "Showing the shipped sample reviews" in at.info[0].value
-    assert not list((models_dir / ".data").glob("upload-*"))
-    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()  # the next session
+    assert not list((models_dir / ".data").rglob("upload-*"))
+    again = app_test().run()  # the next session of that browser
     assert not again.exception and not again.error and "Showing the shipped sample" in again.info[0].value
 
 

@@ -49,6 +49,18 @@ def signed_in() -> bool:
     return bool(st.session_state.get("authenticated"))
 
 
+def signed_in_user() -> str | None:
+    """Who is signed in, when the login says so: the OIDC e-mail, or the name given with the shared
+    password. None: the app is open, or the password was given without a name (a browser workspace)."""
+    if uses_oidc():
+        if not st.user.get("is_logged_in", False):
+            return None
+        return st.user.get("email") or st.user.get("sub")
+    if _password() and st.session_state.get("authenticated"):
+        return st.session_state.get("user_name")
+    return None
+
+
 def _throttle_keys() -> list[str]:
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -66,6 +78,9 @@ def login_page() -> None:
     keys = _throttle_keys()
     with st.form("login"):
         given = st.text_input("Password", type="password")
+        name = st.text_input("Your name or e-mail (optional)", key="login_name",
+                             help="Your uploads, jobs and selections then follow you to any browser; "
+                                  "without it they stay with this browser.")
         if st.form_submit_button("Enter", type="primary"):
             wait = THROTTLE.wait_s(keys)
             if wait > 0:  # refused without comparing: guessing gets no faster by hammering
@@ -73,6 +88,7 @@ def login_page() -> None:
             elif hmac.compare_digest(given.encode(), str(_password()).encode()):
                 THROTTLE.succeeded(keys)
                 st.session_state["authenticated"] = True
+                st.session_state["user_name"] = " ".join(name.split()) or None
                 st.rerun()
             else:
                 THROTTLE.failed(keys)

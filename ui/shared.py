@@ -1,6 +1,7 @@
-"""UI glue shared by the pages: cached server-wide objects and small widgets.
+"""UI glue shared by the pages: cached server-wide objects, the person's workspace, small widgets.
 
-All logic lives in segcore; this module only wires it to Streamlit."""
+All logic lives in segcore; this module only wires it to Streamlit. Uploads, jobs and the picked
+run belong to the person (owner()): the signed-in user when login is on, else this browser."""
 from __future__ import annotations
 
 import os
@@ -11,9 +12,11 @@ import streamlit as st
 
 from segcore.errors import SegscopeError
 from segcore.services.jobs import JobRegistry
+from segcore.services.owners import Owner, OwnerJobs, new_token, valid_token
 from segcore.services.runs import RunStore
 from segcore.services.workspace import Workspace
 from segcore.strategy.suggest import DEFAULT_TEMPLATE_DIR, SUFFIX, load_templates
+from ui.auth import signed_in_user
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,23 +35,64 @@ def _workspace(path: str) -> Workspace:
     return Workspace(path)
 
 
-def registry() -> JobRegistry:
-    """One job registry per server (shared by every session and tab)."""
-    return _registry(str(models_dir()))
+COOKIE = "segscope_ws"  # this browser's workspace token
+
+
+def _browser_token() -> str:
+    """This browser's token: kept for the session; a new session (a reload, a new tab) finds it in
+    the cookie that remember_browser() wrote; a browser seen for the first time gets a new one."""
+    token = st.session_state.get("ws_token")
+    if token is None:
+        sent = st.context.cookies.get(COOKIE)  # never from the URL: a link must not pick someone's workspace
+        token = sent if valid_token(sent) else new_token()
+        st.session_state["ws_token"] = token
+    return token
+
+
+def owner() -> Owner:
+    """Whose uploads, jobs and picked run this session uses."""
+    user = signed_in_user()
+    return Owner.user(user) if user else Owner.browser(_browser_token())
+
+
+def remember_browser() -> None:
+    """Keep this browser's token in a cookie (a year), so a reload opens the same workspace.
+    Only written while the browser did not send it; st.context.cookies is read-only, hence the script."""
+    if signed_in_user() is not None:
+        return
+    token = _browser_token()
+    if st.context.cookies.get(COOKIE) == token:
+        return
+    # the token is [A-Za-z0-9_-] only (valid_token): nothing in it can end the string
+    st.html(f"<script>document.cookie = '{COOKIE}={token}; path=/; max-age=31536000; SameSite=Strict'"
+            " + (location.protocol === 'https:' ? '; Secure' : '');</script>", unsafe_allow_javascript=True)
+
+
+def registry() -> OwnerJobs:
+    """This person's jobs. The registry behind it is one per server (one training at a time)."""
+    return OwnerJobs(_registry(str(models_dir())), owner())
 
 
 def store() -> RunStore:
-    return registry().store
+    return _registry(str(models_dir())).store
 
 
 def workspace() -> Workspace:
-    return _workspace(str(models_dir() / ".data"))
+    """This person's workspace: models/.data/<owner key>/ (templates stay shared in .data/templates)."""
+    return _workspace(str(models_dir() / ".data" / owner().key))
 
 
 def current_dataset():
-    """The server's dataset; the shipped sample until someone uploads a file."""
+    """This person's dataset; the shipped sample until they upload a file."""
     ws = workspace()
     return ws.current() or ws.use_sample()
+
+
+def owner_label(run) -> str:
+    """Who started a run, as the Models page shows it."""
+    if run.owner_key and run.owner_key == owner().key:
+        return "you"
+    return run.owner or "(command line)"
 
 
 def templates_dir() -> Path:
@@ -66,13 +110,22 @@ def templates() -> dict[str, str]:
 
 
 def selected_run():
-    """The run the result pages show: the one picked in this session, else the newest usable."""
-    runs = [r for r in store().list() if r.usable]
-    wanted = st.session_state.get("run_id")
-    for run in runs:
-        if run.run_id == wanted:
-            return run
-    return runs[0] if runs else None
+    """The run the result pages show: the one picked in this session; else the one this person
+    picked last (kept in their workspace, so a reload keeps it) unless they made a newer one since;
+    else their newest; else the newest made outside the app (no owner). Never someone else's
+    unless picked."""
+    runs = {r.run_id: r for r in store().list() if r.usable}  # newest first
+    ws = workspace()
+    picked = st.session_state.get("run_id")
+    if picked in runs:
+        ws.select_run(picked)
+        return runs[picked]
+    me = owner().key
+    mine = [r for r in runs.values() if r.owner_key == me]
+    saved = runs.get(ws.selected_run())
+    if saved is not None and not (mine and mine[0].run_id != saved.run_id and mine[0].created >= saved.created):
+        return saved
+    return mine[0] if mine else next((r for r in runs.values() if r.owner_key is None), None)
 
 
 def need_run():

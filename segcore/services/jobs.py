@@ -37,6 +37,8 @@ class Job:
     metrics: dict | None = None
     thread: threading.Thread | None = None
     quick_run_id: str | None = None  # the quick result, usable while fine-tuning goes on
+    owner: str | None = None  # owner key (services/owners.py): whose job this is
+    owner_name: str | None = None  # written into the run's status.json, shown on the Models page
 
     @property
     def active(self) -> bool:
@@ -65,7 +67,8 @@ class JobRegistry:
             return next((j for j in self._jobs if j.active), None)
 
     def start(self, input_path: str | Path, config: RunConfig, *, label: str = "run",
-              input_name: str | None = None, callbacks=()) -> Job:
+              input_name: str | None = None, callbacks=(), owner: str | None = None,
+              owner_name: str | None = None) -> Job:
         input_path = Path(input_path)
         with self._lock:
             running = next((j for j in self._jobs if j.active), None)
@@ -75,7 +78,8 @@ class JobRegistry:
             run_id = new_run_id(label)
             while self.store.path(run_id).exists() or any(j.run_id == run_id for j in self._jobs):
                 run_id += "-2"
-            job = Job(run_id=run_id, input_name=input_name or input_path.name, config=config)
+            job = Job(run_id=run_id, input_name=input_name or input_path.name, config=config,
+                      owner=owner, owner_name=owner_name)
             self._jobs.append(job)
         job.thread = threading.Thread(target=self._work, args=(job, input_path, list(callbacks)),
                                       name=f"segscope-job-{run_id}", daemon=True)
@@ -94,7 +98,7 @@ class JobRegistry:
         return {"run_id": job.run_id, "status": job.status, "created": job.created,
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S") if job.finished else None,
                 "input_file": job.input_name, "error": job.error, "metrics": job.metrics,
-                "config": job.config.as_dict()}
+                "config": job.config.as_dict(), "owner": job.owner_name, "owner_key": job.owner}
 
     def _work(self, job: Job, input_path: Path, callbacks: list) -> None:
         work = self.store.work_path(job.run_id)

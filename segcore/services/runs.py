@@ -38,6 +38,8 @@ class RunInfo:
     n_reviews: int | None
     k: int | None
     error: str | None
+    owner: str | None = None  # who started it (status.json); None: made outside the app (CLI)
+    owner_key: str | None = None
 
     @property
     def usable(self) -> bool:
@@ -69,7 +71,8 @@ class RunStore:
         return RunInfo(run_id=run_id, path=path, status=status.get("status", "unknown"),
                        created=status.get("created", ""), input_file=status.get("input_file", ""),
                        macro_f1=m.get("test_macro_f1"), baseline_macro_f1=m.get("baseline_macro_f1"),
-                       n_reviews=m.get("n_reviews"), k=m.get("k"), error=status.get("error"))
+                       n_reviews=m.get("n_reviews"), k=m.get("k"), error=status.get("error"),
+                       owner=status.get("owner"), owner_key=status.get("owner_key"))
 
     def list(self) -> list[RunInfo]:
         runs = []

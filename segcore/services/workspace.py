@@ -1,5 +1,7 @@
-"""The current dataset of a server: the uploaded file on disk plus its column mapping, so a
-page reload or a server restart does not lose it."""
+"""One person's workspace: their current dataset (the uploaded file on disk plus its column
+mapping) and the run they picked, so a page reload or a server restart does not lose them.
+
+The app keeps one workspace per owner under models/.data/<owner key>/ (services/owners.py)."""
 from __future__ import annotations
 
 import json
@@ -26,6 +28,7 @@ class Workspace:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._pointer = self.root / "current.json"
+        self._selection = self.root / "selection.json"
 
     def save_upload(self, data: bytes, name: str, *, check=None) -> Dataset:
         """Store an upload as the current dataset. `check(data, name)` runs first (e.g. reading the
@@ -95,6 +98,16 @@ class Workspace:
         self._save(original)
         (self.root / "corrections.json").unlink(missing_ok=True)
         return original
+
+    def selected_run(self) -> str | None:
+        """The run id picked last in this workspace (it may since have been deleted)."""
+        if not self._selection.exists():
+            return None
+        return json.loads(self._selection.read_text(encoding="utf-8")).get("run_id")
+
+    def select_run(self, run_id: str | None) -> None:
+        if run_id != self.selected_run():  # pages ask on every rerun: write only a change
+            self._selection.write_text(json.dumps({"run_id": run_id}), encoding="utf-8")
 
     def clear(self) -> None:
         self._pointer.unlink(missing_ok=True)
