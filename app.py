@@ -35,7 +35,8 @@ with st.sidebar:
     run = selected_run()
     st.caption("Model run")
     if job is not None:
-        st.text(f"training: {job.run_id} ({job.progress.snapshot().fraction:.0%})")
+        kind = "scoring" if job.kind == "score" else "training"
+        st.text(f"{kind}: {job.run_id} ({job.progress.snapshot().fraction:.0%})")
     st.text(run.run_id if run else "none yet")
     st.caption("Device")
     st.text(device_label())

@@ -66,9 +66,15 @@ def templates() -> dict[str, str]:
 
 
 def selected_run():
-    """The run the result pages show: the one picked in this session, else the newest usable."""
+    """The run the result pages show: the one picked in this session (or a scoring of one, opened on
+    the Models page), else the newest usable."""
+    from segcore.services.scoring import scoring_info
+
     runs = [r for r in store().list() if r.usable]
     wanted = st.session_state.get("run_id")
+    scoring = scoring_info(store(), wanted)
+    if scoring is not None:
+        return scoring
     for run in runs:
         if run.run_id == wanted:
             return run

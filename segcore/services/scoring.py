@@ -11,6 +11,9 @@ import json
 import shutil
 from pathlib import Path
 
+from ..errors import SegscopeError
+from .runs import RunInfo
+
 SCORES_DIR = "scores"
 
 
@@ -64,3 +67,22 @@ def scoring_summary(folder: str | Path) -> dict:
             "n_dropped": metrics.get("n_dropped"), "seconds": metrics.get("seconds"), "labels": metrics.get("labels"),
             "segments": segments, "agreement": metrics.get("agreement_with_file_labels"),
             "drift": drift, "unlike_training": unlike, "warning": warning}
+
+
+def scoring_info(store, key) -> RunInfo | None:
+    """A finished scoring as a RunInfo for the result pages, from its key "<run_id>/scores/<score_id>"
+    (None when `key` is no such key or the scoring is gone). Its run_id is the key."""
+    parts = key.split("/") if isinstance(key, str) else []
+    if len(parts) != 3 or parts[1] != SCORES_DIR:
+        return None
+    try:
+        run_path = store.path(parts[0])
+        store.path(parts[2])  # a scoring id is checked as a run id is: no way out of the folder
+    except SegscopeError:
+        return None
+    folder = run_path / SCORES_DIR / parts[2]
+    if folder not in scoring_folders(run_path):
+        return None
+    s = scoring_summary(folder)
+    return RunInfo(run_id=key, path=folder, status="done", created=folder.name, input_file=s["input_file"],
+                   macro_f1=None, baseline_macro_f1=None, n_reviews=s["n_reviews"], k=len(s["segments"]), error=None)
