@@ -106,8 +106,12 @@ def test_killed_scoring_leftovers_are_removed_at_start(tmp_path, tiny_run):
     left = store.path(RUN_ID) / SCORES_DIR / ".20260101-000000-x.tmp-1234abcd"
     left.mkdir(parents=True)
     (left / "reviews_scored.csv").write_text("half")
-    JobRegistry(store)
+    reg = JobRegistry(store)
     assert not left.exists()
+    # an input that cannot be read fails at once and blocks no later job
+    with pytest.raises(SegscopeError, match="Could not read gone.csv"):
+        reg.start_score(RUN_ID, tmp_path / "gone.csv")
+    assert reg.active() is None and reg.latest("score").status == "failed" and not _leftovers(tmp_path / "models")
 
 
 # --- the Models page ---------------------------------------------------------------------------

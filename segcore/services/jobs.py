@@ -47,7 +47,7 @@ class Job:
 
     @property
     def out_dir(self) -> Path | None:
-        """Where a scoring job's results appear (None for a training job)."""
+        """Where a scoring job's results appear, relative to its run's folder (None for a training job)."""
         return None if self.model_run is None else Path(SCORES_DIR) / self.run_id
 
     @property
@@ -124,7 +124,12 @@ class JobRegistry:
             work.mkdir(parents=True)
             self._jobs.append(job)
         copy = work / f"input{input_path.suffix.lower()}"
-        shutil.copyfile(input_path, copy)
+        try:
+            shutil.copyfile(input_path, copy)
+        except OSError as exc:  # a queued job that never starts would block every later job
+            shutil.rmtree(work, ignore_errors=True)
+            self._end_score(job, "failed", f"could not read {name}: {exc.strerror or exc}")
+            raise SegscopeError(f"Could not read {name} ({exc.strerror or exc}); upload it again.") from exc
         job.thread = threading.Thread(target=self._score, args=(job, copy), name=f"segscope-score-{score_id}",
                                       daemon=True)
         job.thread.start()
