@@ -114,6 +114,11 @@ def selected_run():
     picked last (kept in their workspace, so a reload keeps it) unless they made a newer one since;
     else their newest; else the newest made outside the app (no owner). Never someone else's
     unless picked."""
+    from segcore.services.scoring import scoring_info
+
+    scoring = scoring_info(store(), st.session_state.get("run_id"))  # a scoring opened on the Models page
+    if scoring is not None:
+        return scoring
     runs = {r.run_id: r for r in store().list() if r.usable}  # newest first
     ws = workspace()
     picked = st.session_state.get("run_id")

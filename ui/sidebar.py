@@ -17,7 +17,8 @@ def _model_run() -> None:
     run = selected_run()
     st.caption("Model run")
     if job is not None:
-        st.text(f"training: {job.run_id} ({job.progress.snapshot().fraction:.0%})")
+        kind = "scoring" if job.kind == "score" else "training"
+        st.text(f"{kind}: {job.run_id} ({job.progress.snapshot().fraction:.0%})")
     st.text(run.run_id if run else "none yet")
     seen = st.session_state.get(_SEEN)
     st.session_state[_SEEN] = job.run_id if job is not None else None

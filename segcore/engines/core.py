@@ -201,13 +201,14 @@ class BatchResult:
 
 def score_batch(run: LoadedRun, chunk: pd.DataFrame, *, columns: ColumnMap, config, row_offset: int = 0,
                 row_ids=None, seen_keys: set | None = None, predict_batch_size: int | None = None,
-                sums: bool = True) -> BatchResult:
+                sums: bool = True, on_batch=None) -> BatchResult:
     """Clean, mask, score and sum one batch of input rows.
 
     `seen_keys` (updated here) holds the keys of reviews earlier batches kept: a review seen
     before is dropped as a duplicate, as cleaning drops one within a batch. Ray passes None
     and finds duplicates across batches itself. With `sums=False` no customer sums are made
-    (Ray sums after its duplicate pass)."""
+    (Ray sums after its duplicate pass). `on_batch(done, total)` is called after every predict
+    batch (a job's progress; it may raise to stop), counting both passes when there are two."""
     from ..encoders.predict import predict
 
     try:
@@ -233,9 +234,14 @@ def score_batch(run: LoadedRun, chunk: pd.DataFrame, *, columns: ColumnMap, conf
         return _empty(run, dropped, notes)
     texts = reviews["_text"].tolist()
     batch = predict_batch_size or config.scoring_batch()
+    passes = 2 if run.base_model is not None else 1
+
+    def tick(first: int):  # predict's progress for pass `first` (0: the model, 1: the base encoder)
+        return None if on_batch is None else (lambda done, n: on_batch(first * n + done, passes * n))
+
     probs, embs = predict(run.model, run.tokenizer, texts, batch_size=batch, max_length=run.max_length,
                           truncation=run.truncation,
-                          precision=config.precision)
+                          precision=config.precision, progress=tick(0))
     probs = run.head.apply(texts, embs, probs)  # the run's selected candidate
     counts: Counter = Counter()
     if run.tagger is not None:  # per review, so batching cannot change it
@@ -247,7 +253,7 @@ def score_batch(run: LoadedRun, chunk: pd.DataFrame, *, columns: ColumnMap, conf
     base = embs
     if run.base_model is not None:  # the segments' interest axis reads the base encoder
         _, base = predict(run.base_model, run.base_tokenizer, texts, batch_size=batch, max_length=run.max_length,
-                          precision=config.precision)
+                          precision=config.precision, progress=tick(1))
     text = review_text_features(run.segment_model, base)
     return BatchResult(original=original, reviews=scored, text=text, embeddings=embs, keys=keys, dropped=dropped,
                        part=customer_part(scored, text, run.labels) if sums else None, notes=notes,

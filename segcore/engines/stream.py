@@ -34,7 +34,7 @@ from ..errors import SegscopeError
 from ..ingest.load import csv_chunks, read_table
 from ..ingest.prepare import sample_rows
 from ..io.export import neutralise, safe_frame
-from ..progress import Progress
+from ..progress import JobCancelled, Progress
 from .core import (
     RunResult,
     Timer,
@@ -101,7 +101,8 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
 
     With `chunk_rows`, the file is streamed in chunks of that many rows (bounded memory, same
     outputs). The result has `prepared=None`, no coordinates, and its `analysis.reviews` holds
-    no reviews (they are in reviews_scored.csv)."""
+    no reviews (they are in reviews_scored.csv). With `progress`, its step counts the reviews
+    scored (of the current chunk) and a requested stop raises JobCancelled between batches."""
     from ..config import RunConfig
 
     config = config or RunConfig()
@@ -142,8 +143,10 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
                 with timer.stage("score", quiet=n_chunks > 1):
                     if columns is None:
                         columns = resolve_columns(chunk, config, preferred=run.columns)
+                    if progress is not None:  # the time left counts from the first review scored
+                        progress.update(step=0, total_steps=0, started=time.time())
                     batch = score_batch(run, chunk, columns=columns, config=config, row_offset=offset,
-                                        seen_keys=seen)
+                                        seen_keys=seen, on_batch=_ticker(progress))
                 notes += batch.notes
                 aspect_counts += batch.aspect_counts
                 reasons.update(batch.dropped["reason"].tolist())
@@ -169,6 +172,7 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
                     progress.add_log(f"scored {n_reviews} reviews ({n_read} rows read)")
         if columns is None or n_reviews == 0:
             raise SegscopeError("No reviews left after cleaning; check the text column.")
+        _check_stop(progress)
         with timer.stage("map"):
             coords += _place(run.projection, pending, final=True)
             xy = np.vstack(coords)
@@ -182,6 +186,7 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
             table = scored_frame(out_dir, run.meta)  # segments over time: periods and compare.json
             attach_periods(analysis.profiles, table, labels=run.labels)
             write_segment_outputs(out_dir, analysis)
+    _check_stop(progress)
     with timer.stage("compare"):
         compared = _compare(out_dir, run, name=Path(input_path).name, reviews=table, sums=sums)
     y_true, y_pred = np.concatenate(known_true), np.concatenate(known_pred)
@@ -193,6 +198,23 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
     write_metrics(metrics, out_dir, timer, started=started)
     return RunResult(out_dir=out_dir, metrics=metrics, analysis=analysis, prepared=None,
                      coords=np.zeros((0, 2), dtype=np.float32), timings=timer.timings)
+
+
+def _ticker(progress: Progress | None):
+    """score_batch's per-batch hook for a job: reviews scored so far, and Stop between batches."""
+    if progress is None:
+        return None
+
+    def tick(done: int, total: int) -> None:
+        progress.update(step=done, total_steps=total)
+        _check_stop(progress)
+
+    return tick
+
+
+def _check_stop(progress: Progress | None) -> None:
+    if progress is not None and progress.stop_requested:
+        raise JobCancelled("stopped by the user")
 
 
 def _compare(out_dir: Path, run, **kwargs) -> dict:

@@ -61,15 +61,22 @@ class OwnerJobs:
     def jobs(self) -> list:
         return [j for j in self.registry.jobs() if j.owner == self.owner.key]
 
-    def latest(self):
-        own = self.jobs()
+    def latest(self, kind: str | None = "train"):
+        own = [j for j in self.jobs() if kind is None or j.kind == kind]
         return own[-1] if own else None
+
+    def find(self, job_id: str):
+        return next((j for j in self.jobs() if j.run_id == job_id), None)
 
     def active(self):
         return next((j for j in self.jobs() if j.active), None)
 
     def start(self, input_path, config, **kwargs):
         return self.registry.start(input_path, config, owner=self.owner.key, owner_name=self.owner.name, **kwargs)
+
+    def start_score(self, model_run: str, input_path, **kwargs):
+        return self.registry.start_score(model_run, input_path, owner=self.owner.key, owner_name=self.owner.name,
+                                         **kwargs)
 
     def stop(self, run_id: str) -> bool:
         if not any(j.run_id == run_id for j in self.jobs()):

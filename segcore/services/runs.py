@@ -135,6 +135,8 @@ def load_outputs(path: str | Path) -> RunOutputs:
         return json.loads((path / name).read_text(encoding="utf-8"))
 
     meta_file = path / "model" / "segscope.json"
+    if not meta_file.exists() and path.parent.name == "scores":  # a scoring: its run's model (columns, labels)
+        meta_file = path.parent.parent / "model" / "segscope.json"
     return RunOutputs(
         metrics=js("metrics.json"),
         profiles={int(k): v for k, v in js("segment_profiles.json").items()},
