@@ -10,7 +10,7 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import ROOT, app_test
 from streamlit.testing.v1 import AppTest
 
 APP = str(ROOT / "app.py")
@@ -39,7 +39,7 @@ def placed(models_dir, tiny_run):
 
 
 def test_segment_colours_are_the_same_on_segments_and_map(placed):
-    at = _ok(AppTest.from_file(APP, default_timeout=120).run())
+    at = _ok(app_test().run())
     at.switch_page("pages/segments.py").run()
     figures = _figures(_ok(at))
     bars = {t["name"]: t["marker"]["color"] for t in figures["Customers per segment"]["data"]}
@@ -63,7 +63,7 @@ def test_segment_colours_are_the_same_on_segments_and_map(placed):
 
 
 def test_map_hover_has_customer_segment_rating_label_and_how_sure(placed):
-    at = _ok(AppTest.from_file(APP, default_timeout=120).run())
+    at = _ok(app_test().run())
     at.switch_page("pages/map.py").run()
     (spec,) = _figures(_ok(at)).values()
     reviews = pd.read_csv(placed / "reviews_scored.csv", dtype={"customer_id": str})
@@ -93,7 +93,7 @@ def test_selection_table_leads_with_marketer_columns(placed):
 def test_trait_chart_compares_with_the_average_and_drops_constant_traits(placed):
     from ui.charts import segment_traits, traits_chart, traits_vs_average
 
-    at = _ok(AppTest.from_file(APP, default_timeout=120).run())
+    at = _ok(app_test().run())
     at.switch_page("pages/segments.py").run()
     traits = next(s for t, s in _figures(_ok(at)).items() if t.startswith("Segment traits"))["data"][0]
     profiles = {int(k): v for k, v in json.loads((placed / "segment_profiles.json").read_text()).items()}
@@ -160,7 +160,7 @@ def _wait_done(at: AppTest, timeout=300) -> AppTest:
 
 
 def test_sidebar_follows_upload_and_training_and_train_page_speaks_plainly(models_dir, small_csv, tiny_model):
-    at = _ok(AppTest.from_file(APP, default_timeout=120).run())
+    at = _ok(app_test().run())
     assert "none yet" in [x.value for x in at.sidebar.text]
     at.file_uploader[0].set_value(("small_reviews.csv", small_csv.read_bytes(), "text/csv"))
     _ok(at.run())
@@ -202,7 +202,7 @@ def test_compare_uses_the_segment_colours(placed, sample_frame):
     new = placed.parent / "new_reviews.csv"
     sample_frame.tail(150).to_csv(new, index=False)  # reviews the run has not seen
     score_file(new, placed / "model", placed / "scores" / "new_reviews")
-    at = _ok(AppTest.from_file(APP, default_timeout=120).run())
+    at = _ok(app_test().run())
     at.switch_page("pages/segments.py").run()
     bars = {t["name"]: t["marker"]["color"] for t in _figures(_ok(at))["Customers per segment"]["data"]}
     at.switch_page("pages/compare.py").run()

@@ -8,7 +8,7 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import DATA, ROOT, SAMPLE
+from conftest import DATA, ROOT, SAMPLE, app_test
 from streamlit.testing.v1 import AppTest
 
 from segcore.errors import SegscopeError
@@ -144,7 +144,7 @@ def _score(at: AppTest, path) -> AppTest:
 
 def test_models_page_scoring_job_progress_stop_reload_and_summary(models_dir, tiny_run):
     store = install_run(tiny_run, models_dir)
-    at = _ok(AppTest.from_file(APP, default_timeout=120).run())
+    at = _ok(app_test().run())
     at.switch_page("pages/models.py").run()
     _ok(at)
 
@@ -164,7 +164,7 @@ def test_models_page_scoring_job_progress_stop_reload_and_summary(models_dir, ti
     _until(at, "— done")
 
     # a reload: a new session on the same server finds the finished job and its summary
-    at = _ok(AppTest.from_file(APP, default_timeout=120).run())
+    at = _ok(app_test().run())
     at.switch_page("pages/models.py").run()
     _ok(at)
     assert f"Scoring {OTHER_DOMAIN.name.replace('_', chr(92) + '_').replace('.', chr(92) + '.')}" in _text(at)

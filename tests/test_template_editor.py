@@ -7,8 +7,7 @@ import random
 import shutil
 
 import pytest
-from conftest import ROOT
-from streamlit.testing.v1 import AppTest
+from conftest import app_test
 
 from segcore.strategy.suggest import (SUFFIX, TemplateError, _environment, _trial_profiles, load_templates,
                                       render_strategies, render_template, segment_facts)
@@ -134,7 +133,7 @@ def app_with_run(models_dir, tiny_run):
     run = models_dir / "20260101-000000-tiny"
     shutil.copytree(tiny_run.parent, run)
     write_status(run, {"status": "done", "created": "2026-01-01 00:00", "input_file": "small_reviews.csv"})
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at = app_test().run()
     at.switch_page("pages/strategies.py").run()
     return _ok(at)
 
