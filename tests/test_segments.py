@@ -108,3 +108,27 @@ def test_fixed_k_is_the_most_segments():
     # two interest clusters x two attitudes; every segment has one attitude only
     assert len(model.centroids) == 2
     assert all(len(set(a[seg == s])) == 1 for s in range(4))
+
+
+def test_many_customers_cluster_on_umap_and_the_saved_model_agrees():
+    """From UMAP_MIN_CUSTOMERS customers interest clusters come from k-means on a UMAP of the PCA
+    vectors; the saved model (a linear classifier on PCA features) puts every fitted customer
+    back in the segment it was fitted into, and finds the planted topic groups."""
+    from sklearn.metrics import normalized_mutual_info_score
+
+    from segcore.analysis.segment import UMAP_MIN_CUSTOMERS
+
+    rng = np.random.default_rng(3)
+    n = UMAP_MIN_CUSTOMERS + 200
+    topic = rng.integers(0, 4, n)
+    centres = rng.normal(size=(4, 32)) * 3
+    emb = centres[topic] + rng.normal(size=(n, 32))
+    a = rng.random(n) < 0.7
+    customers = pd.DataFrame({"share_a": a.astype(float), "share_b": (~a).astype(float),
+                              "p_a": rng.random(n), "p_b": rng.random(n)})
+    model, seg = fit_segments(emb, customers, labels=["a", "b"])
+    assert model.interest_coef is not None and model.interest_coef.shape[0] == len(model.centroids)
+    saved = SegmentModel.from_dict(model.to_dict())
+    assert (saved.assign(emb, customers) == seg).all()
+    interest = saved.interest(saved.text_features(emb))
+    assert normalized_mutual_info_score(topic, interest) > 0.9
