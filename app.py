@@ -14,6 +14,7 @@ PAGES = [
     st.Page("pages/map.py", title="Map", icon=":material/scatter_plot:"),
     st.Page("pages/strategies.py", title="Strategies & export", icon=":material/campaign:"),
     st.Page("pages/labels.py", title="Labels", icon=":material/fact_check:"),
+    st.Page("pages/aspects.py", title="Aspects", icon=":material/label:"),
     st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
 ]

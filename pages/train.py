@@ -25,6 +25,7 @@ from segcore.errors import SegscopeError
 from segcore.training.candidates import PLAIN_NAMES as CANDIDATE_NAMES
 from segcore.text.language import LANGUAGE_NAMES
 from segcore.training.options import OFF
+from ui import aspects as aspect_lists
 from ui.charts import loss_axis
 from ui.train_text import progress_text, verdict
 from ui.shared import (
@@ -115,6 +116,7 @@ with st.form("train_form"):
                 _grid(options_part, values)
     aspects_field = next(f for f in fields(RunConfig) if f.name == "aspects")
     values["run"]["aspects"] = control(st, aspects_field, aspects_field.metadata["option"])
+    st.caption(aspect_lists.caption())
     start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
 if start:
     model = kind if kind in BUILTIN_MODELS else where.strip()
@@ -122,6 +124,8 @@ if start:
         st.error("Enter the model folder or hub id, or choose the shipped model.")
     else:
         try:
+            if values["run"]["aspects"]:  # the Aspects page's list, when edited
+                values["run"]["aspect_lexicon"] = aspect_lists.run_lexicon_file()
             config = RunConfig(columns=dict(dataset.columns), sheet=dataset.sheet, **values["run"],
                                aspect_config=AspectConfig(**values["aspect"]),
                                train=TrainConfig(model=model, progress_bar=False, **values["train"]))

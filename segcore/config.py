@@ -214,7 +214,9 @@ class AspectConfig(_Checked):
     epochs: int = option(2, min=1, max=100, cli="--aspect-epochs", group=EXPERT, key="aspect_epochs",
                          label="Aspect tagger epochs", help="aspect tagger epochs")
     batch_size: int = option(16, min=1, max=4096, cli=False, help="tagger batch size")
-    lr: float = option(5e-5, min=1e-7, max=1.0, cli=False, help="tagger learning rate")
+    lr: float = option(5e-5, min=1e-7, max=1.0, cli="--aspect-lr", group=EXPERT, key="aspect_lr",
+                       label="Aspect tagger learning rate", format="%.6f", step=1e-5,
+                       help="aspect tagger learning rate (AdamW, linear warm-up and decay)")
     weight_decay: float = option(0.01, min=0.0, max=1.0, cli=False, help="AdamW weight decay")
     warmup_ratio: float = option(0.1, min=0.0, max=0.5, cli=False, help="warm-up share of steps")
     max_length: int = option(128, min=8, max=8192, cli=False,
@@ -305,6 +307,10 @@ class RunConfig(_Checked):
                                 "labels and add an `aspects` column, aspect profiles and strategies (costs a "
                                 "second, shorter fine-tuning)")
     aspect_config: AspectConfig = field(default_factory=AspectConfig)
+    aspect_lexicon: str | None = option(None, type=str, metavar="FILE", commands=("run",), none="the shipped list",
+                                        help="JSON file of your own aspect categories and their seed terms, "
+                                             '{"sizing": ["runs small", "size up"], "物流": ["快递", "发货"]}, '
+                                             "replacing the shipped list; tags aspects with it (turns --aspects on)")
     # Quick result: no fine-tuning. The frozen encoder's head or the keyword model (chosen on
     # validation) labels the reviews; segments, map, strategies and exports as in a full run.
     quick: bool = option(False, commands=("run",),
@@ -315,6 +321,11 @@ class RunConfig(_Checked):
     quick_first: bool = option(True, cli=False, group=DATA, label="Quick result first",
                                help="the app: build the whole result from the quick model first (segments in "
                                     "minutes), then fine-tune and replace it when done")
+
+    @property
+    def tags_aspects(self) -> bool:
+        """Whether the run trains an aspect tagger: asked for, or implied by a custom lexicon."""
+        return bool(self.aspects or self.aspect_lexicon)
 
     def scoring_batch(self, device=None) -> int:
         """predict_batch_size, or the device's scoring batch (segcore.training.recipe)."""

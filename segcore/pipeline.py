@@ -20,6 +20,7 @@ from .analysis.analyse import BASE_EMBEDDINGS_FILE, analyse
 from .analysis.quality import category_columns
 from .analysis.projection import fit_projection
 from .aspects import TAGGER_DIR, AspectTagger
+from .aspects.custom import load_lexicon
 from .config import RunConfig
 from .encoders.models import choose_model, device_name, pick_device
 from .encoders.predict import predict
@@ -69,6 +70,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
     timer = Timer(progress)
     started = time.time()
     templates = validate_templates(config.templates)  # a bad --templates folder fails now, not after training
+    lexicon = load_lexicon(config.aspect_lexicon) if config.aspect_lexicon else None  # and a bad aspect list
     with timer.stage("load"):
         frame, columns = load_input(input_path, config)
         log.info("read %d rows, columns used: %s", len(frame), columns.used())
@@ -97,13 +99,13 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
                                                  stack, progress=progress, callbacks=callbacks, language=language)
         choice = tuned.model_choice or choose_model(config.train.model, language)
     tagger, aspect_report = None, {"enabled": False}
-    if config.aspects and config.quick:
+    if config.tags_aspects and config.quick:
         log.info("quick result: no aspect tagger (it is a second fine-tuning); run without --quick for aspects")
-    if config.aspects and not config.quick:
+    if config.tags_aspects and not config.quick:
         with timer.stage("aspects"):
             # Every torchrun rank trains (the Trainer's DDP), as for the classifier; the tagger
             # starts from the encoder the classifier's run chose (by language for 'auto').
-            tagger, aspect_report = train_aspects(texts, config, model=choice.path)
+            tagger, aspect_report = train_aspects(texts, config, model=choice.path, lexicon=lexicon)
             _check_stop(progress)
     if process_rank() != 0:
         return None
@@ -280,16 +282,17 @@ def _train_with_options(texts: list[str], y: np.ndarray, labels: list[str], spli
     return tuned, options
 
 
-def train_aspects(texts: list[str], config: RunConfig, *, model: str | None = None) -> tuple[AspectTagger, dict]:
+def train_aspects(texts: list[str], config: RunConfig, *, model: str | None = None, lexicon: dict | None = None
+                  ) -> tuple[AspectTagger, dict]:
     """The aspect tagger for a run: same base model (`model`: the path the run chose), precision
-    and seed as the classifier."""
+    and seed as the classifier; weak labels from `lexicon` (None: the shipped one)."""
     from dataclasses import replace
 
     from .aspects import fit_aspect_tagger
 
     aspect_config = replace(config.aspect_config, model=model or config.train.model, precision=config.train.precision,
                             seed=config.seed, progress_bar=config.train.progress_bar)
-    tagger, report = fit_aspect_tagger(texts, config=aspect_config)
+    tagger, report = fit_aspect_tagger(texts, config=aspect_config, lexicon=lexicon)
     span = report["heldout"]["span"]
     log.info("aspect tagger: held-out span F1 %.3f against the lexicon; %d mentions found beyond the lexicon",
              span["f1"], report["heldout"]["n_model_beyond_lexicon"])

@@ -6,16 +6,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..config import AspectConfig
-from .lexicon import ASPECTS, SEED_LEXICON, bio_labels, encode_weak, lexicon_spans
+from .custom import load_lexicon, shipped_lexicon, validate_lexicon
+from .lexicon import ASPECTS, SEED_LEXICON, bio_labels, encode_weak, flat_lexicon, lexicon_spans
 from .model import AspectTagger, aspect_names, evaluate, fit_and_evaluate, load_tagger, predict_spans, span_scores
 from .profile import ASPECT_SEP, aspect_profile, format_aspects, parse_aspects
 
 TAGGER_DIR = "aspects"  # inside a run's model/ folder
 
 
-def fit_aspect_tagger(texts: Sequence[str], *, config: AspectConfig | None = None) -> tuple[AspectTagger, dict]:
-    """Train on weakly labelled `texts` (a held-out part kept back) -> (tagger, report)."""
-    return fit_and_evaluate(texts, config or AspectConfig())
+def fit_aspect_tagger(texts: Sequence[str], *, config: AspectConfig | None = None, lexicon: dict | None = None
+                      ) -> tuple[AspectTagger, dict]:
+    """Train on `texts` weakly labelled by `lexicon` (custom.validate_lexicon's {category: terms};
+    None: the shipped one), a held-out part kept back -> (tagger, report)."""
+    return fit_and_evaluate(texts, config or AspectConfig(), lexicon=lexicon)
 
 
 def tag_aspects(tagger: AspectTagger, texts: Sequence[str], *, batch_size: int = 64) -> list[list[str]]:
@@ -24,5 +27,6 @@ def tag_aspects(tagger: AspectTagger, texts: Sequence[str], *, batch_size: int =
 
 
 __all__ = ["ASPECTS", "ASPECT_SEP", "SEED_LEXICON", "TAGGER_DIR", "AspectConfig", "AspectTagger", "aspect_names",
-           "aspect_profile", "bio_labels", "encode_weak", "evaluate", "fit_aspect_tagger", "format_aspects",
-           "lexicon_spans", "load_tagger", "parse_aspects", "predict_spans", "span_scores", "tag_aspects"]
+           "aspect_profile", "bio_labels", "encode_weak", "evaluate", "fit_aspect_tagger", "flat_lexicon",
+           "format_aspects", "lexicon_spans", "load_lexicon", "load_tagger", "parse_aspects", "predict_spans",
+           "shipped_lexicon", "span_scores", "tag_aspects", "validate_lexicon"]

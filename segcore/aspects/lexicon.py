@@ -67,6 +67,15 @@ SEED_LEXICON: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 ASPECTS: tuple[str, ...] = tuple(SEED_LEXICON)
 
 
+def flat_lexicon(lexicon: dict | None = None) -> dict[str, tuple[str, ...]]:
+    """{aspect: terms}: the shipped (English terms, Chinese terms) pairs joined into one tuple;
+    a lexicon already flat (custom.validate_lexicon's) is returned as it is. None: the shipped one."""
+    lexicon = SEED_LEXICON if lexicon is None else lexicon
+    return {a: (tuple(t for part in terms for t in part)
+                if terms and all(isinstance(part, (tuple, list)) for part in terms) else tuple(terms))
+            for a, terms in lexicon.items()}
+
+
 def bio_labels(aspects: Sequence[str] = ASPECTS) -> list[str]:
     """['O', 'B-price', 'I-price', ...]."""
     return ["O"] + [f"{p}-{a}" for a in aspects for p in ("B", "I")]
@@ -76,7 +85,7 @@ def _has_cjk(term: str) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for ch in term)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def _patterns(key: tuple) -> list[tuple[re.Pattern, str]]:
     lexicon = dict(key)
     out = []
@@ -92,8 +101,7 @@ def _patterns(key: tuple) -> list[tuple[re.Pattern, str]]:
 
 
 def _lexicon_key(lexicon: dict | None) -> tuple:
-    lexicon = lexicon or SEED_LEXICON
-    return tuple((a, tuple(en) + tuple(zh)) for a, (en, zh) in lexicon.items())
+    return tuple(flat_lexicon(lexicon).items())
 
 
 def lexicon_spans(text: str, lexicon: dict | None = None) -> list[tuple[int, int, str]]:
@@ -102,7 +110,7 @@ def lexicon_spans(text: str, lexicon: dict | None = None) -> list[tuple[int, int
     found = []
     for pattern, aspect in _patterns(_lexicon_key(lexicon)):
         found += [(m.start(), m.end(), aspect) for m in pattern.finditer(text)]
-    found.sort(key=lambda s: (-(s[1] - s[0]), s[0]))
+    found.sort(key=lambda s: (-(s[1] - s[0]), s[0]))  # stable: on a tie the earlier category wins
     taken: list[tuple[int, int, str]] = []
     for span in found:
         if all(span[1] <= t[0] or span[0] >= t[1] for t in taken):

@@ -19,7 +19,8 @@ from ..config import AspectConfig
 from ..encoders.models import _load, load_tokenizer, pick_device, resolve_model
 from ..errors import SegscopeError
 from ..training.args import training_arguments
-from .lexicon import ASPECTS, bio_labels, encode_weak, first_subtokens, lexicon_spans, windows, word_span
+from .custom import LEXICON_FILE, lexicon_json, load_lexicon
+from .lexicon import bio_labels, encode_weak, first_subtokens, flat_lexicon, lexicon_spans, windows, word_span
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class AspectTagger:
     max_length: int = 128
     stride: int = 16
     info: dict = field(default_factory=dict)
+    lexicon: dict | None = None  # the seed lexicon it was trained from; None: the shipped one
 
     @property
     def aspects(self) -> list[str]:
@@ -47,6 +49,8 @@ class AspectTagger:
         (folder / CONFIG_FILE).write_text(json.dumps(
             {"labels": self.labels, "max_length": self.max_length, "stride": self.stride, **self.info},
             indent=2, ensure_ascii=False), encoding="utf-8")
+        # the list it learnt from: scoring with this run joins the same list's matches
+        (folder / LEXICON_FILE).write_text(lexicon_json(flat_lexicon(self.lexicon)), encoding="utf-8")
         return folder
 
 
@@ -56,9 +60,12 @@ def load_tagger(folder: str | Path) -> AspectTagger:
         raise SegscopeError(f"{folder} is not a saved aspect tagger (no {CONFIG_FILE}).")
     conf = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
     model = _load(AutoModelForTokenClassification, str(folder)).eval()
+    # taggers saved before custom lexicons have no lexicon file: they used the shipped one
+    lexicon = load_lexicon(folder / LEXICON_FILE) if (folder / LEXICON_FILE).exists() else None
     return AspectTagger(model=model, tokenizer=load_tokenizer(str(folder)), labels=list(conf["labels"]),
                         max_length=int(conf["max_length"]), stride=int(conf["stride"]),
-                        info={k: v for k, v in conf.items() if k not in ("labels", "max_length", "stride")})
+                        info={k: v for k, v in conf.items() if k not in ("labels", "max_length", "stride")},
+                        lexicon=lexicon)
 
 
 class _Windows(torch.utils.data.Dataset):
@@ -77,9 +84,10 @@ def _new_model(name: str, labels: list[str], **kwargs):
                  id2label=dict(enumerate(labels)), label2id={lab: i for i, lab in enumerate(labels)}, **kwargs)
 
 
-def train_tagger(texts: Sequence[str], config: AspectConfig) -> AspectTagger:
-    """Fine-tune a token classifier on lexicon-labelled `texts` for `config.epochs` epochs."""
-    labels = bio_labels(ASPECTS)
+def train_tagger(texts: Sequence[str], config: AspectConfig, *, lexicon: dict | None = None) -> AspectTagger:
+    """Fine-tune a token classifier on `texts` labelled by `lexicon` (None: the shipped one) for
+    `config.epochs` epochs; its labels are that lexicon's categories."""
+    labels = bio_labels(tuple(flat_lexicon(lexicon)))
     label2id = {lab: i for i, lab in enumerate(labels)}
     name = resolve_model(config.model)
     tokenizer = load_tokenizer(name)
@@ -88,7 +96,8 @@ def train_tagger(texts: Sequence[str], config: AspectConfig) -> AspectTagger:
     device = pick_device()
     attn = "eager" if device.type == "cpu" else None
     model = _new_model(name, labels, attention_probs_dropout_prob=0.0, attn_implementation=attn)
-    enc = encode_weak(tokenizer, texts, max_length=config.max_length, stride=config.stride, label2id=label2id)
+    enc = encode_weak(tokenizer, texts, max_length=config.max_length, stride=config.stride, label2id=label2id,
+                      lexicon=lexicon)
     dataset = _Windows(enc["input_ids"], enc["labels"])
     with tempfile.TemporaryDirectory(prefix="segscope-aspects-") as tmp:
         args = training_arguments(
@@ -105,7 +114,7 @@ def train_tagger(texts: Sequence[str], config: AspectConfig) -> AspectTagger:
         fresh = _new_model(name, labels)
         fresh.load_state_dict(trainer.model.state_dict())
     return AspectTagger(model=fresh.eval(), tokenizer=tokenizer, labels=labels, max_length=config.max_length,
-                        stride=config.stride)
+                        stride=config.stride, lexicon=lexicon)
 
 
 def _decode(tags: Sequence[str], words: Sequence[tuple[int, int]]) -> list[tuple[int, int, str]]:
@@ -219,7 +228,7 @@ def aspect_names(spans: Sequence[tuple[int, int, str]]) -> list[str]:
 def evaluate(tagger: AspectTagger, texts: Sequence[str], *, n_examples: int = 10, batch_size: int = 64) -> dict:
     """Span P/R/F1 of the model against the lexicon's weak labels on `texts`, and what the model
     finds that the lexicon does not."""
-    gold = [lexicon_spans(t) for t in texts]
+    gold = [lexicon_spans(t, tagger.lexicon) for t in texts]
     pred = predict_spans(tagger, texts, batch_size=batch_size)
     n_beyond, examples = beyond_lexicon(texts, gold, pred, n_examples=n_examples)
     gold_names = [set(aspect_names(g)) for g in gold]
@@ -235,9 +244,10 @@ def evaluate(tagger: AspectTagger, texts: Sequence[str], *, n_examples: int = 10
     }
 
 
-def fit_and_evaluate(texts: Sequence[str], config: AspectConfig) -> tuple[AspectTagger, dict]:
+def fit_and_evaluate(texts: Sequence[str], config: AspectConfig, *, lexicon: dict | None = None
+                     ) -> tuple[AspectTagger, dict]:
     """Split reviews (seeded) into training and held-out parts, train on at most
-    `max_train_reviews`, evaluate on the held-out part."""
+    `max_train_reviews` labelled by `lexicon` (None: the shipped one), evaluate on the held-out part."""
     texts = [str(t) for t in texts]
     rng = np.random.default_rng(config.run_seed)
     order = rng.permutation(len(texts))
@@ -249,12 +259,14 @@ def fit_and_evaluate(texts: Sequence[str], config: AspectConfig) -> tuple[Aspect
     train_texts = [texts[i] for i in sorted(train)]
     held_texts = [texts[i] for i in sorted(held)]
     started = time.perf_counter()
-    tagger = train_tagger(train_texts, config)
+    tagger = train_tagger(train_texts, config, lexicon=lexicon)
     train_seconds = time.perf_counter() - started
     report = evaluate(tagger, held_texts, n_examples=config.n_examples)
     report = {"model": config.model, "epochs": config.epochs, "n_train_reviews": len(train_texts),
               "n_heldout_reviews": len(held_texts), "train_reviews_with_lexicon_aspect":
-              int(sum(bool(lexicon_spans(t)) for t in train_texts)),
+              int(sum(bool(lexicon_spans(t, lexicon)) for t in train_texts)),
+              "lexicon": "custom" if lexicon is not None else "shipped",
+              "categories": list(flat_lexicon(lexicon)),
               "train_seconds": round(train_seconds, 3), "heldout": report}
     tagger.info = {"trained_on_reviews": len(train_texts), "heldout_span_f1": report["heldout"]["span"]["f1"]}
     return tagger, report

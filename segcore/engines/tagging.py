@@ -11,14 +11,14 @@ def tag_reviews(tagger: AspectTagger, texts: list[str], *, batch_size: int = 64)
     """The `aspects` column ('delivery;price' per review, tied to the review's row) and its
     coverage counts (additive over batches; `aspect_coverage` turns them into the report).
 
-    The column holds the aspects the tagger found plus those the seed lexicon matches: on the
-    sample the tagger learns the frequent aspects and finds phrasings beyond the lexicon, but after
-    a short training it misses rare ones (delivery, service; see README, Aspects), which the
+    The column holds the aspects the tagger found plus those its seed lexicon (the shipped one or
+    the run's custom list) matches: on the sample the tagger learns the frequent aspects and finds
+    phrasings beyond the lexicon, but after a short training it misses rare ones (delivery, service; see README, Aspects), which the
     strategies must still see."""
     from ..aspects import aspect_names, format_aspects, lexicon_spans, tag_aspects
 
     model = [set(a) for a in tag_aspects(tagger, texts, batch_size=batch_size)]
-    lexicon = [set(aspect_names(lexicon_spans(t))) for t in texts]
+    lexicon = [set(aspect_names(lexicon_spans(t, tagger.lexicon))) for t in texts]  # the list it learnt from
     column = [format_aspects(m | lex) for m, lex in zip(model, lexicon)]
     counts = Counter(n=len(model), any_model=sum(map(bool, model)), any_lexicon=sum(map(bool, lexicon)),
                      beyond=sum(len(m - lex) for m, lex in zip(model, lexicon)))
