@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, app_test, browser_workspace
 from streamlit.testing.v1 import AppTest
 
 from segcore.aspects import lexicon_spans, parse_aspects
@@ -134,10 +134,10 @@ def _recovery(strategies: dict, seg: str) -> list[str]:
 def test_custom_aspects_from_the_app_reach_tagger_profiles_and_strategies(models_dir, tiny_model, tmp_path):
     from segcore.pipeline import score_file
 
-    at = _ok(AppTest.from_file(APP, default_timeout=180).run())
+    at = _ok(app_test(180).run())
     at.switch_page("pages/aspects.py").run()
     assert list(_ok(at).dataframe[0].value["category"]) == list(shipped_lexicon())
-    workspace_file = models_dir / ".data" / LEXICON_FILE
+    workspace_file = browser_workspace(models_dir) / LEXICON_FILE
     # Rename, then reset to the shipped list.
     at.selectbox(key="aspect_rename_old").set_value("taste")
     at.text_input(key="aspect_rename_new").set_value("flavour")
