@@ -302,3 +302,29 @@ def test_highlight_escapes_the_review():
     assert "<" not in own and ">" not in own and "&lt;" in own and "&quot;" in own and "&amp;" in own
     assert "rgba(34, 139, 34, 0.60)" in html and "rgba(200, 40, 40, 0.24)" in html  # by |weight| / strongest
     assert 'title="not read' in html and html.count("<span") == len(spans) - 1  # the 0-weight "<" is plain
+
+
+def test_a_run_labelled_by_the_keyword_model_is_explained_by_that_model():
+    """When the run chose the TF-IDF model, its explanation is that model's: each Chinese character's
+    weight is the label's probability drop when it alone is deleted, and deleting the top
+    characters costs more than deleting random ones (real ASAP reviews)."""
+    import pandas as pd
+
+    from segcore.ingest.labels import labels_from_rating
+    from segcore.training.candidates import fit_tfidf_head
+
+    frame = pd.read_csv(DATA / "asap_zh_300.csv")
+    labels = labels_from_rating(frame["star"])
+    keep = labels.notna()
+    texts, y = frame.loc[keep, "reviewbody"].tolist(), labels[keep]
+    names = sorted(set(y))
+    head = fit_tfidf_head(texts, [names.index(v) for v in y], n_classes=len(names))
+    explainer = Explainer(None, None, names, source="tfidf", tfidf=head)
+    out = explain(explainer, texts[:40])
+    first = out[0]
+    assert all(len(w.text) == 1 for w in first.words if "\u4e00" <= w.text <= "\u9fff")  # characters
+    gone = without_words(first.text, [(first.words[0].start, first.words[0].end)])
+    p = explainer.probabilities([first.text, gone])[:, names.index(first.label)]
+    assert first.words[0].weight == pytest.approx(float(p[0] - p[1]), abs=1e-6)
+    check = deletion_check(explainer, out, k=3)
+    assert check["n_reviews"] > 30 and check["mean_drop_top"] > check["mean_drop_random"]

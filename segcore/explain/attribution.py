@@ -5,7 +5,8 @@ the review, for the predicted class's probability: each token's share of p(label
 (completeness). Token attributions are merged back into words (English: letters / digits runs,
 so word pieces join again) and characters (Chinese; a piece spanning several characters shares
 its weight by the characters it covers). Meant for the reviews a person looks at: it costs
-`n_steps` forward and backward passes per review."""
+`n_steps` forward and backward passes per review. A run that labels reviews with its keyword
+model (TF-IDF) is explained by that model instead: occlusion, one word deleted at a time."""
 from __future__ import annotations
 
 import re
@@ -116,6 +117,7 @@ class Explainer:
     source: str = "fine_tuned"  # which model's decision is explained
     note: str = ""
     linear: object = None
+    tfidf: object = None  # the keyword model (training.candidates.TfidfHead) when the run chose it
 
     @classmethod
     def load(cls, model_dir: str | Path) -> Explainer:
@@ -124,6 +126,8 @@ class Explainer:
 
         meta = load_meta(model_dir)
         head = load_head(model_dir)
+        if head.selected == "tfidf":  # the keyword model labels the reviews: explain that, not the encoder
+            return cls(None, None, list(meta["labels"]), source="tfidf", tfidf=head.tfidf)
         model = load_classifier(str(model_dir)).eval()
         tokenizer = load_tokenizer(str(model_dir))
         max_length = int(meta.get("train_config", {}).get("max_length", 128))
@@ -138,6 +142,8 @@ class Explainer:
 
     def probabilities(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         """Class probabilities of the explained model for `texts`, batched (row i = texts[i])."""
+        if self.tfidf is not None:
+            return self.tfidf.proba(list(texts)).astype(np.float32)
         scorer = self.scorer()
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         with torch.inference_mode():
@@ -154,8 +160,6 @@ def explain(model: str | Path | Explainer, texts: str | Sequence[str], *, target
 
     `model` is a run's model/ folder or a loaded `Explainer`. Weights are in probability units:
     positive words pushed towards the label, negative ones away from it."""
-    from captum.attr import LayerIntegratedGradients
-
     explainer = model if isinstance(model, Explainer) else Explainer.load(model)
     texts = [texts] if isinstance(texts, str) else list(texts)
     targets = [target] * len(texts) if isinstance(target, str) else target
@@ -165,6 +169,10 @@ def explain(model: str | Path | Explainer, texts: str | Sequence[str], *, target
             from ..errors import SegscopeError
 
             raise SegscopeError(f"target must be one of {', '.join(explainer.labels)} per review, got {unknown}.")
+    if explainer.tfidf is not None:
+        return [_occlusion(explainer, text, None if targets is None else targets[i]) for i, text in enumerate(texts)]
+    from captum.attr import LayerIntegratedGradients
+
     scorer = explainer.scorer()
     tok = explainer.tokenizer
     specials = set(tok.all_special_ids)
@@ -200,6 +208,17 @@ def explain(model: str | Path | Explainer, texts: str | Sequence[str], *, target
                                    delta=float(delta[row]),
                                    probabilities={lab: float(p) for lab, p in zip(explainer.labels, probs[row])}))
     return out
+
+
+def _occlusion(explainer: Explainer, text: str, target: str | None) -> Explanation:
+    """The keyword model's attributions: each word's weight is the drop of the label's probability
+    when that word alone is deleted (one TF-IDF transform per word: milliseconds)."""
+    spans = units(text)
+    probs = explainer.probabilities([text] + [without_words(text, [span]) for span in spans])
+    label = int(probs[0].argmax()) if target is None else explainer.labels.index(target)
+    words = [Word(text[s:e], s, e, float(probs[0, label] - probs[i + 1, label])) for i, (s, e) in enumerate(spans)]
+    return Explanation(text=text, label=explainer.labels[label], probability=float(probs[0, label]), words=words,
+                       probabilities={lab: float(p) for lab, p in zip(explainer.labels, probs[0])})
 
 
 def without_words(text: str, spans: Sequence[tuple[int, int]]) -> str:
