@@ -12,13 +12,15 @@ from segcore.aspects.profile import aspect_table
 from segcore.errors import SegscopeError
 from ui.charts import segment_colours, segment_label, segment_traits, sentiment_chart, traits_chart
 from ui.i18n import t
-from ui.shared import md_escape, need_run, outputs, show_error, templates
+from ui.shared import md_escape, need_run, outputs, show_error
+from ui.templates import current_templates
 
 st.title(t("segments.title"))
 run = need_run()
 out = outputs(run)
 profiles = out.profiles
 labels = out.metrics["labels"]
+run_language = out.metrics.get("output_language", "en")  # re-segmenting keeps the run's names and templates
 st.caption(t("segments.caption", run=run.run_id, customers=len(out.segments), reviews=len(out.reviews),
              segments=len(profiles)))
 
@@ -140,7 +142,7 @@ with c1.form("resegment"):
     if st.form_submit_button(t("segments.resegment"), icon=":material/refresh:"):
         try:
             with st.spinner(t("segments.resegmenting")):
-                resegment_run(run.path, k=int(k) or None, templates=templates())
+                resegment_run(run.path, k=int(k) or None, templates=current_templates(run_language))
             st.cache_data.clear()
             st.rerun()
         except SegscopeError as exc:
@@ -151,7 +153,7 @@ with c2.form("rename"):
              for s, p in sorted(profiles.items())}
     if st.form_submit_button(t("segments.save_names"), icon=":material/edit:"):
         try:
-            rename_run_segments(run.path, names, templates=templates())
+            rename_run_segments(run.path, names, templates=current_templates(run_language))
             st.cache_data.clear()
             st.rerun()
         except SegscopeError as exc:

@@ -10,8 +10,8 @@ from segcore.io.export import campaign_lists, campaigns_xlsx, csv_bytes, made_up
 from segcore.strategy.report import report_html, report_markdown
 from segcore.strategy.suggest import render_strategies
 from ui.i18n import lang, t
-from ui.shared import md_escape, md_escaped, need_run, outputs, show_error, templates
-from ui.templates import template_editor
+from ui.shared import md_escape, md_escaped, need_run, outputs, show_error
+from ui.templates import current_templates, template_editor
 
 
 def _smaller_title(text: str) -> str:
@@ -23,7 +23,7 @@ st.title(t("strategies.title"))
 run = need_run()
 out = outputs(run)
 profiles = out.profiles
-current = templates()
+current = current_templates(lang())  # the language switch picks the templates (and the report's words)
 shown_profiles = md_escaped(profiles)  # data inside the rendered markdown stays text (no remote images)
 try:
     strategies = render_strategies(profiles, templates=current)  # raw values: the exports
@@ -48,7 +48,7 @@ with tab_suggest:
                 st.markdown(_smaller_title(item["text"]))
 
 with tab_edit:
-    template_editor(profiles, shown_profiles, current)
+    template_editor(profiles, shown_profiles, current, language=lang())
 
 with tab_export:
     campaigns = campaign_lists(out.segments, profiles, strategies)

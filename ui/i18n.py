@@ -89,3 +89,9 @@ def language_name(code: str | None) -> str:
     """A detected text language (segcore.text.language) named in the session's language."""
     key = f"lang.{code}"
     return t(key) if key in catalogue(DEFAULT) else str(code)
+
+
+def t_or(key: str, default: str, **fmt) -> str:
+    """`t(key)` where the catalogues have the key, else `default` (words that come from segcore
+    and may grow there before the catalogues do)."""
+    return t(key, **fmt) if key in catalogue(DEFAULT) else default

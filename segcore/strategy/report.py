@@ -35,6 +35,10 @@ WORDS = {
 }
 
 
+# Sentiment labels made from ratings (ingest.labels), named in the report's language.
+LABEL_WORDS = {"zh": {"negative": "差评", "neutral": "中评", "positive": "好评"}}
+
+
 def _words(language: str) -> dict:
     return WORDS.get(language, WORDS["en"])
 _HEADING = re.compile(r"^(#{1,6})(?=\s)", re.MULTILINE)
@@ -92,7 +96,8 @@ def report_markdown(profiles: dict[int, dict], strategies: dict[int, list[dict]]
         f = segment_facts(profile)
         lines += [f"## {w['segment'].format(id=seg, name=_one_line(f['name']))}", "",
                   w["facts"].format(size=f["size"], reviews=f["n_reviews"])
-                  + w["sep"].join(f"{k} {v:.0%}" for k, v in f["label_shares"].items())
+                  + w["sep"].join(f"{LABEL_WORDS.get(language, {}).get(k, k)} {v:.0%}"
+                                  for k, v in f["label_shares"].items())
                   + (w["keywords"] + w["sep"].join(f["keywords"][:8]) if f["keywords"] else ""), ""]
         items = strategies.get(seg, [])
         if not items:
