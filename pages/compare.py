@@ -13,7 +13,7 @@ from segcore.errors import SegscopeError
 from segcore.io.export import csv_bytes, read_export_csv
 from ui.charts import segment_colour, segment_label
 from ui.compare import RUN_DATA, comparison, scorings
-from ui.i18n import t, t_or
+from ui.i18n import shown_as, t, t_or
 from ui.shared import md_escape, need_run, show_error
 
 st.title(t("compare.title"))
@@ -28,7 +28,7 @@ names = list(found)
 left, right = st.columns(2)
 after_name = right.selectbox(t("compare.now"), names, index=len(names) - 1, key="compare_after")
 before_name = left.selectbox(t("compare.before"), [RUN_DATA, *[n for n in names if n != after_name]], key="compare_before",
-                             format_func=lambda n: t("compare.run_data") if n == RUN_DATA else n)
+                             format_func=shown_as([RUN_DATA], lambda n: t("compare.run_data")))
 try:
     result = comparison(run, before_name, found[after_name])
 except SegscopeError as exc:

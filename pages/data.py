@@ -11,7 +11,7 @@ from segcore.errors import SegscopeError
 from segcore.ingest.columns import ROLES, detect_columns
 from segcore.ingest.load import SUPPORTED, list_sheets, read_table
 from segcore.ingest.quality import quality_report
-from ui.i18n import language_name, t
+from ui.i18n import language_name, shown_as, t
 from ui.shared import current_dataset, show_error, workspace
 
 NONE = "— none —"  # the option value; shown in the session's language
@@ -80,7 +80,7 @@ if dataset.path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
         auto = "(first sheet with data)"
         options_ = [auto, *sheets]
         picked = st.selectbox(t("data.sheet"), options_, index=options_.index(sheet) if sheet in sheets else 0,
-                              format_func=lambda o: t("data.first_sheet") if o == auto else o)
+                              format_func=shown_as([auto], lambda o: t("data.first_sheet")))
         sheet = None if picked == auto else picked
 
 try:
@@ -108,7 +108,7 @@ for row in (ROLES[:half], ROLES[half:]):
     for col, role in zip(st.columns(half), row):
         current = detected.get(role)
         mapping[role] = col.selectbox(t(f"data.role_{role}"), options,
-                                      format_func=lambda c: t("data.none") if c == NONE else c,
+                                      format_func=shown_as([NONE], lambda c: t("data.none")),
                                       index=options.index(current) if current in options else 0,
                                       key=f"map_{role}_{dataset.path.name}")
 mapping = {k: (None if v == NONE else v) for k, v in mapping.items()}

@@ -11,7 +11,7 @@ import streamlit as st
 from segcore.analysis.maptable import aspect_choices, map_table, mentions_aspect, selection_table
 from segcore.io.export import csv_bytes, safe_filename, xlsx_bytes
 from ui.charts import NEUTRAL, label_colours, ordered_colours, segment_colour, sort_ordered
-from ui.i18n import t
+from ui.i18n import shown_as, t
 from ui.shared import need_run, outputs
 
 MAX_POINTS = 100_000
@@ -28,10 +28,10 @@ colour_options = ["segment", "predicted label"] + (["rating"] if "rating" in tab
 aspects = aspect_choices(table)
 c1, c2, c3 = st.columns([1, 1, 2]) if aspects else (*st.columns([1, 2]), None)
 colour = c1.selectbox(t("map.colour_by"), colour_options, key="map_colour",
-                      format_func=lambda c: t("map.colour_" + c.replace(" ", "_")))
+                      format_func=shown_as(colour_options, lambda c: t("map.colour_" + c.replace(" ", "_"))))
 if c3 is not None:
     aspect = c2.selectbox(t("map.only_mentioning"), ["any aspect or none", *aspects], key="aspect",
-                          format_func=lambda a: t("map.any_aspect") if a == "any aspect or none" else a)
+                          format_func=shown_as(["any aspect or none"], lambda a: t("map.any_aspect")))
     if aspect in aspects:
         table = table[mentions_aspect(table, aspect)].reset_index(drop=True)
         st.caption(t("map.n_mention", n=len(table), aspect=aspect))

@@ -9,7 +9,7 @@ from segcore.errors import SegscopeError
 from segcore.io.export import campaign_lists, campaigns_xlsx, csv_bytes, made_up_ids_warning, safe_filename
 from segcore.strategy.report import report_html, report_markdown
 from segcore.strategy.suggest import render_strategies
-from ui.i18n import lang, t
+from ui.i18n import lang, shown_as, t
 from ui.shared import md_escape, md_escaped, need_run, outputs, show_error
 from ui.templates import current_templates, template_editor
 
@@ -72,8 +72,8 @@ with tab_export:
              mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     with c2.container(border=True):
         seg = st.selectbox(t("strategies.one_segment"), sorted(campaigns),
-                           format_func=lambda s: t("strategies.seg_option", id=s, name=profiles[s]["name"],
-                                                   n=len(campaigns[s])),
+                           format_func=shown_as(campaigns, lambda s: t("strategies.seg_option", id=s,
+                                                                      name=profiles[s]["name"], n=len(campaigns[s]))),
                            key="csv_seg")
         st.download_button(t("strategies.segment_csv"), csv_bytes(campaigns[seg]), mime="text/csv", icon=":material/download:",
                            file_name=f"{seg:02d}_{safe_filename(profiles[seg]['name'])}.csv", width="stretch")

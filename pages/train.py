@@ -25,7 +25,7 @@ from segcore.errors import SegscopeError
 from segcore.training.candidates import PLAIN_NAMES as CANDIDATE_NAMES
 from segcore.training.options import OFF
 from ui.charts import loss_axis
-from ui.i18n import language_name, t
+from ui.i18n import language_name, shown_as, t
 from ui.train_text import progress_text, seconds_text, verdict
 from ui.shared import (
     current_dataset,
@@ -93,7 +93,7 @@ def _grid(items, values):
 
 
 with st.form("train_form"):
-    kind = st.radio(t("train.model"), MODEL_CHOICES, format_func=lambda k: t(f"train.choice_{k}"), horizontal=True,
+    kind = st.radio(t("train.model"), MODEL_CHOICES, format_func=shown_as(MODEL_CHOICES, lambda k: t(f"train.choice_{k}")), horizontal=True,
                     key="model_kind")
     where = st.text_input(t("train.where"), placeholder=t("train.where_eg"), help=t("train.where_help"),
                           key="model_where")

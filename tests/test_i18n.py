@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import string
 
 import pandas as pd
@@ -102,3 +103,78 @@ def test_lang_option_overrides_detection():
     assert output_language("auto", "zh") == "zh" and output_language("auto", "en") == "en"
     assert output_language(None, "ja") == "en" and output_language("en", "zh") == "en"
     assert output_language("zh", "en") == "zh"
+
+
+APP = str(ROOT / "app.py")
+PAGES = {"data": "pages/data.py", "train": "pages/train.py", "segments": "pages/segments.py", "map": "pages/map.py",
+         "strategies": "pages/strategies.py", "labels": "pages/labels.py", "compare": "pages/compare.py"}
+
+
+def _ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _titles(at: AppTest) -> list[str]:
+    return [e.value for e in at.title]
+
+
+def _chart_titles(at: AppTest) -> list[str]:
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return [(s["layout"].get("title") or {}).get("text", "") for s in specs]
+
+
+@pytest.fixture
+def placed_zh(models_dir, zh_run):
+    """The app's models/ folder holding the Chinese run as a finished run, scored once more."""
+    from segcore.pipeline import score_file
+
+    run = models_dir / "20261130-000000-asap"
+    shutil.copytree(zh_run, run)
+    (run / "status.json").write_text(json.dumps({"status": "done", "created": "2026-11-30T00:00:00",
+                                                 "input_file": "asap_150.csv"}))
+    new = models_dir.parent / "asap_new.csv"
+    pd.read_csv(ZH).tail(60).to_csv(new, index=False)  # reviews the run has not seen
+    score_file(new, run / "model", run / "scores" / "asap_new")
+    return run
+
+
+def test_browser_language_sets_the_default_and_the_switch_keeps_it_in_the_url(models_dir):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.context = {"locale": "zh-CN"}
+    _ok(at.run())
+    zh = catalogue("zh")
+    assert _titles(at) == [zh["data.title"]] and at.query_params.get("lang") in ("zh", ["zh"])
+    assert at.segmented_control(key="lang_switch").value == "zh"
+    assert zh["data.sample_info"] == at.info[0].value
+    assert [m.label for m in at.metric][:3] == [zh["data.rows"], zh["data.usable"], zh["data.dropped"]]
+    at.segmented_control(key="lang_switch").set_value("en").run()
+    assert _titles(_ok(at)) == ["Data"] and at.query_params.get("lang") in ("en", ["en"])
+    again = AppTest.from_file(APP, default_timeout=120)  # a reload with ?lang=zh, an English browser
+    again.context = {"locale": "en-US"}
+    again.query_params["lang"] = "zh"
+    assert _titles(_ok(again.run())) == [zh["data.title"]]
+
+
+def test_every_translated_page_renders_in_chinese(placed_zh):
+    zh = catalogue("zh")
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["lang"] = "zh"
+    _ok(at.run())
+    assert {p.label for p in at.sidebar.get("page_link")} >= {zh[f"nav.{k}"] for k in PAGES}
+    for key, path in PAGES.items():
+        at.switch_page(path).run()
+        assert _titles(_ok(at)) == [zh[f"{key}.title"]], key
+    at.switch_page("pages/segments.py").run()
+    charts = _chart_titles(_ok(at))
+    assert zh["segments.per_segment"] in charts and zh["charts.sentiment_title"] in charts
+    assert all(HAN.search(title) for title in charts if title), charts
+    at.switch_page("pages/strategies.py").run()
+    shown = " ".join(m.value for m in _ok(at).markdown)
+    titles = {template_title(n, s) for n, s in load_templates(language="zh").items()}
+    assert any(title in shown for title in titles)  # the Chinese templates, not the English ones
+    assert not re.search(r"Complaint recovery|Personalised recommendations|Inventory hints", shown)
+    report = next(b for b in at.get("download_button") if b.proto.label == zh["strategies.report_md"])
+    assert report is not None
+    at.switch_page("pages/compare.py").run()
+    assert zh["compare.alerts"] in " ".join(m.value for m in _ok(at).markdown)

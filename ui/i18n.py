@@ -95,3 +95,10 @@ def t_or(key: str, default: str, **fmt) -> str:
     """`t(key)` where the catalogues have the key, else `default` (words that come from segcore
     and may grow there before the catalogues do)."""
     return t(key, **fmt) if key in catalogue(DEFAULT) else default
+
+
+def shown_as(values, label) -> callable:
+    """A widget's format_func with each option's text made now, in this run's language (Streamlit
+    may call format_func outside the run, where the session's language is not known)."""
+    names = {v: label(v) for v in values}
+    return lambda v: names.get(v, str(v))

@@ -17,7 +17,7 @@ from segcore.strategy.suggest import SUFFIX, TemplateError, load_templates
 from segcore.strategy.template_meta import (FACTS, MERGE_FIELDS, OPS, Clause, check_for_saving, check_template,
                                             describe, display_value, from_display, join_template, ops_for,
                                             save_template, split_template, template_title, with_groups)
-from ui.i18n import lang, t, t_or
+from ui.i18n import lang, shown_as, t, t_or
 from ui.shared import md_escape, show_error, templates_dir
 
 _DEFAULTS = {"share": 0.3, "points": 0.1, "rating": 3.0, "number": 0.5, "times": 1.2, "count": 10.0, "days": 90.0}
@@ -193,15 +193,15 @@ def _clause_row(name: str, source: str, gi: int, ci: int, clause: Clause) -> Non
     fact = FACTS[clause.fact]
     c1, c2, c3, c4 = st.columns([4, 2, 4, 1], vertical_alignment="bottom")
     keys = list(FACTS)
-    c1.selectbox(t("tpl.fact"), keys, index=keys.index(clause.fact), format_func=fact_label,
+    c1.selectbox(t("tpl.fact"), keys, index=keys.index(clause.fact), format_func=shown_as(keys, fact_label),
                  key=_key(name, f"f{gi}_{ci}"), on_change=_fact_changed, args=(name, source, gi, ci),
                  label_visibility="collapsed")
     ops = ops_for(fact)
-    c2.selectbox(t("tpl.test"), ops, index=ops.index(clause.op), format_func=op_label, key=_key(name, f"op{gi}_{ci}"),
+    c2.selectbox(t("tpl.test"), ops, index=ops.index(clause.op), format_func=shown_as(ops, op_label), key=_key(name, f"op{gi}_{ci}"),
                  on_change=_from_form, args=(name, source), label_visibility="collapsed")
     if fact.kind == "choice":
         c3.multiselect(t("tpl.values"), fact.choices, default=list(clause.value), key=_key(name, f"v{gi}_{ci}"),
-                       format_func=value_label,
+                       format_func=shown_as(fact.choices, value_label),
                        on_change=_from_form, args=(name, source), label_visibility="collapsed")
     elif fact.kind != "flag":
         c3.number_input(t("tpl.value", unit=_UNIT.get(fact.kind, "number")), value=float(display_value(clause)),
@@ -240,7 +240,7 @@ def _message_form(name: str, source: str) -> None:
     st.text_area(t("tpl.message_label"), value=parts.body, height=300, key=_key(name, "body"),
                  on_change=_from_form, args=(name, source))
     c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
-    c1.selectbox(t("tpl.insert_fact"), list(MERGE_FIELDS), key="tpl_fact", format_func=field_label,
+    c1.selectbox(t("tpl.insert_fact"), list(MERGE_FIELDS), key="tpl_fact", format_func=shown_as(MERGE_FIELDS, field_label),
                  help=t("tpl.insert_help"))
     c2.button(t("tpl.insert"), icon=":material/add_notes:", on_click=_insert_fact, args=(name, source), key=_key(name, "insert"))
 
@@ -263,8 +263,8 @@ def _preview(name: str, source: str, profiles: dict, shown_profiles: dict, exper
     parts = split_template(source)
     st.markdown("##### " + t("tpl.preview"))
     seg = st.selectbox(t("tpl.preview_with"), sorted(profiles), key="tpl_preview_seg",
-                       format_func=lambda s: t("strategies.seg_option", id=s, name=profiles[s]["name"],
-                                               n=profiles[s]["size"]))
+                       format_func=shown_as(profiles, lambda s: t("strategies.seg_option", id=s, name=profiles[s]["name"],
+                                                                   n=profiles[s]["size"])))
     try:
         rendered = check_template(source, name=name, profiles=shown_profiles)
     except TemplateError as exc:
@@ -312,7 +312,8 @@ def template_editor(profiles: dict, shown_profiles: dict, current: dict[str, str
             st.caption(t("tpl.expert_help"))
             st.text_area(t("tpl.source"), value=source, height=420, key=_key(name, "source"),
                          on_change=_from_expert, args=(name,))
-            fact = st.selectbox(t("tpl.facts_to_use"), list(MERGE_FIELDS), key="tpl_fact_expert", format_func=field_label)
+            fact = st.selectbox(t("tpl.facts_to_use"), list(MERGE_FIELDS), key="tpl_fact_expert",
+                                format_func=shown_as(MERGE_FIELDS, field_label))
             st.code(MERGE_FIELDS[fact], language="jinja")
         else:
             c1, c2 = st.columns(2)
