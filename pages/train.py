@@ -3,7 +3,7 @@ from ui.auth import guard
 
 guard()  # before anything else: no page runs without the login
 
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import pandas as pd
 import plotly.express as px
@@ -25,7 +25,7 @@ from segcore.errors import SegscopeError
 from segcore.training.candidates import PLAIN_NAMES as CANDIDATE_NAMES
 from segcore.training.options import OFF
 from ui.charts import loss_axis
-from ui.i18n import language_name, shown_as, t
+from ui.i18n import lang, language_name, shown_as, t, t_or
 from ui.train_text import progress_text, seconds_text, verdict
 from ui.shared import (
     current_dataset,
@@ -58,7 +58,10 @@ def control(where, f, opt):
     returns goes to the field as is (the dataclass checks it with the same message)."""
     default, key = default_of(f), opt.key or f.name
     kind = opt.type or type(default)
-    help_text = opt.help[:1].upper() + opt.help[1:] + "."
+    if lang() != "en":  # the config's English words are the source; other languages from ui/locales
+        opt = replace(opt, label=t_or(f"opt.{key}", opt.label), help=t_or(f"opt.{key}_help", opt.help),
+                      none=t_or(f"opt.{key}_none", opt.none) if opt.none else opt.none)
+    help_text = opt.help[:1].upper() + opt.help[1:] + ("." if lang() == "en" else "")
     if kind is bool:
         return where.checkbox(opt.label, value=default, key=key, help=help_text)
     if opt.choices is not None:
@@ -67,7 +70,7 @@ def control(where, f, opt):
             return values[0] if where.checkbox(opt.label, value=default == values[0], key=key, help=help_text) else None
         return where.selectbox(opt.label, opt.choices, index=opt.choices.index(default), key=key, help=help_text)
     bound = (lambda v: None if v is None else kind(v))
-    label = opt.label + (f" (empty: {opt.none})" if default is None and opt.none else "")
+    label = opt.label + (t("train.empty", none=opt.none) if default is None and opt.none else "")
     value = where.number_input(label, min_value=bound(opt.min), max_value=bound(opt.max), value=default,
                                step=bound(opt.step) or (1 if kind is int else None), format=opt.format, key=key,
                                help=help_text, placeholder=opt.none)

@@ -165,6 +165,9 @@ def test_every_translated_page_renders_in_chinese(placed_zh):
     for key, path in PAGES.items():
         at.switch_page(path).run()
         assert _titles(_ok(at)) == [zh[f"{key}.title"]], key
+    at.switch_page("pages/train.py").run()
+    assert at.number_input(key="k").label.startswith(zh["opt.k"])  # option labels from segcore.config, in Chinese
+    assert at.radio(key="model_kind").options[0] == zh["train.choice_auto"]
     at.switch_page("pages/segments.py").run()
     charts = _chart_titles(_ok(at))
     assert zh["segments.per_segment"] in charts and zh["charts.sentiment_title"] in charts
