@@ -181,3 +181,19 @@ def test_every_translated_page_renders_in_chinese(placed_zh):
     assert report is not None
     at.switch_page("pages/compare.py").run()
     assert zh["compare.alerts"] in " ".join(m.value for m in _ok(at).markdown)
+
+
+def test_scoring_follows_the_run_language_and_lang_overrides_it(zh_run, tmp_path):
+    from segcore.config import RunConfig
+    from segcore.pipeline import score_file
+
+    new = tmp_path / "asap_new.csv"
+    pd.read_csv(ZH).tail(40).to_csv(new, index=False)
+    score_file(new, zh_run / "model", tmp_path / "auto")  # auto: the run's language (zh)
+    assert (tmp_path / "auto" / "strategies.md").read_text(encoding="utf-8").startswith("# 营销策略报告\n")
+    score_file(new, zh_run / "model", tmp_path / "en", RunConfig(lang="en"))
+    report = (tmp_path / "en" / "strategies.md").read_text(encoding="utf-8")
+    assert report.startswith("# Marketing strategy report\n") and "## Segments at a glance" in report
+    items = [i for v in json.loads((tmp_path / "en" / "strategies.json").read_text(encoding="utf-8")).values()
+             for i in v]
+    assert items and all(re.match(r"[A-Z][a-z]", i["title"]) for i in items)  # English plays (data words may be Chinese)
