@@ -197,3 +197,21 @@ def test_scoring_follows_the_run_language_and_lang_overrides_it(zh_run, tmp_path
     items = [i for v in json.loads((tmp_path / "en" / "strategies.json").read_text(encoding="utf-8")).values()
              for i in v]
     assert items and all(re.match(r"[A-Z][a-z]", i["title"]) for i in items)  # English plays (data words may be Chinese)
+
+
+def test_chinese_segment_names_use_chinese_attitude_words():
+    from segcore.analysis.profiles import name_segments
+
+    def profile(interest, shares, terms, frequency=1.0):
+        return {"interest_id": interest, "interest_terms": [], "keywords": ["咖啡", "奶茶"][interest:],
+                "label_shares": shares, "attitude_terms": terms, "size": 10,
+                "behaviour": {"mean_frequency": frequency, "median_recency_days": None, "mean_monetary": None}}
+
+    overall = {"behaviour": {"mean_frequency": 1.0, "median_recency_days": None, "mean_monetary": None}}
+    profiles = {0: profile(0, {"negative": 0.7, "neutral": 0.1, "positive": 0.2}, ["物流"]),
+                1: profile(1, {"negative": 0.05, "neutral": 0.05, "positive": 0.9}, [], frequency=2.0),
+                2: profile(0, {"negative": 0.1, "neutral": 0.6, "positive": 0.3}, ["价格"])}
+    names = name_segments({s: dict(p) for s, p in profiles.items()}, overall, language="zh")
+    assert names == {0: "对物流不满的咖啡买家", 1: "高频奶茶买家（忠实）", 2: "对价格评价平平的咖啡买家"}
+    english = name_segments({s: dict(p) for s, p in profiles.items()}, overall)
+    assert english[0] == "咖啡 buyers unhappy with 物流"  # English runs unchanged
