@@ -13,21 +13,22 @@ from segcore.errors import SegscopeError
 from segcore.io.export import csv_bytes, read_export_csv
 from ui.charts import segment_colour, segment_label
 from ui.compare import RUN_DATA, comparison, scorings
+from ui.i18n import shown_as, t, t_or
 from ui.shared import md_escape, need_run, show_error
 
-st.title("Compare")
+st.title(t("compare.title"))
 run = need_run()
 found = scorings(run)
 if not found:
-    st.info("No scorings of this run yet. Score a new file with it on the **Models** page (or with "
-            "`python -m segcore score` / `watch` into the run's scores/ folder).")
-    st.page_link("pages/models.py", label="Go to Models", icon=":material/inventory_2:")
+    st.info(t("compare.none"))
+    st.page_link("pages/models.py", label=t("compare.go_models"), icon=":material/inventory_2:")
     st.stop()
 
 names = list(found)
 left, right = st.columns(2)
-after_name = right.selectbox("Now", names, index=len(names) - 1, key="compare_after")
-before_name = left.selectbox("Before", [RUN_DATA, *[n for n in names if n != after_name]], key="compare_before")
+after_name = right.selectbox(t("compare.now"), names, index=len(names) - 1, key="compare_after")
+before_name = left.selectbox(t("compare.before"), [RUN_DATA, *[n for n in names if n != after_name]], key="compare_before",
+                             format_func=shown_as([RUN_DATA], lambda n: t("compare.run_data")))
 try:
     result = comparison(run, before_name, found[after_name])
 except SegscopeError as exc:
@@ -35,16 +36,15 @@ except SegscopeError as exc:
     st.stop()
 
 b, a = result["before"], result["after"]
-st.caption(f"Before: {md_escape(b['name'])} ({b['n_reviews']:,} reviews, {md_escape(b['label'])}) — "
-           f"now: {md_escape(a['name'])} ({a['n_reviews']:,} reviews, {md_escape(a['label'])}). Segment ids are "
-           "the saved run's, so each segment is the same group in both.")
+st.caption(t("compare.caption", before=md_escape(b["name"]), n_before=b["n_reviews"], label_before=md_escape(b["label"]),
+             now=md_escape(a["name"]), n_now=a["n_reviews"], label_now=md_escape(a["label"])))
 
-st.markdown("#### Alerts")
+st.markdown("#### " + t("compare.alerts"))
 if result["alerts"]:
     for alert in result["alerts"]:
         st.warning(alert["text"], icon=":material/notifications:")
 else:
-    st.success("No change large enough for an alert.", icon=":material/check_circle:")
+    st.success(t("compare.no_alert"), icon=":material/check_circle:")
 
 segments = result["segments"]
 seg_colours = {segment_label(s["segment_id"], s["name"]): segment_colour(s["segment_id"]) for s in segments}
@@ -53,16 +53,18 @@ for s in segments:
     label = segment_label(s["segment_id"], s["name"])
     for side in ("before", "after"):
         if s[side]:
-            rows.append({"segment": label, "when": "before" if side == "before" else "now",
+            rows.append({"segment": label, "when": t("compare.when_before") if side == "before" else t("compare.when_now"),
                          "share of reviews": s[side]["share"], "negative share": s[side]["negative"]})
 table = pd.DataFrame(rows)
 c1, c2 = st.columns(2)
 # Segment colours as on every page; "before" hatched, "now" solid.
 bars = dict(y="segment", color="segment", pattern_shape="when", barmode="group", orientation="h",
-            color_discrete_map=seg_colours, pattern_shape_map={"before": "/", "now": ""})
-c1.plotly_chart(px.bar(table, x="share of reviews", title="Segment shares, before (hatched) and now", **bars)
+            color_discrete_map=seg_colours, pattern_shape_map={t("compare.when_before"): "/", t("compare.when_now"): ""},
+            labels={"when": t("compare.when"), "segment": t("compare.segment"),
+                    "share of reviews": t("compare.share_of_reviews"), "negative share": t("compare.negative_share")})
+c1.plotly_chart(px.bar(table, x="share of reviews", title=t("compare.shares_title"), **bars)
                 .update_yaxes(autorange="reversed", title=None), width="stretch")
-c2.plotly_chart(px.bar(table, x="negative share", title="Negative reviews per segment, before (hatched) and now",
+c2.plotly_chart(px.bar(table, x="negative share", title=t("compare.negative_title"),
                        **bars).update_yaxes(autorange="reversed", title=None), width="stretch")
 
 shifts = pd.DataFrame([{"segment": f"{s['segment_id']}: {s['name']}", **c} for s in segments
@@ -70,16 +72,16 @@ shifts = pd.DataFrame([{"segment": f"{s['segment_id']}: {s['name']}", **c} for s
 phrases = pd.DataFrame([{"segment": f"{s['segment_id']}: {s['name']}", **p} for s in segments
                         for p in s["emerging_phrases"]])
 c1, c2 = st.columns(2)
-c1.markdown("##### Complaint shifts (share of the segment's reviews)")
+c1.markdown("##### " + t("compare.shifts"))
 if len(shifts):
     c1.dataframe(shifts, hide_index=True)
 else:
-    c1.caption("No complaints found in either.")
-c2.markdown("##### Emerging phrases (new, not among the segment's keywords)")
+    c1.caption(t("compare.no_complaints"))
+c2.markdown("##### " + t("compare.phrases"))
 if len(phrases):
     c2.dataframe(phrases, hide_index=True)
 else:
-    c2.caption("No new phrase used often enough.")
+    c2.caption(t("compare.no_phrases"))
 
 periods = result.get("periods")
 if periods:
@@ -87,14 +89,17 @@ if periods:
                          "period": r["period"], "share": r["share"], "negative": r["negative"]}
                         for s, rs in periods["segments"].items() for r in rs])
     st.plotly_chart(px.line(per, x="period", y="share", color="segment", markers=True, color_discrete_map=seg_colours,
-                            title=f"Segment shares per {periods['freq']} (now)"), width="stretch")
+                            labels={"period": t("compare.period"), "share": t("compare.share"),
+                                    "segment": t("compare.segment")},
+                            title=t("compare.per_period", freq=t_or(f"segments.freq_{periods['freq']}", periods["freq"]))),
+                    width="stretch")
 
-st.markdown("#### Customers")
+st.markdown("#### " + t("compare.customers"))
 movers, risk = result["movers"], result["newly_at_risk"]
 m1, m2, m3 = st.columns(3)
-m1.metric("Customers in both", f"{movers['n_recurring']:,}")
-m2.metric("Moved segment", f"{movers['n_moved']:,}")
-m3.metric(f"Newly at risk (churn ≥ {risk['threshold']:g})", f"{risk['n']:,}")
+m1.metric(t("compare.in_both"), f"{movers['n_recurring']:,}")
+m2.metric(t("compare.moved"), f"{movers['n_moved']:,}")
+m3.metric(t("compare.at_risk", threshold=risk["threshold"]), f"{risk['n']:,}")
 movers_file = found[after_name] / "movers.csv"
 if before_name != RUN_DATA or not movers_file.exists():
     from segcore.compare import load_scoring, movers_table
@@ -107,21 +112,21 @@ else:
     movers_frame = read_export_csv(movers_file, dtype={"customer_id": str})
 if len(movers_frame):
     st.dataframe(movers_frame.head(200), hide_index=True)
-st.download_button("movers.csv (campaign list)", csv_bytes(movers_frame), file_name="movers.csv", mime="text/csv",
+st.download_button(t("compare.movers"), csv_bytes(movers_frame), file_name="movers.csv", mime="text/csv",
                    icon=":material/download:")
 
 drift = result.get("drift")
-st.markdown("#### Do the saved segments still fit?")
+st.markdown("#### " + t("compare.still_fit"))
 if drift:
-    st.metric("New customers beyond the training customers' 95th-percentile distance",
-              f"{drift['share_beyond']:.0%}", help=f"about {drift['expected']:.0%} when the segments still fit")
+    st.metric(t("compare.beyond"), f"{drift['share_beyond']:.0%}", help=t("compare.beyond_help", expected=drift["expected"]))
     (st.error if drift["retrain"] else st.info)(drift["message"])
     h = drift["histogram"]
     mids = [(x + y) / 2 for x, y in zip(h["edges"], h["edges"][1:])]
-    fig = go.Figure([go.Bar(x=mids, y=h["reference"], name="training customers", opacity=0.6),
-                     go.Bar(x=mids, y=h["new"], name="new customers", opacity=0.6)])
+    fig = go.Figure([go.Bar(x=mids, y=h["reference"], name=t("compare.training_customers"), opacity=0.6),
+                     go.Bar(x=mids, y=h["new"], name=t("compare.new_customers"), opacity=0.6)])
     fig.add_vline(x=drift["threshold"], line_dash="dash")
-    st.plotly_chart(fig.update_layout(barmode="overlay", title="Distance to the nearest segment centre",
-                                      xaxis_title="distance", yaxis_title="share of customers"), width="stretch")
+    st.plotly_chart(fig.update_layout(barmode="overlay", title=t("compare.distance_title"),
+                                      xaxis_title=t("compare.distance"), yaxis_title=t("compare.share_customers")),
+                    width="stretch")
 else:
-    st.caption("Measured against the run's own data: choose \"The run's own data\" as Before.")
+    st.caption(t("compare.against_run"))

@@ -11,13 +11,10 @@ from segcore.errors import SegscopeError
 from segcore.ingest.columns import ROLES, detect_columns
 from segcore.ingest.load import SUPPORTED, list_sheets, read_table
 from segcore.ingest.quality import quality_report
-from segcore.text.language import LANGUAGE_NAMES
+from ui.i18n import language_name, shown_as, t
 from ui.shared import current_dataset, show_error, workspace
 
-ROLE_HELP = {"text": "Review text (required)", "title": "Review title (joined to the text)", "id": "Customer id",
-             "rating": "Star rating (1-5)", "label": "Label (instead of rating)", "date": "Review / order date",
-             "amount": "Order value", "product": "Product / category"}
-NONE = "— none —"
+NONE = "— none —"  # the option value; shown in the session's language
 
 
 def _stamp(dataset) -> tuple[str, int, int]:
@@ -26,7 +23,7 @@ def _stamp(dataset) -> tuple[str, int, int]:
 
 
 # Read once per file version and sheet, not on every rerun (errors are not cached: raised again).
-@st.cache_data(max_entries=2, show_spinner="Reading the file…")
+@st.cache_data(max_entries=2, show_spinner=False)
 def _read_file(stamp: tuple[str, int, int], sheet: str | None):
     return read_table(stamp[0], sheet=sheet)
 
@@ -43,15 +40,14 @@ def _sheets(stamp: tuple[str, int, int]):
     return list_sheets(stamp[0])
 
 
-st.title("Data")
-st.caption("Upload a spreadsheet of customer reviews, or start with the sample. "
-           "CSV, Excel, Parquet or JSON; one review per row.")
+st.title(t("data.title"))
+st.caption(t("data.intro"))
 
 ws = workspace()
 left, right = st.columns([3, 1])
-upload = left.file_uploader("Review file", type=[s.lstrip(".") for s in SUPPORTED] + ["xls"],
+upload = left.file_uploader(t("data.file"), type=[s.lstrip(".") for s in SUPPORTED] + ["xls"],
                             key="upload")
-if right.button("Use the sample reviews", icon=":material/dataset:", width="stretch"):
+if right.button(t("data.use_sample"), icon=":material/dataset:", width="stretch"):
     ws.use_sample()  # the file still in the uploader stays refused (same signature); a new upload wins
     st.rerun()  # the sidebar, drawn before this page, names the new dataset
 if upload is not None:
@@ -59,17 +55,17 @@ if upload is not None:
     if st.session_state.get("upload_sig") != signature:
         st.session_state["upload_sig"] = signature  # a bad file is refused once, not on every rerun
         try:  # read before saving: a file that cannot be read never becomes the current dataset
-            with st.spinner("Reading the file…"):
+            with st.spinner(t("data.reading")):
                 ws.save_upload(upload.getvalue(), upload.name, check=lambda data, name: read_table(data, name=name))
         except SegscopeError as exc:
             show_error(exc)
-            st.caption("The current dataset is unchanged.")
+            st.caption(t("data.unchanged"))
         else:
             st.rerun()  # the sidebar, drawn before this page, names the new dataset
 
 dataset = current_dataset()
 if dataset.is_sample:
-    st.info("Showing the shipped sample reviews; upload your own file above to replace them.",
+    st.info(t("data.sample_info"),
             icon=":material/info:")
 
 st.subheader(dataset.name)
@@ -83,11 +79,13 @@ if dataset.path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
     if len(sheets) > 1:
         auto = "(first sheet with data)"
         options_ = [auto, *sheets]
-        picked = st.selectbox("Sheet", options_, index=options_.index(sheet) if sheet in sheets else 0)
+        picked = st.selectbox(t("data.sheet"), options_, index=options_.index(sheet) if sheet in sheets else 0,
+                              format_func=shown_as([auto], lambda o: t("data.first_sheet")))
         sheet = None if picked == auto else picked
 
 try:
-    frame = _read_file(_stamp(dataset), sheet)
+    with st.spinner(t("data.reading")):
+        frame = _read_file(_stamp(dataset), sheet)
 except SegscopeError as exc:
     show_error(exc)
     st.stop()
@@ -103,36 +101,37 @@ except SegscopeError as exc:
     auto, why = {}, {}
     st.warning(str(exc))
 options = [NONE, *frame.columns]
-st.markdown("#### Columns")
+st.markdown("#### " + t("data.columns"))
 mapping = {}
 half = (len(ROLES) + 1) // 2
 for row in (ROLES[:half], ROLES[half:]):
     for col, role in zip(st.columns(half), row):
         current = detected.get(role)
-        mapping[role] = col.selectbox(ROLE_HELP[role], options,
+        mapping[role] = col.selectbox(t(f"data.role_{role}"), options,
+                                      format_func=shown_as([NONE], lambda c: t("data.none")),
                                       index=options.index(current) if current in options else 0,
                                       key=f"map_{role}_{dataset.path.name}")
 mapping = {k: (None if v == NONE else v) for k, v in mapping.items()}
 if mapping["title"] and mapping["title"] == mapping["text"]:  # the title column picked as the text: no title
     mapping["title"] = None
-    st.caption(f"`{mapping['text']}` is the review text now, so no title is joined to it.")
-reasons = [f"**{ROLE_HELP[r].split(' (')[0]}**: `{c}` ({why[r]})" for r, c in mapping.items()
+    st.caption(t("data.no_title", col=mapping["text"]))
+reasons = [f"**{t(f'data.rolename_{r}')}**: `{c}` ({why[r]})" for r, c in mapping.items()
            if c and auto.get(r) == c and r in why]
 if reasons:
-    st.caption("Detected: " + "; ".join(reasons) + ". Change any choice above.")
+    st.caption(t("data.detected", reasons="; ".join(reasons)))
 chosen = [v for v in mapping.values() if v]
 if len(chosen) != len(set(chosen)):
-    st.error("One column is mapped to two roles; pick a different column for one of them.")
+    st.error(t("data.twice"))
     st.stop()
 if not mapping["text"]:
-    st.error("Pick the column that holds the review text.")
+    st.error(t("data.pick_text"))
     st.stop()
 stored = {k: (v or "") for k, v in mapping.items()}  # "" = none, kept none for training
 if stored != dataset.columns or sheet != dataset.sheet or dataset.rows != len(frame):
     dataset.columns, dataset.sheet, dataset.rows = stored, sheet, len(frame)
     ws.update(dataset)
 
-with st.expander("Preview (first 50 rows)", expanded=False):
+with st.expander(t("data.preview"), expanded=False):
     st.dataframe(frame.head(50), hide_index=True)
 
 try:
@@ -143,34 +142,37 @@ except SegscopeError as exc:
     show_error(exc)
     st.stop()
 
-st.markdown("#### Data quality")
+st.markdown("#### " + t("data.quality"))
 m = st.columns(5)
-m[0].metric("Rows", f"{report['rows']:,}")
-m[1].metric("Usable reviews", f"{report['kept']:,}")
-m[2].metric("Dropped", f"{report['dropped']:,}")
-m[3].metric("Customers", f"{report['customers']:,}",
-            help=f"{report['reviews_per_customer']['repeat_customers']:,} with more than one review")
-m[4].metric("Language", LANGUAGE_NAMES.get(report["language"], report["language"]),
-            help="Detected from the characters of the text column; the Train page's 'auto' model follows it.")
+m[0].metric(t("data.rows"), f"{report['rows']:,}")
+m[1].metric(t("data.usable"), f"{report['kept']:,}")
+m[2].metric(t("data.dropped"), f"{report['dropped']:,}")
+m[3].metric(t("data.customers"), f"{report['customers']:,}",
+            help=t("data.repeat", n=report["reviews_per_customer"]["repeat_customers"]))
+m[4].metric(t("data.language"), language_name(report["language"]), help=t("data.language_help"))
 for note in report["notes"]:
     st.caption(f"• {note}")
 if report["cannot_train"]:
-    st.error(f"Training will not work yet: {report['cannot_train']}", icon=":material/error:")
+    st.error(t("data.cannot_train", why=report["cannot_train"]), icon=":material/error:")
 if report["label_source"] == "none":
-    st.warning("No rating or label column: training needs one of them.")
+    st.warning(t("data.no_labels"))
 else:
     counts = ", ".join(f"{k}: {v:,}" for k, v in report["labels"].items())
-    st.caption(f"Training labels from the {report['label_source']}: {counts}"
-               + (f"; {report['unlabelled']:,} reviews without a label" if report["unlabelled"] else ""))
+    st.caption(t("data.labels_from", source=t("data.source_" + report["label_source"].replace(" ", "_")), counts=counts)
+               + (t("data.unlabelled", n=report["unlabelled"]) if report["unlabelled"] else ""))
 
 c1, c2 = st.columns(2)
 if "rating_distribution" in report:
     dist = pd.DataFrame({"rating": list(report["rating_distribution"]),
                          "reviews": list(report["rating_distribution"].values())})
-    c1.plotly_chart(px.bar(dist, x="rating", y="reviews", title="Rating distribution"), width="stretch")
+    c1.plotly_chart(px.bar(dist, x="rating", y="reviews", title=t("data.rating_chart"),
+                           labels={"rating": t("data.axis_rating"), "reviews": t("data.axis_reviews")}),
+                    width="stretch")
 lengths = pd.DataFrame({"characters": report["text_lengths"]})
-c2.plotly_chart(px.histogram(lengths, x="characters", nbins=40, title="Review length"), width="stretch")
+c2.plotly_chart(px.histogram(lengths, x="characters", nbins=40, title=t("data.length_chart"))
+                .update_layout(xaxis_title=t("data.axis_characters"), yaxis_title=t("data.axis_reviews")),
+                width="stretch")
 if report["dropped"]:
-    with st.expander(f"Dropped rows ({report['dropped']:,}) and why"):
+    with st.expander(t("data.dropped_rows", n=report["dropped"])):
         st.dataframe(report["dropped_rows"], hide_index=True)
-st.page_link("pages/train.py", label="Next: train a model", icon=":material/arrow_forward:")
+st.page_link("pages/train.py", label=t("data.next"), icon=":material/arrow_forward:")

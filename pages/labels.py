@@ -16,6 +16,7 @@ from ui.labels import (
     save_new_labels,
     shares,
 )
+from ui.i18n import t
 from ui.shared import (
     current_dataset,
     md_escape,
@@ -25,29 +26,28 @@ from ui.shared import (
     workspace,
 )
 
-st.title("Labels")
-explain_tab, issues_tab, next_tab = st.tabs(["Why this label", "Label issues", "Label next"])
+st.title(t("labels.title"))
+explain_tab, issues_tab, next_tab = st.tabs([t("labels.tab_why"), t("labels.tab_issues"), t("labels.tab_next")])
 
 with explain_tab:
     run = selected_run()
     if run is None:
-        st.info("Train a model on the **Train** page first; then see which words gave a review its label.")
+        st.info(t("labels.train_first"))
     else:
-        st.caption(f"Run **{md_escape(run.run_id)}**. Green words pushed towards the label, red ones away "
-                   "from it (integrated gradients; a few seconds per review).")
+        st.caption(t("labels.why_caption", run=md_escape(run.run_id)))
         out = outputs(run)
         text_col = out.meta.get("columns", {}).get("text")
         texts = out.reviews[text_col].astype(str) if text_col in out.reviews else out.reviews.iloc[:0, 0]
-        phrase = st.text_input("Find reviews containing", key="explain_search")
+        phrase = st.text_input(t("labels.find"), key="explain_search")
         options = (texts[texts.str.contains(phrase, case=False, regex=False)] if phrase else texts).head(50).tolist()
-        pick = st.selectbox("Review", options, key="explain_pick", format_func=lambda t: t[:120]) if options else None
-        own = st.text_area("…or paste a review", key="explain_text")
+        pick = st.selectbox(t("labels.review"), options, key="explain_pick", format_func=lambda t: t[:120]) if options else None
+        own = st.text_area(t("labels.paste"), key="explain_text")
         text = own.strip() or pick
-        if text and st.button("Explain", key="explain_go", icon=":material/psychology:"):
+        if text and st.button(t("labels.explain"), key="explain_go", icon=":material/psychology:"):
             try:
                 from segcore.explain import explain
 
-                with st.spinner("Explaining…"):
+                with st.spinner(t("labels.explaining")):
                     e = explain(explainer_for(run), text)[0]
                 st.session_state["explanation"] = e
             except SegscopeError as exc:
@@ -57,7 +57,7 @@ with explain_tab:
             st.markdown(f"**{md_escape(e.label)}** ({e.probability:.0%})")
             st.html(highlight_html(e))
             top = [f"{md_escape(w.text)} ({w.weight:+.3f})" for w in e.top(8)]
-            st.caption("Strongest words: " + (", ".join(top) or "none"))
+            st.caption(t("labels.strongest", words=", ".join(top) or t("labels.none")))
             if explainer_for(run).note:
                 st.caption(explainer_for(run).note)
 
@@ -68,33 +68,31 @@ with issues_tab:
     except SegscopeError as exc:
         show_error(exc)
         st.stop()
-    st.caption(f"Dataset **{md_escape(dataset.name)}**: {shares(data.labels)}. Reviews whose label disagrees "
-               "with what their text says, found by models that never saw the review they judge.")
+    st.caption(t("labels.issues_caption", name=md_escape(dataset.name), shares=shares(data.labels)))
     log = workspace().corrections()
     if log:
-        st.info(f"{len(log['corrections'])} labels reviewed so far; the next training uses them.")
-        if st.button("Undo all label reviews", key="issues_undo", icon=":material/undo:"):
+        st.info(t("labels.reviewed", n=len(log["corrections"])))
+        if st.button(t("labels.undo"), key="issues_undo", icon=":material/undo:"):
             workspace().undo_corrections()
             st.session_state.pop("issues", None)
             st.rerun()
-    use_emb = st.checkbox("Also use the encoder's embeddings (better, slower)", value=True, key="issues_emb")
-    if st.button("Find label issues", key="issues_find", type="primary", icon=":material/rule:"):
+    use_emb = st.checkbox(t("labels.use_emb"), value=True, key="issues_emb")
+    if st.button(t("labels.find_issues"), key="issues_find", type="primary", icon=":material/rule:"):
         try:
-            with st.spinner("Cross-validating…"):
+            with st.spinner(t("labels.cross_validating")):
                 st.session_state["issues"] = find_issues(data, dataset, use_embeddings=use_emb)
         except SegscopeError as exc:
             show_error(exc)
     issues = st.session_state.get("issues")
     if issues is not None:
-        st.markdown(f"**{len(issues):,}** possible label issues, most certain first. Pick *keep*, *change* "
-                    "(to the label in the last column) or *drop* for each, then save.")
+        st.markdown(t("labels.n_issues", n=len(issues)))
         labels = sorted(set(data.labels.dropna().astype(str)))
         edited = st.data_editor(
             issues, hide_index=True, key="issues_editor", disabled=["row", "review", "given", "suggested", "margin"],
             column_config={"action": st.column_config.SelectboxColumn(options=["keep", "change", "drop"], required=True),
                            "label": st.column_config.SelectboxColumn(options=labels, required=True),
                            "margin": st.column_config.NumberColumn(format="%.2f")})
-        if st.button("Save reviewed labels", key="issues_save", icon=":material/save:"):
+        if st.button(t("labels.save_reviewed"), key="issues_save", icon=":material/save:"):
             try:
                 new, n = save_decisions(data, dataset, edited)
                 st.session_state.pop("issues", None)
@@ -103,22 +101,20 @@ with issues_tab:
             except SegscopeError as exc:
                 show_error(exc)
     if st.session_state.get("issues_saved") is not None:
-        st.success(f"{st.session_state['issues_saved']} labels changed or dropped; the dataset now holds the "
-                   "reviewed labels and the next training on the **Train** page uses them.")
+        st.success(t("labels.saved_reviewed", n=st.session_state["issues_saved"]))
 
 with next_tab:
     n_open = int(data.labels.isna().sum())
     if n_open == 0:
-        st.info("Every review in this dataset has a label or rating; nothing to label.")
+        st.info(t("labels.all_labelled"))
     else:
-        st.caption(f"{n_open:,} reviews have no label. These are the ones whose labels would help the model "
-                   "most: those it is least sure about, one from each group of similar reviews.")
+        st.caption(t("labels.n_open", n=n_open))
         c1, c2 = st.columns(2)
-        size = c1.number_input("Reviews per batch", min_value=5, max_value=200, value=20, step=5, key="next_size")
-        next_emb = c2.checkbox("Also use the encoder's embeddings (better, slower)", value=True, key="next_emb")
-        if st.button("Suggest reviews to label", key="next_find", type="primary", icon=":material/playlist_add:"):
+        size = c1.number_input(t("labels.per_batch"), min_value=5, max_value=200, value=20, step=5, key="next_size")
+        next_emb = c2.checkbox(t("labels.use_emb"), value=True, key="next_emb")
+        if st.button(t("labels.suggest"), key="next_find", type="primary", icon=":material/playlist_add:"):
             try:
-                with st.spinner("Ranking…"):
+                with st.spinner(t("labels.ranking")):
                     st.session_state["next"] = next_batch(data, batch=int(size), use_embeddings=next_emb)
             except SegscopeError as exc:
                 show_error(exc)
@@ -127,7 +123,7 @@ with next_tab:
             labels = sorted(set(data.labels.dropna().astype(str)))
             filled = st.data_editor(batch, hide_index=True, key="next_editor", disabled=["row", "review"],
                                     column_config={"label": st.column_config.SelectboxColumn(options=labels)})
-            if st.button("Save these labels", key="next_save", icon=":material/save:"):
+            if st.button(t("labels.save_new"), key="next_save", icon=":material/save:"):
                 try:
                     _, n = save_new_labels(data, dataset, filled)
                     st.session_state.pop("next", None)
@@ -136,5 +132,5 @@ with next_tab:
                 except SegscopeError as exc:
                     show_error(exc)
         if st.session_state.get("next_saved") is not None:
-            st.success(f"{st.session_state['next_saved']} new labels saved with the dataset.")
-        st.page_link("pages/train.py", label="Retrain with the new labels", icon=":material/model_training:")
+            st.success(t("labels.saved_new", n=st.session_state["next_saved"]))
+        st.page_link("pages/train.py", label=t("labels.retrain"), icon=":material/model_training:")

@@ -11,40 +11,40 @@ import streamlit as st
 from segcore.analysis.maptable import aspect_choices, map_table, mentions_aspect, selection_table
 from segcore.io.export import csv_bytes, safe_filename, xlsx_bytes
 from ui.charts import NEUTRAL, label_colours, ordered_colours, segment_colour, sort_ordered
+from ui.i18n import shown_as, t
 from ui.shared import need_run, outputs
 
 MAX_POINTS = 100_000
 
-st.title("Map")
+st.title(t("map.title"))
 run = need_run()
 out = outputs(run)
-st.caption("Each point is one review. Reviews that say similar things (the fine-tuned model's reading of their "
-           "words and tone) lie near each other, so a cluster of points is a group of customers who talk alike; "
-           "the axes themselves have no meaning. Hover over a point to read the review, its segment and what "
-           "the model thinks of it; draw a box or lasso to pick reviews for a campaign list.")
+st.caption(t("map.explain"))
 table, sampled = map_table(out.reviews, out.segments, out.meta.get("columns", {}), max_points=MAX_POINTS)
 if sampled:
-    st.info(f"Showing a random sample of {MAX_POINTS:,} of {len(out.reviews):,} reviews to keep the map fast.")
+    st.info(t("map.sampled", shown=MAX_POINTS, total=len(out.reviews)))
 
 colour_options = ["segment", "predicted label"] + (["rating"] if "rating" in table else []) + ["churn risk"]
 aspects = aspect_choices(table)
 c1, c2, c3 = st.columns([1, 1, 2]) if aspects else (*st.columns([1, 2]), None)
-colour = c1.selectbox("Colour by", colour_options)
+colour = c1.selectbox(t("map.colour_by"), colour_options, key="map_colour",
+                      format_func=shown_as(colour_options, lambda c: t("map.colour_" + c.replace(" ", "_"))))
 if c3 is not None:
-    aspect = c2.selectbox("Only reviews mentioning", ["any aspect or none", *aspects], key="aspect")
+    aspect = c2.selectbox(t("map.only_mentioning"), ["any aspect or none", *aspects], key="aspect",
+                          format_func=shown_as(["any aspect or none"], lambda a: t("map.any_aspect")))
     if aspect in aspects:
         table = table[mentions_aspect(table, aspect)].reset_index(drop=True)
-        st.caption(f"{len(table):,} reviews mention {aspect}.")
-phrase = (c3 or c2).text_input("Highlight reviews containing", placeholder="e.g. delivery, too sweet, price")
+        st.caption(t("map.n_mention", n=len(table), aspect=aspect))
+phrase = (c3 or c2).text_input(t("map.highlight"), placeholder=t("map.highlight_eg"), key="map_phrase")
 
 custom = table[["index", "hover_id", "hover", "hover_facts"]].to_numpy()  # escaped (segcore.analysis.maptable)
 hovertemplate = "<b>%{customdata[1]}</b><br>%{customdata[3]}<br><br>%{customdata[2]}<extra></extra>"
 fig = go.Figure()
 if colour == "churn risk":
     fig.add_trace(go.Scattergl(x=table["x"], y=table["y"], mode="markers", customdata=custom,
-                               hovertemplate=hovertemplate, name="reviews",
+                               hovertemplate=hovertemplate, name=t("map.reviews"),
                                marker=dict(size=5, color=table["churn risk"], colorscale="RdYlGn_r",
-                                           showscale=True, colorbar=dict(title="churn risk"))))
+                                           showscale=True, colorbar=dict(title=t("map.colour_churn_risk")))))
 else:
     # The same colours as every other page: segments by id, sentiment fixed, ratings low red to high green.
     if colour == "segment":
@@ -57,7 +57,7 @@ else:
         keys = ([x for x in out.metrics["labels"] if x in present] + sorted(present - set(out.metrics["labels"]))
                 if colour == "predicted label" else sort_ordered(present))
         groups = {k: table[table[colour] == k] for k in keys}
-        names = {k: html.escape(str(k) or "no rating") for k in keys}
+        names = {k: html.escape(str(k) or t("map.no_rating")) for k in keys}
         colours = label_colours(keys) if colour == "predicted label" else ordered_colours([k for k in keys if k])
     for k in keys:
         group = groups[k]
@@ -66,8 +66,8 @@ else:
                                    marker=dict(size=5, color=colours.get(k, NEUTRAL), opacity=0.8)))
 if phrase.strip():
     hits = table[table["text"].str.contains(phrase.strip(), case=False, regex=False, na=False)]
-    st.caption(f"{len(hits):,} reviews contain “{phrase.strip()}”.")
-    fig.add_trace(go.Scattergl(x=hits["x"], y=hits["y"], mode="markers", name=html.escape(f"contains “{phrase.strip()}”"),
+    st.caption(t("map.n_contain", n=len(hits), phrase=phrase.strip()))
+    fig.add_trace(go.Scattergl(x=hits["x"], y=hits["y"], mode="markers", name=html.escape(t("map.contains", phrase=phrase.strip())),
                                customdata=custom[hits.index], hovertemplate=hovertemplate,
                                marker=dict(size=10, color="rgba(0,0,0,0)", line=dict(width=2, color="black"))))
 fig.update_layout(height=620, margin=dict(l=0, r=0, t=10, b=0), dragmode="lasso",
@@ -77,17 +77,17 @@ event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode=
 
 points = event.selection.points if event and event.selection else []
 chosen = sorted({int(p["customdata"][0]) for p in points if p.get("customdata") is not None})
-st.markdown("#### Selected reviews")
+st.markdown("#### " + t("map.selected"))
 if not chosen:
-    st.caption("Draw a box or lasso on the map to select reviews; they appear here as a campaign list to download.")
+    st.caption(t("map.select_hint"))
 else:
     selected = selection_table(out.reviews.iloc[chosen], out.meta.get("columns", {}))
     st.dataframe(selected, hide_index=True)
-    st.caption(f"{len(selected):,} reviews from {selected['customer'].nunique():,} customers selected.")
+    st.caption(t("map.n_selected", n=len(selected), customers=selected["customer"].nunique()))
     name = safe_filename(f"{run.run_id}_selection")
     d1, d2 = st.columns(2)
-    d1.download_button("Download CSV", csv_bytes(selected), file_name=f"{name}.csv", mime="text/csv",
+    d1.download_button(t("map.download_csv"), csv_bytes(selected), file_name=f"{name}.csv", mime="text/csv",
                        icon=":material/download:")
-    d2.download_button("Download XLSX", xlsx_bytes({"selection": selected}), file_name=f"{name}.xlsx",
+    d2.download_button(t("map.download_xlsx"), xlsx_bytes({"selection": selected}), file_name=f"{name}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        icon=":material/download:")

@@ -11,36 +11,36 @@ from segcore.analysis.edit import rename_run_segments, resegment_run
 from segcore.aspects.profile import aspect_table
 from segcore.errors import SegscopeError
 from ui.charts import segment_colours, segment_label, segment_traits, sentiment_chart, traits_chart
-from ui.shared import md_escape, need_run, outputs, show_error, templates
+from ui.i18n import t
+from ui.shared import md_escape, need_run, outputs, show_error
+from ui.templates import current_templates
 
-st.title("Segments")
+st.title(t("segments.title"))
 run = need_run()
 out = outputs(run)
 profiles = out.profiles
 labels = out.metrics["labels"]
-st.caption(f"Run `{run.run_id}` — {len(out.segments):,} customers, {len(out.reviews):,} reviews, "
-           f"{len(profiles)} segments")
+run_language = out.metrics.get("output_language", "en")  # re-segmenting keeps the run's names and templates
+st.caption(t("segments.caption", run=run.run_id, customers=len(out.segments), reviews=len(out.reviews),
+             segments=len(profiles)))
 
 # Segment quality (metrics.json segment_quality; analysis/quality.py says how each is measured)
 quality = out.metrics.get("segment_quality") or {}
 if quality:
-    st.markdown("#### Segment quality")
+    st.markdown("#### " + t("segments.quality"))
     q = st.columns(5)
     fmt = lambda v, f="{:.2f}": "—" if v is None else f.format(v)  # noqa: E731
-    q[0].metric("Separation (silhouette)", fmt(quality.get("silhouette")),
-                help="How well segments separate on interest and attitude; -1 to 1, higher is better.")
-    q[1].metric("Size balance", fmt(quality.get("size_balance")),
-                help=f"1 = equal sizes. Smallest segment {fmt(quality.get('smallest_share'), '{:.0%}')}, "
-                     f"largest {fmt(quality.get('largest_share'), '{:.0%}')} of customers.")
-    q[2].metric("Keyword overlap", fmt(quality.get("keyword_overlap")),
-                help="Mean pairwise Jaccard of the segments' top-10 keywords; 0 = no shared word, goal at most 0.15.")
-    q[3].metric("Attitude purity", fmt(quality.get("attitude_purity"), "{:.0%}"),
-                help=f"Share of the {quality.get('attitude_purity_customers', 0):,} customers with their own ratings / "
-                     "labels whose majority sentiment is their segment's; goal at least 85 %.")
+    q[0].metric(t("segments.silhouette"), fmt(quality.get("silhouette")), help=t("segments.silhouette_help"))
+    q[1].metric(t("segments.balance"), fmt(quality.get("size_balance")),
+                help=t("segments.balance_help", smallest=fmt(quality.get("smallest_share"), "{:.0%}"),
+                       largest=fmt(quality.get("largest_share"), "{:.0%}")))
+    q[2].metric(t("segments.overlap"), fmt(quality.get("keyword_overlap")), help=t("segments.overlap_help"))
+    q[3].metric(t("segments.purity"), fmt(quality.get("attitude_purity"), "{:.0%}"),
+                help=t("segments.purity_help", n=quality.get("attitude_purity_customers", 0)))
     nmi = quality.get("category_nmi") or {}
-    q[4].metric("Match with unused category", "—" if not nmi else f"{max(nmi.values()):.2f}",
-                help="Normalised mutual information (0-1) between segments and each category column of the file "
-                     "that was not used: " + (", ".join(f"{md_escape(c)} {v:.2f}" for c, v in nmi.items()) or "none found"))
+    q[4].metric(t("segments.nmi"), "—" if not nmi else f"{max(nmi.values()):.2f}",
+                help=t("segments.nmi_help", found=", ".join(f"{md_escape(c)} {v:.2f}" for c, v in nmi.items())
+                       or t("segments.none_found")))
 
 seg_colours = segment_colours(profiles)  # one colour per segment, the same on every page
 sizes = pd.DataFrame([{"segment": segment_label(s, p["name"]), "customers": p["size"], "reviews": p["n_reviews"],
@@ -48,9 +48,10 @@ sizes = pd.DataFrame([{"segment": segment_label(s, p["name"]), "customers": p["s
 order = {"segment": list(sizes["segment"])}
 left, right = st.columns([3, 2])
 left.plotly_chart(px.bar(sizes, x="customers", y="segment", orientation="h", text="customers", color="segment",
-                         color_discrete_map=seg_colours, category_orders=order, title="Customers per segment")
+                         color_discrete_map=seg_colours, category_orders=order, title=t("segments.per_segment"),
+                         labels={"customers": t("segments.axis_customers")})
                   .update_yaxes(autorange="reversed", title=None).update_layout(showlegend=False), width="stretch")
-right.plotly_chart(px.pie(sizes, names="segment", values="customers", hole=0.5, title="Share of customers",
+right.plotly_chart(px.pie(sizes, names="segment", values="customers", hole=0.5, title=t("segments.share"),
                           color="segment", color_discrete_map=seg_colours, category_orders=order)
                    .update_traces(sort=False, textinfo="percent")
                    .update_layout(legend=dict(orientation="h", y=-0.1)), width="stretch")
@@ -63,16 +64,17 @@ if trait_fig is not None:
 
 aspects = aspect_table(profiles, labels)
 if not aspects.empty:
-    st.markdown("#### Aspects")
+    st.markdown("#### " + t("segments.aspects"))
     shares = aspects.pivot(index="segment", columns="aspect", values="share").fillna(0.0)
     fig = px.imshow(shares, aspect="auto", color_continuous_scale="Blues", text_auto=".0%",
-                    title="Share of each segment's reviews mentioning an aspect")
+                    title=t("segments.aspect_share"), labels={"x": t("segments.axis_aspect"), "y": ""})
     fig.update_layout(coloraxis_showscale=False, height=140 + 45 * len(shares), xaxis_side="top")
     st.plotly_chart(fig, width="stretch")
     if "negative" in aspects:
         st.plotly_chart(px.bar(aspects, x="aspect", y="negative", facet_col="segment", facet_col_wrap=2,
                                hover_data=["share", "n_reviews"], range_y=[0, 1],
-                               title="Share of negative reviews among those mentioning the aspect"),
+                               labels={"aspect": t("segments.axis_aspect"), "negative": t("segments.axis_negative")},
+                               title=t("segments.aspect_negative")),
                         width="stretch")
 
 periods = [{"segment": segment_label(s, p["name"]), "period": r["period"], "share of reviews": r["share"],
@@ -80,70 +82,78 @@ periods = [{"segment": segment_label(s, p["name"]), "period": r["period"], "shar
            for s, p in sorted(profiles.items()) for r in (p.get("periods") or {}).get("rows", [])]
 if periods:
     freq = next(p["periods"]["freq"] for p in profiles.values() if p.get("periods"))
-    st.markdown(f"#### Over time (per {freq})")
+    st.markdown("#### " + t("segments.over_time", freq=t(f"segments.freq_{freq}")))
     per = pd.DataFrame(periods)
+    time_axes = {"period": t("segments.axis_period"), "share of reviews": t("segments.axis_share_reviews"),
+                 "negative share": t("segments.axis_negative"), "segment": t("segments.axis_segment"),
+                 "reviews": t("segments.axis_reviews")}
     c1, c2 = st.columns(2)
     c1.plotly_chart(px.line(per, x="period", y="share of reviews", color="segment", markers=True,
                             color_discrete_map=seg_colours, category_orders=order,
-                            hover_data=["reviews"], title=f"Each segment's share of the reviews per {freq}"),
+                            hover_data=["reviews"], labels=time_axes,
+                            title=t("segments.share_per", freq=t(f"segments.freq_{freq}"))),
                     width="stretch")
     c2.plotly_chart(px.line(per.dropna(subset=["negative share"]), x="period", y="negative share", color="segment",
                             color_discrete_map=seg_colours, category_orders=order,
                             markers=True, hover_data=["reviews"], range_y=[0, 1],
-                            title=f"Negative share of each segment's reviews per {freq}"), width="stretch")
+                            labels=time_axes, title=t("segments.negative_per", freq=t(f"segments.freq_{freq}"))),
+                    width="stretch")
 
-st.markdown("#### Profiles")
+st.markdown("#### " + t("segments.profiles"))
 for s, p in sorted(profiles.items()):
     b = p["behaviour"]
     with st.container(border=True):
         st.markdown(f"##### {s}. {md_escape(p['name'])}")  # names and values are data: shown as text
         cols = st.columns(5)
-        cols[0].metric("Customers", f"{p['size']:,}", help=f"{p['share_of_customers']:.1%} of customers")
-        cols[1].metric("Mean rating", "—" if b.get("mean_rating") is None else f"{b['mean_rating']:.2f}")
-        cols[2].metric("Churn risk", "—" if b.get("churn_risk") is None else f"{b['churn_risk']:.2f}")
-        cols[3].metric("Recency (median days)", "—" if b.get("median_recency_days") is None else f"{b['median_recency_days']:.0f}")
-        cols[4].metric("Spend (mean)", "—" if b.get("mean_monetary") is None else f"{b['mean_monetary']:.2f}")
-        st.markdown("**Keywords:** " + (", ".join(map(md_escape, p["keywords"])) or "—"))
+        cols[0].metric(t("segments.customers"), f"{p['size']:,}",
+                       help=t("segments.of_customers", share=p["share_of_customers"]))
+        cols[1].metric(t("segments.mean_rating"), "—" if b.get("mean_rating") is None else f"{b['mean_rating']:.2f}")
+        cols[2].metric(t("segments.churn"), "—" if b.get("churn_risk") is None else f"{b['churn_risk']:.2f}")
+        cols[3].metric(t("segments.recency"), "—" if b.get("median_recency_days") is None else f"{b['median_recency_days']:.0f}")
+        cols[4].metric(t("segments.spend"), "—" if b.get("mean_monetary") is None else f"{b['mean_monetary']:.2f}")
+        st.markdown(f"**{t('segments.keywords')}** " + (", ".join(map(md_escape, p["keywords"])) or "—"))
         # observed first: the customers' own ratings / labels, predictions only for reviews without one
-        st.markdown("**Sentiment:** " + ", ".join(f"{md_escape(k)} {v:.0%}" for k, v in p["label_shares"].items())
-                    + f" — {p.get('n_observed', 0):,} of {p['n_reviews']:,} reviews rated by the customer (observed), "
-                      f"{p['n_reviews'] - p.get('n_observed', 0):,} predicted")
+        st.markdown(f"**{t('segments.sentiment')}** "
+                    + ", ".join(f"{md_escape(k)} {v:.0%}" for k, v in p["label_shares"].items())
+                    + t("segments.observed", observed=p.get("n_observed", 0), n=p["n_reviews"],
+                        predicted=p["n_reviews"] - p.get("n_observed", 0)))
         if p.get("label_shares_observed"):
-            st.caption("Observed only: " + ", ".join(f"{md_escape(k)} {v:.0%}" for k, v in p["label_shares_observed"].items())
-                       + " · model's predictions on all reviews: "
+            st.caption(t("segments.observed_only") + ", ".join(f"{md_escape(k)} {v:.0%}" for k, v in p["label_shares_observed"].items())
+                       + t("segments.predicted_all")
                        + ", ".join(f"{md_escape(k)} {v:.0%}" for k, v in (p.get("label_shares_predicted") or {}).items()))
         if "action" in out.segments:
             acts = out.segments.loc[out.segments["segment_id"] == s, "action"].value_counts()
-            st.markdown("**Actions per customer:** " + ", ".join(f"{md_escape(a)} ({n:,})" for a, n in acts.items()))
+            st.markdown(f"**{t('segments.actions')}** " + ", ".join(f"{md_escape(a)} ({n:,})" for a, n in acts.items()))
         if p.get("aspects"):
-            st.markdown("**Aspects:** " + ", ".join(
-                f"{md_escape(a)} {v['share']:.0%}" + (f" ({v['negative']:.0%} negative)" if "negative" in v else "")
+            st.markdown(f"**{t('segments.aspects_label')}** " + ", ".join(
+                f"{md_escape(a)} {v['share']:.0%}" + (t("segments.negative_pct", share=v["negative"]) if "negative" in v else "")
                 for a, v in list(p["aspects"].items())[:6]))
         if p.get("top_products"):
-            st.markdown("**Top products:** " + ", ".join(md_escape(x) for x in list(p["top_products"])[:5]))
-        with st.expander("Example reviews"):
+            st.markdown(f"**{t('segments.top_products')}** " + ", ".join(md_escape(x) for x in list(p["top_products"])[:5]))
+        with st.expander(t("segments.examples")):
             for example in p["examples"]:
                 st.text(example)  # plain text: review HTML / markdown is never rendered
 
-st.markdown("#### Adjust")
+st.markdown("#### " + t("segments.adjust"))
 c1, c2 = st.columns(2)
 with c1.form("resegment"):
-    st.write("Re-segment the same customers (no retraining).")
-    k = st.number_input("Number of segments (0 = choose by silhouette)", 0, 20, 0)
-    if st.form_submit_button("Re-segment", icon=":material/refresh:"):
+    st.write(t("segments.resegment_intro"))
+    k = st.number_input(t("segments.k"), 0, 20, 0)
+    if st.form_submit_button(t("segments.resegment"), icon=":material/refresh:"):
         try:
-            with st.spinner("Re-segmenting…"):
-                resegment_run(run.path, k=int(k) or None, templates=templates())
+            with st.spinner(t("segments.resegmenting")):
+                resegment_run(run.path, k=int(k) or None, templates=current_templates(run_language))
             st.cache_data.clear()
             st.rerun()
         except SegscopeError as exc:
             show_error(exc)
 with c2.form("rename"):
-    st.write("Rename segments; names flow into strategies and exports.")
-    names = {s: st.text_input(f"Segment {s}", value=p["name"], max_chars=80) for s, p in sorted(profiles.items())}
-    if st.form_submit_button("Save names", icon=":material/edit:"):
+    st.write(t("segments.rename_intro"))
+    names = {s: st.text_input(t("segments.segment_n", n=s), value=p["name"], max_chars=80, key=f"rename_{s}")
+             for s, p in sorted(profiles.items())}
+    if st.form_submit_button(t("segments.save_names"), icon=":material/edit:"):
         try:
-            rename_run_segments(run.path, names, templates=templates())
+            rename_run_segments(run.path, names, templates=current_templates(run_language))
             st.cache_data.clear()
             st.rerun()
         except SegscopeError as exc:

@@ -9,8 +9,9 @@ from segcore.errors import SegscopeError
 from segcore.io.export import campaign_lists, campaigns_xlsx, csv_bytes, made_up_ids_warning, safe_filename
 from segcore.strategy.report import report_html, report_markdown
 from segcore.strategy.suggest import render_strategies
-from ui.shared import md_escape, md_escaped, need_run, outputs, show_error, templates
-from ui.templates import template_editor
+from ui.i18n import lang, shown_as, t
+from ui.shared import md_escape, md_escaped, need_run, outputs, show_error
+from ui.templates import current_templates, template_editor
 
 
 def _smaller_title(text: str) -> str:
@@ -18,11 +19,11 @@ def _smaller_title(text: str) -> str:
     return "####" + text[2:] if text.startswith("## ") else text
 
 
-st.title("Strategies & export")
+st.title(t("strategies.title"))
 run = need_run()
 out = outputs(run)
 profiles = out.profiles
-current = templates()
+current = current_templates(lang())  # the language switch picks the templates (and the report's words)
 shown_profiles = md_escaped(profiles)  # data inside the rendered markdown stays text (no remote images)
 try:
     strategies = render_strategies(profiles, templates=current)  # raw values: the exports
@@ -32,31 +33,32 @@ except SegscopeError as exc:
     strategies = shown = {s: [] for s in profiles}
     failed = exc
 
-tab_suggest, tab_edit, tab_export = st.tabs(["Suggestions", "Templates", "Export"])
+tab_suggest, tab_edit, tab_export = st.tabs([t("strategies.tab_suggest"), t("strategies.tab_templates"),
+                                             t("strategies.tab_export")])
 with tab_suggest:
     if failed:  # shown here only; the Templates tab shows the same template's error in its preview
         show_error(failed)
-        st.info("Open the template in the Templates tab to fix or reset it.")
+        st.info(t("strategies.fix_it"))
     for s, p in sorted(profiles.items()):
-        with st.expander(f"{s}. {md_escape(p['name'])} — {p['size']:,} customers", expanded=(s == 0)):
+        with st.expander(t("strategies.segment", id=s, name=md_escape(p["name"]), n=p["size"]), expanded=(s == 0)):
             items = shown.get(s, [])
             if not items:
-                st.caption("No template applies to this segment.")
+                st.caption(t("strategies.none_applies"))
             for item in items:
                 st.markdown(_smaller_title(item["text"]))
 
 with tab_edit:
-    template_editor(profiles, shown_profiles, current)
+    template_editor(profiles, shown_profiles, current, language=lang())
 
 with tab_export:
     campaigns = campaign_lists(out.segments, profiles, strategies)
-    report = report_markdown(profiles, strategies)
+    report = report_markdown(profiles, strategies, language=lang())
     base = safe_filename(run.run_id)
     n_customers = sum(len(t) for t in campaigns.values())
     warning = made_up_ids_warning(campaigns)
     if warning:
         st.warning(warning, icon=":material/warning:")
-    st.caption("Every download below is ready to hand on: spreadsheets open with the header frozen and filters on.")
+    st.caption(t("strategies.ready"))
 
     def download(col, label: str, rows: str, data: bytes, **kwargs) -> None:
         # each download with what it holds, so nobody opens an empty list by mistake
@@ -65,21 +67,21 @@ with tab_export:
             st.caption(rows)
 
     c1, c2 = st.columns(2)
-    download(c1, "campaigns.xlsx (a sheet per segment)",
-             f"{n_customers:,} customers in {len(campaigns)} segment sheets, plus an index sheet",
+    download(c1, t("strategies.campaigns"), t("strategies.campaigns_rows", n=n_customers, sheets=len(campaigns)),
              campaigns_xlsx(campaigns, profiles), file_name="campaigns.xlsx",
              mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     with c2.container(border=True):
-        seg = st.selectbox("Campaign list of one segment (CSV)", sorted(campaigns),
-                           format_func=lambda s: f"{s}. {profiles[s]['name']} ({len(campaigns[s]):,} customers)",
+        seg = st.selectbox(t("strategies.one_segment"), sorted(campaigns),
+                           format_func=shown_as(campaigns, lambda s: t("strategies.seg_option", id=s,
+                                                                      name=profiles[s]["name"], n=len(campaigns[s]))),
                            key="csv_seg")
-        st.download_button("Segment CSV", csv_bytes(campaigns[seg]), mime="text/csv", icon=":material/download:",
+        st.download_button(t("strategies.segment_csv"), csv_bytes(campaigns[seg]), mime="text/csv", icon=":material/download:",
                            file_name=f"{seg:02d}_{safe_filename(profiles[seg]['name'])}.csv", width="stretch")
-        st.caption(f"{len(campaigns[seg]):,} customers")
+        st.caption(t("strategies.n_customers", n=len(campaigns[seg])))
     c3, c4, c5 = st.columns(3)
-    download(c3, "Strategy report (Markdown)", f"{len(profiles)} segments, a summary table and their strategies",
+    download(c3, t("strategies.report_md"), t("strategies.report_rows", n=len(profiles)),
              report.encode("utf-8"), file_name=f"{base}_strategies.md", mime="text/markdown")
-    download(c4, "Strategy report (HTML)", f"{len(profiles)} segments, a summary table and their strategies",
-             report_html(report).encode("utf-8"), file_name=f"{base}_strategies.html", mime="text/html")
-    download(c5, "Scored reviews (CSV)", f"{len(out.reviews):,} reviews with label, segment and map position",
+    download(c4, t("strategies.report_html"), t("strategies.report_rows", n=len(profiles)),
+             report_html(report, language=lang()).encode("utf-8"), file_name=f"{base}_strategies.html", mime="text/html")
+    download(c5, t("strategies.scored"), t("strategies.scored_rows", n=len(out.reviews)),
              csv_bytes(out.reviews), file_name=f"{base}_reviews_scored.csv", mime="text/csv")

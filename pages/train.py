@@ -3,7 +3,7 @@ from ui.auth import guard
 
 guard()  # before anything else: no page runs without the login
 
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import pandas as pd
 import plotly.express as px
@@ -23,11 +23,11 @@ from segcore.config import (
 from segcore.encoders.models import MODEL_CHOICES as BUILTIN_MODELS
 from segcore.errors import SegscopeError
 from segcore.training.candidates import PLAIN_NAMES as CANDIDATE_NAMES
-from segcore.text.language import LANGUAGE_NAMES
 from segcore.training.options import OFF
 from ui import aspects as aspect_lists
 from ui.charts import loss_axis
-from ui.train_text import progress_text, verdict
+from ui.i18n import lang, language_name, shown_as, t, t_or
+from ui.train_text import progress_text, seconds_text, verdict
 from ui.shared import (
     current_dataset,
     device_label,
@@ -38,7 +38,7 @@ from ui.shared import (
     store,
 )
 
-st.title("Train")
+st.title(t("train.title"))
 dataset = current_dataset()
 reg = registry()
 defaults = TrainConfig()
@@ -47,25 +47,23 @@ defaults = TrainConfig()
 CPU_REVIEWS_PER_SECOND = 30
 CPU_COMFORT_ROWS = 20_000
 
-MODEL_CHOICES = {"auto": "Auto by language (English: MiniLM, other: multilingual)",
-                 "default": "Shipped English model (all-MiniLM-L6-v2, offline)",
-                 "multilingual": "Shipped multilingual model (multilingual-e5-small, offline)",
-                 "local": "A model folder on this server", "hub": "A Hugging Face hub id (needs internet)"}
+MODEL_CHOICES = ("auto", "default", "multilingual", "local", "hub")  # shown as t("train.choice_<kind>")
 
-st.caption(f"Dataset: **{dataset.name}** — text column `{dataset.columns.get('text') or 'auto'}`, "
-           f"labels from `{dataset.columns.get('label') or dataset.columns.get('rating') or 'auto'}`")
+st.caption(t("train.dataset", name=dataset.name, text=dataset.columns.get("text") or "auto",
+             labels=dataset.columns.get("label") or dataset.columns.get("rating") or "auto"))
 if dataset.rows and dataset.rows > CPU_COMFORT_ROWS and device_label() == "cpu":
     hours = dataset.rows * 0.6 * (defaults.epochs or DEFAULT_EPOCHS) / CPU_REVIEWS_PER_SECOND / 3600
-    st.warning(f"Fine-tuning {dataset.rows:,} reviews on this CPU takes roughly {hours:.0f} h. With "
-               "'Quick result first' (on by default) segments, map and exports from the quick model come within "
-               "minutes and are replaced when fine-tuning is done; or run on a GPU server.", icon=":material/timer:")
+    st.warning(t("train.slow", rows=dataset.rows, hours=hours), icon=":material/timer:")
 def control(where, f, opt):
     """One widget from a config field's Option: label, help, bounds and default come from
     segcore.config, so the page offers what the Python API and the CLI accept; the value it
     returns goes to the field as is (the dataclass checks it with the same message)."""
     default, key = default_of(f), opt.key or f.name
     kind = opt.type or type(default)
-    help_text = opt.help[:1].upper() + opt.help[1:] + "."
+    if lang() != "en":  # the config's English words are the source; other languages from ui/locales
+        opt = replace(opt, label=t_or(f"opt.{key}", opt.label), help=t_or(f"opt.{key}_help", opt.help),
+                      none=t_or(f"opt.{key}_none", opt.none) if opt.none else opt.none)
+    help_text = opt.help[:1].upper() + opt.help[1:] + ("." if lang() == "en" else "")
     if kind is bool:
         return where.checkbox(opt.label, value=default, key=key, help=help_text)
     if opt.choices is not None:
@@ -74,7 +72,7 @@ def control(where, f, opt):
             return values[0] if where.checkbox(opt.label, value=default == values[0], key=key, help=help_text) else None
         return where.selectbox(opt.label, opt.choices, index=opt.choices.index(default), key=key, help=help_text)
     bound = (lambda v: None if v is None else kind(v))
-    label = opt.label + (f" (empty: {opt.none})" if default is None and opt.none else "")
+    label = opt.label + (t("train.empty", none=opt.none) if default is None and opt.none else "")
     value = where.number_input(label, min_value=bound(opt.min), max_value=bound(opt.max), value=default,
                                step=bound(opt.step) or (1 if kind is int else None), format=opt.format, key=key,
                                help=help_text, placeholder=opt.none)
@@ -100,28 +98,28 @@ def _grid(items, values):
 
 
 with st.form("train_form"):
-    kind = st.radio("Model", list(MODEL_CHOICES), format_func=MODEL_CHOICES.get, horizontal=True, key="model_kind")
-    where = st.text_input("Folder or hub id", placeholder="/path/to/model or bert-base-uncased",
-                          help="Only used for the folder / hub choices.", key="model_where")
+    kind = st.radio(t("train.model"), MODEL_CHOICES, format_func=shown_as(MODEL_CHOICES, lambda k: t(f"train.choice_{k}")), horizontal=True,
+                    key="model_kind")
+    where = st.text_input(t("train.where"), placeholder=t("train.where_eg"), help=t("train.where_help"),
+                          key="model_where")
     values: dict[str, dict] = {owner: {} for owner in PAGE_CONFIGS}
-    with st.expander("Advanced settings"):
-        for group in (DATA, EXPERT):
-            st.markdown(f"**{group}**")
+    with st.expander(t("train.advanced")):
+        for group, group_key in ((DATA, "group_data"), (EXPERT, "group_expert")):
+            st.markdown(f"**{t('train.' + group_key)}**")
             items = page_options(group)
             _grid([i for i in items if i[1].name not in TRAINING_OPTIONS], values)
             options_part = [i for i in items if i[1].name in TRAINING_OPTIONS]
             if options_part:
-                st.markdown("*Training options* — each one on is compared with a run without it on the same "
-                            "split (reported under Test results); every option on costs one more training run.")
+                st.markdown(t("train.options_intro"))
                 _grid(options_part, values)
     aspects_field = next(f for f in fields(RunConfig) if f.name == "aspects")
     values["run"]["aspects"] = control(st, aspects_field, aspects_field.metadata["option"])
     st.caption(aspect_lists.caption())
-    start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
+    start = st.form_submit_button(t("train.start"), type="primary", icon=":material/play_arrow:")
 if start:
     model = kind if kind in BUILTIN_MODELS else where.strip()
     if not model:
-        st.error("Enter the model folder or hub id, or choose the shipped model.")
+        st.error(t("train.need_where"))
     else:
         try:
             if values["run"]["aspects"]:  # the Aspects page's list, when edited
@@ -132,31 +130,29 @@ if start:
             job = reg.start(dataset.path, config, label=dataset.path.stem.removeprefix("upload-"),
                             input_name=dataset.name)
             st.session_state["run_id"] = job.run_id
-            st.toast(f"Training started: {job.run_id}")
+            st.toast(t("train.started", run=job.run_id))
         except SegscopeError as exc:
             show_error(exc)
 
 
 def _fmt_seconds(s):
-    if s is None:
-        return "estimating…"
-    s = int(s)
-    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
+    return t("train.estimating") if s is None else seconds_text(s)
 
 
 def _curves(snap):
     fig = go.Figure()
     if snap.train_loss:
         steps, losses = zip(*snap.train_loss)
-        fig.add_scatter(x=steps, y=losses, name="train loss", mode="lines+markers")
+        fig.add_scatter(x=steps, y=losses, name=t("train.train_loss"), mode="lines+markers")
     if snap.val_metrics:
         fig.add_scatter(x=[m["step"] for m in snap.val_metrics], y=[m.get("eval_macro_f1") for m in snap.val_metrics],
-                        name="validation macro-F1", mode="lines+markers", yaxis="y2")
+                        name=t("train.val_f1"), mode="lines+markers", yaxis="y2")
         fig.add_scatter(x=[m["step"] for m in snap.val_metrics], y=[m.get("eval_loss") for m in snap.val_metrics],
-                        name="validation loss", mode="lines+markers")
+                        name=t("train.val_loss"), mode="lines+markers")
     losses = [loss for _, loss in snap.train_loss] + [m.get("eval_loss") for m in snap.val_metrics]
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="step",
-                      yaxis=dict(title="loss", range=loss_axis(losses)),  # from 0: noise does not look like swings yaxis2=dict(title="macro-F1", overlaying="y", side="right", range=[0, 1]),
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), xaxis_title=t("train.axis_step"),
+                      yaxis=dict(title=t("train.axis_loss"), range=loss_axis(losses)),  # from 0: noise stays flat
+                      yaxis2=dict(title="macro-F1", overlaying="y", side="right", range=[0, 1]),
                       legend=dict(orientation="h", y=1.15))
     return fig
 
@@ -177,37 +173,38 @@ def _results(run_id):
     out = outputs(info)
     m = out.metrics
     labels = m["labels"]
-    st.markdown("#### Test results")
+    st.markdown("#### " + t("train.test_results"))
     reliable, sentence = verdict(m)  # plain words first; the figures behind it one click away
     (st.success if reliable else st.warning)(sentence, icon=":material/check_circle:" if reliable else ":material/info:")
     selection = m.get("selection")
     for note in (selection or {}).get("notes", []):
         st.warning(note)
-    with st.expander("Technical figures (macro-F1, epochs, precision / recall)"):
+    with st.expander(t("train.technical")):
         if selection:  # which model labels the reviews, and why (training.candidates)
             st.caption(selection["message"])
-            table = pd.DataFrame(selection["candidates"]).T.rename(index=CANDIDATE_NAMES)
+            table = pd.DataFrame(selection["candidates"]).T.rename(
+                index=lambda c: t(f"train.model_{c}") if c in CANDIDATE_NAMES else c)
             st.dataframe(table.rename(columns=lambda c: c.replace("val_", "held-out (validation) ").replace(
                 "test_", "test ").replace("_", "-").replace("macro-f1", "macro-F1")), width="stretch")
-        _metric_row(("Test macro-F1", f"{m['test']['macro_f1']:.3f}",
-                     {"delta": f"{m['test']['macro_f1'] - m['baseline']['macro_f1']:+.3f} vs baseline",
-                      "help": "F1 averaged over the classes, so rare classes count as much as common ones."}),
-                    ("Test accuracy", f"{m['test']['accuracy']:.3f}", {}),
-                    ("Baseline macro-F1 (TF-IDF + LR)", f"{m['baseline']['macro_f1']:.3f}", {}),
-                    ("Epochs (best)", f"{m['epochs_run']} ({m['best_epoch']})",
-                     {"help": f"{m['seconds']:.0f} s on {m['device']}"}))
+        _metric_row((t("train.test_f1"), f"{m['test']['macro_f1']:.3f}",
+                     {"delta": t("train.vs_baseline", delta=m["test"]["macro_f1"] - m["baseline"]["macro_f1"]),
+                      "help": t("train.f1_help")}),
+                    (t("train.test_acc"), f"{m['test']['accuracy']:.3f}", {}),
+                    (t("train.base_f1"), f"{m['baseline']['macro_f1']:.3f}", {}),
+                    (t("train.epochs"), f"{m['epochs_run']} ({m['best_epoch']})",
+                     {"help": t("train.epochs_help", seconds=m["seconds"], device=m["device"])}))
         left, right = st.columns(2)
         report = pd.DataFrame(m["test"]["report"]).T.drop(index=["accuracy"], errors="ignore")
         left.dataframe(report.round(3), width="stretch")
         cm = px.imshow(m["confusion_matrix"], x=labels, y=labels, text_auto=True, color_continuous_scale="Blues",
-                       labels=dict(x="predicted", y="true", color="reviews"), title="Confusion matrix (test)")
+                       labels=dict(x=t("train.predicted"), y=t("train.true"), color=t("train.reviews")),
+                       title=t("train.confusion"))
         right.plotly_chart(cm, width="stretch")
         unlabelled = m.get("n_unlabelled", 0)
-        st.caption(f"{m['n_train']:,} train / {m['n_val']:,} validation / {m['n_test']:,} test reviews, split by "
-                   "customer" + (f"; {unlabelled:,} unlabelled reviews got predicted labels" if unlabelled else "")
-                   + ". Saved as run " + run_id)
+        st.caption(t("train.split", train=m["n_train"], val=m["n_val"], test=m["n_test"])
+                   + (t("train.unlabelled", n=unlabelled) if unlabelled else "") + t("train.saved_as", run=run_id))
         if m.get("options"):
-            st.markdown("#### Training options")
+            st.markdown("#### " + t("train.options"))
             rows = [{"option": name, "test macro-F1 with": e.get("macro_f1_with"),
                      "without": e.get("macro_f1_without"), "change": e.get("macro_f1_change"),
                      "details": ", ".join(f"{k}: {v}" for k, v in e.items()
@@ -215,24 +212,22 @@ def _results(run_id):
                     for name, e in m["options"].items()]
             st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     if m.get("model"):
-        st.caption(f"Language: {LANGUAGE_NAMES.get(m.get('language'), m.get('language'))}; "
-                   f"model: {m['model']['chosen']} ({m['model']['reason']}); baseline features: "
-                   f"{m['baseline'].get('features') or 'TF-IDF'}")
+        st.caption(t("train.language_model", language=language_name(m.get("language")), model=m["model"]["chosen"],
+                     reason=m["model"]["reason"], features=m["baseline"].get("features") or "TF-IDF"))
     aspects = m.get("aspects") or {}
     if aspects.get("enabled"):
         held = aspects["heldout"]
-        st.markdown("#### Aspect tagger")
-        _metric_row(("Span F1 vs word list", f"{held['span']['f1']:.3f}",
-                     {"help": f"On {held['n_reviews']:,} held-out reviews, against the labels the word list "
-                              "gives them."}),
-                    ("Mentions (word list / model)", f"{held['n_mentions_lexicon']:,} / {held['n_mentions_model']:,}", {}),
-                    ("Found beyond the word list", f"{held['n_model_beyond_lexicon']:,}", {}),
-                    ("Reviews with an aspect", f"{aspects.get('share_reviews_with_aspect_model', 0):.0%}",
-                     {"help": f"Word list alone: {aspects.get('share_reviews_with_aspect_lexicon', 0):.0%}"}))
+        st.markdown("#### " + t("train.aspect_tagger"))
+        _metric_row((t("train.span_f1"), f"{held['span']['f1']:.3f}",
+                     {"help": t("train.span_f1_help", n=held["n_reviews"])}),
+                    (t("train.mentions"), f"{held['n_mentions_lexicon']:,} / {held['n_mentions_model']:,}", {}),
+                    (t("train.beyond"), f"{held['n_model_beyond_lexicon']:,}", {}),
+                    (t("train.with_aspect"), f"{aspects.get('share_reviews_with_aspect_model', 0):.0%}",
+                     {"help": t("train.word_list_alone", share=aspects.get("share_reviews_with_aspect_lexicon", 0))}))
         if held["examples_beyond_lexicon"]:
-            with st.expander("Aspect mentions the word list missed"):
+            with st.expander(t("train.missed")):
                 st.dataframe(pd.DataFrame(held["examples_beyond_lexicon"]), hide_index=True, width="stretch")
-    st.page_link("pages/segments.py", label="See the segments", icon=":material/groups:")
+    st.page_link("pages/segments.py", label=t("train.see_segments"), icon=":material/groups:")
 
 
 def monitor():
@@ -240,33 +235,31 @@ def monitor():
     if job is None:
         run = selected_run()  # this person's, not the server's newest
         if run is not None:
-            st.markdown(f"Latest finished run: **{run.run_id}**")
+            st.markdown(t("train.latest", run=run.run_id))
             _results(run.run_id)
         return
     snap = job.progress.snapshot()
-    st.markdown(f"#### Run `{job.run_id}` — {job.status}")
+    st.markdown(f"#### {t('train.run', run=job.run_id)} — {t('train.status_' + job.status)}")
     if job.active and job.quick_run_id:
-        st.info("**Quick result ready**: segments, map, strategies and exports from the quick model are on the "
-                "other pages now. Fine-tuning continues and replaces them when it is done.",
-                icon=":material/bolt:")
-        st.page_link("pages/segments.py", label="Open the segments", icon=":material/groups:")
+        st.info(t("train.quick_ready"), icon=":material/bolt:")
+        st.page_link("pages/segments.py", label=t("train.open_segments"), icon=":material/groups:")
     if job.active:
         eta = snap.eta_seconds if snap.stage == "training" else None
         st.progress(snap.fraction, text=progress_text(snap.stage, snap.step, snap.total_steps, status=job.status,
                                                       eta=eta))
-        if st.button("Stop training", icon=":material/stop:", key="stop"):
+        if st.button(t("train.stop"), icon=":material/stop:", key="stop"):
             reg.stop(job.run_id)
-            st.toast("Stopping at the next step…")
+            st.toast(t("train.stopping"))
     elif job.status == "done":
-        st.success(f"Finished in {_fmt_seconds(job.metrics['seconds'])}.", icon=":material/check_circle:")
+        st.success(t("train.finished", time=_fmt_seconds(job.metrics["seconds"])), icon=":material/check_circle:")
     elif job.status == "cancelled":
-        st.warning("Training was stopped; this run was not saved as a usable model.", icon=":material/stop_circle:")
+        st.warning(t("train.was_stopped"), icon=":material/stop_circle:")
     else:
-        st.error(f"Training failed: {job.error}", icon=":material/error:")
+        st.error(t("train.failed", error=job.error), icon=":material/error:")
     if snap.train_loss or snap.val_metrics:
         st.plotly_chart(_curves(snap), width="stretch", key=f"curves_{job.run_id}")
-    with st.expander("Log", expanded=False):
-        st.code("\n".join(snap.log[-30:]) or "waiting…", language=None)
+    with st.expander(t("train.log"), expanded=False):
+        st.code("\n".join(snap.log[-30:]) or t("train.waiting"), language=None)
     if job.status == "done":
         _results(job.run_id)
     # One full rerun when the job ends, so the sidebar and other widgets update.

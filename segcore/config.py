@@ -283,6 +283,9 @@ class RunConfig(_Checked):
                        help="the run's one seed: sampling, split, training, aspects, segments and map")
     templates: str | None = option(None, type=str, metavar="DIR", commands=("run", "score"), none="the shipped ones",
                                    help="folder of *.md.j2 strategy templates replacing the defaults")
+    lang: str = option("auto", choices=("auto", "en", "zh"), commands=("run", "score"),
+                       help="language of segment names, shipped strategy templates and the report; auto: Chinese "
+                            "for Chinese reviews (a scoring: the run's), else English")
     predict_batch_size: int | None = option(None, type=int, min=1, max=65536, cli="--batch-size", commands=("score",),
                                             none="by device: 64 on a CPU, 512 on a GPU",
                                             help="scoring batch size (--engine ray: reviews per actor call)")

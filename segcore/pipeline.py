@@ -33,7 +33,7 @@ from .ingest.load import read_table
 from .ingest.prepare import prepare_reviews, sample_rows
 from .io.artifacts import save_model_dir, sha256_file
 from .progress import JobCancelled, Progress
-from .strategy.suggest import validate_templates
+from .strategy.suggest import output_language, validate_templates
 from .text.language import detect_language
 from .training.select import select_model
 from .training.metrics import classification_metrics
@@ -89,6 +89,9 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
     y = reviews["label"].to_numpy()
     language = detect_language(texts)
     log.info("language: %s", language)
+    out_language = output_language(config.lang, language)  # names, shipped templates and report
+    if config.templates is None and out_language != "en":
+        templates = validate_templates(None, language=out_language)
     tuned, options = None, {}
     if config.quick:  # no fine-tuning: the safety net's simple candidates label the reviews
         choice = choose_model(config.train.model, language)
@@ -138,7 +141,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
         used = {str(c) for c in columns.used().values()}
         categories = prepared.original[category_columns(prepared.original, used)]
         analysis = analyse(reviews, probs, base_embeddings, labels=labels, templates=templates, k=config.k,
-                           seed=config.seed, categories=categories)
+                           seed=config.seed, categories=categories, language=out_language)
         log.info("%d segments: %s", len(analysis.profiles),
                  "; ".join(p["name"] for p in analysis.profiles.values()))
     with timer.stage("map"):
@@ -150,6 +153,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "labels": labels,
             "label_source": prepared.label_source,
             "language": language,
+            "output_language": out_language,
             "model": choice.as_dict(),
             "quick": bool(config.quick),
             "n_rows_read": int(len(frame)),
@@ -190,6 +194,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             "label2id": {lab: i for i, lab in enumerate(labels)},
             "label_source": prepared.label_source,
             "language": language,
+            "output_language": out_language,
             "model_choice": choice.as_dict(),
             "quick": bool(config.quick),
             "columns": columns.as_dict(),

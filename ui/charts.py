@@ -3,7 +3,8 @@
 One colour per segment on every page (by segment id, so a segment keeps its colour after a
 rename), fixed colours for sentiment (negative red, neutral grey, positive green), ordered
 palettes for ordered values (ratings), and trait comparisons against the overall average where
-green always means better and red worse. Pure functions over DataFrames; no Streamlit here."""
+green always means better and red worse. Pure functions over DataFrames; titles and axis words
+come from ui.i18n (the session's language, English outside a session)."""
 from __future__ import annotations
 
 import html
@@ -13,6 +14,8 @@ import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+
+from ui.i18n import t
 
 # 22 distinct colours; beyond 22 segments (k allows 50) colours repeat, still stable by id.
 SEGMENT_PALETTE = px.colors.qualitative.Bold + px.colors.qualitative.Pastel
@@ -131,11 +134,22 @@ def traits_vs_average(values: pd.DataFrame, weights: pd.DataFrame) -> dict:
     return {"average": average, "difference": difference, "score": score.where(values.notna())}
 
 
+_TRAIT_KEYS = {"mean rating": "mean_rating", "churn risk": "churn_risk", "recency (days)": "recency",
+               "frequency": "frequency", "spend": "spend", "reviews / customer": "reviews_per_customer"}
+
+
+def trait_name(trait: str) -> str:
+    """A trait column named in the session's language (label names are data: kept)."""
+    if trait.endswith(" share"):
+        return t("charts.label_share", label=trait[: -len(" share")])
+    return t(f"charts.trait_{_TRAIT_KEYS[trait]}") if trait in _TRAIT_KEYS else trait
+
+
 def _fmt(value: float, trait: str, *, sign: bool = False) -> str:
     if pd.isna(value):
         return "—"
     if trait.endswith(" share"):
-        return f"{value * 100:+.0f} pts" if sign else f"{value:.0%}"
+        return t("charts.points", value=value * 100) if sign else f"{value:.0%}"
     digits = 0 if abs(value) >= 100 else 2  # days: 467, not 467.38
     return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
 
@@ -147,16 +161,17 @@ def traits_chart(values: pd.DataFrame, weights: pd.DataFrame) -> go.Figure | Non
     score, diff, avg = found["score"], found["difference"], found["average"]
     if score.empty:
         return None
-    columns = [f"{html.escape(t)}<br>(average {_fmt(avg[t], t)})" for t in score.columns]
-    text = [[_fmt(diff.iat[i, j], t, sign=True) for j, t in enumerate(score.columns)] for i in range(len(score))]
-    hover = [[f"{_fmt(values.loc[idx, t], t)} vs average {_fmt(avg[t], t)}" for t in score.columns]
+    columns = [f"{html.escape(trait_name(c))}<br>{t('charts.average', value=_fmt(avg[c], c))}" for c in score.columns]
+    text = [[_fmt(diff.iat[i, j], c, sign=True) for j, c in enumerate(score.columns)] for i in range(len(score))]
+    hover = [[t("charts.vs_average", value=_fmt(values.loc[idx, c], c), average=_fmt(avg[c], c)) for c in score.columns]
              for idx in score.index]
     fig = go.Figure(go.Heatmap(
         z=score.to_numpy(), x=columns, y=list(score.index), zmin=-1, zmax=1, text=text, texttemplate="%{text}",
         customdata=hover, hovertemplate="%{y}<br>%{x}: %{customdata}<extra></extra>", xgap=2, ygap=2,
         colorscale=[[0, NEGATIVE], [0.5, "#f2f2f2"], [1, POSITIVE]],
-        colorbar=dict(title="vs average", tickvals=[-1, 0, 1], ticktext=["worse", "same / neither", "better"])))
-    fig.update_layout(title="Segment traits compared with the average customer (green better, red worse)",
+        colorbar=dict(title=t("charts.colorbar"), tickvals=[-1, 0, 1],
+                      ticktext=[t("charts.worse"), t("charts.same"), t("charts.better")])))
+    fig.update_layout(title=t("charts.traits_title"),
                       height=160 + 45 * len(score), xaxis_side="top", yaxis_autorange="reversed",
                       margin=dict(t=110))
     return fig
@@ -169,8 +184,10 @@ def sentiment_chart(profiles: Mapping, labels: list[str]) -> go.Figure:
             for s, p in sorted(profiles.items()) for lab in labels]
     colours = {html.escape(k): v for k, v in label_colours(labels).items()}
     fig = px.bar(pd.DataFrame(rows), x="share of reviews", y="segment", color="sentiment", orientation="h",
-                 barmode="stack", color_discrete_map=colours, title="Sentiment of each segment's reviews",
-                 category_orders={"sentiment": [html.escape(str(x)) for x in labels]}, text_auto=".0%")
+                 barmode="stack", color_discrete_map=colours, title=t("charts.sentiment_title"),
+                 category_orders={"sentiment": [html.escape(str(x)) for x in labels]}, text_auto=".0%",
+                 labels={"share of reviews": t("charts.share_of_reviews"), "sentiment": t("charts.sentiment"),
+                         "segment": t("charts.segment")})
     fig.update_yaxes(autorange="reversed", title=None).update_xaxes(tickformat=".0%", range=[0, 1])
     return fig.update_layout(legend=dict(orientation="h", y=-0.15), legend_title_text="")
 

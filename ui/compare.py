@@ -6,7 +6,9 @@ from pathlib import Path
 
 import streamlit as st
 
-RUN_DATA = "The run's own data"
+from ui.i18n import t
+
+RUN_DATA = "The run's own data"  # the option's value; the page shows it translated
 
 
 def scorings(run) -> dict[str, Path]:
@@ -16,7 +18,7 @@ def scorings(run) -> dict[str, Path]:
     return {p.name: p for p in sorted(found, key=lambda p: p.stat().st_mtime_ns)}
 
 
-@st.cache_data(max_entries=8, show_spinner="Comparing…")
+@st.cache_data(max_entries=8, show_spinner=False)
 def _comparison(before: str, after: str, model_dir: str, stamp: tuple) -> dict:
     from segcore.compare import compare_folders
 
@@ -30,4 +32,5 @@ def comparison(run, before: str, after: Path) -> dict:
         return json.loads((after / "compare.json").read_text(encoding="utf-8"))
     before_path = Path(run.path) if before == RUN_DATA else scorings(run)[before]
     stamp = tuple((p / "reviews_scored.csv").stat().st_mtime_ns for p in (before_path, after))
-    return _comparison(str(before_path), str(after), str(Path(run.path) / "model"), stamp)
+    with st.spinner(t("compare.comparing")):
+        return _comparison(str(before_path), str(after), str(Path(run.path) / "model"), stamp)

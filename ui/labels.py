@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from segcore.errors import SegscopeError
+from ui.i18n import t
 from ui.shared import workspace
 
 
@@ -99,7 +100,7 @@ def explainer_for(run):
 def shares(labels: pd.Series) -> str:
     counts = labels.value_counts()
     return ", ".join(f"{k} {v:,}" for k, v in counts.items()) + (
-        f", unlabelled {int(labels.isna().sum()):,}" if labels.isna().any() else "")
+        t("labels.unlabelled", n=int(labels.isna().sum())) if labels.isna().any() else "")
 
 
 

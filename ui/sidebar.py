@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.i18n import t
 from ui.shared import current_dataset, registry, selected_run
 
 _SEEN = "sidebar_job"  # the job this session's sidebar last showed as running
@@ -15,11 +16,11 @@ _SEEN = "sidebar_job"  # the job this session's sidebar last showed as running
 def _model_run() -> None:
     job = registry().active()
     run = selected_run()
-    st.caption("Model run")
+    st.caption(t("sidebar.model_run"))
     if job is not None:
-        kind = "scoring" if job.kind == "score" else "training"
-        st.text(f"{kind}: {job.run_id} ({job.progress.snapshot().fraction:.0%})")
-    st.text(run.run_id if run else "none yet")
+        key = "sidebar.scoring" if job.kind == "score" else "sidebar.training"
+        st.text(t(key, run=job.run_id, fraction=job.progress.snapshot().fraction))
+    st.text(run.run_id if run else t("sidebar.none_yet"))
     seen = st.session_state.get(_SEEN)
     st.session_state[_SEEN] = job.run_id if job is not None else None
     if seen and job is None:
@@ -28,6 +29,6 @@ def _model_run() -> None:
 
 def status() -> None:
     dataset = current_dataset()
-    st.caption("Dataset")
-    st.text(dataset.name if dataset else "none loaded")
+    st.caption(t("sidebar.dataset"))
+    st.text(dataset.name if dataset else t("sidebar.none_loaded"))
     st.fragment(_model_run, run_every=1.0 if registry().active() is not None else None)()

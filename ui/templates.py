@@ -7,6 +7,9 @@ its on_change callback, so the preview follows each change without a submit. Wid
 be rebuilt (a clause added, a fact inserted, a reset) get new keys through a revision number."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import streamlit as st
 
 from segcore.errors import SegscopeError
@@ -14,6 +17,7 @@ from segcore.strategy.suggest import SUFFIX, TemplateError, load_templates
 from segcore.strategy.template_meta import (FACTS, MERGE_FIELDS, OPS, Clause, check_for_saving, check_template,
                                             describe, display_value, from_display, join_template, ops_for,
                                             save_template, split_template, template_title, with_groups)
+from ui.i18n import lang, shown_as, t, t_or
 from ui.shared import md_escape, show_error, templates_dir
 
 _DEFAULTS = {"share": 0.3, "points": 0.1, "rating": 3.0, "number": 0.5, "times": 1.2, "count": 10.0, "days": 90.0}
@@ -26,10 +30,72 @@ _INPUT = {"share": dict(min_value=0.0, max_value=100.0, step=5.0, format="%g"),
           "count": dict(min_value=0.0, step=1.0, format="%g"),
           "days": dict(min_value=0.0, step=7.0, format="%g")}
 _UNIT = {"share": "%", "points": "points", "rating": "stars", "times": "times", "days": "days"}
+_OP_KEYS = {">=": "ge", ">": "gt", "<=": "le", "<": "lt", "in": "in", "not in": "not_in", "has": "has",
+            "has no": "has_no"}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"\W+", "_", text.lower()).strip("_")
+
+
+def fact_label(key: str) -> str:
+    return t_or(f"tpl.fact_{key}", FACTS[key].label)
+
+
+def op_label(op: str) -> str:
+    return t_or(f"tpl.op_{_OP_KEYS.get(op, '')}", OPS.get(op, op))
+
+
+def value_label(value: str) -> str:
+    """A choice value (a mood) in the session's language; the template keeps the English value."""
+    return t_or(f"tpl.mood_{value}", value)
+
+
+def field_label(name: str) -> str:
+    return t_or(f"tpl.field_{_slug(name)}", name)
+
+
+def describe_local(groups) -> str:
+    """template_meta.describe in the session's language."""
+    if lang() == "en":
+        return describe(groups)
+
+    def one(c: Clause) -> str:
+        fact = FACTS[c.fact]
+        if fact.kind == "flag":
+            return f"{op_label(c.op)}{fact_label(c.fact)}"
+        if fact.kind == "choice":
+            return f"{fact_label(c.fact)}{op_label(c.op)}{t('tpl.or_value').join(value_label(v) for v in c.value)}"
+        unit = t_or(f"tpl.unit_{fact.kind}", "")
+        return f"{fact_label(c.fact)}{op_label(c.op)} {display_value(c):g}{unit}"
+
+    if not any(groups):
+        return t("tpl.every_segment")
+    return t("tpl.or_group").join(t("tpl.and").join(one(c) for c in g) for g in groups if g)
+
+
+def template_folder(language: str) -> Path:
+    """Where the edited copies of a language's templates are kept (English: the folder itself)."""
+    return templates_dir() if language == "en" else templates_dir() / language
+
+
+def current_templates(language: str) -> dict[str, str]:
+    """The shipped templates of `language`, each replaced by its edited copy when there is one."""
+    merged = load_templates(language=language)
+    folder = template_folder(language)
+    if folder.is_dir():
+        for path in folder.glob(f"*{SUFFIX}"):
+            merged[path.name[: -len(SUFFIX)]] = path.read_text(encoding="utf-8")
+    return merged
+
+
+def _space() -> str:
+    """Drafts and widgets per template language: an English draft never shows in Chinese."""
+    return "" if lang() == "en" else f"{lang()}_"
 
 
 def _drafts() -> dict[str, str]:
-    return st.session_state.setdefault("tpl_drafts", {})
+    return st.session_state.setdefault(f"tpl_drafts{'_' + lang() if lang() != 'en' else ''}", {})
 
 
 def _rev(name: str) -> int:
@@ -42,7 +108,7 @@ def _rebuild(name: str) -> None:
 
 
 def _key(name: str, part: str) -> str:
-    return f"tpl_{name}_{_rev(name)}_{part}"
+    return f"tpl_{_space()}{name}_{_rev(name)}_{part}"
 
 
 def default_clause(fact: str) -> Clause:
@@ -127,56 +193,56 @@ def _clause_row(name: str, source: str, gi: int, ci: int, clause: Clause) -> Non
     fact = FACTS[clause.fact]
     c1, c2, c3, c4 = st.columns([4, 2, 4, 1], vertical_alignment="bottom")
     keys = list(FACTS)
-    c1.selectbox("Fact", keys, index=keys.index(clause.fact), format_func=lambda k: FACTS[k].label,
+    c1.selectbox(t("tpl.fact"), keys, index=keys.index(clause.fact), format_func=shown_as(keys, fact_label),
                  key=_key(name, f"f{gi}_{ci}"), on_change=_fact_changed, args=(name, source, gi, ci),
                  label_visibility="collapsed")
     ops = ops_for(fact)
-    c2.selectbox("Test", ops, index=ops.index(clause.op), format_func=OPS.get, key=_key(name, f"op{gi}_{ci}"),
+    c2.selectbox(t("tpl.test"), ops, index=ops.index(clause.op), format_func=shown_as(ops, op_label), key=_key(name, f"op{gi}_{ci}"),
                  on_change=_from_form, args=(name, source), label_visibility="collapsed")
     if fact.kind == "choice":
-        c3.multiselect("Values", fact.choices, default=list(clause.value), key=_key(name, f"v{gi}_{ci}"),
+        c3.multiselect(t("tpl.values"), fact.choices, default=list(clause.value), key=_key(name, f"v{gi}_{ci}"),
+                       format_func=shown_as(fact.choices, value_label),
                        on_change=_from_form, args=(name, source), label_visibility="collapsed")
     elif fact.kind != "flag":
-        c3.number_input(f"Value ({_UNIT.get(fact.kind, 'number')})", value=float(display_value(clause)),
+        c3.number_input(t("tpl.value", unit=_UNIT.get(fact.kind, "number")), value=float(display_value(clause)),
                         key=_key(name, f"v{gi}_{ci}"), on_change=_from_form, args=(name, source),
                         label_visibility="collapsed", **_INPUT[fact.kind])
-    c4.button("", icon=":material/close:", key=_key(name, f"x{gi}_{ci}"), help="Remove this condition",
+    c4.button("", icon=":material/close:", key=_key(name, f"x{gi}_{ci}"), help=t("tpl.remove"),
               on_click=_edit_groups, args=(name, source, lambda groups: groups[gi].pop(ci)))
 
 
 def _condition_form(name: str, source: str) -> None:
     parts = split_template(source)
-    st.markdown("##### When it applies")
+    st.markdown("##### " + t("tpl.when"))
     if parts.groups is None:
-        what = ("The message decides itself (with `{% if %}` inside) whether it applies." if parts.condition is None
-                else f"The condition is written in Jinja2: `{parts.condition}`.")
-        st.info(f"{what} Change it under *Expert*, or start over with form fields.", icon=":material/code:")
-        st.button("Use form fields (applies to every segment until you add a condition)",
+        what = t("tpl.own_test") if parts.condition is None else t("tpl.jinja_condition", condition=parts.condition)
+        st.info(what + t("tpl.change_expert"), icon=":material/code:")
+        st.button(t("tpl.use_form"),
                   on_click=_use_form, args=(name, source), key=_key(name, "use_form"))
         return
     if not parts.groups:
-        st.caption("Shown for every segment. Add a condition to aim it.")
+        st.caption(t("tpl.every"))
     for gi, group in enumerate(parts.groups):
-        st.caption("All of these:" if gi == 0 else "… or all of these:")
+        st.caption(t("tpl.all_of") if gi == 0 else t("tpl.or_all_of"))
         for ci, clause in enumerate(group):
             _clause_row(name, source, gi, ci, clause)
         if group:
-            st.button("And …", icon=":material/add:", key=_key(name, f"and{gi}"),
+            st.button(t("tpl.and_button"), icon=":material/add:", key=_key(name, f"and{gi}"),
                       on_click=_edit_groups, args=(name, source, lambda g, gi=gi: g[gi].append(default_clause("negative_share"))))
-    st.button("Add an alternative (or)" if parts.groups else "Add a condition", icon=":material/add:",
+    st.button(t("tpl.add_or") if parts.groups else t("tpl.add_condition"), icon=":material/add:",
               key=_key(name, "or"), on_click=_edit_groups,
               args=(name, source, lambda g: g.append([default_clause("negative_share")])))
 
 
 def _message_form(name: str, source: str) -> None:
     parts = split_template(source)
-    st.markdown("##### Message")
-    st.text_area("Message (Markdown; facts in {{ }})", value=parts.body, height=300, key=_key(name, "body"),
+    st.markdown("##### " + t("tpl.message"))
+    st.text_area(t("tpl.message_label"), value=parts.body, height=300, key=_key(name, "body"),
                  on_change=_from_form, args=(name, source))
     c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
-    c1.selectbox("Insert a fact", list(MERGE_FIELDS), key="tpl_fact",
-                 help="Adds the fact at the end of the message; move it where you want it.")
-    c2.button("Insert", icon=":material/add_notes:", on_click=_insert_fact, args=(name, source), key=_key(name, "insert"))
+    c1.selectbox(t("tpl.insert_fact"), list(MERGE_FIELDS), key="tpl_fact", format_func=shown_as(MERGE_FIELDS, field_label),
+                 help=t("tpl.insert_help"))
+    c2.button(t("tpl.insert"), icon=":material/add_notes:", on_click=_insert_fact, args=(name, source), key=_key(name, "insert"))
 
 
 def _where(exc: TemplateError, parts, expert: bool) -> str:
@@ -184,42 +250,45 @@ def _where(exc: TemplateError, parts, expert: bool) -> str:
     if exc.line is None:
         return f"{exc.reason}."
     if expert:
-        return f"Line {exc.line}: {exc.reason}."
+        return t("tpl.err_line", line=exc.line, reason=exc.reason)
     if exc.line < parts.body_line:
-        return f"In the condition: {exc.reason}."
+        return t("tpl.err_condition", reason=exc.reason)
     # an unclosed block is reported at the end of the file, past the message's last line
     line = min(exc.line - parts.body_line + 1, max(parts.body.count("\n"), 1))
-    return f"Line {line} of the message: {exc.reason}."
+    return t("tpl.err_message", line=line, reason=exc.reason)
 
 
 def _preview(name: str, source: str, profiles: dict, shown_profiles: dict, expert: bool) -> bool:
     """The draft rendered on the run's own segments; False (and one error) when it fails."""
     parts = split_template(source)
-    st.markdown("##### Preview")
-    seg = st.selectbox("Preview with segment", sorted(profiles), key="tpl_preview_seg",
-                       format_func=lambda s: f"{s}. {profiles[s]['name']} ({profiles[s]['size']:,} customers)")
+    st.markdown("##### " + t("tpl.preview"))
+    seg = st.selectbox(t("tpl.preview_with"), sorted(profiles), key="tpl_preview_seg",
+                       format_func=shown_as(profiles, lambda s: t("strategies.seg_option", id=s, name=profiles[s]["name"],
+                                                                   n=profiles[s]["size"])))
     try:
         rendered = check_template(source, name=name, profiles=shown_profiles)
     except TemplateError as exc:
         st.error(_where(exc, parts, expert), icon=":material/error:")
         return False
     applies = [s for s, text in rendered.items() if text]
-    st.caption(f"Applies to {len(applies)} of {len(rendered)} segments of this run"
-               + (": " + ", ".join(f"{s}. {md_escape(profiles[s]['name'])}" for s in applies) if applies else "."))
+    st.caption(t("tpl.applies", n=len(applies), total=len(rendered))
+               + (t("tpl.colon") + ", ".join(f"{s}. {md_escape(profiles[s]['name'])}" for s in applies)
+                  if applies else t("tpl.period")))
     with st.container(border=True):
         if rendered[seg]:
             st.markdown("####" + rendered[seg][2:] if rendered[seg].startswith("## ") else rendered[seg])
         else:
-            rule = describe(parts.groups) if parts.groups is not None else "its own test"
-            st.caption(f"Not shown for this segment: it applies when {rule}.")
+            rule = describe_local(parts.groups) if parts.groups is not None else t("tpl.its_own_test")
+            st.caption(t("tpl.not_shown", rule=rule))
     return True
 
 
-def template_editor(profiles: dict, shown_profiles: dict, current: dict[str, str]) -> None:
+def template_editor(profiles: dict, shown_profiles: dict, current: dict[str, str], *, language: str = "en") -> None:
     """The editor tab. profiles: the run's (raw, for the save check); shown_profiles: markdown-
-    escaped (for the preview); current: the templates in use (shipped or saved copies)."""
-    defaults = load_templates()
-    folder = templates_dir()
+    escaped (for the preview); current: the templates in use (shipped or saved copies) of
+    `language`, whose edited copies live in template_folder(language)."""
+    defaults = load_templates(language=language)
+    folder = template_folder(language)
     saved = {p.name[: -len(SUFFIX)] for p in folder.glob(f"*{SUFFIX}")} if folder.is_dir() else set()
     drafts = _drafts()
     for name in [n for n, d in drafts.items() if d == current.get(n)]:
@@ -228,60 +297,60 @@ def template_editor(profiles: dict, shown_profiles: dict, current: dict[str, str
 
     def note(n: str) -> str:
         parts = split_template(drafts.get(n, current[n]))
-        marks = ["unsaved changes"] * (n in drafts) + ["edited copy"] * (n in saved)
-        return " · ".join([parts.description or describe(parts.groups or [])] + marks)
+        marks = [t("tpl.unsaved")] * (n in drafts) + [t("tpl.edited")] * (n in saved)
+        return " · ".join([parts.description or describe_local(parts.groups or [])] + marks)
 
     left, right = st.columns([1, 2], gap="large")
     with left:
-        name = st.radio("Strategies", names, key="tpl_pick", captions=[note(n) for n in names],
+        name = st.radio(t("tpl.strategies"), names, key="tpl_pick", captions=[note(n) for n in names],
                         format_func=lambda n: template_title(n, drafts.get(n, current[n])))
     with right:
         source = drafts.get(name, current[name])
         parts = split_template(source)
-        expert = st.toggle("Expert: edit the Jinja2 source", key="tpl_expert")
+        expert = st.toggle(t("tpl.expert"), key="tpl_expert")
         if expert:
-            st.caption("Sandboxed Jinja2. The segment's facts are in `seg`; the metadata block on top gives the "
-                       "title and description; the first line's `{% if %}` is the condition the form edits.")
-            st.text_area("Jinja2 source", value=source, height=420, key=_key(name, "source"),
+            st.caption(t("tpl.expert_help"))
+            st.text_area(t("tpl.source"), value=source, height=420, key=_key(name, "source"),
                          on_change=_from_expert, args=(name,))
-            fact = st.selectbox("Facts to use", list(MERGE_FIELDS), key="tpl_fact_expert")
+            fact = st.selectbox(t("tpl.facts_to_use"), list(MERGE_FIELDS), key="tpl_fact_expert",
+                                format_func=shown_as(MERGE_FIELDS, field_label))
             st.code(MERGE_FIELDS[fact], language="jinja")
         else:
             c1, c2 = st.columns(2)
-            c1.text_input("Title (in the list)", value=parts.title, key=_key(name, "title"),
+            c1.text_input(t("tpl.title"), value=parts.title, key=_key(name, "title"),
                           on_change=_from_form, args=(name, source))
-            c2.text_input("Description", value=parts.description, key=_key(name, "description"),
+            c2.text_input(t("tpl.description"), value=parts.description, key=_key(name, "description"),
                           on_change=_from_form, args=(name, source))
             _condition_form(name, source)
             _message_form(name, source)
         ok = _preview(name, source, profiles, shown_profiles, expert)
-        _save_reset(name, source, profiles, defaults, saved, ok)
+        _save_reset(name, source, profiles, defaults, saved, ok, folder)
 
 
-def _save_reset(name: str, source: str, profiles: dict, defaults: dict, saved: set, ok: bool) -> None:
+def _save_reset(name: str, source: str, profiles: dict, defaults: dict, saved: set, ok: bool, folder: Path) -> None:
     b1, b2 = st.columns(2)
-    if b1.button("Save template", type="primary", icon=":material/save:", disabled=not ok,
-                 help=None if ok else "Fix the error shown in the preview first."):
+    if b1.button(t("tpl.save"), type="primary", icon=":material/save:", disabled=not ok,
+                 help=None if ok else t("tpl.fix_first")):
         try:
             check_for_saving(source, name=name, profiles=profiles)  # raw values, as the exports render them
             if source == defaults.get(name):
-                (templates_dir() / f"{name}{SUFFIX}").unlink(missing_ok=True)  # the shipped text: no copy
+                (folder / f"{name}{SUFFIX}").unlink(missing_ok=True)  # the shipped text: no copy
             else:
-                save_template(templates_dir(), name, source)
+                save_template(folder, name, source)
         except SegscopeError as exc:
             show_error(exc)
             return
         _drafts().pop(name, None)
         _rebuild(name)
-        st.toast(f"Saved {template_title(name, source)}")
+        st.toast(t("tpl.saved", title=template_title(name, source)))
         st.rerun()
     if name in saved and name in defaults:
-        if b2.button("Reset to default", icon=":material/restart_alt:", help="Back to the shipped template"):
-            (templates_dir() / f"{name}{SUFFIX}").unlink(missing_ok=True)
+        if b2.button(t("tpl.reset"), icon=":material/restart_alt:", help=t("tpl.reset_help")):
+            (folder / f"{name}{SUFFIX}").unlink(missing_ok=True)
             _drafts().pop(name, None)
             _rebuild(name)
             st.rerun()
-    elif name in _drafts() and b2.button("Discard changes", icon=":material/undo:"):
+    elif name in _drafts() and b2.button(t("tpl.discard"), icon=":material/undo:"):
         _drafts().pop(name, None)
         _rebuild(name)
         st.rerun()

@@ -24,6 +24,7 @@ class Analysis:
     strategies: dict[int, list[dict]]
     segment_model: SegmentModel
     quality: dict | None = None  # analysis.quality.segment_quality (metrics.json segment_quality)
+    language: str = "en"  # of the names, strategies and report (strategy.suggest.output_language)
 
 
 def add_predictions(reviews: pd.DataFrame, probs: np.ndarray, labels: list[str]) -> pd.DataFrame:
@@ -75,7 +76,7 @@ def customer_table(reviews: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
 def analyse(reviews: pd.DataFrame, probs: np.ndarray, embeddings: np.ndarray, *, labels: list[str],
             templates: dict[str, str], k: int | None = None, seed: int = 42,
             segment_model: SegmentModel | None = None, segment_names: dict[int, str] | None = None,
-            categories: pd.DataFrame | None = None) -> Analysis:
+            categories: pd.DataFrame | None = None, language: str = "en") -> Analysis:
     """Fit segments (or assign with a saved `segment_model`), then profile and strategise.
 
     `embeddings` are the *base* encoder's review embeddings (the interest axis); `probs` fill
@@ -89,7 +90,7 @@ def analyse(reviews: pd.DataFrame, probs: np.ndarray, embeddings: np.ndarray, *,
     else:
         seg = segment_model.assign(cust_emb, customers)
     analysis = label_segments(scored, customers, seg, labels=labels, templates=templates,
-                              segment_model=segment_model, segment_names=segment_names)
+                              segment_model=segment_model, segment_names=segment_names, language=language)
     analysis.quality = segment_quality(
         analysis.customers, analysis.profiles, labels=labels, features=segment_model.text_features(cust_emb),
         attitude=attitude_codes(customers, labels), review_segments=analysis.reviews["segment_id"].to_numpy(),
@@ -99,8 +100,8 @@ def analyse(reviews: pd.DataFrame, probs: np.ndarray, embeddings: np.ndarray, *,
 
 def label_segments(scored: pd.DataFrame, customers: pd.DataFrame, seg: np.ndarray, *, labels: list[str],
                    templates: dict[str, str], segment_model: SegmentModel,
-                   segment_names: dict[int, str] | None = None, profile_reviews: pd.DataFrame | None = None
-                   ) -> Analysis:
+                   segment_names: dict[int, str] | None = None, profile_reviews: pd.DataFrame | None = None,
+                   language: str = "en") -> Analysis:
     """Segment ids onto customers and reviews, then profiles, names and strategies.
 
     `profile_reviews` (default: all of `scored`) are the reviews that keywords, examples and top
@@ -114,7 +115,8 @@ def label_segments(scored: pd.DataFrame, customers: pd.DataFrame, seg: np.ndarra
     else:
         profile_reviews = profile_reviews.assign(
             segment_id=profile_reviews["customer_id"].map(customers["segment_id"]).astype(int))
-    profiles = build_profiles(profile_reviews, customers, labels=labels, axes=segment_model.segment_axes())
+    profiles = build_profiles(profile_reviews, customers, labels=labels, axes=segment_model.segment_axes(),
+                              language=language)
     if segment_names:
         for s, name in segment_names.items():
             if s in profiles:
@@ -128,7 +130,7 @@ def label_segments(scored: pd.DataFrame, customers: pd.DataFrame, seg: np.ndarra
     customers = customers[lead + [c for c in customers.columns if c not in lead]]
     strategies = render_strategies(profiles, templates=templates)
     return Analysis(reviews=scored, customers=with_actions(customers, strategies), profiles=profiles,
-                    strategies=strategies, segment_model=segment_model)
+                    strategies=strategies, segment_model=segment_model, language=language)
 
 
 def with_actions(customers: pd.DataFrame, strategies: dict[int, list[dict]]) -> pd.DataFrame:
@@ -145,7 +147,7 @@ def rename_segments(analysis: Analysis, names: dict[int, str], *, templates: dic
     customers = analysis.customers.assign(segment_name=analysis.customers["segment_id"].map(mapping))
     strategies = render_strategies(profiles, templates=templates)
     return Analysis(reviews=reviews, customers=with_actions(customers, strategies), profiles=profiles,
-                    strategies=strategies, segment_model=analysis.segment_model)
+                    strategies=strategies, segment_model=analysis.segment_model, language=analysis.language)
 
 
 def review_keys(original: pd.DataFrame, reviews: pd.DataFrame, id_col: str | None) -> np.ndarray:
@@ -176,7 +178,7 @@ def customer_part(scored: pd.DataFrame, text: np.ndarray, labels: list[str]) -> 
 
 
 def analyse_sums(sums: pd.DataFrame, sampled: pd.DataFrame, *, n_reviews: int, labels: list[str],
-                 segment_model, templates: dict[str, str], segment_names: dict[int, str]):
+                 segment_model, templates: dict[str, str], segment_names: dict[int, str], language: str = "en"):
     """Customers, segments by the saved centroids, profiles and strategies from the combined
     per-customer sums of all reviews and a sample of the reviews (keywords, examples)."""
     customers = customer_table_from_sums(sums, labels)
@@ -184,7 +186,7 @@ def analyse_sums(sums: pd.DataFrame, sampled: pd.DataFrame, *, n_reviews: int, l
     seg = segment_model.assign(None, customers, text=text)
     analysis = label_segments(pd.DataFrame({"customer_id": pd.Series([], dtype=object)}), customers, seg,
                               labels=labels, templates=templates, segment_model=segment_model,
-                              segment_names=segment_names, profile_reviews=sampled)
+                              segment_names=segment_names, profile_reviews=sampled, language=language)
     if len(sampled) < n_reviews:  # review counts and label shares from all reviews, not the sample
         _full_review_counts(analysis, sums, labels)
         analysis.strategies = render_strategies(analysis.profiles, templates=templates)

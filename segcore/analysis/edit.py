@@ -68,7 +68,7 @@ def resegment_run(run_path: str | Path, *, k: int | None, templates: dict[str, s
     used = {str(v) for v in (meta.get("columns") or {}).values() if v}
     categories = prepared.original[category_columns(prepared.original, used)]
     analysis = analyse(prepared.reviews, probs, embeddings, labels=labels, templates=templates, k=k, seed=seed,
-                       categories=categories)
+                       categories=categories, language=meta.get("output_language", "en"))
     _save(run_path, prepared, analysis, coords, labels, meta)
     return analysis
 
@@ -79,7 +79,8 @@ def current_analysis(run_path: str | Path, *, templates: dict[str, str]) -> Anal
     prepared, probs, embeddings, _, labels, meta = _load(run_path)
     names = {int(k): v for k, v in meta.get("segment_names", {}).items()}
     return analyse(prepared.reviews, probs, embeddings, labels=labels, templates=templates,
-                   segment_model=load_segment_model(run_path / "model"), segment_names=names)
+                   segment_model=load_segment_model(run_path / "model"), segment_names=names,
+                   language=meta.get("output_language", "en"))
 
 
 def rename_run_segments(run_path: str | Path, names: dict[int, str], *, templates: dict[str, str]) -> Analysis:
@@ -89,7 +90,8 @@ def rename_run_segments(run_path: str | Path, names: dict[int, str], *, template
     prepared, probs, embeddings, coords, labels, meta = _load(run_path)
     saved = {int(k): v for k, v in meta.get("segment_names", {}).items()}
     base = analyse(prepared.reviews, probs, embeddings, labels=labels, templates=templates,
-                   segment_model=load_segment_model(run_path / "model"), segment_names=saved)
+                   segment_model=load_segment_model(run_path / "model"), segment_names=saved,
+                   language=meta.get("output_language", "en"))
     analysis = rename_segments(base, clean, templates=templates)
     _save(run_path, prepared, analysis, coords, labels, meta)
     return analysis

@@ -41,10 +41,10 @@ def _behaviour(cust: pd.DataFrame) -> dict:
 
 
 def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: list[str], axes: dict | None = None,
-                   n_keywords: int = 10, n_examples: int = 3) -> dict[int, dict]:
+                   n_keywords: int = 10, n_examples: int = 3, language: str = "en") -> dict[int, dict]:
     """`reviews` has `_text`, `pred_label`, optional `label` (observed), `segment_id`, optional
     `product`; `customers` has `segment_id` and behaviour columns; `axes` is the segment model's
-    {segment: {interest, attitude}}. Returns {segment_id: profile}."""
+    {segment: {interest, attitude}}; `language` ('en' / 'zh') is the names'. Returns {segment_id: profile}."""
     axes = axes or {}
     texts = reviews["_text"].tolist()
     used = used_labels(reviews, labels)
@@ -81,7 +81,8 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
             "interest_id": axis.get("interest"),
             "attitude": axis.get("attitude", []),
             "interest_terms": [w for w, _ in interest_terms.get(axis.get("interest"), [])],
-            "attitude_terms": [w for w, _ in attitude_terms.get(int(seg), [])],
+            "attitude_terms": [ASPECT_WORDS_ZH.get(w, w) if language == "zh" else w
+                               for w, _ in attitude_terms.get(int(seg), [])],
             "label_shares": shares,  # observed first
             "dominant_label": dominant,
             "n_observed": int(len(own)),  # reviews with the customer's own rating / label
@@ -96,7 +97,7 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
             profiles[int(seg)]["aspects"] = aspects
             profiles[int(seg)]["negative_aspects"] = negative_aspects(aspects)[:5]
     overall = {"behaviour": _behaviour(customers), "label_shares": _share(used, labels)}
-    for seg, name in name_segments(profiles, overall).items():
+    for seg, name in name_segments(profiles, overall, language=language).items():
         profiles[seg]["name"] = name
     add_relative(profiles, overall)
     return profiles
@@ -140,6 +141,10 @@ def add_relative(profiles: dict[int, dict], overall: dict | None = None) -> None
 # seed-lexicon words that are mostly something else in reviews ("I can wear it" is not packaging)
 AMBIGUOUS_TERMS = {"can", "cans", "deal"}
 ASPECT_WORDS = {"size_fit": "fit", "ingredients": "ingredients", "ambience": "the venue"}
+# The same aspect words in Chinese, for runs whose names and strategies are Chinese.
+ASPECT_WORDS_ZH = {"delivery": "物流", "price": "价格", "quality": "质量", "service": "服务", "packaging": "包装",
+                   "fit": "尺码", "size_fit": "尺码", "taste": "口味", "freshness": "新鲜度", "ingredients": "配料",
+                   "the venue": "环境", "ambience": "环境"}
 
 
 def review_aspects(reviews: pd.DataFrame) -> pd.Series:
@@ -203,7 +208,21 @@ def _value_prefix(p: dict, overall: dict) -> str:
     return ""
 
 
-def name_segments(profiles: dict[int, dict], overall: dict) -> dict[int, str]:
+# Chinese names (language="zh"): the same parts in Chinese word order, e.g. "对物流不满的咖啡买家".
+_PREFIX_ZH = {"Frequent": "高频", "Lapsed": "久未回购的", "Big-spending": "高消费", "Recent": "新近"}
+_MOOD_ZH = {"happy": "满意", "unhappy": "不满", "lukewarm": "评价平平", "mixed": "褒贬不一"}
+
+
+def _name_zh(prefix: str, word: str | None, mood: str, about: str | None) -> str:
+    who = _PREFIX_ZH.get(prefix, prefix) + (f"{word}买家" if word else "客户")
+    if mood == "happy" and prefix == "Frequent":
+        return f"{who}（忠实）"
+    if mood in _MOOD_ZH:
+        return f"对{about}{_MOOD_ZH[mood]}的{who}" if about else f"{who}（{_MOOD_ZH[mood]}）"
+    return f"{who}（{mood.replace('mostly', '多为')}）"
+
+
+def name_segments(profiles: dict[int, dict], overall: dict, *, language: str = "en") -> dict[int, str]:
     """Names such as 'Dress buyers unhappy with fit' or 'Frequent tea buyers, loyal': interest
     terms (words its interest cluster uses more than the others), attitude (observed-first
     shares) and the word its reviews say more than the same interest's other segments; unique."""
@@ -221,10 +240,13 @@ def name_segments(profiles: dict[int, dict], overall: dict) -> dict[int, str]:
                 used_words.add(word)
         word = interest_word[key]
         p["interest_word"] = word  # unique per interest cluster: plays name it too
-        who = " ".join(x for x in (_value_prefix(p, overall), f"{word} buyers" if word else "customers") if x)
+        prefix = _value_prefix(p, overall)
+        who = " ".join(x for x in (prefix, f"{word} buyers" if word else "customers") if x)
         mood = attitude_word(p["label_shares"])
         about = next((w for w in p.get("attitude_terms", []) if w != word), None)
-        if mood == "happy":
+        if language == "zh":
+            name = _name_zh(prefix, word, mood, about)
+        elif mood == "happy":
             loyal = who.startswith("Frequent")
             name = f"{who}, loyal" if loyal else (f"{who} happy with {about}" if about else f"{who}, happy")
         elif mood in ("unhappy", "lukewarm"):

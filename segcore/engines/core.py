@@ -89,6 +89,7 @@ class LoadedRun:
     segment_model: object
     projection: object
     templates: dict[str, str]
+    language: str = "en"  # of names, strategies and report (strategy.suggest.output_language)
     model: object = None  # None when loaded with model=False (a driver that only combines)
     tokenizer: object = None
     tagger: object = None
@@ -101,14 +102,16 @@ class LoadedRun:
         return self.tagger is not None or bool((self.meta.get("aspects") or {}).get("enabled"))
 
 
-def load_run(model_dir: str | Path, *, templates: str | None = None, model: bool = True) -> LoadedRun:
+def load_run(model_dir: str | Path, *, templates: str | None = None, model: bool = True,
+             lang: str | None = "auto") -> LoadedRun:
     """Check the folder (one-line SegscopeError for a damaged or mismatched run) and load it."""
     from ..analysis.projection import load_projection
     from ..io.artifacts import PROJECTION_FILE, check_model_dir, load_head, load_segment_model
-    from ..strategy.suggest import validate_templates
+    from ..strategy.suggest import output_language, validate_templates
 
     folder = Path(model_dir)
     meta = check_model_dir(folder)
+    language = output_language(lang, meta.get("output_language", meta.get("language")))  # auto: the run's
     try:
         projection = load_projection(folder / PROJECTION_FILE)
     except Exception as exc:  # safetensors / JSON raise many types for a damaged file
@@ -119,7 +122,8 @@ def load_run(model_dir: str | Path, *, templates: str | None = None, model: bool
                     truncation=meta["train_config"].get("truncation", "head"),
                     segment_names={int(k): v for k, v in (meta.get("segment_names") or {}).items()},
                     columns=dict(meta.get("columns") or {}), segment_model=load_segment_model(folder),
-                    projection=projection, templates=validate_templates(templates))
+                    projection=projection, templates=validate_templates(templates, language=language),
+                    language=language)
     if model:
         from ..encoders.models import load_classifier, load_tokenizer
         from .tagging import saved_tagger

@@ -86,7 +86,8 @@ def write_segment_outputs(out_dir: Path, analysis) -> None:
     write_csv(analysis.customers, out_dir / "segments.csv")
     to_json({str(k): v for k, v in analysis.profiles.items()}, out_dir / "segment_profiles.json")
     to_json({str(k): v for k, v in analysis.strategies.items()}, out_dir / "strategies.json")
-    (out_dir / "strategies.md").write_text(report_markdown(analysis.profiles, analysis.strategies),
+    (out_dir / "strategies.md").write_text(report_markdown(analysis.profiles, analysis.strategies,
+                                                                   language=analysis.language),
                                            encoding="utf-8")
     write_campaigns(campaign_lists(analysis.customers, analysis.profiles, analysis.strategies),
                     analysis.profiles, out_dir)

@@ -112,7 +112,7 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
     timer = Timer(progress)
     started = time.time()
     with timer.stage("load"):
-        run = load_run(model_dir, templates=config.templates)
+        run = load_run(model_dir, templates=config.templates, lang=config.lang)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     columns = None
@@ -180,7 +180,7 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
             sums = combine_sums(parts)
             analysis = analyse_sums(sums, sample.frame(), n_reviews=n_reviews, labels=run.labels,
                                     segment_model=run.segment_model, templates=run.templates,
-                                    segment_names=run.segment_names)
+                                    segment_names=run.segment_names, language=run.language)
         with timer.stage("export"):
             _write_reviews(part_path, out_dir / "reviews_scored.csv", analysis, xy, chunk_rows or 100_000)
             table = scored_frame(out_dir, run.meta)  # segments over time: periods and compare.json

@@ -17,6 +17,30 @@ color:#444;background:#f6f7fc}table{border-collapse:collapse;font-size:0.92rem}t
 padding:0.3rem 0.6rem;vertical-align:top}th{background:#f6f7fc}"""
 
 TITLE = "Marketing strategy report"
+# The report's own words per language (segment names, keywords and templates bring theirs).
+WORDS = {
+    "en": {"title": TITLE, "intro": "{n} segments, {customers:,} customers, {reviews:,} reviews.",
+           "glance": "Segments at a glance",
+           "header": ["#", "Segment", "Customers", "Share", "Reviews", "Positive", "Negative", "Mean rating",
+                      "Churn risk", "Strategies"],
+           "segment": "Segment {id}: {name}", "facts": "{size:,} customers, {reviews:,} reviews; ",
+           "keywords": "; keywords: ", "sep": ", ", "none": "_No template applies to this segment._",
+           "examples": "Example reviews:", "html_title": "segscope strategy report", "lang": "en"},
+    "zh": {"title": "营销策略报告", "intro": "共 {n} 个客群、{customers:,} 位客户、{reviews:,} 条评论。",
+           "glance": "客群一览",
+           "header": ["#", "客群", "客户数", "占比", "评论数", "好评", "差评", "平均评分", "流失风险", "营销策略"],
+           "segment": "客群 {id}：{name}", "facts": "{size:,} 位客户，{reviews:,} 条评论；",
+           "keywords": "；关键词：", "sep": "、", "none": "_没有适用于这个客群的模板。_",
+           "examples": "评论示例：", "html_title": "segscope 营销策略报告", "lang": "zh-CN"},
+}
+
+
+# Sentiment labels made from ratings (ingest.labels), named in the report's language.
+LABEL_WORDS = {"zh": {"negative": "差评", "neutral": "中评", "positive": "好评"}}
+
+
+def _words(language: str) -> dict:
+    return WORDS.get(language, WORDS["en"])
 _HEADING = re.compile(r"^(#{1,6})(?=\s)", re.MULTILINE)
 
 
@@ -47,48 +71,53 @@ def shift_headings(text: str, *, top: int = 3) -> str:
     return _HEADING.sub(lambda m: "#" * min(6, len(m.group(1)) + shift), text)
 
 
-def summary_table(profiles: dict[int, dict], strategies: dict[int, list[dict]]) -> list[str]:
-    lines = ["| # | Segment | Customers | Share | Reviews | Positive | Negative | Mean rating | Churn risk | Strategies |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+def summary_table(profiles: dict[int, dict], strategies: dict[int, list[dict]], *,
+                  language: str = "en") -> list[str]:
+    w = _words(language)
+    lines = ["| " + " | ".join(w["header"]) + " |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for seg, profile in sorted(profiles.items()):
         f = segment_facts(profile)
-        titles = ", ".join(_one_line(i["title"]) for i in strategies.get(seg, [])) or "–"
+        titles = w["sep"].join(_one_line(i["title"]) for i in strategies.get(seg, [])) or "–"
         lines.append(f"| {seg} | {_cell(f['name'])} | {f['size']:,} | {_pct(f['share_of_customers'])} | "
                      f"{f['n_reviews']:,} | {_pct(f['positive_share'])} | {_pct(f['negative_share'])} | "
                      f"{_number(f['mean_rating'], '.2f')} | {_number(f['churn_risk'], '.2f')} | {_cell(titles)} |")
     return lines
 
 
-def report_markdown(profiles: dict[int, dict], strategies: dict[int, list[dict]]) -> str:
+def report_markdown(profiles: dict[int, dict], strategies: dict[int, list[dict]], *, language: str = "en") -> str:
     """# title, the summary table, then per segment: ## segment, its facts, ### each strategy,
-    example reviews."""
+    example reviews. `language`: the report's own words ('en' or 'zh')."""
+    w = _words(language)
     customers = sum(p["size"] for p in profiles.values())
     reviews = sum(p["n_reviews"] for p in profiles.values())
-    lines = [f"# {TITLE}", "", f"{len(profiles)} segments, {customers:,} customers, {reviews:,} reviews.", "",
-             "## Segments at a glance", "", *summary_table(profiles, strategies), ""]
+    lines = [f"# {w['title']}", "", w["intro"].format(n=len(profiles), customers=customers, reviews=reviews), "",
+             f"## {w['glance']}", "", *summary_table(profiles, strategies, language=language), ""]
     for seg, profile in sorted(profiles.items()):
         f = segment_facts(profile)
-        lines += [f"## Segment {seg}: {_one_line(f['name'])}", "",
-                  f"{f['size']:,} customers, {f['n_reviews']:,} reviews; "
-                  + ", ".join(f"{k} {v:.0%}" for k, v in f["label_shares"].items())
-                  + (f"; keywords: {', '.join(f['keywords'][:8])}" if f["keywords"] else ""), ""]
+        lines += [f"## {w['segment'].format(id=seg, name=_one_line(f['name']))}", "",
+                  w["facts"].format(size=f["size"], reviews=f["n_reviews"])
+                  + w["sep"].join(f"{LABEL_WORDS.get(language, {}).get(k, k)} {v:.0%}"
+                                  for k, v in f["label_shares"].items())
+                  + (w["keywords"] + w["sep"].join(f["keywords"][:8]) if f["keywords"] else ""), ""]
         items = strategies.get(seg, [])
         if not items:
-            lines += ["_No template applies to this segment._", ""]
+            lines += [w["none"], ""]
         for item in items:
             text = item["text"]
             if not _HEADING.match(text):  # a template without a heading still gets its h3
                 text = f"### {_one_line(item['title'])}\n\n{text}"
             lines += [shift_headings(text), ""]
         if f["examples"]:
-            lines += ["Example reviews:", ""] + [f"> {_one_line(e)}\n" for e in f["examples"]]
+            lines += [w["examples"], ""] + [f"> {_one_line(e)}\n" for e in f["examples"]]
     return "\n".join(lines)
 
 
-def report_html(markdown_text: str, *, title: str = "segscope strategy report") -> str:
+def report_html(markdown_text: str, *, title: str | None = None, language: str = "en") -> str:
     # html=False: any HTML inside reviews or names is shown as text, never run. No images: a
     # segment name or product such as ![p](http://host/pixel.png) would load a remote tracking
     # pixel when the report is opened; it is shown as text. Tables: the summary of segments.
     body = MarkdownIt("commonmark", {"html": False}).enable("table").disable("image").render(markdown_text)
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+    w = _words(language)
+    title = w["html_title"] if title is None else title
+    return (f"<!doctype html><html lang='{w['lang']}'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body>{body}</body></html>")

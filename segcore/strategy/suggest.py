@@ -23,6 +23,9 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from ..errors import SegscopeError
 
 DEFAULT_TEMPLATE_DIR = Path(__file__).parent / "templates"
+# Languages of the shipped templates, segment names and the report; Chinese in templates/zh
+# (same file names, same conditions).
+OUTPUT_LANGUAGES = ("en", "zh")
 SUFFIX = ".md.j2"
 MAX_TEMPLATE_BYTES = 100_000  # per file; the shipped ones are under 2 KB
 TIME_LIMIT_S = 1.0  # per template and segment; the shipped ones take a few milliseconds
@@ -45,9 +48,22 @@ class TemplateError(SegscopeError):
         self.template, self.line, self.reason = template, line, reason
 
 
-def load_templates(directory: str | Path | None = None) -> dict[str, str]:
-    """{name: source} from a folder of *.md.j2 files (the shipped defaults when None)."""
-    folder = Path(directory) if directory else DEFAULT_TEMPLATE_DIR
+def output_language(requested: str | None, detected: str | None) -> str:
+    """The language of names, strategies and report: `requested` ('en' / 'zh'), or for 'auto' /
+    None Chinese for Chinese reviews (segcore.text.language) and English for everything else."""
+    if requested in OUTPUT_LANGUAGES:
+        return requested
+    return "zh" if detected == "zh" else "en"
+
+
+def template_dir(language: str = "en") -> Path:
+    """The shipped templates of a language."""
+    return DEFAULT_TEMPLATE_DIR / "zh" if language == "zh" else DEFAULT_TEMPLATE_DIR
+
+
+def load_templates(directory: str | Path | None = None, *, language: str = "en") -> dict[str, str]:
+    """{name: source} from a folder of *.md.j2 files (the shipped ones of `language` when None)."""
+    folder = Path(directory) if directory else template_dir(language)
     if not folder.is_dir():
         raise SegscopeError(f"Template folder {folder} not found; give a folder of *{SUFFIX} files.")
     found = {}
@@ -336,17 +352,17 @@ def _trial_profiles() -> dict[int, dict]:
             4: profile(4, 0.2, 0.1, 0.3, False, "lukewarm", 1.0)}
 
 
-def validate_templates(directory: str | Path | None) -> dict[str, str]:
+def validate_templates(directory: str | Path | None, *, language: str = "en") -> dict[str, str]:
     """Load a --templates folder and render each template on made-up segments under the limits,
     before any training: the templates, or one SegscopeError line naming the bad one."""
-    templates = load_templates(directory)
+    templates = load_templates(directory, language=language)
     render_strategies(_trial_profiles(), templates=templates)
     return templates
 
 
 # Plays that reward a happy customer: never for a customer whose own reviews are complaints.
-REWARD_PLAY = re.compile(r"loyal|vip|advoca|referr|lookalike|targeted ads", re.IGNORECASE)
-RECOVERY_PLAY = re.compile(r"complaint|recovery", re.IGNORECASE)
+REWARD_PLAY = re.compile(r"loyal|vip|advoca|referr|lookalike|targeted ads|忠诚|会员|口碑|相似人群", re.IGNORECASE)
+RECOVERY_PLAY = re.compile(r"complaint|recovery|投诉|挽回|补救", re.IGNORECASE)
 
 
 def customer_actions(customers: pd.DataFrame, strategies: dict[int, list[dict]], *,

@@ -27,7 +27,7 @@ class Scorer:
 
         if threads:
             torch.set_num_threads(threads)
-        self.run = load_run(model_dir, templates=config.templates)
+        self.run = load_run(model_dir, templates=config.templates, lang=config.lang)
         self.columns = ColumnMap(**columns)
         self.config = config
         gpu = torch.cuda.is_available()

@@ -68,7 +68,7 @@ def score_ray(input_path: str | Path, model_dir: str | Path, out_dir: str | Path
         raise SegscopeError("--sheet is for Excel files; --engine ray reads CSV and Parquet.")
     model_dir, out_dir = Path(model_dir).resolve(), Path(out_dir).resolve()
     address = address or os.environ.get("RAY_ADDRESS") or None
-    run = load_run(model_dir, templates=config.templates, model=False)  # checked before Ray starts
+    run = load_run(model_dir, templates=config.templates, lang=config.lang, model=False)  # checked before Ray starts
     labels = run.labels
     files = input_files(input_path)
     head, types = read_plan(files[0])
@@ -124,7 +124,8 @@ def score_ray(input_path: str | Path, model_dir: str | Path, out_dir: str | Path
             raise SegscopeError("No reviews left after cleaning; check the text column.")
         analysis = analyse_sums(sums, _profile_sample(scored, first, labels, n_reviews, seed=config.seed),
                                 n_reviews=n_reviews, labels=labels, segment_model=run.segment_model,
-                                templates=run.templates, segment_names=run.segment_names)
+                                templates=run.templates, segment_names=run.segment_names,
+                                language=run.language)
         pairs = scored.map_batches(_label_pairs, batch_format="pandas",
                                    fn_kwargs={"first": first, "labels": labels}).to_pandas()
         pairs = pairs.groupby(["label", "pred"])["n"].sum().reset_index()
