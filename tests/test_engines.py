@@ -99,6 +99,7 @@ def _same(a, b) -> None:
     assert met_a["agreement_with_file_labels"] == pytest.approx(met_b["agreement_with_file_labels"], abs=1e-9)
 
 
+@pytest.mark.ray
 def test_three_engines_same_outputs(tmp_path, tiny_run, english_csv, gbk_csv, ray_local):
     for name, path in (("en", english_csv), ("gbk", gbk_csv)):
         score_file(path, tiny_run, tmp_path / f"{name}-local")
