@@ -77,3 +77,24 @@ def test_clean_reviews_reports_every_drop(sample_frame):
     assert len(kept) + len(dropped) == len(frame)
     assert dict(zip(dropped.row_id, dropped.reason)) == {3: "empty review text", 50: "duplicate review"}
     assert kept.row_id.is_monotonic_increasing and "<" not in "".join(kept._text)
+
+
+def test_sentiment_spellings_become_sentiment_labels_with_a_note():
+    """A 0 / 1 label column (here the real Women's Clothing 'Recommended IND') is read as
+    negative / positive, so segment names, attitude and strategies work; other label sets stay."""
+    from conftest import DATA
+
+    from segcore.ingest.columns import ColumnMap
+    from segcore.ingest.labels import labels_from_column, sentiment_names
+    from segcore.ingest.prepare import prepare_reviews
+
+    frame = pd.read_csv(DATA / "womens_clothing_600.csv")
+    prepared = prepare_reviews(frame, ColumnMap(text="Review Text", label="Recommended IND"))
+    assert prepared.labels == ["negative", "positive"]
+    assert any("0 = negative, 1 = positive" in n for n in prepared.notes)
+    kept = frame["Recommended IND"].reindex(prepared.original["row_id"]).to_numpy()
+    assert (prepared.reviews["label"].to_numpy() == np.where(kept == 1, "positive", "negative")).all()
+    for given, expected in ((["好评", "差评", "中评"], ["positive", "negative", "neutral"]),
+                            (["dress", "tops"], ["dress", "tops"]), (["good", "pos"], ["good", "pos"])):
+        named, note = sentiment_names(labels_from_column(pd.Series(given)))
+        assert named.tolist() == expected and (note is None) == (given == expected)

@@ -55,6 +55,37 @@ def labels_from_column(values: pd.Series) -> pd.Series:
     return out.where(out != "", pd.NA)
 
 
+# Label spellings read as sentiment, so names, attitude and strategies work on them. Numeric 0 / 1
+# means negative / positive as in most sentiment files (ChnSentiCorp, waimai_10k, online_shopping_10_cats,
+# SST-2, IMDB); a file whose 1 means negative must rename its labels.
+_SENTIMENT_SPELLINGS = {
+    "negative": ("negative", "neg", "bad", "差评", "负面", "消极", "不满意"),
+    "neutral": ("neutral", "neu", "中评", "中性", "一般"),
+    "positive": ("positive", "pos", "good", "好评", "正面", "积极", "满意"),
+}
+_SPELLING = {v: name for name, values in _SENTIMENT_SPELLINGS.items() for v in values}
+_NUMERIC = ({"0": "negative", "1": "positive"}, {"-1": "negative", "0": "neutral", "1": "positive"})
+
+
+def sentiment_names(labels: pd.Series) -> tuple[pd.Series, str | None]:
+    """Labels renamed to negative / neutral / positive when every distinct value is a known
+    spelling of them (0 / 1, -1 / 0 / 1, neg / pos, 差评 / 好评, ...), with a note saying so; other
+    label sets (topics, your own classes) are returned unchanged with no note."""
+    present = {str(v) for v in labels.dropna().unique()}
+    if not present or present <= set(RATING_LABELS):
+        return labels, None
+    mapping = next((m for m in _NUMERIC if present == set(m)), None)
+    if mapping is None and all(v.strip().lower() in _SPELLING for v in present):
+        mapping = {v: _SPELLING[v.strip().lower()] for v in present}
+        if len(set(mapping.values())) < len(mapping):
+            return labels, None  # two spellings of one sentiment: keep them apart as given
+    if mapping is None:
+        return labels, None
+    shown = ", ".join(f"{k} = {v}" for k, v in sorted(mapping.items(), key=lambda kv: RATING_LABELS.index(kv[1])))
+    return labels.map(lambda v: v if pd.isna(v) else mapping[str(v)]), \
+        f"labels read as sentiment ({shown}); rename them in the file if yours mean otherwise"
+
+
 def ordered_labels(labels: pd.Series) -> list[str]:
     """Label order for outputs: the rating order when it fits, else sorted."""
     present = set(labels.dropna().unique())

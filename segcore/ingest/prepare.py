@@ -14,7 +14,7 @@ from ..errors import SegscopeError
 from .clean import clean_reviews, clean_text
 from .columns import ColumnMap
 from .content import parse_amount
-from .labels import labels_from_column, labels_from_rating, ordered_labels, parse_rating
+from .labels import labels_from_column, labels_from_rating, ordered_labels, parse_rating, sentiment_names
 from .pii import is_free_text, mask_series
 
 log = logging.getLogger(__name__)
@@ -120,8 +120,10 @@ def prepare_reviews(frame: pd.DataFrame, columns: ColumnMap, *, require_labels: 
     if columns.product:
         reviews["product"] = kept[columns.product].astype(str).to_numpy()
     if columns.label:
-        labels = labels_from_column(kept[columns.label])
+        labels, note = sentiment_names(labels_from_column(kept[columns.label]))
         source = "label column"
+        if note:
+            notes.append(note)
     elif columns.rating:
         labels = labels_from_rating(reviews["rating"])
         source = "rating"
