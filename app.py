@@ -22,7 +22,7 @@ PAGES = [
 
 if not signed_in():
     # Always a navigation, even signed out: without one, Streamlit would serve pages/*.py by URL.
-    st.navigation([st.Page(login_page, title="Log in", url_path="login", default=True)], position="hidden").run()
+    st.navigation([st.Page(login_page, title=t("auth.log_in"), url_path="login", default=True)], position="hidden").run()
     st.stop()
 
 nav = st.navigation(PAGES)  # shown by the links below (config: showSidebarNavigation = false)
@@ -32,7 +32,7 @@ with st.sidebar:
     for page in PAGES:
         st.page_link(page)
     st.divider()
-    st.caption("Workspace")
+    st.caption(t("shared.workspace"))
     st.text(owner().name)
     status = st.container()  # filled after the page ran: it names what this very click uploaded or started
     st.caption(t("app.device"))

@@ -11,7 +11,7 @@ import streamlit as st
 from segcore.analysis.maptable import aspect_choices, map_table, mentions_aspect, selection_table
 from segcore.io.export import csv_bytes, safe_filename, xlsx_bytes
 from ui.charts import NEUTRAL, label_colours, ordered_colours, segment_colour, sort_ordered
-from ui.i18n import shown_as, t
+from ui.i18n import label_name, shown_as, t
 from ui.shared import need_run, outputs
 
 MAX_POINTS = 100_000
@@ -57,7 +57,8 @@ else:
         keys = ([x for x in out.metrics["labels"] if x in present] + sorted(present - set(out.metrics["labels"]))
                 if colour == "predicted label" else sort_ordered(present))
         groups = {k: table[table[colour] == k] for k in keys}
-        names = {k: html.escape(str(k) or t("map.no_rating")) for k in keys}
+        names = {k: html.escape((label_name(k) if colour == "predicted label" else str(k)) or t("map.no_rating"))
+                 for k in keys}
         colours = label_colours(keys) if colour == "predicted label" else ordered_colours([k for k in keys if k])
     for k in keys:
         group = groups[k]

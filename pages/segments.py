@@ -11,7 +11,7 @@ from segcore.analysis.edit import rename_run_segments, resegment_run
 from segcore.aspects.profile import aspect_table
 from segcore.errors import SegscopeError
 from ui.charts import segment_colours, segment_label, segment_traits, sentiment_chart, traits_chart
-from ui.i18n import t
+from ui.i18n import label_name, t
 from ui.shared import md_escape, need_run, outputs, show_error
 from ui.templates import current_templates
 
@@ -114,13 +114,13 @@ for s, p in sorted(profiles.items()):
         st.markdown(f"**{t('segments.keywords')}** " + (", ".join(map(md_escape, p["keywords"])) or "—"))
         # observed first: the customers' own ratings / labels, predictions only for reviews without one
         st.markdown(f"**{t('segments.sentiment')}** "
-                    + ", ".join(f"{md_escape(k)} {v:.0%}" for k, v in p["label_shares"].items())
+                    + ", ".join(f"{md_escape(label_name(k))} {v:.0%}" for k, v in p["label_shares"].items())
                     + t("segments.observed", observed=p.get("n_observed", 0), n=p["n_reviews"],
                         predicted=p["n_reviews"] - p.get("n_observed", 0)))
         if p.get("label_shares_observed"):
-            st.caption(t("segments.observed_only") + ", ".join(f"{md_escape(k)} {v:.0%}" for k, v in p["label_shares_observed"].items())
+            st.caption(t("segments.observed_only") + ", ".join(f"{md_escape(label_name(k))} {v:.0%}" for k, v in p["label_shares_observed"].items())
                        + t("segments.predicted_all")
-                       + ", ".join(f"{md_escape(k)} {v:.0%}" for k, v in (p.get("label_shares_predicted") or {}).items()))
+                       + ", ".join(f"{md_escape(label_name(k))} {v:.0%}" for k, v in (p.get("label_shares_predicted") or {}).items()))
         if "action" in out.segments:
             acts = out.segments.loc[out.segments["segment_id"] == s, "action"].value_counts()
             st.markdown(f"**{t('segments.actions')}** " + ", ".join(f"{md_escape(a)} ({n:,})" for a, n in acts.items()))

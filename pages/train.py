@@ -3,6 +3,7 @@ from ui.auth import guard
 
 guard()  # before anything else: no page runs without the login
 
+import json
 from dataclasses import fields, replace
 
 import pandas as pd
@@ -11,7 +12,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from segcore.config import (
-    DEFAULT_EPOCHS,
     DATA,
     EXPERT,
     AspectConfig,
@@ -23,10 +23,11 @@ from segcore.config import (
 from segcore.encoders.models import MODEL_CHOICES as BUILTIN_MODELS
 from segcore.errors import SegscopeError
 from segcore.training.candidates import PLAIN_NAMES as CANDIDATE_NAMES
+from segcore.training.estimate import estimate, minutes, rates_for
 from segcore.training.options import OFF
 from ui import aspects as aspect_lists
 from ui.charts import loss_axis
-from ui.i18n import lang, language_name, shown_as, t, t_or
+from ui.i18n import label_name, lang, language_name, shown_as, t, t_or
 from ui.train_text import progress_text, seconds_text, verdict
 from ui.shared import (
     current_dataset,
@@ -43,17 +44,46 @@ dataset = current_dataset()
 reg = registry()
 defaults = TrainConfig()
 
-# Training samples/s of the shipped MiniLM on a 2-core AMX CPU (README, performance); for the warning only.
-CPU_REVIEWS_PER_SECOND = 30
-CPU_COMFORT_ROWS = 20_000
-
 MODEL_CHOICES = ("auto", "default", "multilingual", "local", "hub")  # shown as t("train.choice_<kind>")
 
 st.caption(t("train.dataset", name=dataset.name, text=dataset.columns.get("text") or "auto",
              labels=dataset.columns.get("label") or dataset.columns.get("rating") or "auto"))
-if dataset.rows and dataset.rows > CPU_COMFORT_ROWS and device_label() == "cpu":
-    hours = dataset.rows * 0.6 * (defaults.epochs or DEFAULT_EPOCHS) / CPU_REVIEWS_PER_SECOND / 3600
-    st.warning(t("train.slow", rows=dataset.rows, hours=hours), icon=":material/timer:")
+
+
+def _measured_runs(limit: int = 20):
+    """(run_id, metrics.json) of the newest finished runs on this server, newest first."""
+    for info in [r for r in store().list() if r.usable][:limit]:
+        try:
+            yield info.run_id, json.loads((info.path / "metrics.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+
+
+def time_estimate() -> None:
+    """Before every training: the quick result's and the fine-tuning's minutes on this machine, for
+    the settings last submitted (the defaults at first). The figures come from segcore.training.estimate."""
+    rows = dataset.rows or 0
+    if not rows:
+        return
+    state = st.session_state
+    rows = min(rows, state.get("max_rows") or rows)
+    device = device_label()
+    rates = rates_for(device, _measured_runs())
+    extra = sum(bool(state.get(k)) for k in ("lora", "augment", "mlm_epochs", "fgm"))  # each on: one more run
+    guess = estimate(rows, rates, device=device, epochs=state.get("epochs"),
+                     min_steps=state.get("min_steps", defaults.min_steps), batch_size=state.get("batch_size"),
+                     extra_trainings=extra if state.get("compare", True) else 0)
+    source = (t("train.estimate_measured", run=rates.measured_by) if rates.measured_by
+              else t("train.estimate_default", device=device))
+    text = t("train.estimate", rows=rows, quick=minutes(guess.quick_seconds), fine=minutes(guess.fine_tune_seconds))
+    if device == "cpu" and guess.fine_tune_seconds > 3600:
+        st.warning(text + " " + t("train.slow", hours=guess.fine_tune_seconds / 3600), icon=":material/timer:")
+    else:
+        st.info(text, icon=":material/timer:")
+    st.caption(source)
+
+
+time_estimate()
 def control(where, f, opt):
     """One widget from a config field's Option: label, help, bounds and default come from
     segcore.config, so the page offers what the Python API and the CLI accept; the value it
@@ -103,9 +133,9 @@ with st.form("train_form"):
     where = st.text_input(t("train.where"), placeholder=t("train.where_eg"), help=t("train.where_help"),
                           key="model_where")
     values: dict[str, dict] = {owner: {} for owner in PAGE_CONFIGS}
-    with st.expander(t("train.advanced")):
-        for group, group_key in ((DATA, "group_data"), (EXPERT, "group_expert")):
-            st.markdown(f"**{t('train.' + group_key)}**")
+    # business choices and the learning knobs apart: a marketer opens the first, an expert the second
+    for group, group_key in ((DATA, "group_data"), (EXPERT, "group_expert")):
+        with st.expander(t("train." + group_key)):
             items = page_options(group)
             _grid([i for i in items if i[1].name not in TRAINING_OPTIONS], values)
             options_part = [i for i in items if i[1].name in TRAINING_OPTIONS]
@@ -194,9 +224,10 @@ def _results(run_id):
                     (t("train.epochs"), f"{m['epochs_run']} ({m['best_epoch']})",
                      {"help": t("train.epochs_help", seconds=m["seconds"], device=m["device"])}))
         left, right = st.columns(2)
-        report = pd.DataFrame(m["test"]["report"]).T.drop(index=["accuracy"], errors="ignore")
+        report = pd.DataFrame(m["test"]["report"]).T.drop(index=["accuracy"], errors="ignore").rename(index=label_name)
         left.dataframe(report.round(3), width="stretch")
-        cm = px.imshow(m["confusion_matrix"], x=labels, y=labels, text_auto=True, color_continuous_scale="Blues",
+        shown = [label_name(x) for x in labels]
+        cm = px.imshow(m["confusion_matrix"], x=shown, y=shown, text_auto=True, color_continuous_scale="Blues",
                        labels=dict(x=t("train.predicted"), y=t("train.true"), color=t("train.reviews")),
                        title=t("train.confusion"))
         right.plotly_chart(cm, width="stretch")

@@ -107,7 +107,8 @@ def test_lang_option_overrides_detection():
 
 APP = str(ROOT / "app.py")
 PAGES = {"data": "pages/data.py", "train": "pages/train.py", "segments": "pages/segments.py", "map": "pages/map.py",
-         "strategies": "pages/strategies.py", "labels": "pages/labels.py", "compare": "pages/compare.py"}
+         "strategies": "pages/strategies.py", "labels": "pages/labels.py", "compare": "pages/compare.py",
+         "models": "pages/models.py", "aspects": "pages/aspects.py"}
 
 
 def _ok(at: AppTest) -> AppTest:
@@ -181,6 +182,46 @@ def test_every_translated_page_renders_in_chinese(placed_zh):
     assert report is not None
     at.switch_page("pages/compare.py").run()
     assert zh["compare.alerts"] in " ".join(m.value for m in _ok(at).markdown)
+    at.switch_page("pages/models.py").run()  # the saved scoring's summary, in Chinese
+    labels = {m.label for m in _ok(at).metric}
+    assert {zh["scoring.n_reviews"], zh["scoring.n_segments"], zh["scoring.agreement"]} <= labels
+    assert zh["models.open_button"] in [b.label for b in at.button]
+    at.switch_page("pages/aspects.py").run()
+    assert list(_ok(at).dataframe[0].value.columns) == [zh["aspects.col_category"], zh["aspects.col_terms"],
+                                                       zh["aspects.col_seed_terms"]]
+    assert [tab.label for tab in at.tabs][:2] == [zh["aspects.tab_add"], zh["aspects.tab_rename"]]
+
+
+def test_sentiment_names_are_shown_in_chinese_and_the_data_keeps_them(placed_zh):
+    labels = json.loads((placed_zh / "metrics.json").read_text(encoding="utf-8"))["labels"]
+    assert {"negative", "positive"} <= set(labels)
+    zh = catalogue("zh")
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["lang"] = "zh"
+    _ok(at.run())
+    at.switch_page("pages/segments.py").run()
+    specs = [json.loads(c.proto.spec) for c in _ok(at).get("plotly_chart")]
+    sentiment = next(s for s in specs if (s["layout"].get("title") or {}).get("text") == zh["charts.sentiment_title"])
+    assert [trace["name"] for trace in sentiment["data"]] == [zh[f"sentiment.{lab}"] for lab in labels]
+    scored = pd.read_csv(placed_zh / "reviews_scored.csv")
+    assert set(scored.filter(like="label").stack().astype(str)) & set(labels)  # files keep the English labels
+
+
+def test_need_run_and_the_login_page_speak_chinese(models_dir, monkeypatch):
+    zh = catalogue("zh")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["lang"] = "zh"
+    _ok(at.run())
+    at.switch_page("pages/segments.py").run()
+    assert [i.value for i in _ok(at).info] == [zh["shared.no_run"]]
+    monkeypatch.setenv("SEGSCOPE_PASSWORD", "secret")
+    login = AppTest.from_file(APP, default_timeout=120)
+    login.context = {"locale": "zh-CN"}
+    _ok(login.run())
+    assert [x.label for x in login.text_input] == [zh["auth.password"], zh["auth.name"]]
+    login.text_input[0].input("wrong")
+    login.button[0].click().run()
+    assert [e.value for e in _ok(login).error] == [zh["auth.wrong"]]
 
 
 def test_scoring_follows_the_run_language_and_lang_overrides_it(zh_run, tmp_path):

@@ -16,6 +16,7 @@ from segcore.aspects.custom import (
     shipped_lexicon,
     workspace_lexicon,
 )
+from ui.i18n import t
 from ui.shared import workspace
 
 
@@ -39,8 +40,8 @@ def reset() -> None:
 
 
 def table(lexicon: Lexicon) -> pd.DataFrame:
-    return pd.DataFrame([{"category": name, "terms": len(terms), "seed terms": ", ".join(terms)}
-                         for name, terms in lexicon.items()])
+    return pd.DataFrame([{t("aspects.col_category"): name, t("aspects.col_terms"): len(terms),
+                          t("aspects.col_seed_terms"): ", ".join(terms)} for name, terms in lexicon.items()])
 
 
 def run_lexicon_file() -> str | None:
@@ -58,5 +59,4 @@ def run_lexicon_file() -> str | None:
 
 def caption() -> str:
     lexicon, own = current()
-    return (f"Aspect categories: your list from the Aspects page ({len(lexicon)} categories)." if own
-            else "Aspect categories: the shipped list (edit it on the Aspects page).")
+    return t("aspects.caption_own", n=len(lexicon)) if own else t("aspects.caption_shipped")

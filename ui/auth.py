@@ -18,6 +18,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.i18n import t
 from ui.throttle import LoginThrottle
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
@@ -73,18 +74,16 @@ def login_page() -> None:
     """The only page a signed-out visitor gets."""
     st.title("segscope")
     if uses_oidc():
-        st.button("Log in", on_click=st.login, type="primary")
+        st.button(t("auth.log_in"), on_click=st.login, type="primary")
         return
     keys = _throttle_keys()
     with st.form("login"):
-        given = st.text_input("Password", type="password")
-        name = st.text_input("Your name or e-mail (optional)", key="login_name",
-                             help="Your uploads, jobs and selections then follow you to any browser; "
-                                  "without it they stay with this browser.")
-        if st.form_submit_button("Enter", type="primary"):
+        given = st.text_input(t("auth.password"), type="password")
+        name = st.text_input(t("auth.name"), key="login_name", help=t("auth.name_help"))
+        if st.form_submit_button(t("auth.enter"), type="primary"):
             wait = THROTTLE.wait_s(keys)
             if wait > 0:  # refused without comparing: guessing gets no faster by hammering
-                st.error(f"Too many wrong passwords; try again in {wait:.0f} s.")
+                st.error(t("auth.too_many", wait=wait))
             elif hmac.compare_digest(given.encode(), str(_password()).encode()):
                 THROTTLE.succeeded(keys)
                 st.session_state["authenticated"] = True
@@ -92,12 +91,12 @@ def login_page() -> None:
                 st.rerun()
             else:
                 THROTTLE.failed(keys)
-                st.error("Wrong password.")
+                st.error(t("auth.wrong"))
 
 
 def logout_button() -> None:
     if uses_oidc():
-        st.button("Log out", on_click=st.logout)
+        st.button(t("auth.log_out"), on_click=st.logout)
 
 
 def run_page(page) -> None:

@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from ui.i18n import t
+from ui.i18n import label_name, t
 
 # 22 distinct colours; beyond 22 segments (k allows 50) colours repeat, still stable by id.
 SEGMENT_PALETTE = px.colors.qualitative.Bold + px.colors.qualitative.Pastel
@@ -141,7 +141,7 @@ _TRAIT_KEYS = {"mean rating": "mean_rating", "churn risk": "churn_risk", "recenc
 def trait_name(trait: str) -> str:
     """A trait column named in the session's language (label names are data: kept)."""
     if trait.endswith(" share"):
-        return t("charts.label_share", label=trait[: -len(" share")])
+        return t("charts.label_share", label=label_name(trait[: -len(" share")]))
     return t(f"charts.trait_{_TRAIT_KEYS[trait]}") if trait in _TRAIT_KEYS else trait
 
 
@@ -179,13 +179,14 @@ def traits_chart(values: pd.DataFrame, weights: pd.DataFrame) -> go.Figure | Non
 
 def sentiment_chart(profiles: Mapping, labels: list[str]) -> go.Figure:
     """Stacked bars: each segment's reviews by sentiment, in the labels' order, fixed colours."""
-    rows = [{"segment": segment_label(s, p["name"]), "sentiment": html.escape(str(lab)),
+    # sentiment names shown in the session's language (negative -> 负面); the data keeps its labels
+    rows = [{"segment": segment_label(s, p["name"]), "sentiment": html.escape(label_name(lab)),
              "share of reviews": p["label_shares"].get(lab, 0.0)}
             for s, p in sorted(profiles.items()) for lab in labels]
-    colours = {html.escape(k): v for k, v in label_colours(labels).items()}
+    colours = {html.escape(label_name(k)): v for k, v in label_colours(labels).items()}
     fig = px.bar(pd.DataFrame(rows), x="share of reviews", y="segment", color="sentiment", orientation="h",
                  barmode="stack", color_discrete_map=colours, title=t("charts.sentiment_title"),
-                 category_orders={"sentiment": [html.escape(str(x)) for x in labels]}, text_auto=".0%",
+                 category_orders={"sentiment": [html.escape(label_name(x)) for x in labels]}, text_auto=".0%",
                  labels={"share of reviews": t("charts.share_of_reviews"), "sentiment": t("charts.sentiment"),
                          "segment": t("charts.segment")})
     fig.update_yaxes(autorange="reversed", title=None).update_xaxes(tickformat=".0%", range=[0, 1])

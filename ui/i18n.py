@@ -102,3 +102,9 @@ def shown_as(values, label) -> callable:
     may call format_func outside the run, where the session's language is not known)."""
     names = {v: label(v) for v in values}
     return lambda v: names.get(v, str(v))
+
+
+def label_name(value) -> str:
+    """A sentiment label as shown (negative -> 负面 in Chinese); other labels, and the data, as they are."""
+    key = f"sentiment.{str(value).strip().lower()}"
+    return t(key) if key in catalogue(DEFAULT) else str(value)

@@ -12,15 +12,15 @@ import streamlit as st
 from segcore.errors import SegscopeError
 from segcore.ingest.load import SUPPORTED
 from segcore.services.scoring import SCORES_DIR, scoring_folders, scoring_summary
+from ui.i18n import t, t_or
 from ui.shared import md_escape, registry, show_error, store
 
 # Plain words for each stage of segcore.engines.stream.score_file, and the share of the bar done
 # when it starts (reading the reviews with the model is most of the time).
-STAGES = {"waiting": ("Starting", 0.0), "queued": ("Starting", 0.0), "running": ("Starting", 0.0),
-          "load": ("Loading the model", 0.02), "score": ("Reading the reviews with the model", 0.05),
-          "map": ("Placing the reviews on the map", 0.85), "segment": ("Finding each customer's segment", 0.88),
-          "export": ("Writing the results and campaign lists", 0.92),
-          "compare": ("Comparing with the training data", 0.96), "done": ("Finishing", 1.0)}
+# Words: t("scoring.stage_<key>").
+STAGES = {"waiting": ("starting", 0.0), "queued": ("starting", 0.0), "running": ("starting", 0.0),
+          "load": ("load", 0.02), "score": ("score", 0.05), "map": ("map", 0.85), "segment": ("segment", 0.88),
+          "export": ("export", 0.92), "compare": ("compare", 0.96), "done": ("done", 1.0)}
 SCORE_SHARE = STAGES["map"][1] - STAGES["score"][1]
 
 
@@ -31,24 +31,25 @@ def selection_key(model_run: str, score_id: str) -> str:
 
 def progress_line(snap) -> tuple[float, str]:
     """(share of the bar, text) for a running scoring job's progress snapshot."""
-    words, start = STAGES.get(snap.stage, (snap.stage, 0.0))
+    key, start = STAGES.get(snap.stage, (None, 0.0))
+    words = t(f"scoring.stage_{key}") if key else snap.stage
     if snap.stage != "score" or not snap.total_steps:
         return start, f"{words}…"
     done = start + SCORE_SHARE * snap.fraction
     eta = snap.eta_seconds
-    left = f" — about {eta:.0f} s left for this step" if eta is not None and snap.step < snap.total_steps else ""
+    left = t("scoring.left", eta=eta) if eta is not None and snap.step < snap.total_steps else ""
     return done, f"{words}: {snap.fraction:.0%}{left}"
 
 
 def start_form() -> None:
     """Pick a saved run and a file, start the job."""
     usable = [r.run_id for r in store().list() if r.usable]
-    score_run = st.selectbox("Model", usable, key="score_run")
-    upload = st.file_uploader("New review file", type=[s.lstrip(".") for s in SUPPORTED], key="score_upload")
+    score_run = st.selectbox(t("scoring.model"), usable, key="score_run")
+    upload = st.file_uploader(t("scoring.file"), type=[s.lstrip(".") for s in SUPPORTED], key="score_upload")
     busy = registry().active()
     if busy is not None:
-        st.caption(f"A {'scoring' if busy.kind == 'score' else 'training'} job is running; one job runs at a time.")
-    if upload is not None and st.button("Score", type="primary", icon=":material/bolt:", key="score_start"):
+        st.caption(t("scoring.busy_score" if busy.kind == "score" else "scoring.busy_train"))
+    if upload is not None and st.button(t("scoring.score"), type="primary", icon=":material/bolt:", key="score_start"):
         try:
             with tempfile.TemporaryDirectory() as tmp:  # the job copies the file before it returns
                 src = Path(tmp) / f"input{Path(upload.name).suffix.lower()}"
@@ -66,23 +67,24 @@ def monitor() -> None:
     job = reg.latest("score")
     if job is None:
         return
-    st.markdown(f"#### Scoring {md_escape(job.input_name)} with `{job.model_run}` — {job.status}")
+    st.markdown("#### " + t("scoring.heading", name=md_escape(job.input_name), run=job.model_run,
+                             status=t_or(f"train.status_{job.status}", job.status)))
     snap = job.progress.snapshot()
     if job.active:
         share, text = progress_line(snap)
         st.progress(min(1.0, share), text=text)
-        if st.button("Stop scoring", icon=":material/stop:", key="stop_score"):
+        if st.button(t("scoring.stop"), icon=":material/stop:", key="stop_score"):
             reg.stop(job.run_id)
-            st.toast("Stopping at the next batch of reviews…")
+            st.toast(t("scoring.stopping"))
     elif job.status == "done":
-        st.success(f"Scored {job.metrics['n_reviews']:,} reviews in {job.metrics['seconds']:.0f} s.",
+        st.success(t("scoring.done", n=job.metrics["n_reviews"], seconds=job.metrics["seconds"]),
                    icon=":material/check_circle:")
     elif job.status == "cancelled":
-        st.warning("Scoring was stopped; nothing of it was saved.", icon=":material/stop_circle:")
+        st.warning(t("scoring.cancelled"), icon=":material/stop_circle:")
     else:
-        st.error(f"Scoring failed: {job.error}", icon=":material/error:")
-    with st.expander("Log", expanded=False):
-        st.code("\n".join(snap.log[-30:]) or "waiting…", language=None)
+        st.error(t("scoring.failed", error=job.error), icon=":material/error:")
+    with st.expander(t("scoring.log"), expanded=False):
+        st.code("\n".join(snap.log[-30:]) or t("scoring.waiting"), language=None)
     # One full rerun when the job ends: the summary and the page's other parts show the new scoring.
     was_active = st.session_state.get("score_job_was_active")
     st.session_state["score_job_was_active"] = job.active
@@ -103,8 +105,8 @@ def pick_scoring() -> Path | None:
     if newest in folders:
         folders.remove(newest)
         folders.insert(0, newest)
-    names = {f: f"{f.name} (model {f.parent.parent.name})" for f in folders}
-    return st.selectbox("Scoring", folders, format_func=names.get, key="score_pick")
+    names = {f: t("scoring.pick_name", name=f.name, run=f.parent.parent.name) for f in folders}
+    return st.selectbox(t("scoring.pick"), folders, format_func=names.get, key="score_pick")
 
 
 def summary(folder: Path) -> None:
@@ -115,42 +117,39 @@ def summary(folder: Path) -> None:
         st.warning(s["warning"], icon=":material/warning:")
     agreement = s["agreement"]
     c = st.columns(3)
-    c[0].metric("Reviews scored", f"{s['n_reviews']:,}",
-                help=f"{s['n_rows_read']:,} rows read, {s['n_dropped']:,} left out (empty or duplicate).")
-    c[1].metric("Segments found", f"{len(s['segments'])}")
-    c[2].metric("Agrees with the file's ratings", "—" if agreement is None else f"{agreement['accuracy']:.0%}",
+    c[0].metric(t("scoring.n_reviews"), f"{s['n_reviews']:,}",
+                help=t("scoring.n_reviews_help", read=s["n_rows_read"], dropped=s["n_dropped"]))
+    c[1].metric(t("scoring.n_segments"), f"{len(s['segments'])}")
+    c[2].metric(t("scoring.agreement"), "—" if agreement is None else f"{agreement['accuracy']:.0%}",
                 help=None if agreement is None else
-                f"Accuracy {agreement['accuracy']:.3f}, macro-F1 {agreement['macro_f1']:.3f} (metrics.json).")
+                t("scoring.agreement_help", acc=agreement["accuracy"], f1=agreement["macro_f1"]))
     if agreement is None:
-        st.caption("The file has no ratings or labels, so there is nothing to check the model's labels against.")
+        st.caption(t("scoring.no_truth"))
     else:
-        st.caption(f"The model's label matches the file's own rating or label for {agreement['accuracy']:.0%} of the "
-                   f"reviews that have one (macro-F1 {agreement['macro_f1']:.3f}: every label counted equally, "
-                   "so rare complaints weigh as much as common praise).")
+        st.caption(t("scoring.agreement_text", acc=agreement["accuracy"], f1=agreement["macro_f1"]))
     if s["drift"] and not s["unlike_training"]:
-        st.caption(f"These reviews look like the training data: {s['drift']['share_beyond'] * 100:.0f} % of their "
-                   f"customers lie farther from every segment than most training customers (about "
-                   f"{s['drift']['expected'] * 100:.0f} % expected).")
+        st.caption(t("scoring.alike", beyond=s["drift"]["share_beyond"] * 100, expected=s["drift"]["expected"] * 100))
     table = pd.DataFrame(s["segments"])
     if not table.empty:
         st.dataframe(table[["name", "customers", "share", "reviews"]], hide_index=True, width="stretch",
-                     column_config={"name": "segment",
-                                    "share": st.column_config.ProgressColumn("share of customers", format="percent",
+                     column_config={"name": t("scoring.col_segment"), "customers": t("scoring.col_customers"),
+                                    "reviews": t("scoring.col_reviews"),
+                                    "share": st.column_config.ProgressColumn(t("scoring.col_share"), format="percent",
                                                                              min_value=0.0, max_value=1.0)})
     c1, c2 = st.columns(2)
     stem = Path(s["input_file"]).stem
-    c1.download_button("Scored reviews (CSV)", (folder / "reviews_scored.csv").read_bytes(),
+    c1.download_button(t("scoring.csv"), (folder / "reviews_scored.csv").read_bytes(),
                        file_name=f"{stem}_scored.csv", mime="text/csv", icon=":material/download:",
                        key="score_csv")
     if (folder / "campaigns.xlsx").exists():
-        c2.download_button("Campaign lists (XLSX)", (folder / "campaigns.xlsx").read_bytes(),
+        c2.download_button(t("scoring.xlsx"), (folder / "campaigns.xlsx").read_bytes(),
                            file_name=f"{stem}_campaigns.xlsx", icon=":material/download:", key="score_xlsx",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     key = selection_key(folder.parent.parent.name, folder.name)
     b1, b2 = st.columns(2)
-    if b1.button("Open in Segments", icon=":material/groups:", key="score_open_segments"):
+    if b1.button(t("scoring.open_segments"), icon=":material/groups:", key="score_open_segments"):
         st.session_state["run_id"] = key
         st.switch_page("pages/segments.py")
-    if b2.button("Open in Map", icon=":material/scatter_plot:", key="score_open_map"):
+    if b2.button(t("scoring.open_map"), icon=":material/scatter_plot:", key="score_open_map"):
         st.session_state["run_id"] = key
         st.switch_page("pages/map.py")

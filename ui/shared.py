@@ -17,6 +17,7 @@ from segcore.services.runs import RunStore
 from segcore.services.workspace import Workspace
 from segcore.strategy.suggest import DEFAULT_TEMPLATE_DIR, SUFFIX, load_templates
 from ui.auth import signed_in_user
+from ui.i18n import t
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,8 +92,8 @@ def current_dataset():
 def owner_label(run) -> str:
     """Who started a run, as the Models page shows it."""
     if run.owner_key and run.owner_key == owner().key:
-        return "you"
-    return run.owner or "(command line)"
+        return t("shared.you")
+    return run.owner or t("shared.command_line")
 
 
 def templates_dir() -> Path:
@@ -136,8 +137,8 @@ def selected_run():
 def need_run():
     run = selected_run()
     if run is None:
-        st.info("No finished run yet. Load data on the **Data** page, then train a model on the **Train** page.")
-        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        st.info(t("shared.no_run"))
+        st.page_link("pages/train.py", label=t("shared.go_train"), icon=":material/model_training:")
         st.stop()
     return run
 
@@ -172,7 +173,7 @@ def show_error(exc: Exception) -> None:
     if isinstance(exc, SegscopeError):
         st.error(str(exc), icon=":material/error:")
     else:
-        st.error(f"Something went wrong: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}",
+        st.error(t("shared.went_wrong", error=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"),
                  icon=":material/error:")
 
 
