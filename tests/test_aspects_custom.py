@@ -200,4 +200,5 @@ def test_custom_aspects_from_the_app_reach_tagger_profiles_and_strategies(models
     assert wait["n_reviews"] > 5 and wait["negative"] > 0.5  # per-aspect sentiment of the custom category
     assert "等待" in [a["name"] for a in profiles[unhappy]["negative_aspects"]]
     assert profiles[unhappy]["negative_aspects"][0]["name"] == "服务态度"  # waiters' attitude, as ASAP annotates
-    assert _recovery(strategies, unhappy) == ["Aspect recovery: complaints about 服务态度"]
+    # a Chinese run writes Chinese plays (segcore/strategy/templates/zh)
+    assert _recovery(strategies, unhappy) == ["单项问题补救：针对服务态度的投诉"]

@@ -52,7 +52,7 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
     kw = segment_keywords(texts, reviews["segment_id"].tolist(), top_n=n_keywords)
     interest_of = {s: a["interest"] for s, a in axes.items()}
     interest = reviews["segment_id"].map(interest_of).fillna(-1).astype(int)
-    interest_terms = segment_keywords(texts, interest.tolist(), top_n=3) \
+    interest_terms = segment_keywords(texts, interest.tolist(), top_n=6) \
         if interest.nunique() > 1 else {}
     attitude_terms = _attitude_terms(reviews, interest, review_aspects(reviews))
     profiles = {}
@@ -222,6 +222,20 @@ def _name_zh(prefix: str, word: str | None, mood: str, about: str | None) -> str
     return f"{who}（{mood.replace('mostly', '多为')}）"
 
 
+_TIME_WORDS = {"小时", "分钟", "时间", "今天", "昨天", "第一次", "一次", "hour", "hours", "minutes", "time", "day",
+               "days", "week", "weeks", "year", "years", "today", "yesterday",
+               # words for buying itself ("Order buyers")
+               "order", "orders", "ordered", "product", "products", "item", "items", "amazon", "store",
+               "buy", "bought", "purchase", "purchased", "东西", "商品", "订单", "下单"}
+
+
+def _aspect_or_time_word(word: str) -> bool:
+    from ..aspects.lexicon import flat_lexicon
+
+    terms = {t.lower() for ts in flat_lexicon().values() for t in ts}
+    return word.lower() in terms or word.lower() in _TIME_WORDS
+
+
 def name_segments(profiles: dict[int, dict], overall: dict, *, language: str = "en") -> dict[int, str]:
     """Names such as 'Dress buyers unhappy with fit' or 'Frequent tea buyers, loyal': interest
     terms (words its interest cluster uses more than the others), attitude (observed-first
@@ -234,7 +248,10 @@ def name_segments(profiles: dict[int, dict], overall: dict, *, language: str = "
         key = p.get("interest_id")
         if key not in interest_word:  # one word per interest cluster, not taken by another
             terms = p.get("interest_terms") or p["keywords"]
-            word = next((w for w in terms if w not in used_words), terms[0] if terms else None)
+            # what they buy, not what they talk about: aspect words ("shipping", "价格") and words
+            # of time or of buying ("小时", "order") named Amazon food segments "Shipping buyers", waimai ones "小时买家"
+            things = [w for w in terms if not _aspect_or_time_word(w)] or terms
+            word = next((w for w in things if w not in used_words), things[0] if things else None)
             interest_word[key] = word
             if word:
                 used_words.add(word)
