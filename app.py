@@ -4,7 +4,7 @@ import streamlit as st
 from ui.i18n import language_switch, t
 from ui.auth import login_page, logout_button, run_page, signed_in
 from ui.shared import device_label, owner, remember_browser
-from ui.sidebar import status as sidebar_status
+from ui import sidebar
 
 st.set_page_config(page_title="segscope", page_icon=":material/insights:", layout="wide")
 
@@ -39,8 +39,6 @@ with st.sidebar:
     st.text(device_label())
     logout_button()
     remember_browser()
-try:
-    run_page(nav)
-finally:  # also after a page's st.stop() (e.g. no run yet)
-    with status:
-        sidebar_status()
+sidebar.place(status)
+run_page(nav)  # a page that stops early fills the sidebar first (ui.sidebar.stop_page)
+sidebar.fill()

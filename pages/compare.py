@@ -15,6 +15,7 @@ from ui.charts import segment_colour, segment_label
 from ui.compare import RUN_DATA, comparison, scorings
 from ui.i18n import shown_as, t, t_or
 from ui.shared import md_escape, need_run, show_error
+from ui.sidebar import stop_page
 
 st.title(t("compare.title"))
 run = need_run()
@@ -22,7 +23,7 @@ found = scorings(run)
 if not found:
     st.info(t("compare.none"))
     st.page_link("pages/models.py", label=t("compare.go_models"), icon=":material/inventory_2:")
-    st.stop()
+    stop_page()
 
 names = list(found)
 left, right = st.columns(2)
@@ -33,7 +34,7 @@ try:
     result = comparison(run, before_name, found[after_name])
 except SegscopeError as exc:
     show_error(exc)
-    st.stop()
+    stop_page()
 
 b, a = result["before"], result["after"]
 st.caption(t("compare.caption", before=md_escape(b["name"]), n_before=b["n_reviews"], label_before=md_escape(b["label"]),

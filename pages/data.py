@@ -13,6 +13,7 @@ from segcore.ingest.load import SUPPORTED, list_sheets, read_table
 from segcore.ingest.quality import quality_report
 from ui.i18n import language_name, shown_as, t
 from ui.shared import current_dataset, show_error, workspace
+from ui.sidebar import stop_page
 
 NONE = "— none —"  # the option value; shown in the session's language
 
@@ -75,7 +76,7 @@ if dataset.path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
         sheets = _sheets(_stamp(dataset))
     except SegscopeError as exc:
         show_error(exc)
-        st.stop()
+        stop_page()
     if len(sheets) > 1:
         auto = "(first sheet with data)"
         options_ = [auto, *sheets]
@@ -88,7 +89,7 @@ try:
         frame = _read_file(_stamp(dataset), sheet)
 except SegscopeError as exc:
     show_error(exc)
-    st.stop()
+    stop_page()
 
 # Column mapping: auto-detected choices pre-selected, saved with the dataset. A role saved as
 # "" was set to none here: it stays none (also for training), not detected again.
@@ -122,10 +123,10 @@ if reasons:
 chosen = [v for v in mapping.values() if v]
 if len(chosen) != len(set(chosen)):
     st.error(t("data.twice"))
-    st.stop()
+    stop_page()
 if not mapping["text"]:
     st.error(t("data.pick_text"))
-    st.stop()
+    stop_page()
 stored = {k: (v or "") for k, v in mapping.items()}  # "" = none, kept none for training
 if stored != dataset.columns or sheet != dataset.sheet or dataset.rows != len(frame):
     dataset.columns, dataset.sheet, dataset.rows = stored, sheet, len(frame)
@@ -140,7 +141,7 @@ try:
     report = quality_report(frame, ColumnMap(**mapping))
 except SegscopeError as exc:
     show_error(exc)
-    st.stop()
+    stop_page()
 
 st.markdown("#### " + t("data.quality"))
 m = st.columns(5)

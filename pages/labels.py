@@ -25,6 +25,7 @@ from ui.shared import (
     show_error,
     workspace,
 )
+from ui.sidebar import stop_page
 
 st.title(t("labels.title"))
 explain_tab, issues_tab, next_tab = st.tabs([t("labels.tab_why"), t("labels.tab_issues"), t("labels.tab_next")])
@@ -67,7 +68,7 @@ with issues_tab:
         data = labelled_data(dataset)
     except SegscopeError as exc:
         show_error(exc)
-        st.stop()
+        stop_page()
     st.caption(t("labels.issues_caption", name=md_escape(dataset.name), shares=shares(data.labels)))
     log = workspace().corrections()
     if log:

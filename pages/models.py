@@ -10,12 +10,13 @@ from segcore.errors import SegscopeError
 from ui import scoring
 from ui.i18n import t
 from ui.shared import owner_label, registry, show_error, store
+from ui.sidebar import stop_page
 
 st.title(t("models.title"))
 runs = store().list()
 if not runs:
     st.info(t("models.none"))
-    st.stop()
+    stop_page()
 
 table = pd.DataFrame([{"run": r.run_id, "status": r.status, "created": r.created.replace("T", " "),
                        "data": r.input_file, "f1": r.macro_f1, "base": r.baseline_macro_f1,

@@ -210,3 +210,12 @@ def test_compare_uses_the_segment_colours(placed, sample_frame):
     seen = {t["name"].rsplit(", ", 1)[0]: t["marker"]["color"] for t in shares["data"]}
     assert seen and all(bars[name] == colour for name, colour in seen.items())
     assert {t["marker"]["pattern"]["shape"] for t in shares["data"]} == {"/", ""}  # before hatched, now solid
+
+
+def test_sidebar_is_filled_on_a_page_that_stops_early(models_dir):
+    """A page that stops (Models with no run yet) still gets the sidebar's dataset and run lines:
+    after st.stop() Streamlit draws nothing more, so the page fills them first (ui.sidebar.stop_page)."""
+    at = _ok(app_test().run())
+    at.switch_page("pages/models.py").run()
+    texts = [e.value for e in _ok(at).sidebar.text]
+    assert "sample_reviews.csv (Amazon Fine Food, CC0)" in texts and "none yet" in texts

@@ -139,7 +139,9 @@ def need_run():
     if run is None:
         st.info(t("shared.no_run"))
         st.page_link("pages/train.py", label=t("shared.go_train"), icon=":material/model_training:")
-        st.stop()
+        from ui.sidebar import stop_page  # ui.sidebar imports this module
+
+        stop_page()
     return run
 
 

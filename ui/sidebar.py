@@ -5,6 +5,8 @@ or a training started by this very click is named at once; while a job runs, the
 refreshes every second, and when the job ends the whole app reruns once so every page moves on."""
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
 from ui.i18n import t
@@ -32,3 +34,25 @@ def status() -> None:
     st.caption(t("sidebar.dataset"))
     st.text(dataset.name if dataset else t("sidebar.none_loaded"))
     st.fragment(_model_run, run_every=1.0 if registry().active() is not None else None)()
+
+
+_slot = threading.local()  # this script run's sidebar place (app.py), and whether it is filled
+
+
+def place(container) -> None:
+    """app.py: where the status goes; filled by `fill` after the page, or by `stop_page`."""
+    _slot.container, _slot.filled = container, False
+
+
+def fill() -> None:
+    container = getattr(_slot, "container", None)
+    if container is not None and not _slot.filled:
+        _slot.filled = True
+        with container:
+            status()
+
+
+def stop_page():
+    """A page's st.stop(), with the sidebar filled first: after st.stop() nothing more is drawn."""
+    fill()
+    st.stop()
