@@ -106,3 +106,12 @@ def run_cli(*args: str, cwd: Path = ROOT, timeout: int = 900) -> subprocess.Comp
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run([sys.executable, "-m", "segcore", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def pytest_runtest_logreport(report):
+    """With SEGSCOPE_TEST_TIMES=FILE, each test's phases and seconds are appended there as they end
+    (to find the slow ones while a long run is still going)."""
+    path = os.environ.get("SEGSCOPE_TEST_TIMES")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"{report.duration:.1f}\t{report.when}\t{report.outcome}\t{report.nodeid}\n")
