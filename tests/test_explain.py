@@ -328,3 +328,28 @@ def test_a_run_labelled_by_the_keyword_model_is_explained_by_that_model():
     assert first.words[0].weight == pytest.approx(float(p[0] - p[1]), abs=1e-6)
     check = deletion_check(explainer, out, k=3)
     assert check["n_reviews"] > 30 and check["mean_drop_top"] > check["mean_drop_random"]
+
+
+def test_accepting_the_suggested_corrections_recovers_the_lost_macro_f1():
+    """515 real clothing reviews (stars 1-2 vs 4-5), 5 % of the training labels flipped, 3 seeds:
+    retraining the quick model on the labels with every suggested correction accepted wins back
+    most of the test macro-F1 the flips cost (measured 0.668 noisy -> 0.746 corrected, 0.733 clean)."""
+    import pandas as pd
+
+    from segcore.encoders.embed import encoder_embeddings
+    from segcore.encoders.models import default_model_path
+    from segcore.explain.measure_issues import measure
+    from segcore.ingest.columns import ColumnMap
+    from segcore.ingest.prepare import prepare_reviews
+
+    frame = pd.read_csv(DATA / "womens_clothing_600.csv")
+    prepared = prepare_reviews(frame[["Review Text", "Rating"]].copy(), ColumnMap(text="Review Text", rating="Rating"))
+    keep = prepared.reviews["label"].isin(["negative", "positive"]).to_numpy()
+    texts = [t for t, k in zip(prepared.reviews["_text"], keep) if k]
+    labels = prepared.reviews["label"].to_numpy(dtype=object)[keep]
+    result = measure(texts, labels, encoder_embeddings(default_model_path(), texts), size=len(texts),
+                     seeds=[0, 1, 2], flip=0.05)
+    lost = result["macro_f1_clean"] - result["macro_f1_noisy"]
+    assert lost > 0.02  # the flips do cost something here
+    assert result["macro_f1_corrected"] - result["macro_f1_noisy"] >= 0.5 * lost
+    assert result["precision"] > 0.4 and result["recall"] >= 0.5
