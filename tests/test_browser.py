@@ -148,35 +148,43 @@ def hover_and_lasso(page) -> None:
 
 
 def edit_template(page, models: Path) -> None:
-    """Templates tab: drop a condition and change the message, see the preview follow, save,
-    reset to the shipped template."""
+    """Templates tab: change the message and a condition, see the preview follow each change,
+    save, reset to the shipped template."""
     from playwright.sync_api import expect
 
     page.get_by_role("tab", name="Templates").click()
     page.get_by_test_id("stRadio").get_by_text("Inventory hints", exact=True).click()
     key = '[class*="st-key-tpl_06_inventory_hints_"]'
-    remove = page.locator(f'{key}[class*="_x0_0"]').get_by_role("button")  # (css: + the tooltip's)
-    expect(remove).to_have_count(1)  # "has most-reviewed products", as a form row
-    remove.click()
-    expect(page.get_by_text("Shown for every segment. Add a condition to aim it.")).to_be_visible()
-    expect(page.get_by_text(re.compile(r"^Applies to (\d+) of \1 segments of this run"))).to_be_visible()
-    expect(page.get_by_test_id("stRadio").get_by_text(re.compile("unsaved changes"))).to_be_visible()
+    test = page.locator(f'{key}[class*="_op0_0"]').get_by_role("combobox")
+    expect(test).to_have_count(1)  # "has most-reviewed products", as a form row
     marker = "Browser test: ring the ten biggest buyers first."
+    shown = page.get_by_text(marker, exact=True)
+    not_shown = page.get_by_text(re.compile(r"^Not shown for this segment: it applies when"))
     body = page.locator(f'{key}[class*="_body"] textarea')
     body.fill(body.input_value().rstrip("\n") + "\n\n" + marker + "\n")
     body.blur()  # the preview follows on leaving the field, no Ctrl+Enter
-    expect(page.get_by_text(marker, exact=True)).to_be_visible()
+    expect(page.get_by_test_id("stRadio").get_by_text(re.compile("unsaved changes"))).to_be_visible()
+    expect(shown.or_(not_shown)).to_have_count(1)
+    applied = shown.count() == 1  # the preview's segment has most-reviewed products
+    applies = page.get_by_text(re.compile(r"^Applies to \d+ of \d+ segments of this run"))
+    before = applies.inner_text()
+    test.click()
+    page.get_by_role("option", name="has no", exact=True).click()  # the condition turned round
+    n, k = map(int, re.match(r"Applies to (\d+) of (\d+)", before).groups())
+    expect(applies).to_have_text(re.compile(rf"^Applies to {k - n} of {k} segments"))  # the others now
+    expect(shown).to_have_count(0 if applied else 1)
+    expect(not_shown).to_have_count(1 if applied else 0)
     settled(page, "Templates: edited")
     page.get_by_role("button", name="Save template").click()
     expect(page.get_by_text("Saved Inventory hints")).to_be_visible()
     expect(page.get_by_test_id("stRadio").get_by_text(re.compile("edited copy"))).to_be_visible()
     (saved,) = models.glob("**/06_inventory_hints.md.j2")
-    assert marker in saved.read_text(encoding="utf-8")
+    assert marker in saved.read_text(encoding="utf-8") and "not seg.top_products" in saved.read_text(encoding="utf-8")
     page.screenshot(path=str(SHOTS / "templates.png"), full_page=True)
     page.get_by_role("button", name="Reset to default").click()
     expect(page.get_by_test_id("stRadio").get_by_text(re.compile("edited copy"))).to_have_count(0)
     expect(page.get_by_text(marker, exact=True)).to_have_count(0)
-    expect(remove).to_have_count(1)  # the shipped condition is back
+    expect(applies).to_have_text(before)  # the shipped condition is back
     assert not saved.exists()
     settled(page, "Templates: reset")
 
@@ -241,6 +249,7 @@ def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_mode
     boxes, then every page again in Chinese."""
     from playwright.sync_api import expect, sync_playwright
     from segcore.services.runs import RunStore
+    from ui.i18n import catalogue
 
     global SHOTS
     expect.set_options(timeout=60_000)  # the first page load imports torch
@@ -325,7 +334,7 @@ def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_mode
 
         open_page(page, "Compare", "Compare", "Compare")
         expect(page.get_by_text("Alerts", exact=True)).to_be_visible()
-        expect(page.get_by_text("Segment shares, before and now")).to_be_visible()
+        expect(page.get_by_text(catalogue("en")["compare.shares_title"])).to_be_visible()
         page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
 
         open_page(page, "Models", "Models", "Models again")
