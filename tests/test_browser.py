@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -73,19 +74,199 @@ def nav(page, name):
     return page.get_by_test_id("stSidebar").get_by_role("link", name=name, exact=True)
 
 
-def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_model):
-    from playwright.sync_api import expect, sync_playwright
+# The pages in the sidebar's order: (locale section, its English title)
+PAGES = [("data", "Data"), ("train", "Train"), ("segments", "Segments"), ("map", "Map"),
+         ("strategies", "Strategies & export"), ("labels", "Labels"), ("aspects", "Aspects"), ("models", "Models"),
+         ("compare", "Compare")]
+CJK = re.compile(r"[\u4e00-\u9fff]")
+# Train page expanders: one "Advanced settings", or its split into business and expert settings
+SETTINGS_EXPANDERS = ("Advanced settings", "Segments and data", "Model training (experts)")
 
+
+def settled(page, where: str) -> None:
+    """The page's script has finished and shows no exception box and no traceback."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', state="attached")
+    boxes = page.get_by_test_id("stException")
+    assert boxes.count() == 0, f"{where}: {boxes.all_inner_texts()}"
+    assert "Traceback" not in page.inner_text("body"), where
+
+
+def open_page(page, link: str, title: str | re.Pattern, where: str) -> None:
+    """Click a sidebar link, wait for the page's h1, check it ran cleanly."""
+    from playwright.sync_api import expect
+
+    nav(page, link).click()
+    expect(page.locator("h1").first).to_have_text(title)
+    settled(page, where)
+
+
+def open_settings(page) -> None:
+    for label in SETTINGS_EXPANDERS:
+        summaries = page.get_by_test_id("stExpander").locator("summary").filter(
+            has=page.get_by_text(label, exact=True))
+        for i in range(summaries.count()):
+            summaries.nth(i).click()
+
+
+def point_on_map(page) -> tuple[float, float]:
+    """Screen position of a review on the map, from the figure's own data and axes."""
+    return page.locator(".js-plotly-plot").evaluate("""gd => {
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const trace = gd._fullData.find(t => t.x && t.x.length);
+        const i = Math.floor(trace.x.length / 2);
+        const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
+        return [box.left + xa.l2p(trace.x[i]), box.top + ya.l2p(trace.y[i])];
+    }""")
+
+
+def hover_and_lasso(page) -> None:
+    """Hover a review: its tooltip names the segment, rating and predicted label. Then lasso
+    around it: the selection table fills."""
+    from playwright.sync_api import expect
+
+    plot = page.locator(".js-plotly-plot")
+    plot.scroll_into_view_if_needed()
+    x, y = point_on_map(page)
+    page.mouse.move(x - 20, y - 20)
+    page.mouse.move(x, y, steps=5)
+    hover = page.locator(".hoverlayer .hovertext")
+    expect(hover).to_have_count(1)
+    text = hover.text_content()  # (SVG: no innerText)
+    for fact in ("Segment: ", "Rating: ", "Predicted: ", "sure)"):
+        assert fact in text, text
+    page.screenshot(path=str(SHOTS / "map.png"), full_page=True)  # the README shows a tooltip
+    r = 70
+    page.mouse.move(x - r, y - r)
+    page.mouse.down()
+    for px, py in ((x + r, y - r), (x + r, y + r), (x - r, y + r), (x - r, y - r + 1)):
+        page.mouse.move(px, py, steps=8)
+    page.mouse.up()
+    expect(page.get_by_text(re.compile(r"^[\d,]+ reviews from [\d,]+ customers selected\.$"))).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(1)
+    expect(page.get_by_role("button", name="Download CSV")).to_be_visible()
+    settled(page, "Map selection")
+
+
+def edit_template(page, models: Path) -> None:
+    """Templates tab: change the message and a condition, see the preview follow each change,
+    save, reset to the shipped template."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Templates").click()
+    page.get_by_test_id("stRadio").get_by_text("Inventory hints", exact=True).click()
+    key = '[class*="st-key-tpl_06_inventory_hints_"]'
+    test = page.locator(f'{key}[class*="_op0_0"]').get_by_role("combobox")
+    expect(test).to_have_count(1)  # "has most-reviewed products", as a form row
+    marker = "Browser test: ring the ten biggest buyers first."
+    shown = page.get_by_text(marker, exact=True)
+    not_shown = page.get_by_text(re.compile(r"^Not shown for this segment: it applies when"))
+    body = page.locator(f'{key}[class*="_body"] textarea')
+    body.fill(body.input_value().rstrip("\n") + "\n\n" + marker + "\n")
+    body.blur()  # the preview follows on leaving the field, no Ctrl+Enter
+    expect(page.get_by_test_id("stRadio").get_by_text(re.compile("unsaved changes"))).to_be_visible()
+    expect(shown.or_(not_shown)).to_have_count(1)
+    applied = shown.count() == 1  # the preview's segment has most-reviewed products
+    applies = page.get_by_text(re.compile(r"^Applies to \d+ of \d+ segments of this run"))
+    before = applies.inner_text()
+    test.click()
+    page.get_by_role("option", name="has no", exact=True).click()  # the condition turned round
+    n, k = map(int, re.match(r"Applies to (\d+) of (\d+)", before).groups())
+    expect(applies).to_have_text(re.compile(rf"^Applies to {k - n} of {k} segments"))  # the others now
+    expect(shown).to_have_count(0 if applied else 1)
+    expect(not_shown).to_have_count(1 if applied else 0)
+    settled(page, "Templates: edited")
+    page.get_by_role("button", name="Save template").click()
+    expect(page.get_by_text("Saved Inventory hints")).to_be_visible()
+    expect(page.get_by_test_id("stRadio").get_by_text(re.compile("edited copy"))).to_be_visible()
+    (saved,) = models.glob("**/06_inventory_hints.md.j2")
+    assert marker in saved.read_text(encoding="utf-8") and "not seg.top_products" in saved.read_text(encoding="utf-8")
+    page.screenshot(path=str(SHOTS / "templates.png"), full_page=True)
+    page.get_by_role("button", name="Reset to default").click()
+    expect(page.get_by_test_id("stRadio").get_by_text(re.compile("edited copy"))).to_have_count(0)
+    expect(page.get_by_text(marker, exact=True)).to_have_count(0)
+    expect(applies).to_have_text(before)  # the shipped condition is back
+    assert not saved.exists()
+    settled(page, "Templates: reset")
+
+
+def pick(page, label: str, option: str) -> None:
+    """Choose `option` in the selectbox labelled `label`."""
+    box = page.get_by_test_id("stSelectbox").filter(
+        has=page.get_by_test_id("stWidgetLabel").get_by_text(label, exact=True))
+    box.get_by_role("combobox").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def score_later_file(page, later: Path, trained) -> Path:
+    """Models page: score a later batch of reviews with the fine-tuned run as a background job,
+    wait for it, check its summary; the scoring's folder."""
+    from playwright.sync_api import expect
+    from segcore.services.scoring import scoring_folders, scoring_summary
+
+    expect(page.get_by_text("Score new reviews with a saved model")).to_be_visible()
+    pick(page, "Model", trained.run_id)
+    page.locator(".st-key-score_upload input[type=file]").set_input_files(str(later))
+    page.get_by_role("button", name="Score", exact=True).click()
+    # progress in the page while the job runs, then the summary
+    expect(page.get_by_text(re.compile(r"^Scored [\d,]+ reviews in \d+ s\.$"))).to_be_visible(timeout=400_000)
+    expect(page.get_by_text(re.compile(rf"^Scoring {later.name} with .* — done$"))).to_be_visible()
+    (folder,) = scoring_folders(trained.path)
+    summary = scoring_summary(folder)
+    reviews = page.get_by_test_id("stMetric").filter(has_text="Reviews scored")
+    expect(reviews).to_contain_text(f"{summary['n_reviews']:,}")
+    agreement = page.get_by_test_id("stMetric").filter(has_text="Agrees with the file's ratings")
+    expect(agreement).to_contain_text(f"{summary['agreement']['accuracy']:.0%}")  # the scoring's metrics.json
+    expect(page.get_by_role("button", name="Campaign lists (XLSX)")).to_be_visible()
+    settled(page, "Models: scoring done")
+    return folder
+
+
+def visit_in_chinese(page) -> None:
+    """Switch the UI to Chinese and open every page: a Chinese title, no exception box."""
+    from playwright.sync_api import expect
+    from ui.i18n import catalogue
+
+    zh = catalogue("zh")
+    page.get_by_test_id("stSidebar").get_by_text("中文", exact=True).click()
+    expect(nav(page, zh["nav.data"])).to_be_visible()
+    for section, _ in PAGES:
+        nav(page, zh[f"nav.{section}"]).click()
+        expect(page.locator("h1").first).to_have_text(zh.get(f"{section}.title") or CJK)
+        assert CJK.search(page.locator("h1").first.inner_text()), section
+        if section in ("segments", "map"):
+            expect(page.locator(".js-plotly-plot").first).to_be_visible()
+        settled(page, f"{section} (zh)")
+        if section in ZH_SHOTS:
+            page.screenshot(path=str(SHOTS / f"{section}_zh.png"), full_page=True)
+
+
+ZH_SHOTS = ("train", "segments", "map", "strategies", "models")
+SHOTS = Path()
+
+
+def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_model):
+    """The whole flow in one real browser on real reviews, every page checked for exception
+    boxes, then every page again in Chinese."""
+    from playwright.sync_api import expect, sync_playwright
+    from segcore.services.runs import RunStore
+    from ui.i18n import catalogue
+
+    global SHOTS
     expect.set_options(timeout=60_000)  # the first page load imports torch
 
-    shots = Path(os.environ.get("SEGSCOPE_SCREENSHOTS") or tmp_path / "shots")
-    shots.mkdir(parents=True, exist_ok=True)
+    SHOTS = Path(os.environ.get("SEGSCOPE_SCREENSHOTS") or tmp_path / "shots")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    models = tmp_path / "models"
+    later = tmp_path / "later_reviews.csv"  # a later batch of real reviews, none of them trained on
+    sample = pd.read_csv(SAMPLE)
+    sample[~sample["Id"].isin(pd.read_csv(small_csv)["Id"])].head(300).to_csv(later, index=False)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True, locale="en-US")
         page.set_default_timeout(60_000)
         page.goto(server)
         expect(page.locator("h1", has_text="Data")).to_be_visible()
+        settled(page, "Data")
 
         # Upload a real review file; columns are detected and shown for mapping.
         page.locator("input[type=file]").set_input_files(str(small_csv))
@@ -95,64 +276,86 @@ def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_mode
         # the upload's own figures, not the sample's still on screen while the page reruns
         expect(page.get_by_text("sample_reviews.csv (Amazon Fine Food, CC0)")).to_have_count(0)
         expect(page.get_by_role("heading", name="small_reviews.csv")).to_be_visible()
-        page.screenshot(path=str(shots / "data.png"), full_page=True)
+        settled(page, "Data: uploaded")
+        page.screenshot(path=str(SHOTS / "data.png"), full_page=True)
 
         # Train a tiny model in the background and watch it finish.
         nav(page, "Train").click()
         # The Train page's first render imports the training stack: minutes on a loaded 2-core CI box.
         expect(page.get_by_text("A model folder on this server")).to_be_visible(timeout=240_000)
+        settled(page, "Train")
         page.get_by_text("A model folder on this server").click()
         page.get_by_label("Folder or hub id", exact=True).and_(page.locator("input")).fill(str(tiny_model))
-        page.get_by_text("Advanced settings").click()
+        open_settings(page)
         page.locator("input[aria-label=\"Epochs (max) (empty: 4, more on small files)\"]").fill("2")
         page.locator("input[aria-label=\"Tokens per review\"]").fill("48")
         page.locator("input[aria-label=\"Segments (empty: chosen by silhouette, at most 12)\"]").fill("3")
         page.get_by_role("button", name="Start training").click()
         # the quick result comes first (its own run), then fine-tuning
         expect(page.get_by_text("Test results", exact=True)).to_be_visible(timeout=400_000)
+        settled(page, "Train: done")
+        # the verdict in plain words first, the figures one click away
+        expect(page.get_by_test_id("stAlert").filter(has_text=re.compile("agrees with held-out"))).to_be_visible()
+        page.get_by_test_id("stExpander").locator("summary").filter(has_text="Technical figures").click()
         expect(page.get_by_text("Test macro-F1", exact=True)).to_be_visible()
         page.get_by_text("Test results", exact=True).scroll_into_view_if_needed()  # the README shows the verdict
-        page.screenshot(path=str(shots / "train.png"), full_page=True)
+        page.screenshot(path=str(SHOTS / "train.png"), full_page=True)
+        (trained,) = [r for r in RunStore(models).list() if r.usable and not r.run_id.endswith("-quick")]
 
-        nav(page, "Segments").click()
+        open_page(page, "Segments", "Segments", "Segments")
         expect(page.get_by_role("heading", name="Profiles")).to_be_visible()
         expect(page.get_by_text("Customers per segment")).to_be_visible()
-        page.screenshot(path=str(shots / "segments.png"), full_page=True)
+        page.screenshot(path=str(SHOTS / "segments.png"), full_page=True)
 
-        nav(page, "Map").click()
-        expect(page.locator("h1", has_text="Map")).to_be_visible()
+        open_page(page, "Map", "Map", "Map")
         expect(page.locator(".js-plotly-plot")).to_have_count(1)  # the map alone
         page.locator("input[aria-label=\"Highlight reviews containing\"]").fill("coffee")
         page.locator("input[aria-label=\"Highlight reviews containing\"]").press("Enter")
         expect(page.get_by_text("reviews contain “coffee”")).to_be_visible()
-        page.screenshot(path=str(shots / "map.png"), full_page=True)
+        settled(page, "Map: highlight")
+        hover_and_lasso(page)
 
-        nav(page, "Strategies & export").click()
+        open_page(page, "Strategies & export", "Strategies & export", "Strategies")
         expect(page.get_by_role("tab", name="Export")).to_be_visible()
-        page.screenshot(path=str(shots / "strategies.png"), full_page=True)
+        page.screenshot(path=str(SHOTS / "strategies.png"), full_page=True)
+        edit_template(page, models)
         page.get_by_role("tab", name="Export").click()
         with page.expect_download() as info:
             page.get_by_role("button", name="campaigns.xlsx (a sheet per segment)").click()
         data = Path(info.value.path()).read_bytes()
+        settled(page, "Export")
 
-        nav(page, "Models").click()
+        # A later batch of real reviews scored with the run as a background job, then compared
+        # with the run's own data on the Compare page and opened in Segments.
+        open_page(page, "Models", "Models", "Models")
         expect(page.get_by_role("heading", name="Delete a run")).to_be_visible()
-        page.screenshot(path=str(shots / "models.png"), full_page=True)
+        scoring = score_later_file(page, later, trained)
+        page.screenshot(path=str(SHOTS / "models.png"), full_page=True)
 
-        # A later batch of real reviews scored with the run (as `segcore score` / `watch` would),
-        # then compared with the run's own data on the Compare page.
-        from segcore.engines.stream import score_file
-        from segcore.services.runs import RunStore
-
-        (trained,) = [r for r in RunStore(tmp_path / "models").list() if r.usable and not r.run_id.endswith("-quick")]
-        later = tmp_path / "later_reviews.csv"
-        sample = pd.read_csv(SAMPLE)
-        sample[~sample["Id"].isin(pd.read_csv(small_csv)["Id"])].head(300).to_csv(later, index=False)
-        score_file(later, trained.path / "model", trained.path / "scores" / "later-reviews")
-        nav(page, "Compare").click()
+        open_page(page, "Compare", "Compare", "Compare")
         expect(page.get_by_text("Alerts", exact=True)).to_be_visible()
-        expect(page.get_by_text("Segment shares, before and now")).to_be_visible()
-        page.screenshot(path=str(shots / "compare.png"), full_page=True)
+        expect(page.get_by_text(catalogue("en")["compare.shares_title"])).to_be_visible()
+        page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
+
+        open_page(page, "Models", "Models", "Models again")
+        page.get_by_role("button", name="Open in Segments", exact=True).click()
+        expect(page.locator("h1").first).to_have_text("Segments")
+        expect(page.get_by_test_id("stSidebar").get_by_text(f"{trained.run_id}/scores/{scoring.name}")).to_be_visible()
+        expect(page.get_by_text("Customers per segment")).to_be_visible()
+        settled(page, "Segments of the scoring")
+
+        open_page(page, "Aspects", "Aspects", "Aspects")
+        page.screenshot(path=str(SHOTS / "aspects.png"), full_page=True)
+        open_page(page, "Labels", "Labels", "Labels")
+        page.screenshot(path=str(SHOTS / "labels.png"), full_page=True)
+
+        # Back to the fine-tuned run, then every page in Chinese.
+        open_page(page, "Models", "Models", "Models, third visit")
+        pick(page, "Run", trained.run_id)
+        page.get_by_role("button", name="Open in Segments / Map / Strategies").click()
+        expect(page.locator("h1").first).to_have_text("Segments")
+        settled(page, "Segments of the run")
+        visit_in_chinese(page)
         browser.close()
 
     workbook = openpyxl.load_workbook(io.BytesIO(data))
