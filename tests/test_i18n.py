@@ -244,7 +244,7 @@ def test_chinese_segment_names_use_chinese_attitude_words():
     from segcore.analysis.profiles import name_segments
 
     def profile(interest, shares, terms, frequency=1.0):
-        return {"interest_id": interest, "interest_terms": [], "keywords": ["咖啡", "奶茶"][interest:],
+        return {"interest_id": interest, "interest_terms": ["咖啡", "奶茶"][interest:], "keywords": ["咖啡", "奶茶"][interest:],
                 "label_shares": shares, "attitude_terms": terms, "size": 10,
                 "behaviour": {"mean_frequency": frequency, "median_recency_days": None, "mean_monetary": None}}
 

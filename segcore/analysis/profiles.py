@@ -247,7 +247,9 @@ def name_segments(profiles: dict[int, dict], overall: dict, *, language: str = "
         p = profiles[seg]
         key = p.get("interest_id")
         if key not in interest_word:  # one word per interest cluster, not taken by another
-            terms = p.get("interest_terms") or p["keywords"]
+            # one interest cluster (e.g. k = 3 with three attitudes): no interest word, "Customers happy
+            # with price", not a segment keyword as if it were a product ("Absolutely buyers")
+            terms = p.get("interest_terms") or []
             # what they buy, not what they talk about: aspect words ("shipping", "价格") and words
             # of time or of buying ("小时", "order") named Amazon food segments "Shipping buyers", waimai ones "小时买家"
             things = [w for w in terms if not _aspect_or_time_word(w)] or terms
