@@ -387,7 +387,7 @@ def test_file_over_upload_limit_is_refused_clearly(server):
 
 
 PATHS = ["/models", "/", "/data", "/train", "/segments", "/map", "/strategies", "/labels", "/compare"]
-TITLES = ["Data", "Train", "Segments", "Map", "Strategies & export", "Labels", "Models", "Compare"]
+TITLES = ["Data", "Train", "Segments", "Map", "Strategies & export", "Labels", "Aspects", "Models", "Compare"]
 
 
 def _only_login_everywhere(page, server: str, login) -> None:
@@ -406,7 +406,7 @@ def _only_login_everywhere(page, server: str, login) -> None:
 @pytest.mark.parametrize("server", [{"password": "s3cret"}], indirect=True)
 def test_no_page_or_download_without_the_password(server):
     """A fresh server, opened first at /models (the run where Streamlit would serve pages/*.py by
-    URL), then at every page path: only the login form; after login the links list the eight pages
+    URL), then at every page path: only the login form; after login the links list the nine pages
     and never a helper module."""
     from playwright.sync_api import expect, sync_playwright
 
