@@ -51,7 +51,7 @@ def test_words_past_max_length_are_marked_not_read():
 
 @pytest.fixture(scope="module")
 def explainer(tiny_run):
-    return Explainer.load(tiny_run)
+    return Explainer.load(tiny_run, which="fine_tuned")  # integrated gradients, whatever the run chose
 
 
 def test_explain_attributes_the_predicted_probability_to_words(explainer, sample_frame):

@@ -120,12 +120,15 @@ class Explainer:
     tfidf: object = None  # the keyword model (training.candidates.TfidfHead) when the run chose it
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> Explainer:
+    def load(cls, model_dir: str | Path, *, which: str = "selected") -> Explainer:
+        """The run's labelling model ("selected"), or its fine-tuned classifier ("fine_tuned")."""
         from ..encoders.models import load_classifier, load_tokenizer
         from ..io.artifacts import load_head, load_meta
 
         meta = load_meta(model_dir)
         head = load_head(model_dir)
+        if which == "fine_tuned":
+            head.selected = "fine_tuned"
         if head.selected == "tfidf":  # the keyword model labels the reviews: explain that, not the encoder
             return cls(None, None, list(meta["labels"]), source="tfidf", tfidf=head.tfidf)
         model = load_classifier(str(model_dir)).eval()
