@@ -17,17 +17,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a model hub
 
 
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`.ci/run`: two workers, --dist loadgroup) the tests that start a local Ray
-    or torchrun rendezvous run on one worker, one after another (their default ports would clash),
-    and the browser tests on one worker (each starts a server and a chromium)."""
-    for item in items:
-        if item.get_closest_marker("ray") or item.get_closest_marker("torchrun"):
-            item.add_marker(pytest.mark.xdist_group("ports"))
-        elif item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
-
-
 @pytest.fixture(scope="session")
 def sample_csv() -> Path:
     return SAMPLE
