@@ -60,6 +60,26 @@ def app_test(timeout: int = 120):
     return at
 
 
+def app_ok(at):
+    """The AppTest run showed no exception box (returns it, for chaining)."""
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def wait_done(at, timeout=300):
+    """Rerun the app until the Train page's job line says done, failed or cancelled."""
+    import time
+
+    end = time.time() + timeout
+    while time.time() < end:
+        at.run()
+        text = " ".join(m.value for m in at.markdown)
+        if "— done" in text or "— failed" in text or "— cancelled" in text:
+            return app_ok(at)
+        time.sleep(1)
+    raise AssertionError("training did not finish")
+
+
 def browser_workspace(models_dir: Path) -> Path:
     """That browser's workspace folder under the app's models/."""
     from segcore.services.owners import Owner

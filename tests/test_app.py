@@ -1,10 +1,11 @@
 """Every page through Streamlit's AppTest, on real segcore, real files and a tiny model."""
 from __future__ import annotations
 
-import time
 
 import pytest
 from conftest import ROOT, app_test
+from conftest import app_ok as _ok
+from conftest import wait_done as _wait_done
 from streamlit.testing.v1 import AppTest
 
 APP = str(ROOT / "app.py")
@@ -12,11 +13,6 @@ APP = str(ROOT / "app.py")
 
 def _app() -> AppTest:
     return app_test().run()  # each _app() a new session (a reload) of one browser: same workspace
-
-
-def _ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def _train(at: AppTest, tiny_model, epochs=1, k=3, checks=None) -> AppTest:
@@ -30,17 +26,6 @@ def _train(at: AppTest, tiny_model, epochs=1, k=3, checks=None) -> AppTest:
     at.number_input(key="k").set_value(k)
     at.button[0].click()  # the form's submit button
     return _ok(at.run())
-
-
-def _wait_done(at: AppTest, timeout=300) -> AppTest:
-    end = time.time() + timeout
-    while time.time() < end:
-        at.run()
-        text = " ".join(m.value for m in at.markdown)
-        if "— done" in text or "— failed" in text or "— cancelled" in text:
-            return _ok(at)
-        time.sleep(1)
-    raise AssertionError("training did not finish")
 
 
 @pytest.fixture

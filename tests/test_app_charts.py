@@ -6,20 +6,16 @@ import html
 import json
 import re
 import shutil
-import time
 
 import pandas as pd
 import pytest
 from conftest import ROOT, app_test
+from conftest import app_ok as _ok
+from conftest import wait_done as _wait_done
 from streamlit.testing.v1 import AppTest
 
 APP = str(ROOT / "app.py")
 RUN_ID = "20261130-000000-small"
-
-
-def _ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def _figures(at: AppTest) -> dict[str, dict]:
@@ -146,17 +142,6 @@ def test_verdict_and_progress_words(tiny_run):
         assert progress_text("score", 22, 22, status=status, eta=None) == word
     assert "left" not in progress_text("score", 22, 22, status="running", eta=None)
     assert progress_text("training", 5, 10, status="running", eta=75) == "training: step 5/10 — about 1 min 15 s left"
-
-
-def _wait_done(at: AppTest, timeout=300) -> AppTest:
-    end = time.time() + timeout
-    while time.time() < end:
-        at.run()
-        text = " ".join(m.value for m in at.markdown)
-        if "— done" in text or "— failed" in text or "— cancelled" in text:
-            return _ok(at)
-        time.sleep(1)
-    raise AssertionError("training did not finish")
 
 
 def test_sidebar_follows_upload_and_training_and_train_page_speaks_plainly(models_dir, small_csv, tiny_model):
