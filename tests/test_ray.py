@@ -2,7 +2,10 @@
 labels, segments and map positions as the local engine, row by row, on a few thousand real
 reviews; folders / globs of CSV and Parquet shards; bad rows end in errors/, the rest is scored."""
 import json
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -120,11 +123,14 @@ def test_cli_on_a_folder_of_csv_and_parquet_shards_with_bad_rows(tmp_path, compa
     (shards / "part-2.csv").write_bytes(last + b"".join(bad))
     (shards / "_SUCCESS").write_text("")  # marker files are skipped
 
-    raylets = _raylets()
+    # Ray's own folder, short (socket paths) and ours: another test's cluster may run beside this one
+    ray_tmp = tempfile.mkdtemp(prefix="rt-", dir="/tmp")
     proc = run_cli("score", shards, "--model", tiny_run, "--out", tmp_path / "out", "--engine", "ray",
-                   "--batch-size", "250", timeout=900)
+                   "--batch-size", "250", timeout=900, env={"RAY_TMPDIR": ray_tmp})
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert _raylets() == raylets  # the Ray instance it started is gone
+    assert list(Path(ray_tmp).glob("ray/session_*")), "the CLI's Ray used its own folder"
+    assert _raylets(ray_tmp) == 0  # the Ray instance it started is gone
+    shutil.rmtree(ray_tmp, ignore_errors=True)
     assert f"scored {len(reviews) + 1 - len(read_export_csv(folder / 'ray-local' / 'dropped_rows.csv'))} reviews" in proc.stdout
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["files"] == 3 and metrics["workers"] == 2 and metrics["address"] == "local"
@@ -165,8 +171,9 @@ def test_inputs_a_file_a_folder_or_a_glob(tmp_path):
         ray_engine.input_files(f"{tmp_path}/*.xlsx")
 
 
-def _raylets() -> int:
-    found = subprocess.run(["pgrep", "-c", "raylet"], capture_output=True, text=True)
+def _raylets(ray_tmp: str) -> int:
+    found = subprocess.run(["pgrep", "-c", "-f", f"raylet/raylet --raylet_socket_name={ray_tmp}/"],
+                           capture_output=True, text=True)
     return int(found.stdout.strip() or 0)
 
 

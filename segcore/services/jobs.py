@@ -215,6 +215,7 @@ class JobRegistry:
     def _score(self, job: Job, input_file: Path) -> None:
         run_path = self.store.path(job.model_run)
         job.status = "running"
+        status, error = "failed", "interrupted"
         try:
             with atomic_folder(run_path / job.out_dir) as tmp:  # whole when done, gone when not
                 result = score_file(input_file, run_path / "model", tmp, job.config, progress=job.progress)
@@ -224,17 +225,22 @@ class JobRegistry:
                 job.finished = time.time()
                 write_status(tmp, {**self._status(job), "status": "done", "kind": "score",
                                    "model_run": job.model_run})
-            job.status = "done"  # only now: whoever waits on the job finds the folder in place
+            status, error = "done", None
         except JobCancelled:
-            self._end_score(job, "cancelled", "stopped by the user")
+            status, error = "cancelled", "stopped by the user"
         except SegscopeError as exc:
-            self._end_score(job, "failed", str(exc))
+            status, error = "failed", str(exc)
         except Exception as exc:  # any crash ends the job, never the server
             log.error("scoring job %s failed:\n%s", job.run_id, traceback.format_exc())
             message = " ".join(str(exc).split())[:400] or type(exc).__name__
-            self._end_score(job, "failed", f"{type(exc).__name__}: {message}")
+            status, error = "failed", f"{type(exc).__name__}: {message}"
         finally:
+            # the input's copy goes before the status changes: whoever waits on the job finds it gone
             shutil.rmtree(input_file.parent, ignore_errors=True)
+            if status == "done":
+                job.status = "done"  # only now: whoever waits on the job finds the folder in place
+            else:
+                self._end_score(job, status, error)
             job.progress.update(stage=job.status)
 
     def _end_score(self, job: Job, status: str, error: str) -> None:
@@ -243,7 +249,8 @@ class JobRegistry:
         job.progress.add_log(f"{status}: {error}")
 
     def _end(self, job: Job, status: str, error: str, work: Path, final: Path) -> None:
-        job.status, job.error, job.finished = status, error, time.time()
+        shutil.rmtree(work, ignore_errors=True)  # before the status changes, as in _score
+        job.error, job.finished = error, time.time()
+        write_status(final, {**self._status(job), "status": status})
+        job.status = status
         job.progress.add_log(f"{status}: {error}")
-        shutil.rmtree(work, ignore_errors=True)
-        write_status(final, self._status(job))
