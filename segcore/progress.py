@@ -1,4 +1,4 @@
-"""Thread-safe training progress, fed by a transformers TrainerCallback.
+"""Thread-safe job progress, fed by `training.callbacks.ProgressCallback` during training.
 
 A worker thread trains; a UI or CLI reads `snapshot()` from any thread. `request_stop()` makes
 training stop cleanly at the next step."""
@@ -8,7 +8,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from transformers import TrainerCallback
 
 
 class JobCancelled(Exception):
@@ -78,31 +77,3 @@ class Progress:
     @property
     def stop_requested(self) -> bool:
         return self._stop.is_set()
-
-
-class ProgressCallback(TrainerCallback):
-    """Feeds a Progress from Trainer events and stops training when asked."""
-
-    def __init__(self, progress: Progress):
-        self.progress = progress
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.progress.update(stage="training", total_steps=state.max_steps, step=0, started=time.time())
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.progress.update(step=state.global_step, epoch=float(state.epoch or 0))
-        if self.progress.stop_requested:
-            control.should_training_stop = True
-        return control
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        logs = logs or {}
-        if "loss" in logs:
-            self.progress.add_loss(state.global_step, float(logs["loss"]))
-        if logs:
-            shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in logs.items()}
-            self.progress.add_log(f"step {state.global_step}: {shown}")
-
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        if metrics:
-            self.progress.add_eval({"epoch": float(state.epoch or 0), "step": state.global_step, **metrics})

@@ -21,7 +21,8 @@ from transformers import AutoModel, AutoModelForMaskedLM, DataCollatorForLanguag
 from ..config import TrainConfig
 from ..encoders.models import load_tokenizer, pick_device, resolve_model
 from ..encoders.predict import tokenize
-from ..progress import Progress, ProgressCallback
+from ..progress import Progress
+from .callbacks import ProgressCallback
 from .args import training_arguments
 from .recipe import device_batches
 

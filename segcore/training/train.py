@@ -25,7 +25,8 @@ from ..encoders.models import (
     pick_device,
 )
 from ..encoders.predict import tokenize
-from ..progress import Progress, ProgressCallback
+from ..progress import Progress
+from .callbacks import ProgressCallback
 from ..text.language import detect_language
 from .adversarial import FGMTrainer
 from .args import training_arguments

@@ -32,6 +32,7 @@ import ray
 import ray.data
 from ray.data import ActorPoolStrategy
 from ray.data.aggregate import Count, Max, Min, Sum
+from ray.data.context import ShuffleStrategy
 
 from ...analysis.analyse import analyse_sums, customer_part, profile_review_columns
 from ...errors import SegscopeError
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 BATCH_ROWS = 1024  # reviews per actor call (--batch-size)
 READ_CPUS = 0.25  # CPUs a read task reserves
 SHUFFLE_ROWS = 250_000  # rows per groupby partition (Ray's default of 200 partitions is for big data)
+SORT_SHUFFLE_PARTITIONS = 16  # up to this many partitions, the sort shuffle (tasks) instead of actors
 
 
 def score_ray(input_path: str | Path, model_dir: str | Path, out_dir: str | Path, config, *,
@@ -115,6 +117,11 @@ def score_ray(input_path: str | Path, model_dir: str | Path, out_dir: str | Path
             raise SegscopeError("No rows to score in the input.")
 
         partitions = max(1, min(200, -(-n_rows // SHUFFLE_ROWS)))  # of the two groupbys below
+        if partitions <= SORT_SHUFFLE_PARTITIONS:
+            # Ray's default shuffle starts aggregator actors (a fresh process each, ~10 s per
+            # groupby on 2 cores); on few partitions the sort shuffle's tasks reuse the workers.
+            # Set on this dataset's context (its derived datasets copy it), not Ray's global one.
+            scored.context.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
         first = _first_of_duplicates(scored, partitions)
         mark("duplicates")
         sums = _customer_sums(scored, first, labels, n_text, partitions)
