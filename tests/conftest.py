@@ -15,6 +15,12 @@ DATA = ROOT / "tests" / "data"
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a model hub
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    # xdist workers share the cores: each (and what it starts: CLI, servers) gets its part of them.
+    # Two workers with two OpenMP threads each on two cores spend their time waiting on each other.
+    _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(_var, _threads)
 
 
 @pytest.fixture(scope="session")

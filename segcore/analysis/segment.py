@@ -38,6 +38,7 @@ MIN_CELL_CUSTOMERS = 5
 # Auto-k: at most 12 segments (up to 6 interests x their attitudes). With 8, the Women's Clothing
 # reviews (3 attitudes each) got 2 interest clusters: NMI with Class Name 0.04 instead of 0.31.
 AUTO_MAX_SEGMENTS = 12
+AUTO_MAX_INTERESTS = 6
 # UMAP before k-means, from this many customers (README, Segments): on the 22,634 Women's reviews
 # NMI of the interest axis with Class Name 0.313 -> 0.418 (4 clusters); on the two ~1,000-review
 # Amazon food samples it was no better (0.24 vs 0.32 at 4 clusters, 0.39-0.44 vs 0.40-0.43 at 6).
@@ -241,7 +242,7 @@ def fit_segments(cust_emb: np.ndarray, customers: pd.DataFrame, *, labels: list[
     most = k if k is not None else k_range[1]
     space, sample = _clustering_space(x, seed=seed)
     fitting = []
-    for ki in range(1, min(most, n - 1, 6 if k is None else most) + 1):
+    for ki in range(1, min(most, n - 1, AUTO_MAX_INTERESTS if k is None else most) + 1):
         # one thread: on a busy 2-core machine OpenMP k-means took 10 s instead of 0.07 s (1,000 x 16)
         with threadpool_limits(1):
             km = KMeans(n_clusters=ki, n_init=5, random_state=seed).fit(space)
