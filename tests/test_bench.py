@@ -134,39 +134,3 @@ def test_ray_leaves_print_alone_so_numba_still_compiles():
     unpatched, threads = proc.stdout.split()[-2:]
     assert unpatched == "True" and int(threads) >= 1
 
-RAY_THEN_MAP = """
-import builtins, json, sys
-from pathlib import Path
-import numpy as np
-from segcore import bench
-model, work = sys.argv[1], Path(sys.argv[2])
-cfg = bench.BenchConfig(device="cpu", map_sizes=(4500,), map_threshold=1000)
-ray_result = bench.bench_score_ray(cfg, model, work, rows=300)
-base = np.load(Path(model).parent / "embeddings.npy").astype(np.float32)
-result = bench.bench_map(cfg, base)
-print(json.dumps({"ray_met": ray_result.met, "map": result.as_dict(),
-                  "print_is_builtin": builtins.print.__module__ == "builtins"}, default=str))
-"""
-
-
-@pytest.mark.ray
-def test_map_after_ray_in_one_process(tmp_path, tiny_run):
-    """`segcore bench` runs the Ray measurement before the map one. Ray's driver used to swap
-    `builtins.print` for its tqdm wrapper, after which numba could not compile UMAP's
-    large-data kernels (TypingError on numba.get_num_threads()). A new process with an empty
-    kernel cache, so that the kernels really compile after Ray; 4,500 points take UMAP's
-    large-data path (above 4,096)."""
-    import os
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
-    env = {**os.environ, "SEGSCOPE_JIT_CACHE": str(tmp_path / "numba"), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.run([sys.executable, "-c", RAY_THEN_MAP, str(tiny_run), str(tmp_path)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out["ray_met"] is True and out["print_is_builtin"]
-    (row,) = out["map"]["details"]["sizes"]
-    assert row["n"] == 4500 and row["fit_all_s"] > 0 and 0 < row["neighbours_kept_fit_sample"] <= 1
