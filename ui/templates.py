@@ -16,7 +16,7 @@ from segcore.errors import SegscopeError
 from segcore.strategy.suggest import SUFFIX, TemplateError, load_templates
 from segcore.strategy.template_meta import (FACTS, MERGE_FIELDS, OPS, Clause, check_for_saving, check_template,
                                             describe, display_value, from_display, join_template, ops_for,
-                                            save_template, split_template, template_title, with_groups)
+                                            Words, save_template, split_template, template_title, with_groups)
 from ui.i18n import lang, shown_as, t, t_or
 from ui.shared import md_escape, show_error, templates_dir
 
@@ -59,19 +59,10 @@ def describe_local(groups) -> str:
     """template_meta.describe in the session's language."""
     if lang() == "en":
         return describe(groups)
-
-    def one(c: Clause) -> str:
-        fact = FACTS[c.fact]
-        if fact.kind == "flag":
-            return f"{op_label(c.op)}{fact_label(c.fact)}"
-        if fact.kind == "choice":
-            return f"{fact_label(c.fact)}{op_label(c.op)}{t('tpl.or_value').join(value_label(v) for v in c.value)}"
-        unit = t_or(f"tpl.unit_{fact.kind}", "")
-        return f"{fact_label(c.fact)}{op_label(c.op)} {display_value(c):g}{unit}"
-
-    if not any(groups):
-        return t("tpl.every_segment")
-    return t("tpl.or_group").join(t("tpl.and").join(one(c) for c in g) for g in groups if g)
+    return describe(groups, words=Words(fact=fact_label, op=op_label, value=value_label,
+                                        unit=lambda kind: t_or(f"tpl.unit_{kind}", ""), sep="",
+                                        or_value=t("tpl.or_value"), and_=t("tpl.and"),
+                                        or_group=t("tpl.or_group"), every=t("tpl.every_segment")))
 
 
 def template_folder(language: str) -> Path:

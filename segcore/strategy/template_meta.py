@@ -20,6 +20,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -223,19 +224,37 @@ def from_display(fact: str, value) -> float | tuple | None:
     return round(float(value) / 100, 6) if kind in ("share", "points") else value
 
 
-def describe(groups: list[list[Clause]]) -> str:
+@dataclass(frozen=True)
+class Words:
+    """The words `describe` puts together; English by default, the UI passes its language's."""
+
+    fact: Callable[[str], str] = lambda key: (FACTS[key].label[0].lower() + FACTS[key].label[1:]
+                                              if FACTS[key].kind == "flag" else FACTS[key].label.lower())
+    op: Callable[[str], str] = lambda op: OPS[op]
+    value: Callable[[str], str] = lambda value: value
+    unit: Callable[[str], str] = lambda kind: _UNITS.get(kind, "")
+    sep: str = " "  # between a fact and its operator ("" in Chinese)
+    or_value: str = " or "
+    and_: str = " and "
+    or_group: str = "; or "
+    every: str = "every segment"
+
+
+def describe(groups: list[list[Clause]], *, words: Words = Words()) -> str:
     """The condition in plain words."""
+    w = words
+
     def one(c: Clause) -> str:
-        fact = FACTS[c.fact]
-        if fact.kind == "flag":
-            return f"{OPS[c.op]} {fact.label[0].lower()}{fact.label[1:]}"
-        if fact.kind == "choice":
-            return f"{fact.label.lower()} {OPS[c.op]} {' or '.join(c.value)}"
-        return f"{fact.label.lower()} {OPS[c.op]} {display_value(c):g}{_UNITS.get(fact.kind, '')}"
+        kind = FACTS[c.fact].kind
+        if kind == "flag":
+            return f"{w.op(c.op)}{w.sep}{w.fact(c.fact)}"
+        if kind == "choice":
+            return f"{w.fact(c.fact)}{w.sep}{w.op(c.op)}{w.sep}{w.or_value.join(w.value(v) for v in c.value)}"
+        return f"{w.fact(c.fact)}{w.sep}{w.op(c.op)} {display_value(c):g}{w.unit(kind)}"
 
     if not any(groups):
-        return "every segment"
-    return "; or ".join(" and ".join(one(c) for c in g) for g in groups if g)
+        return w.every
+    return w.or_group.join(w.and_.join(one(c) for c in g) for g in groups if g)
 
 
 # --- the file: metadata, condition, body ---------------------------------------------------
