@@ -151,3 +151,29 @@ def test_saved_run_gives_the_same_segments_when_scoring(tiny_run, small_csv, tmp
     score_file(small_csv, tiny_run, tmp_path / "scored")
     scored = pd.read_csv(tmp_path / "scored" / "segments.csv").set_index("customer_id")
     assert (scored["segment_id"].reindex(trained.index) == trained["segment_id"]).all()
+
+
+def test_a_cluster_that_only_talks_about_delivery_has_no_product_word():
+    """Interest terms that are all aspect words ("shipping", "arrived") give "Customers happy
+    with delivery", not "Shipping buyers", and the plays name no product either."""
+    from segcore.analysis.profiles import add_relative, name_segments
+
+    behaviour = {"mean_frequency": 1.0, "mean_monetary": None, "median_recency_days": None, "churn_risk": None}
+    profiles = {
+        0: {"segment_id": 0, "size": 60, "n_reviews": 60, "share_of_customers": 0.6, "interest_id": 0, "keywords": ["shipping", "arrived"],
+            "interest_terms": ["shipping", "arrived", "delivery"], "attitude_terms": ["delivery"],
+            "label_shares": {"negative": 0.05, "neutral": 0.05, "positive": 0.9}, "behaviour": behaviour},
+        1: {"segment_id": 1, "size": 40, "n_reviews": 40, "share_of_customers": 0.4, "interest_id": 1, "keywords": ["coffee", "beans"],
+            "interest_terms": ["coffee", "beans", "roast"], "attitude_terms": ["price"],
+            "label_shares": {"negative": 0.7, "neutral": 0.1, "positive": 0.2}, "behaviour": behaviour},
+    }
+    overall = {"behaviour": behaviour, "label_shares": {"negative": 0.31, "neutral": 0.07, "positive": 0.62}}
+    names = name_segments(profiles, overall)
+    assert names == {0: "Customers happy with delivery", 1: "Coffee buyers unhappy with price"}
+    for seg, name in names.items():
+        profiles[seg]["name"] = name
+    add_relative(profiles, overall)
+    assert profiles[0]["relative"]["interest"] is None and profiles[1]["relative"]["interest"] == "coffee"
+    plays = render_strategies(profiles, templates=load_templates())
+    text = json.dumps(plays)
+    assert "None" not in text and "shipping buyers" not in text.lower() and "coffee buyers" in text.lower()

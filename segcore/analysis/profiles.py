@@ -126,7 +126,9 @@ def add_relative(profiles: dict[int, dict], overall: dict | None = None) -> None
         b = p["behaviour"]
         p["relative"] = {
             "attitude": attitude_word(p["label_shares"]),
-            "interest": p.get("interest_word") or (p.get("interest_terms") or p.get("keywords") or [None])[0],
+            # named segments: their interest word, also when they have none (a delivery-only cluster)
+            "interest": p["interest_word"] if "interest_word" in p else
+            (p.get("interest_terms") or p.get("keywords") or [None])[0],
             "attitude_terms": list(p.get("attitude_terms", [])),
             "overall_label_shares": {k: round(float(v), 4) for k, v in o_shares.items()},
             "share_vs_all": {k: round(float(p["label_shares"].get(k, 0) - v), 4) for k, v in o_shares.items()},
@@ -139,7 +141,9 @@ def add_relative(profiles: dict[int, dict], overall: dict | None = None) -> None
 
 
 # seed-lexicon words that are mostly something else in reviews ("I can wear it" is not packaging)
-AMBIGUOUS_TERMS = {"can", "cans", "deal"}
+# seed terms that mostly mean something else in product reviews: "can" of soup, a good "deal",
+# a "clean" taste (named an unhappy tea segment "unhappy with the venue")
+AMBIGUOUS_TERMS = {"can", "cans", "deal", "clean", "dirty"}
 ASPECT_WORDS = {"size_fit": "fit", "ingredients": "ingredients", "ambience": "the venue"}
 # The same aspect words in Chinese, for runs whose names and strategies are Chinese.
 ASPECT_WORDS_ZH = {"delivery": "物流", "price": "价格", "quality": "质量", "service": "服务", "packaging": "包装",
@@ -252,7 +256,9 @@ def name_segments(profiles: dict[int, dict], overall: dict, *, language: str = "
             terms = p.get("interest_terms") or []
             # what they buy, not what they talk about: aspect words ("shipping", "价格") and words
             # of time or of buying ("小时", "order") named Amazon food segments "Shipping buyers", waimai ones "小时买家"
-            things = [w for w in terms if not _aspect_or_time_word(w)] or terms
+            # none left (a cluster that talks only about delivery): "Customers happy with delivery",
+            # not "Shipping buyers"
+            things = [w for w in terms if not _aspect_or_time_word(w)]
             word = next((w for w in things if w not in used_words), things[0] if things else None)
             interest_word[key] = word
             if word:
