@@ -230,7 +230,8 @@ _TIME_WORDS = {"小时", "分钟", "时间", "今天", "昨天", "第一次", "�
                "days", "week", "weeks", "year", "years", "today", "yesterday",
                # words for buying itself ("Order buyers")
                "order", "orders", "ordered", "product", "products", "item", "items", "amazon", "store",
-               "buy", "bought", "purchase", "purchased", "东西", "商品", "订单", "下单"}
+               "buy", "bought", "purchase", "purchased", "invoice", "receipt", "东西", "商品", "订单", "下单",
+               "发票", "小票"}
 
 
 def _aspect_or_time_word(word: str) -> bool:
