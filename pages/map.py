@@ -20,7 +20,8 @@ st.title(t("map.title"))
 run = need_run()
 out = outputs(run)
 st.caption(t("map.explain"))
-table, sampled = map_table(out.reviews, out.segments, out.meta.get("columns", {}), max_points=MAX_POINTS)
+table, sampled = map_table(out.reviews, out.segments, out.meta.get("columns", {}), max_points=MAX_POINTS,
+                           words={w: t(f"map.hover_{w}") for w in ("segment", "rating", "predicted", "sure")})
 if sampled:
     st.info(t("map.sampled", shown=MAX_POINTS, total=len(out.reviews)))
 

@@ -72,6 +72,14 @@ def test_map_hover_has_customer_segment_rating_label_and_how_sure(placed):
     sure = row[f"p_{row['pred_label']}"]
     assert f"Predicted: {row['pred_label']} ({sure:.0%} sure)" in facts
     assert html.unescape(review.replace("<br>", " "))[:40] == " ".join(row["Text"].split())[:40]
+    # the tooltip's field names follow the UI language
+    zh = app_test()
+    zh.query_params["lang"] = "zh"
+    _ok(zh.run()).switch_page("pages/map.py").run()
+    (spec,) = _figures(_ok(zh)).values()
+    facts = spec["data"][0]["customdata"][0][3]
+    assert facts.startswith("客群: ") and "评分: " in facts
+    assert f"模型判断: {row['pred_label']} (把握 {sure:.0%})" in facts
 
 
 def test_selection_table_leads_with_marketer_columns(placed):

@@ -48,19 +48,22 @@ def _sureness(reviews: pd.DataFrame) -> np.ndarray:
     return sure
 
 
-def _facts(row, *, has_rating: bool) -> str:
+HOVER_WORDS = {"segment": "Segment", "rating": "Rating", "predicted": "Predicted", "sure": "{p} sure"}
+
+
+def _facts(row, *, has_rating: bool, words: dict) -> str:
     """A point's segment, rating and predicted label (how sure) for its tooltip, each escaped."""
-    lines = [f"Segment: {html.escape(row.segment)}"]
+    lines = [f"{words['segment']}: {html.escape(row.segment)}"]
     if has_rating and row.rating:
-        lines.append(f"Rating: {html.escape(row.rating)}")
-    label = f"Predicted: {html.escape(row.label)}"
+        lines.append(f"{words['rating']}: {html.escape(row.rating)}")
+    label = f"{words['predicted']}: {html.escape(row.label)}"
     if not np.isnan(row.sure):
-        label += f" ({row.sure:.0%} sure)"
+        label += f" ({words['sure'].format(p=f'{row.sure:.0%}')})"
     return "<br>".join([*lines, label])
 
 
 def map_table(reviews: pd.DataFrame, segments: pd.DataFrame, meta_columns: dict, *,
-              max_points: int = 100_000, seed: int = 0) -> tuple[pd.DataFrame, bool]:
+              max_points: int = 100_000, seed: int = 0, words: dict | None = None) -> tuple[pd.DataFrame, bool]:
     """One row per review with x, y, colour fields and hover text; sampled above max_points.
 
     Returns (table, sampled). `index` keeps the review's position in `reviews`. The tooltip's
@@ -94,7 +97,8 @@ def map_table(reviews: pd.DataFrame, segments: pd.DataFrame, meta_columns: dict,
     fields = table.rename(columns={"predicted label": "label"})
     if not has_rating:
         fields = fields.assign(rating="")
-    table["hover_facts"] = [_facts(row, has_rating=has_rating) for row in fields.itertuples(index=False)]
+    words = {**HOVER_WORDS, **(words or {})}  # the tooltip's field names; the app passes its language's
+    table["hover_facts"] = [_facts(row, has_rating=has_rating, words=words) for row in fields.itertuples(index=False)]
     return table.reset_index(drop=True), sampled
 
 
