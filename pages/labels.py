@@ -16,7 +16,7 @@ from ui.labels import (
     save_new_labels,
     shares,
 )
-from ui.i18n import t
+from ui.i18n import label_name, t
 from ui.shared import (
     current_dataset,
     md_escape,
@@ -55,7 +55,7 @@ with explain_tab:
                 show_error(exc)
         e = st.session_state.get("explanation")
         if e is not None:
-            st.markdown(f"**{md_escape(e.label)}** ({e.probability:.0%})")
+            st.markdown(f"**{md_escape(label_name(e.label))}** ({e.probability:.0%})")
             st.html(highlight_html(e))
             top = [f"{md_escape(w.text)} ({w.weight:+.3f})" for w in e.top(8)]
             st.caption(t("labels.strongest", words=", ".join(top) or t("labels.none")))
