@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass, field
 
 
-
 class JobCancelled(Exception):
     """Raised in the worker when a stop was requested; the run is not saved as usable."""
 

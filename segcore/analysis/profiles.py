@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..aspects.lexicon import lexicon_spans
+from ..aspects.lexicon import flat_lexicon, lexicon_spans
 from ..aspects.profile import aspect_profile, negative_aspects, parse_aspects
 from .keywords import segment_keywords
 from .segment import used_labels
@@ -226,19 +226,15 @@ def _name_zh(prefix: str, word: str | None, mood: str, about: str | None) -> str
     return f"{who}（{mood.replace('mostly', '多为')}）"
 
 
+# Words that are no product: aspect terms ("shipping", "价格"), time and buying itself ("小时",
+# "order"): they named Amazon food segments "Shipping buyers" and waimai ones "小时买家".
 _TIME_WORDS = {"小时", "分钟", "时间", "今天", "昨天", "第一次", "一次", "hour", "hours", "minutes", "time", "day",
                "days", "week", "weeks", "year", "years", "today", "yesterday",
                # words for buying itself ("Order buyers")
                "order", "orders", "ordered", "product", "products", "item", "items", "amazon", "store",
                "buy", "bought", "purchase", "purchased", "invoice", "receipt", "东西", "商品", "订单", "下单",
                "发票", "小票"}
-
-
-def _aspect_or_time_word(word: str) -> bool:
-    from ..aspects.lexicon import flat_lexicon
-
-    terms = {t.lower() for ts in flat_lexicon().values() for t in ts}
-    return word.lower() in terms or word.lower() in _TIME_WORDS
+_NOT_PRODUCTS = _TIME_WORDS | {t.lower() for ts in flat_lexicon().values() for t in ts}
 
 
 def name_segments(profiles: dict[int, dict], overall: dict, *, language: str = "en") -> dict[int, str]:
@@ -252,14 +248,10 @@ def name_segments(profiles: dict[int, dict], overall: dict, *, language: str = "
         p = profiles[seg]
         key = p.get("interest_id")
         if key not in interest_word:  # one word per interest cluster, not taken by another
-            # one interest cluster (e.g. k = 3 with three attitudes): no interest word, "Customers happy
-            # with price", not a segment keyword as if it were a product ("Absolutely buyers")
-            terms = p.get("interest_terms") or []
-            # what they buy, not what they talk about: aspect words ("shipping", "价格") and words
-            # of time or of buying ("小时", "order") named Amazon food segments "Shipping buyers", waimai ones "小时买家"
-            # none left (a cluster that talks only about delivery): "Customers happy with delivery",
-            # not "Shipping buyers"
-            things = [w for w in terms if not _aspect_or_time_word(w)]
+            # What they buy, from the interest terms only. None when there is one interest cluster
+            # ("Customers happy with price", not "Absolutely buyers" from a keyword) or when every
+            # term is no product (a delivery-only cluster: "Customers happy with delivery").
+            things = [w for w in p.get("interest_terms") or [] if w.lower() not in _NOT_PRODUCTS]
             word = next((w for w in things if w not in used_words), things[0] if things else None)
             interest_word[key] = word
             if word:
