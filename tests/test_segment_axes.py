@@ -77,12 +77,14 @@ def test_names_unique_honest_and_on_both_axes(womens):
         if p["label_shares"]["positive"] >= 0.8:
             assert "happy" in text and "unhappy" not in text
             moods.add("happy")
-        assert " buyers" in text  # the interest axis
+        # the interest axis: what they buy, unless a complaint segment spans more than two interests
+        assert " buyers" in text or (len(p["interest_ids"]) > 2 and text.startswith("customers")), p["name"]
     assert moods == {"happy", "unhappy"}
-    # no near-duplicates: every segment is its own (interest, attitude) cell
+    # no near-duplicates: a segment is one interest cluster's majority attitude, or a minority
+    # attitude pooled over interest clusters that no other segment of that attitude holds
     axes = result.segment_model.segment_axes()
-    cells = [(a["interest"], tuple(a["attitude"])) for a in axes.values()]
-    assert len(set(cells)) == len(cells)
+    cells = {(c, a) for s, ax in axes.items() for c in ax["interests"] for a in ax["attitude"]}
+    assert sum(len(ax["interests"]) * len(ax["attitude"]) for ax in axes.values()) == len(cells)
     assert result.quality["keyword_overlap"] <= 0.15
 
 
@@ -110,10 +112,13 @@ def test_no_reward_play_for_low_star_customers(womens, sample_frame, tiny_model)
                               "share_vs_all": {"positive": 0.15}, "size_vs_average": 1.0}}}
     plays = render_strategies(happy, templates=load_templates())
     assert REWARD_PLAY.search(plays[0][0]["title"])
-    people = pd.DataFrame({"segment_id": [0, 0, 0], "share_negative": [1.0, 0.5, 0.0], "mean_rating": [1.0, 3.0, 5.0]})
+    people = pd.DataFrame({"segment_id": [0, 0, 0, 0], "share_negative": [1.0, 0.5, 0.0, 0.0],
+                           "share_neutral": [0.0, 0.0, 0.0, 1.0], "mean_rating": [1.0, 3.0, 5.0, 3.0]})
     actions = customer_actions(people, plays)["action"].tolist()
     assert RECOVERY_PLAY.search(actions[0]) and RECOVERY_PLAY.search(actions[1])
     assert actions[2] == plays[0][0]["title"]
+    # a lukewarm customer in the happy segment of their interest: asked, not rewarded
+    assert "undecided" in actions[3] and not REWARD_PLAY.search(actions[3])
 
 
 def test_distinct_playbooks_per_segment(womens):
@@ -177,3 +182,45 @@ def test_a_cluster_that_only_talks_about_delivery_has_no_product_word():
     plays = render_strategies(profiles, templates=load_templates())
     text = json.dumps(plays)
     assert "None" not in text and "shipping buyers" not in text.lower() and "coffee buyers" in text.lower()
+
+
+def test_cells_give_complaints_their_own_segments_and_keep_the_purity_goal():
+    """The cell rule on customer counts: the attitude furthest from the majority always gets its
+    own segments, pooled over neighbouring interest clusters into groups about a majority
+    segment's size; a middling one only while the purity goal needs it."""
+    from segcore.analysis.segment import PURITY_GOAL, _cells, _own_attitudes
+
+    centroids = np.array([[0.0, 0], [0, 1], [10, 0], [10, 1], [20, 0], [20, 1]])
+
+    def customers(shares, n_per=200):  # 6 interest clusters, the same attitude shares in each
+        interest = np.repeat(np.arange(6), n_per)
+        per = np.repeat(np.arange(len(shares)), np.round(np.asarray(shares) * n_per).astype(int))
+        return interest, np.tile(per, 6)
+
+    # Women's-like shares: negative 10 %, neutral 12.5 %: negatives alone reach the goal
+    interest, attitude = customers([0.105, 0.125, 0.77])
+    counts = np.bincount(attitude, minlength=3)
+    assert _own_attitudes(counts, 20) == [0]
+    table = _cells(interest, attitude, centroids, 3, 20)
+    assert (table[:, 2] == np.arange(6)).all() and (table[:, 1] == table[:, 2]).all()  # lukewarm stay
+    seg = table[interest, attitude]
+    groups = np.unique(table[:, 0])
+    assert len(groups) == 1 and set(seg[attitude == 0]) == set(groups)  # 10 % vs ~15 % a segment: one
+    # many lukewarm customers: they get segments of their own too
+    counts = np.array([100, 300, 600])
+    assert counts[[0, 2]].sum() < PURITY_GOAL * counts.sum() and _own_attitudes(counts, 20) == [0, 1]
+    # two labels, half unhappy: one complaint segment per interest cluster (Ward on 6 centres)
+    interest, attitude = customers([0.5, 0.5])
+    attitude[:3] = 0  # the majority: negative
+    table = _cells(interest, attitude, centroids, 2, 20)
+    assert len(np.unique(table[:, 1])) == 6 and len(np.unique(table)) == 12
+    # a quarter unhappy: pooled into neighbouring pairs, each at least min_size customers
+    interest, attitude = customers([0.25, 0.75])
+    table = _cells(interest, attitude, centroids, 2, 20)
+    pooled = table[:, 0]
+    assert len(np.unique(pooled)) == 2
+    assert pooled[0] == pooled[1] and pooled[2] == pooled[3] or pooled[4] == pooled[5]
+    sizes = np.bincount(table[interest, attitude][attitude == 0])
+    assert sizes[sizes > 0].min() >= 20
+    # too few complaints for a segment of their own: they stay with their interest
+    assert _own_attitudes(np.array([10, 990]), 20) == []

@@ -89,8 +89,10 @@ def analyse(reviews: pd.DataFrame, probs: np.ndarray, embeddings: np.ndarray, *,
         segment_model, seg = fit_segments(cust_emb, customers, labels=labels, k=k, seed=seed)
     else:
         seg = segment_model.assign(cust_emb, customers)
+    interest = segment_model.interest(segment_model.text_features(cust_emb))
     analysis = label_segments(scored, customers, seg, labels=labels, templates=templates,
-                              segment_model=segment_model, segment_names=segment_names, language=language)
+                              segment_model=segment_model, segment_names=segment_names, language=language,
+                              interest=interest)
     analysis.quality = segment_quality(
         analysis.customers, analysis.profiles, labels=labels, features=segment_model.text_features(cust_emb),
         attitude=attitude_codes(customers, labels), review_segments=analysis.reviews["segment_id"].to_numpy(),
@@ -101,13 +103,16 @@ def analyse(reviews: pd.DataFrame, probs: np.ndarray, embeddings: np.ndarray, *,
 def label_segments(scored: pd.DataFrame, customers: pd.DataFrame, seg: np.ndarray, *, labels: list[str],
                    templates: dict[str, str], segment_model: SegmentModel,
                    segment_names: dict[int, str] | None = None, profile_reviews: pd.DataFrame | None = None,
-                   language: str = "en") -> Analysis:
+                   language: str = "en", interest: np.ndarray | None = None) -> Analysis:
     """Segment ids onto customers and reviews, then profiles, names and strategies.
 
     `profile_reviews` (default: all of `scored`) are the reviews that keywords, examples and top
-    products come from; streamed scoring passes a bounded sample."""
+    products come from; streamed scoring passes a bounded sample. `interest`: each customer's
+    interest cluster (segments.csv `interest_id`; a complaint segment spans several)."""
     customers = customers.copy()
     customers["segment_id"] = seg
+    if interest is not None:
+        customers["interest_id"] = np.asarray(interest, dtype=int)
     scored = scored.copy(deep=False)
     scored["segment_id"] = scored["customer_id"].map(customers["segment_id"]).astype(int)
     if profile_reviews is None:
@@ -126,7 +131,7 @@ def label_segments(scored: pd.DataFrame, customers: pd.DataFrame, seg: np.ndarra
     scored["segment_name"] = scored["segment_id"].map(names)
     prob_cols = [f"p_{lab}" for lab in labels]
     customers = customers.drop(columns=prob_cols).reset_index().rename(columns={"index": "customer_id"})
-    lead = ["customer_id", "segment_id", "segment_name"]
+    lead = ["customer_id", "segment_id", "segment_name", *(["interest_id"] if "interest_id" in customers else [])]
     customers = customers[lead + [c for c in customers.columns if c not in lead]]
     strategies = render_strategies(profiles, templates=templates)
     return Analysis(reviews=scored, customers=with_actions(customers, strategies), profiles=profiles,
@@ -186,7 +191,8 @@ def analyse_sums(sums: pd.DataFrame, sampled: pd.DataFrame, *, n_reviews: int, l
     seg = segment_model.assign(None, customers, text=text)
     analysis = label_segments(pd.DataFrame({"customer_id": pd.Series([], dtype=object)}), customers, seg,
                               labels=labels, templates=templates, segment_model=segment_model,
-                              segment_names=segment_names, profile_reviews=sampled, language=language)
+                              segment_names=segment_names, profile_reviews=sampled, language=language,
+                              interest=segment_model.interest(text))
     if len(sampled) < n_reviews:  # review counts and label shares from all reviews, not the sample
         _full_review_counts(analysis, sums, labels)
         analysis.strategies = render_strategies(analysis.profiles, templates=templates)

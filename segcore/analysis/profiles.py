@@ -6,6 +6,7 @@ themselves. Names read on the two axes a segment is built from: interest ("Dress
 attitude ("unhappy with fit"), with a value prefix where behaviour sets it apart ("Frequent")."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..aspects.lexicon import flat_lexicon, lexicon_spans
@@ -50,11 +51,19 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
     used = used_labels(reviews, labels)
     observed = reviews["label"].where(reviews["label"].isin(labels)) if "label" in reviews else None
     kw = segment_keywords(texts, reviews["segment_id"].tolist(), top_n=n_keywords)
-    interest_of = {s: a["interest"] for s, a in axes.items()}
-    interest = reviews["segment_id"].map(interest_of).fillna(-1).astype(int)
+    if "interest_id" in customers:  # the customer's own interest cluster (a complaint segment spans several)
+        interest = reviews["customer_id"].map(customers["interest_id"]).fillna(-1).astype(int)
+        spans = {int(s): _covering(c["interest_id"]) for s, c in customers.groupby("segment_id")}
+    else:
+        interest_of = {s: a["interest"] for s, a in axes.items()}
+        interest = reviews["segment_id"].map(interest_of).fillna(-1).astype(int)
+        spans = {s: [i] for s, i in interest_of.items()}
     interest_terms = segment_keywords(texts, interest.tolist(), top_n=6) \
         if interest.nunique() > 1 else {}
-    attitude_terms = _attitude_terms(reviews, interest, review_aspects(reviews))
+    # segments holding the most common attitude: one per interest cluster (segment.py)
+    major = used.value_counts().idxmax() if len(used) else None
+    majority = {int(s) for s, a in axes.items() if major in a.get("attitude", [])} if axes else None
+    attitude_terms = _attitude_terms(reviews, interest, review_aspects(reviews), majority)
     profiles = {}
     for seg, cust in customers.groupby("segment_id", sort=True):
         in_seg = (reviews["segment_id"] == seg).to_numpy()
@@ -78,9 +87,10 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
             "share_of_customers": round(len(cust) / len(customers), 4),
             "keywords": [w for w, _ in kw.get(seg, [])],
             "keyword_scores": {w: round(s, 3) for w, s in kw.get(seg, [])},
-            "interest_id": axis.get("interest"),
+            "interest_id": spans.get(int(seg), [axis.get("interest")])[0],
+            "interest_ids": spans.get(int(seg), [axis.get("interest")]),
             "attitude": axis.get("attitude", []),
-            "interest_terms": [w for w, _ in interest_terms.get(axis.get("interest"), [])],
+            "interest_terms": [w for w, _ in interest_terms.get(spans.get(int(seg), [axis.get("interest")])[0], [])],
             "attitude_terms": [ASPECT_WORDS_ZH.get(w, w) if language == "zh" else w
                                for w, _ in attitude_terms.get(int(seg), [])],
             "label_shares": shares,  # observed first
@@ -97,10 +107,18 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
             profiles[int(seg)]["aspects"] = aspects
             profiles[int(seg)]["negative_aspects"] = negative_aspects(aspects)[:5]
     overall = {"behaviour": _behaviour(customers), "label_shares": _share(used, labels)}
-    for seg, name in name_segments(profiles, overall, language=language).items():
+    cluster_terms = {int(c): [w for w, _ in terms] for c, terms in interest_terms.items()}
+    for seg, name in name_segments(profiles, overall, language=language, cluster_terms=cluster_terms).items():
         profiles[seg]["name"] = name
     add_relative(profiles, overall)
     return profiles
+
+
+def _covering(interest: pd.Series, share: float = 0.8) -> list[int]:
+    """The fewest interest clusters, largest first, that hold `share` of a segment's customers."""
+    counts = interest.value_counts(normalize=True)
+    keep = int((counts.cumsum() < share).sum()) + 1
+    return [int(c) for c in counts.index[:keep]]
 
 
 def _ratio(a, b):
@@ -147,7 +165,7 @@ AMBIGUOUS_TERMS = {"can", "cans", "deal", "clean", "dirty"}
 ASPECT_WORDS = {"size_fit": "fit", "ingredients": "ingredients", "ambience": "the venue"}
 # The same aspect words in Chinese, for runs whose names and strategies are Chinese.
 ASPECT_WORDS_ZH = {"delivery": "物流", "price": "价格", "quality": "质量", "service": "服务", "packaging": "包装",
-                   "fit": "尺码", "size_fit": "尺码", "taste": "口味", "freshness": "新鲜度", "ingredients": "配料",
+                   "fit": "尺码", "size_fit": "尺码", "size": "份量", "taste": "口味", "freshness": "新鲜度", "ingredients": "配料",
                    "the venue": "环境", "ambience": "环境"}
 
 
@@ -155,23 +173,44 @@ def review_aspects(reviews: pd.DataFrame) -> pd.Series:
     """Each review's aspects: the run's tagger's where it has one, else the seed lexicon's."""
     if "aspects" in reviews:
         return reviews["aspects"].map(parse_aspects)
-    return reviews["_text"].map(lambda t: sorted({a for i, j, a in lexicon_spans(str(t))
+    return reviews["_text"].map(lambda t: sorted({_size_or_fit(a, str(t)[i:j]) for i, j, a in lexicon_spans(str(t))
                                                   if str(t)[i:j].lower() not in AMBIGUOUS_TERMS}))
 
 
-def _attitude_terms(reviews: pd.DataFrame, interest: pd.Series, aspects: pd.Series) -> dict:
+def _size_or_fit(aspect: str, term: str) -> str:
+    """The seed lexicon's size_fit aspect is 'fit' only where the review says fit: in food
+    reviews it is the portion ("8 oz", "serving size"), which named salt buyers "happy with fit"."""
+    if aspect != "size_fit":
+        return aspect
+    return "size_fit" if term.lower() in ("fit", "fits", "尺码", "码数") else "size"
+
+
+def _attitude_terms(reviews: pd.DataFrame, interest: pd.Series, aspects: pd.Series,
+                    majority: set[int] | None = None) -> dict:
     """{segment: [(aspect word, lift)]}: the aspects a segment's reviews mention more often than
-    the other segments of the same interest (of all segments when it is its interest's only
-    one), by difference in share of reviews; at least 5 % of its reviews and 2 points more."""
+    its peers, by difference in share of reviews; at least 5 % of its reviews and 2 points more.
+    Peers of a `majority` segment (its interest's happy customers) are the other majority
+    segments: what sets this interest apart ("Sweater buyers happy with quality"); peers of a
+    minority-attitude segment are the majority segments of its interests: what the complaints
+    say more than the happy customers of the same interests. Without `majority`: the segments
+    of the same interest, else all."""
     flags = aspects.explode().dropna()
     table = pd.crosstab(flags.index, flags).reindex(reviews.index, fill_value=0).clip(upper=1)
     if table.empty:
         return {}
     out = {}
     seg = reviews["segment_id"].to_numpy()
+    codes = interest.to_numpy()
+    in_majority = np.isin(seg, list(majority or ()))
     for s in pd.unique(seg):
         mine = seg == s
-        peers = (interest.to_numpy() == interest.to_numpy()[mine][0]) & ~mine
+        same_interest = np.isin(codes, np.unique(codes[mine]))
+        if majority is None:
+            peers = same_interest & ~mine
+        elif int(s) in majority:
+            peers = in_majority & ~mine
+        else:
+            peers = in_majority & same_interest
         if not peers.any():
             peers = ~mine
         lift = table[mine].mean() - (table[peers].mean() if peers.any() else 0)
@@ -237,26 +276,37 @@ _TIME_WORDS = {"小时", "分钟", "时间", "今天", "昨天", "第一次", "�
 _NOT_PRODUCTS = _TIME_WORDS | {t.lower() for ts in flat_lexicon().values() for t in ts}
 
 
-def name_segments(profiles: dict[int, dict], overall: dict, *, language: str = "en") -> dict[int, str]:
+def name_segments(profiles: dict[int, dict], overall: dict, *, language: str = "en",
+                  cluster_terms: dict[int, list[str]] | None = None) -> dict[int, str]:
     """Names such as 'Dress buyers unhappy with fit' or 'Frequent tea buyers, loyal': interest
-    terms (words its interest cluster uses more than the others), attitude (observed-first
-    shares) and the word its reviews say more than the same interest's other segments; unique."""
+    terms (words its interest cluster uses more than the others; `cluster_terms` by cluster, else
+    the profiles' own), attitude (observed-first shares) and the word its reviews say more than
+    the same interest's other segments; unique. A segment pooled over two interest clusters
+    names both ("Dress & tops buyers"), over more none ("Customers unhappy with fit")."""
     names: dict[int, str] = {}
     interest_word: dict = {}
     used_words: set[str] = set()
-    for seg in sorted(profiles, key=lambda s: -profiles[s]["size"]):
-        p = profiles[seg]
-        key = p.get("interest_id")
-        if key not in interest_word:  # one word per interest cluster, not taken by another
+    by_size = sorted(profiles, key=lambda s: -profiles[s]["size"])
+    terms_of = dict(cluster_terms or {})
+    for seg in by_size:
+        terms_of.setdefault(profiles[seg].get("interest_id"), profiles[seg].get("interest_terms") or [])
+    for seg in by_size:  # one word per interest cluster, not taken by another; larger segments first
+        for key in profiles[seg].get("interest_ids") or [profiles[seg].get("interest_id")]:
+            if key in interest_word:
+                continue
             # What they buy, from the interest terms only. None when there is one interest cluster
             # ("Customers happy with price", not "Absolutely buyers" from a keyword) or when every
             # term is no product (a delivery-only cluster: "Customers happy with delivery").
-            things = [w for w in p.get("interest_terms") or [] if w.lower() not in _NOT_PRODUCTS]
+            things = [w for w in terms_of.get(key) or [] if w.lower() not in _NOT_PRODUCTS]
             word = next((w for w in things if w not in used_words), things[0] if things else None)
             interest_word[key] = word
             if word:
                 used_words.add(word)
-        word = interest_word[key]
+    for seg in by_size:
+        p = profiles[seg]
+        keys = p.get("interest_ids") or [p.get("interest_id")]
+        words = [interest_word[key] for key in keys if interest_word[key]] if len(keys) <= 2 else []
+        word = ("和" if language == "zh" else " & ").join(words) or None
         p["interest_word"] = word  # unique per interest cluster: plays name it too
         prefix = _value_prefix(p, overall)
         who = " ".join(x for x in (prefix, f"{word} buyers" if word else "customers") if x)

@@ -8,7 +8,9 @@ come from a logistic-regression head on the base embeddings and fill only unrate
 
 - interest: NMI(segments, held-back category) against k-means with the same k on the same
   reviews' base embeddings (the BERTopic-style reference), and the interest axis alone against
-  k-means with its k;
+  k-means with its k. The goal (issue 15) is on the Women's `Class Name`; the food samples'
+  `ProductId` is reported but not a goal: 1k has 919 products in 997 reviews, so NMI with it
+  mostly measures how evenly a partition spreads the reviews, not what they are about;
 - attitude purity (goal >= 0.85), mean pairwise keyword Jaccard (goal <= 0.15), unique names,
   honest names (no happy / loyal name on a segment with 40 % or more negative reviews),
   customers whose rated reviews are all 1-2 stars yet get a reward play (goal 0), segment pairs
@@ -91,8 +93,8 @@ def measure_set(frame: pd.DataFrame, roles: dict, category: str, *, model_path: 
     segment_s = time.perf_counter() - started
     seg = result.reviews["segment_id"].to_numpy()
     k = result.segment_model.k
-    cust_interest = {s: a["interest"] for s, a in result.segment_model.segment_axes().items()}
-    interest = pd.Series(seg).map(cust_interest).to_numpy()
+    cust_interest = result.customers.set_index("customer_id")["interest_id"]
+    interest = result.reviews["customer_id"].map(cust_interest).to_numpy()
     k_interest = len(result.segment_model.centroids)
     names = [p["name"] for p in result.profiles.values()]
     dishonest = [p["name"] for p in result.profiles.values()
@@ -138,13 +140,17 @@ def bench_segments(cfg: BenchConfig, model_path: str) -> Result:
         return Result(name="segments", value=None, baseline=None, units="NMI with held-back category",
                       target="needs ../shared/data/en", met=None, device="cpu")
     sets = per_set.values()
-    value = float(np.mean([s["nmi_segments"] for s in sets]))
-    baseline = float(np.mean([s["nmi_kmeans_same_k"] for s in sets]))
-    met = all(s["nmi_segments"] >= s["nmi_kmeans_same_k"] and (s["attitude_purity"] or 0) >= 0.85
-              and (s["keyword_jaccard"] or 0) <= 0.15 and s["names_unique"] and not s["dishonest_names"]
-              and s["low_star_only_rewarded"] == 0 and s["segment_pairs_same_plays"] == 0 for s in sets)
+    goal = per_set.get("womens_clothing")  # the held-back category that is a category (Class Name)
+    scored = [goal] if goal else list(sets)
+    value = float(np.mean([s["nmi_segments"] for s in scored]))
+    baseline = float(np.mean([s["nmi_kmeans_same_k"] for s in scored]))
+    met = all(s["nmi_segments"] >= s["nmi_kmeans_same_k"] for s in scored) and all(
+        (s["attitude_purity"] or 0) >= 0.85 and (s["keyword_jaccard"] or 0) <= 0.15 and s["names_unique"]
+        and not s["dishonest_names"] and s["low_star_only_rewarded"] == 0 and s["segment_pairs_same_plays"] == 0
+        for s in sets)
     return Result(name="segments", value=round(value, 4), baseline=round(baseline, 4),
-                  units="NMI(segments, held-back category), mean over files",
-                  target=">= k-means same k; purity >= 0.85; keyword Jaccard <= 0.15; unique honest names; "
-                         "no 1-2 star customer rewarded; distinct plays",
+                  units="NMI(segments, Class Name) on Women's Clothing" if goal else
+                  "NMI(segments, held-back category), mean over files",
+                  target="NMI >= k-means same k; on every file: purity >= 0.85; keyword Jaccard <= 0.15; "
+                         "unique honest names; no 1-2 star customer rewarded; distinct plays",
                   met=met, device="cpu", details=per_set)

@@ -363,10 +363,11 @@ def validate_templates(directory: str | Path | None, *, language: str = "en") ->
 # Plays that reward a happy customer: never for a customer whose own reviews are complaints.
 REWARD_PLAY = re.compile(r"loyal|vip|advoca|referr|lookalike|targeted ads|忠诚|会员|口碑|相似人群", re.IGNORECASE)
 RECOVERY_PLAY = re.compile(r"complaint|recovery|投诉|挽回|补救", re.IGNORECASE)
+WIN_OVER_PLAY = re.compile(r"undecided|摇摆", re.IGNORECASE)
 
 
 def customer_actions(customers: pd.DataFrame, strategies: dict[int, list[dict]], *,
-                     negative: str = "negative") -> pd.DataFrame:
+                     negative: str = "negative", neutral: str = "neutral") -> pd.DataFrame:
     """Per customer: `action` (one play title) and `action_reason`, consistent with the
     customer's own reviews (observed first, `share_*`), not only with their segment:
 
@@ -374,11 +375,15 @@ def customer_actions(customers: pd.DataFrame, strategies: dict[int, list[dict]],
       with its aspect, when it has one), even in a happy segment;
     - a customer with any negative review never gets a reward play (loyalty, VIP, advocacy,
       lookalike ads): the segment's next play, else a personal follow-up;
+    - a customer whose reviews are mostly lukewarm (they sit in their interest's happy segment)
+      gets the segment's win-over play, else a five-star question; no reward play either;
     - everybody else gets the segment's first play."""
-    share_neg = customers.get(f"share_{negative}", pd.Series(0.0, index=customers.index)).fillna(0.0)
+    zero = pd.Series(0.0, index=customers.index)
+    share_neg = customers.get(f"share_{negative}", zero).fillna(0.0)
+    share_neu = customers.get(f"share_{neutral}", zero).fillna(0.0)
     low_rating = customers.get("mean_rating", pd.Series(np.nan, index=customers.index)) <= 2
     actions, reasons = [], []
-    for seg, neg, low in zip(customers["segment_id"], share_neg, low_rating.fillna(False)):
+    for seg, neg, neu, low in zip(customers["segment_id"], share_neg, share_neu, low_rating.fillna(False)):
         titles = [a["title"] for a in strategies.get(int(seg), [])]
         if neg >= 0.5 or low:
             actions.append(next((t for t in titles if RECOVERY_PLAY.search(t)), "Complaint recovery"))
@@ -386,6 +391,10 @@ def customer_actions(customers: pd.DataFrame, strategies: dict[int, list[dict]],
         elif neg > 0:
             actions.append(next((t for t in titles if not REWARD_PLAY.search(t)), "Personal follow-up"))
             reasons.append("has a negative review: no reward play")
+        elif neu >= 0.5:
+            actions.append(next((t for t in titles if WIN_OVER_PLAY.search(t)),
+                                "Win over undecided buyers: ask what would make it five stars"))
+            reasons.append("own reviews mostly lukewarm: no reward play")
         else:
             actions.append(titles[0] if titles else "Monitor")
             reasons.append("segment play")
