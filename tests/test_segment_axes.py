@@ -224,3 +224,20 @@ def test_cells_give_complaints_their_own_segments_and_keep_the_purity_goal():
     assert sizes[sizes > 0].min() >= 20
     # too few complaints for a segment of their own: they stay with their interest
     assert _own_attitudes(np.array([10, 990]), 20) == []
+
+
+def test_segments_benchmark_figures_on_real_reviews(tiny_model):
+    """`bench --only segments` measures one file as the README table reports it (here the 600
+    Women's reviews and the tiny encoder: the figures' meaning, not their size)."""
+    from segcore.bench.segments import measure_set
+
+    frame = pd.read_csv(DATA / "womens_clothing_600.csv")
+    r = measure_set(frame, {"text": "Review Text", "rating": "Rating"}, "Class Name", model_path=str(tiny_model),
+                    seed=0)
+    assert r["k"] == len(r["names"]) == len(r["plays"]) and r["names_unique"] and not r["dishonest_names"]
+    assert 1 <= r["k_interest"] < r["k"]  # complaints have a segment of their own
+    assert r["attitude_purity"] >= 0.85 and r["keyword_jaccard"] <= 0.15
+    assert r["low_star_only_customers"] > 20 and r["low_star_only_rewarded"] == 0
+    assert r["segment_pairs_same_plays"] == 0
+    for key in ("nmi_segments", "nmi_kmeans_same_k", "nmi_interest_axis", "nmi_kmeans_interest_k"):
+        assert 0 < r[key] < 1, key
