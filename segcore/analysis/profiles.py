@@ -80,6 +80,7 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
         top_products = (rev["product"].astype(str).value_counts().head(5).to_dict()
                         if "product" in rev and rev["product"].notna().any() else {})
         axis = axes.get(int(seg), {})
+        interests = spans.get(int(seg), [axis.get("interest")])  # the largest first
         profiles[int(seg)] = {
             "segment_id": int(seg),
             "size": int(len(cust)),
@@ -87,10 +88,10 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
             "share_of_customers": round(len(cust) / len(customers), 4),
             "keywords": [w for w, _ in kw.get(seg, [])],
             "keyword_scores": {w: round(s, 3) for w, s in kw.get(seg, [])},
-            "interest_id": spans.get(int(seg), [axis.get("interest")])[0],
-            "interest_ids": spans.get(int(seg), [axis.get("interest")]),
+            "interest_id": interests[0],
+            "interest_ids": interests,
             "attitude": axis.get("attitude", []),
-            "interest_terms": [w for w, _ in interest_terms.get(spans.get(int(seg), [axis.get("interest")])[0], [])],
+            "interest_terms": [w for w, _ in interest_terms.get(interests[0], [])],
             "attitude_terms": [ASPECT_WORDS_ZH.get(w, w) if language == "zh" else w
                                for w, _ in attitude_terms.get(int(seg), [])],
             "label_shares": shares,  # observed first
@@ -280,8 +281,8 @@ def name_segments(profiles: dict[int, dict], overall: dict, *, language: str = "
                   cluster_terms: dict[int, list[str]] | None = None) -> dict[int, str]:
     """Names such as 'Dress buyers unhappy with fit' or 'Frequent tea buyers, loyal': interest
     terms (words its interest cluster uses more than the others; `cluster_terms` by cluster, else
-    the profiles' own), attitude (observed-first shares) and the word its reviews say more than
-    the same interest's other segments; unique. A segment pooled over two interest clusters
+    the profiles' own), attitude (observed-first shares) and the aspect its reviews mention more
+    than its peers (`_attitude_terms`); unique. A segment pooled over two interest clusters
     names both ("Dress & tops buyers"), over more none ("Customers unhappy with fit")."""
     names: dict[int, str] = {}
     interest_word: dict = {}
