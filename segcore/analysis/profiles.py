@@ -161,8 +161,9 @@ def add_relative(profiles: dict[int, dict], overall: dict | None = None) -> None
 
 # seed-lexicon words that are mostly something else in reviews ("I can wear it" is not packaging)
 # seed terms that mostly mean something else in product reviews: "can" of soup, a good "deal",
-# a "clean" taste (named an unhappy tea segment "unhappy with the venue")
-AMBIGUOUS_TERMS = {"can", "cans", "deal", "clean", "dirty"}
+# a "clean" taste (named an unhappy tea segment "unhappy with the venue"), clothes that "look cheap"
+# (quality, not price: named the Women's Clothing complaints "unhappy with price")
+AMBIGUOUS_TERMS = {"can", "cans", "deal", "clean", "dirty", "cheap"}
 ASPECT_WORDS = {"size_fit": "fit", "ingredients": "ingredients", "ambience": "the venue"}
 # The same aspect words in Chinese, for runs whose names and strategies are Chinese.
 ASPECT_WORDS_ZH = {"delivery": "物流", "price": "价格", "quality": "质量", "service": "服务", "packaging": "包装",
