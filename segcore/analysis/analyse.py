@@ -89,12 +89,12 @@ def analyse(reviews: pd.DataFrame, probs: np.ndarray, embeddings: np.ndarray, *,
         segment_model, seg = fit_segments(cust_emb, customers, labels=labels, k=k, seed=seed)
     else:
         seg = segment_model.assign(cust_emb, customers)
-    interest = segment_model.interest(segment_model.text_features(cust_emb))
+    text = segment_model.text_features(cust_emb)
     analysis = label_segments(scored, customers, seg, labels=labels, templates=templates,
                               segment_model=segment_model, segment_names=segment_names, language=language,
-                              interest=interest)
+                              interest=segment_model.interest(text))
     analysis.quality = segment_quality(
-        analysis.customers, analysis.profiles, labels=labels, features=segment_model.text_features(cust_emb),
+        analysis.customers, analysis.profiles, labels=labels, features=text,
         attitude=attitude_codes(customers, labels), review_segments=analysis.reviews["segment_id"].to_numpy(),
         categories=None if categories is None else categories.reset_index(drop=True), seed=seed)
     return analysis
