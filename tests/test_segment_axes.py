@@ -219,7 +219,7 @@ def test_cells_give_complaints_their_own_segments_and_keep_the_purity_goal():
     table = _cells(interest, attitude, centroids, 2, 20)
     pooled = table[:, 0]
     assert len(np.unique(pooled)) == 2
-    assert pooled[0] == pooled[1] and pooled[2] == pooled[3] or pooled[4] == pooled[5]
+    assert pooled[0] == pooled[1] and pooled[2] == pooled[3] and pooled[4] == pooled[5]  # neighbours stay together
     sizes = np.bincount(table[interest, attitude][attitude == 0])
     assert sizes[sizes > 0].min() >= 20
     # too few complaints for a segment of their own: they stay with their interest
