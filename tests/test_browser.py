@@ -167,6 +167,7 @@ def edit_template(page, models: Path) -> None:
     expect(shown.or_(not_shown)).to_have_count(1)
     applied = shown.count() == 1  # the preview's segment has most-reviewed products
     applies = page.get_by_text(re.compile(r"^Applies to \d+ of \d+ segments of this run"))
+    expect(applies).to_have_count(1)  # the previous template's preview may still be on screen mid-rerun
     before = applies.inner_text()
     test.click()
     page.get_by_role("option", name="has no", exact=True).click()  # the condition turned round
