@@ -75,3 +75,45 @@ def test_recipes_benchmark_on_real_reviews(tmp_path, sample_frame, tiny_model):
         assert got["+augment"]["recipe"]["epochs"] == 20 and got["+augment"]["recipe"]["batch_size"] == 16
     cells = result["table"]["seed"]["amazon_en_2k"]
     assert "±" in cells  # two seeds: mean ± spread
+
+
+def test_early_stopping_waits_for_the_step_floor(tmp_path):
+    """Patience never ends training before the step floor; after it, it does; a user's Stop stays."""
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    from segcore.training.callbacks import StepFloorEarlyStopping
+
+    args = TrainingArguments(output_dir=str(tmp_path), eval_strategy="epoch", save_strategy="epoch",
+                             load_best_model_at_end=True, metric_for_best_model="macro_f1", use_cpu=True,
+                             report_to="none")
+    state = TrainerState()
+    state.best_metric = 0.6  # the Trainer's best checkpoint so far
+    stopper, control = StepFloorEarlyStopping(1, min_steps=100), TrainerControl()
+    state.global_step = 36
+    stopper.on_evaluate(args, state, control, metrics={"eval_macro_f1": 0.3})
+    assert not control.should_training_stop  # below the floor: no stop however flat
+    state.global_step = 108
+    stopper.on_evaluate(args, state, control, metrics={"eval_macro_f1": 0.3})
+    assert control.should_training_stop  # past it and still no better: stop
+    control, state.global_step = TrainerControl(should_training_stop=True), 12  # the Stop button
+    stopper.on_evaluate(args, state, control, metrics={"eval_macro_f1": 0.9})
+    assert control.should_training_stop
+
+
+def test_flat_training_runs_to_the_step_floor(sample_frame, tiny_model):
+    """A run that cannot learn (learning rate 1e-7) with patience 1 used to stop after 2 epochs;
+    now it trains the epochs the step floor asked for, evaluating each."""
+    from segcore.config import TrainConfig
+    from segcore.training.train import fine_tune
+
+    frame = sample_frame.iloc[:150]
+    texts = frame["Text"].astype(str).tolist()
+    labels = ["negative" if s <= 2 else "neutral" if s == 3 else "positive" for s in frame["Score"]]
+    config = TrainConfig(model=str(tiny_model), lr=1e-7, patience=1, min_steps=30, max_length=32,
+                         progress_bar=False)
+    tuned = fine_tune(texts[:90], labels[:90], texts[90:], labels[90:], labels=["negative", "neutral", "positive"],
+                      config=config)
+    # 90 reviews at batch 16: 6 steps an epoch, so 30 steps are 5 epochs (more than the default 4)
+    assert tuned.recipe["epochs"] == 5 and tuned.recipe["min_steps"] == 30
+    evals = [h for h in tuned.history if "eval_macro_f1" in h]
+    assert tuned.epochs_run == 5 and len(evals) == 5

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import f1_score
 from sklearn.utils.class_weight import compute_class_weight
-from transformers import DataCollatorWithPadding, EarlyStoppingCallback, PrinterCallback, Trainer, TrainerCallback
+from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainerCallback
 
 from ..config import AUTO_MODEL, DEFAULT_EPOCHS, TrainConfig
 from ..encoders.models import (
@@ -26,7 +26,7 @@ from ..encoders.models import (
 )
 from ..encoders.predict import tokenize
 from ..progress import Progress
-from .callbacks import ProgressCallback
+from .callbacks import ProgressCallback, StepFloorEarlyStopping
 from ..text.language import detect_language
 from .adversarial import FGMTrainer
 from .args import training_arguments
@@ -147,7 +147,7 @@ def fine_tune(train_texts: Sequence[str], train_labels: Sequence[str],
             data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
             compute_metrics=_macro_f1,
             compute_loss_func=_weighted_loss(weights) if weights is not None else None,
-            callbacks=[EarlyStoppingCallback(early_stopping_patience=config.patience),
+            callbacks=[StepFloorEarlyStopping(config.patience, min_steps=recipe["min_steps"]),
                        ProgressCallback(progress), *callbacks],
             **extra,
         )
@@ -192,4 +192,6 @@ def resolve_recipe(config: TrainConfig, model_config, device, *, n_train: int) -
                             max_epochs=max(config.max_epochs, DEFAULT_EPOCHS))
     return {"lr": lr, "batch_size": batch, "eval_batch_size": config.eval_batch_size or eval_batch,
             "epochs": epochs, "steps_per_epoch": math.ceil(n_train / batch), "truncation": config.truncation,
-            "max_length": config.max_length}
+            "max_length": config.max_length,
+            # early stopping waits for the floor too; an explicit --epochs has none
+            "min_steps": config.min_steps if config.epochs is None else 0}
