@@ -185,13 +185,12 @@ def resolve_recipe(config: TrainConfig, model_config, device, *, n_train: int) -
         lr = config.lora_lr
     else:
         lr = config.lr if config.lr is not None else encoder_lr(model_config)
-    if config.epochs is not None:  # asked for: as given
-        epochs = config.epochs
-    else:
-        epochs = epochs_for(n_train=n_train, batch_size=batch, epochs=DEFAULT_EPOCHS, min_steps=config.min_steps,
+    if config.epochs is not None:  # asked for: as given, and no step floor
+        epochs, min_steps = config.epochs, 0
+    else:  # the step floor raises the epochs, and early stopping waits for it too
+        min_steps = config.min_steps
+        epochs = epochs_for(n_train=n_train, batch_size=batch, epochs=DEFAULT_EPOCHS, min_steps=min_steps,
                             max_epochs=max(config.max_epochs, DEFAULT_EPOCHS))
     return {"lr": lr, "batch_size": batch, "eval_batch_size": config.eval_batch_size or eval_batch,
             "epochs": epochs, "steps_per_epoch": math.ceil(n_train / batch), "truncation": config.truncation,
-            "max_length": config.max_length,
-            # early stopping waits for the floor too; an explicit --epochs has none
-            "min_steps": config.min_steps if config.epochs is None else 0}
+            "max_length": config.max_length, "min_steps": min_steps}
