@@ -104,15 +104,15 @@ def test_flat_training_runs_to_the_step_floor(sample_frame, tiny_model):
     """A run that cannot learn (learning rate 1e-7) with patience 1 used to stop after 2 epochs;
     now it trains the epochs the step floor asked for, evaluating each."""
     from segcore.config import TrainConfig
+    from segcore.ingest.labels import RATING_LABELS, labels_from_rating
     from segcore.training.train import fine_tune
 
     frame = sample_frame.iloc[:150]
     texts = frame["Text"].astype(str).tolist()
-    labels = ["negative" if s <= 2 else "neutral" if s == 3 else "positive" for s in frame["Score"]]
+    labels = labels_from_rating(frame["Score"].astype(float)).tolist()
     config = TrainConfig(model=str(tiny_model), lr=1e-7, patience=1, min_steps=30, max_length=32,
                          progress_bar=False)
-    tuned = fine_tune(texts[:90], labels[:90], texts[90:], labels[90:], labels=["negative", "neutral", "positive"],
-                      config=config)
+    tuned = fine_tune(texts[:90], labels[:90], texts[90:], labels[90:], labels=RATING_LABELS, config=config)
     # 90 reviews at batch 16: 6 steps an epoch, so 30 steps are 5 epochs (more than the default 4)
     assert tuned.recipe["epochs"] == 5 and tuned.recipe["min_steps"] == 30
     evals = [h for h in tuned.history if "eval_macro_f1" in h]
