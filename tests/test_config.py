@@ -150,8 +150,10 @@ class _Args(TrainerCallback):
 
 @pytest.fixture(scope="module")
 def texts(sample_frame):
+    from segcore.ingest.labels import labels_from_rating
+
     frame = sample_frame.head(60)
-    y = ["positive" if s >= 4 else "negative" if s <= 2 else "neutral" for s in frame["Score"]]
+    y = labels_from_rating(frame["Score"].astype(float)).tolist()
     return frame["Text"].tolist(), y
 
 
