@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from transformers import AutoConfig
 
 from segcore.encoders.models import default_model_path, load_tokenizer
@@ -51,7 +52,7 @@ def test_head_tail_keeps_start_and_end(sample_frame):
 
 def test_recipes_benchmark_on_real_reviews(tmp_path, sample_frame, tiny_model):
     """The recipes benchmark end to end on real reviews laid out like ../shared/data (two seeds, a
-    recipe and an option), with the simple models on the same splits."""
+    recipe and an option), with the simple models on the same splits and what a run would select."""
     import json
 
     from segcore.bench.recipes import main
@@ -68,13 +69,29 @@ def test_recipes_benchmark_on_real_reviews(tmp_path, sample_frame, tiny_model):
     assert not [r for r in rows if "error" in r]
     for seed in (42, 43):
         got = {r["model"]: r for r in rows if r["seed"] == seed}
-        assert set(got) == {"tfidf", "frozen", "seed", "+augment"}
+        assert set(got) == {"tfidf", "frozen", "seed", "seed selected", "+augment", "+augment selected"}
         assert all(0 <= r["test"] <= 1 and 0 <= r["val"] <= 1 for r in got.values())
+        for recipe in ("seed", "+augment"):
+            chosen = got[f"{recipe} selected"]
+            # the selected row carries the chosen candidate's own figures (same split, same rounding)
+            own = got[recipe] if chosen["selected"] == "fine_tuned" else got.get(chosen["selected"])
+            if own is not None:
+                assert chosen["test"] == pytest.approx(own["test"], abs=1e-4)
+                assert chosen["val"] == pytest.approx(own["val"], abs=1e-4)
+            else:
+                assert chosen["selected"] == "average" and chosen["test"] == chosen["average"]["test"]
+            # no candidate beats the choice on validation by more than the noise margin (a
+            # fine-tuned model at chance is out of the running, alone or averaged)
+            vals = [got["tfidf"]["val"], got["frozen"]["val"]]
+            if not chosen["at_chance"]:
+                vals += [got[recipe]["val"], chosen["average"]["val"]]
+            assert chosen["val"] >= max(vals) - 0.01 - 1e-4
         assert got["seed"]["recipe"]["lr"] == 8e-5 and got["seed"]["recipe"]["epochs"] == 4
         # the option runs on the shipped default: ~70 training reviews, so the 300-step floor asks for 20 epochs
         assert got["+augment"]["recipe"]["epochs"] == 20 and got["+augment"]["recipe"]["batch_size"] == 16
     cells = result["table"]["seed"]["amazon_en_2k"]
     assert "±" in cells  # two seeds: mean ± spread
+    assert "±" in result["table"]["seed selected"]["amazon_en_2k"]
 
 
 def test_early_stopping_waits_for_the_step_floor(tmp_path):

@@ -4,7 +4,10 @@ recipe and training option, over several seeds on the same splits?
 Every cell trains on a run's 6:2:2 split of a real review set (prepared as `segcore run` prepares
 it: cleaning, PII masking, labels from the rating or label column) and reports test macro-F1. In
 the same run and on the same split: TF-IDF + logistic regression and the frozen encoder with a
-logistic-regression head (the safety net's candidates, training.candidates).
+logistic-regression head (the safety net's candidates, training.candidates), and for every
+fine-tune what a run would ship: the candidate the safety net selects on validation among the
+fine-tuned model, its average with the keyword model, the frozen head and the keyword model
+(`<recipe> selected`, with `average` and `selected` in its row).
 
 Recipes are TrainConfig overrides: `seed` is the recipe before this benchmark (one learning rate
 for every encoder, a fixed 4 epochs, batch 16, the start of long reviews); each following one
@@ -141,7 +144,8 @@ def _macro_f1(y_true, probs, label_names) -> float:
 
 
 def simple_models(data: dict, *, seed: int, model: str, emb_cache: dict) -> dict:
-    """TF-IDF + LR and the frozen encoder + LR on the split of `seed` (test and validation macro-F1)."""
+    """TF-IDF + LR and the frozen encoder + LR on the split of `seed`: {name: {test, val, probs}}
+    (macro-F1 on test and validation; probabilities for every review)."""
     from ..encoders.embed import encoder_embeddings
     from ..training.candidates import fit_linear_head, fit_tfidf_head
 
@@ -158,8 +162,25 @@ def simple_models(data: dict, *, seed: int, model: str, emb_cache: dict) -> dict
     out = {}
     for cand, probs in (("tfidf", tfidf.proba(texts)), ("frozen", frozen.proba(emb))):
         out[cand] = {"test": _macro_f1(np.asarray(data["labels"])[te], probs[te], names),
-                     "val": _macro_f1(np.asarray(data["labels"])[va], probs[va], names)}
+                     "val": _macro_f1(np.asarray(data["labels"])[va], probs[va], names), "probs": probs}
     return out
+
+
+def selected_cell(data: dict, *, seed: int, tuned_probs: np.ndarray, simple: dict) -> dict:
+    """What a run ships: the safety net's choice on validation (training.candidates.select_candidate)
+    among the fine-tuned model, the simple models and the average; its test figure and the average's."""
+    from ..training.candidates import select_candidate
+
+    names = data["label_names"]
+    index = {lab: i for i, lab in enumerate(names)}
+    y = np.array([index[v] for v in data["labels"]])
+    _, va, te = _split(data, seed)
+    probs = {"fine_tuned": tuned_probs, **{n: simple[n]["probs"] for n in ("tfidf", "frozen")}}
+    selection, _ = select_candidate(probs, y, val_idx=np.asarray(va), test_idx=np.asarray(te), labels=names)
+    t = selection.table
+    return {"selected": selection.selected, "test": t[selection.selected]["test_macro_f1"],
+            "val": t[selection.selected]["val_macro_f1"], "at_chance": selection.at_chance,
+            "average": {"test": t["average"]["test_macro_f1"], "val": t["average"]["val_macro_f1"]}}
 
 
 def fine_tune_cell(data: dict, *, seed: int, recipe: str, model: str) -> dict:
@@ -186,6 +207,7 @@ def fine_tune_cell(data: dict, *, seed: int, recipe: str, model: str) -> dict:
                        truncation=config.truncation, batch_size=256)
     losses = [h["loss"] for h in tuned.history if "loss" in h]
     return {"test": _macro_f1(labels[te], probs[te], names), "val": _macro_f1(labels[va], probs[va], names),
+            "probs": probs,
             "epochs_run": tuned.epochs_run, "best_epoch": tuned.best_epoch, "seconds": round(time.time() - started, 1),
             "first_loss": round(losses[0], 4) if losses else None, "last_loss": round(losses[-1], 4) if losses else None,
             "recipe": {k: v for k, v in tuned.recipe.items()}}
@@ -194,6 +216,7 @@ def fine_tune_cell(data: dict, *, seed: int, recipe: str, model: str) -> dict:
 _SETS: dict = {}
 _MODELS: dict = {}
 _EMB: dict = {}
+_SIMPLE: dict = {}  # (set, seed, model): simple_models, for every fine-tune of that split
 
 
 def _init(prepared_path: str, models: dict) -> None:
@@ -205,23 +228,34 @@ def _init(prepared_path: str, models: dict) -> None:
 
 
 def _run_group(group: list[dict]) -> list[dict]:
-    """Fine-tunes of one (set, seed); the first chunk of each also fits the simple models."""
+    """Fine-tunes of one (set, seed), each with the selection a run would make; the first chunk of
+    each (set, seed) also reports the simple models."""
     first = group[0]
     data = _SETS[first["set"]]
     model = _model_for(data["language"], _MODELS)
+    key = (first["set"], first["seed"], model)
+    if key not in _SIMPLE:
+        _SIMPLE[key] = simple_models(data, seed=first["seed"], model=model, emb_cache=_EMB)
+    simple = _SIMPLE[key]
     rows = []
+
+    def emit(row: dict) -> None:
+        rows.append(row)
+        print(json.dumps(row, default=str), flush=True)
+
     if first.get("chunk", 0) == 0:
-        simple = simple_models(data, seed=first["seed"], model=model, emb_cache=_EMB)
         for cand, figs in simple.items():
-            rows.append({"set": first["set"], "seed": first["seed"], "model": cand, **figs})
-            print(json.dumps(rows[-1], default=str), flush=True)
+            emit({"set": first["set"], "seed": first["seed"], "model": cand, "test": figs["test"], "val": figs["val"]})
     for task in group:
+        where = {"set": task["set"], "seed": task["seed"]}
         try:
             cell = fine_tune_cell(data, seed=task["seed"], recipe=task["recipe"], model=model)
+            chosen = selected_cell(data, seed=task["seed"], tuned_probs=cell.pop("probs"), simple=simple)
         except Exception as exc:  # one failing cell must not lose the others
-            cell = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
-        rows.append({"set": task["set"], "seed": task["seed"], "model": task["recipe"], **cell})
-        print(json.dumps(rows[-1], default=str), flush=True)
+            emit({**where, "model": task["recipe"], "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
+            continue
+        emit({**where, "model": task["recipe"], **cell})
+        emit({**where, "model": f"{task['recipe']} selected", **chosen})
     return rows
 
 
@@ -262,7 +296,7 @@ def summarise(rows: list[dict]) -> pd.DataFrame:
     agg = ok.groupby(["set", "model"])["test"].agg(["mean", "std", "count"]).reset_index()
     agg["cell"] = [f"{m:.3f}" + (f" ± {s:.3f}" if c > 1 else "") + ("" if c > 1 else " (1 seed)")
                    for m, s, c in zip(agg["mean"], agg["std"].fillna(0), agg["count"])]
-    order = ["tfidf", "frozen", *RECIPES, *[f"+{o}" for o in OPTIONS]]
+    order = ["tfidf", "frozen", *[c for r in [*RECIPES, *[f"+{o}" for o in OPTIONS]] for c in (r, f"{r} selected")]]
     table = agg.pivot(index="set", columns="model", values="cell")
     return table[[c for c in order if c in table.columns]]
 
