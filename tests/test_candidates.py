@@ -153,3 +153,39 @@ def test_differences_within_validation_noise_keep_the_preferred_model():
                                     labels=LABELS)
     gap = selection.table["tfidf"]["val_macro_f1"] - selection.table["fine_tuned"]["val_macro_f1"]
     assert 0 < gap < 0.01 and selection.selected == "fine_tuned"
+
+
+def _worse_on(probs: np.ndarray, y: np.ndarray, rows: np.ndarray, count: int) -> np.ndarray:
+    """`probs` with `count` of the rows it gets right among `rows` turned wrong."""
+    out = probs.copy()
+    right = rows[probs[rows].argmax(axis=1) == y[rows]][:count]
+    out[right] = np.roll(out[right], 1, axis=1)
+    return out
+
+
+def test_selection_asks_whether_the_validation_reviews_can_tell_the_difference():
+    """A lead larger than the fixed margin on ~120 validation reviews is not enough to pass over
+    the preferred model (bootstrap on the same reviews); a clear lead is, and both say why."""
+    from segcore.training.candidates import CONFIDENCE, NOISE_MARGIN, bootstrap_macro_f1
+
+    texts, y, train, val, test = _womens()
+    tfidf = fit_tfidf_head([texts[i] for i in train], y[train], n_classes=3).proba(texts)
+    slightly = _worse_on(tfidf, y, val, 2)  # two validation reviews worse than the keyword model
+    selection, chosen = select_candidate({"tfidf": tfidf, "fine_tuned": slightly}, y, val_idx=val, test_idx=test,
+                                         labels=LABELS)
+    gap = selection.table["tfidf"]["val_macro_f1"] - selection.table["fine_tuned"]["val_macro_f1"]
+    assert gap > NOISE_MARGIN and selection.selected == "fine_tuned" and np.array_equal(chosen, slightly)
+    assert "tfidf" in selection.within_noise and "can tell apart" in selection.message
+    assert f"within what {len(val)} held-out reviews" in selection.message
+
+    clearly = _worse_on(tfidf, y, val, len(val) // 3)  # a third of the validation reviews worse
+    selection, chosen = select_candidate({"tfidf": tfidf, "fine_tuned": clearly}, y, val_idx=val, test_idx=test,
+                                         labels=LABELS)
+    assert selection.selected == "tfidf" and selection.within_noise == ["tfidf"]
+    assert "did not beat the keyword baseline" in selection.message and "can tell apart" not in selection.message
+    # the bootstrap is paired and seeded: the same figures each time, identical models never differ
+    pred = {"a": tfidf[val].argmax(axis=1), "b": tfidf[val].argmax(axis=1), "c": clearly[val].argmax(axis=1)}
+    boot = bootstrap_macro_f1(pred, y[val], n_classes=3, resamples=200)
+    assert np.array_equal(boot["a"], boot["b"]) and np.mean(boot["a"] > boot["c"]) >= CONFIDENCE
+    from sklearn.metrics import f1_score
+    assert abs(np.median(boot["a"]) - f1_score(y[val], pred["a"], average="macro")) < 0.05
