@@ -176,7 +176,7 @@ def test_selection_asks_whether_the_validation_reviews_can_tell_the_difference()
     gap = selection.table["tfidf"]["val_macro_f1"] - selection.table["fine_tuned"]["val_macro_f1"]
     assert gap > NOISE_MARGIN and selection.selected == "fine_tuned" and np.array_equal(chosen, slightly)
     assert "tfidf" in selection.within_noise and "can tell apart" in selection.message
-    assert f"within what {len(val)} held-out reviews" in selection.message
+    assert f"within what {len(val):,} held-out reviews" in selection.message
 
     clearly = _worse_on(tfidf, y, val, len(val) // 3)  # a third of the validation reviews worse
     selection, chosen = select_candidate({"tfidf": tfidf, "fine_tuned": clearly}, y, val_idx=val, test_idx=test,

@@ -248,7 +248,7 @@ def selection_message(selected: str, table: dict[str, dict], *, best: str | None
     else:
         text = f"{PLAIN_NAMES.get(selected, selected).capitalize()} chosen: {f1[selected]:.2f}{vs} on held-out reviews."
     if best and best != selected:  # chosen by preference, not by score: say so
-        text += (f" The {PLAIN_NAMES.get(best, best)}'s {f1[best]:.2f} is within what {n_val} held-out reviews "
+        text += (f" The {PLAIN_NAMES.get(best, best)}'s {f1[best]:.2f} is within what {n_val:,} held-out reviews "
                  "can tell apart.")
     return text
 
