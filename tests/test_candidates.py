@@ -132,8 +132,10 @@ def test_run_with_broken_training_uses_the_safety_net(tmp_path, small_csv, tiny_
     assert set(sel["candidates"]) == {"fine_tuned", "tfidf", "frozen", "average"}
     assert round(m["test"]["macro_f1"], 4) == sel["candidates"][m["selected"]]["test_macro_f1"]
     assert any("stayed at chance" in n for n in m["notes"])
-    best_val = max(c["val_macro_f1"] for n, c in sel["candidates"].items() if n in ("tfidf", "frozen"))
-    assert m["selected"] in ("tfidf", "frozen") and sel["candidates"][m["selected"]]["val_macro_f1"] == best_val
+    # the best of the rest on validation, or the preferred frozen head when validation cannot tell them apart
+    best = max(("tfidf", "frozen"), key=lambda n: sel["candidates"][n]["val_macro_f1"])
+    assert best in sel["within_noise_of_best"]
+    assert m["selected"] == ("frozen" if "frozen" in sel["within_noise_of_best"] else "tfidf")
     assert (tmp_path / "run" / "model" / "head.json").exists()
     scored = score_file(small_csv, tmp_path / "run" / "model", tmp_path / "scored")
     own = read_export_csv(tmp_path / "run" / "reviews_scored.csv")

@@ -180,6 +180,7 @@ def selected_cell(data: dict, *, seed: int, tuned_probs: np.ndarray, simple: dic
     t = selection.table
     return {"selected": selection.selected, "test": t[selection.selected]["test_macro_f1"],
             "val": t[selection.selected]["val_macro_f1"], "at_chance": selection.at_chance,
+            "within_noise": selection.within_noise,
             "average": {"test": t["average"]["test_macro_f1"], "val": t["average"]["val_macro_f1"]}}
 
 
