@@ -301,7 +301,8 @@ def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_mode
         page.locator("input[aria-label=\"Segments (empty: chosen by silhouette, at most 12)\"]").fill("3")
         page.get_by_role("button", name="Start training").click()
         # the quick result comes first (its own run), then fine-tuning
-        # (176 s in one full-suite run on two cores, over 400 s in the next one: a wide margin)
+        # (the whole flow took 176 s in one full-suite run on two cores; this wait alone ran past
+        # 400 s in the next one: a wide margin)
         expect(page.get_by_text("Test results", exact=True)).to_be_visible(timeout=600_000)
         settled(page, "Train: done")
         # the verdict in plain words first, the figures one click away
