@@ -136,6 +136,12 @@ def _split(data: dict, seed: int):
     return split_622(pd.Series(data["labels"]), pd.Series(data["groups"]), seed=seed)
 
 
+def _label_ids(data: dict) -> np.ndarray:
+    """Each review's label as its index in label_names (what the candidates' heads take)."""
+    index = {lab: i for i, lab in enumerate(data["label_names"])}
+    return np.array([index[v] for v in data["labels"]])
+
+
 def _macro_f1(y_true, probs, label_names) -> float:
     from sklearn.metrics import f1_score
 
@@ -150,8 +156,7 @@ def simple_models(data: dict, *, seed: int, model: str, emb_cache: dict) -> dict
     from ..training.candidates import fit_linear_head, fit_tfidf_head
 
     names = data["label_names"]
-    index = {lab: i for i, lab in enumerate(names)}
-    texts, y = data["texts"], np.array([index[v] for v in data["labels"]])
+    texts, y = data["texts"], _label_ids(data)
     tr, va, te = _split(data, seed)
     key = (model, len(texts))
     if key not in emb_cache:
@@ -171,12 +176,10 @@ def selected_cell(data: dict, *, seed: int, tuned_probs: np.ndarray, simple: dic
     among the fine-tuned model, the simple models and the average; its test figure and the average's."""
     from ..training.candidates import select_candidate
 
-    names = data["label_names"]
-    index = {lab: i for i, lab in enumerate(names)}
-    y = np.array([index[v] for v in data["labels"]])
     _, va, te = _split(data, seed)
     probs = {"fine_tuned": tuned_probs, **{n: simple[n]["probs"] for n in ("tfidf", "frozen")}}
-    selection, _ = select_candidate(probs, y, val_idx=np.asarray(va), test_idx=np.asarray(te), labels=names)
+    selection, _ = select_candidate(probs, _label_ids(data), val_idx=np.asarray(va), test_idx=np.asarray(te),
+                                    labels=data["label_names"])
     t = selection.table
     return {"selected": selection.selected, "test": t[selection.selected]["test_macro_f1"],
             "val": t[selection.selected]["val_macro_f1"], "at_chance": selection.at_chance,
