@@ -158,7 +158,7 @@ def simple_models(data: dict, *, seed: int, model: str, emb_cache: dict) -> dict
     names = data["label_names"]
     texts, y = data["texts"], _label_ids(data)
     tr, va, te = _split(data, seed)
-    key = (model, len(texts))
+    key = (model, hash(tuple(texts)))  # two sets of the same size must not share embeddings
     if key not in emb_cache:
         emb_cache[key] = encoder_embeddings(model, texts, max_length=128, batch_size=256).astype(np.float64)
     emb = emb_cache[key]
