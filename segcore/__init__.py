@@ -4,6 +4,8 @@ The names below are imported on first use, so that importing one light module (e
 worker that only reads files) does not load torch and transformers."""
 from importlib import import_module
 
+__version__ = "0.1.0"  # the package version (pyproject.toml reads it; `segscope --version` shows it)
+
 _EXPORTS = {"ColumnMap": "ingest.columns", "detect_columns": "ingest.columns", "SegscopeError": "errors",
             "list_sheets": "ingest.load", "read_table": "ingest.load", "RunConfig": "config", "RunResult": "pipeline",
             "run_pipeline": "pipeline", "score_file": "pipeline", "Progress": "progress", "TrainConfig": "config",

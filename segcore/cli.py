@@ -1,4 +1,4 @@
-"""Command line: `python -m segcore run|score|explain ...`."""
+"""Command line: `segscope run|score|watch|explain|bench|app` (also `python -m segcore ...`)."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import __version__
 from .compare.options import CompareConfig
 from .config import AspectConfig, RunConfig, ScoreOptions, TrainConfig, default_of, options
 from .errors import SegscopeError
@@ -91,8 +92,19 @@ def _common(p: argparse.ArgumentParser, command: str) -> None:
     _add_options(p, command)
 
 
+# The app of the checkout this package is installed from (editable install) or imported from.
+CHECKOUT = Path(__file__).resolve().parent.parent
+# Paths the app reads from the environment: made absolute before `segscope app` moves into the checkout.
+PATH_VARIABLES = ("SEGSCOPE_MODELS_DIR", "SEGSCOPE_MODEL_CACHE", "SEGSCOPE_JIT_CACHE")
+
+
+def _prog() -> str:
+    return "segscope" if Path(sys.argv[0]).name == "segscope" else "python -m segcore"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m segcore", description="Segment customers from their reviews.")
+    parser = _Parser(prog=_prog(), description="Segment customers from their reviews.")
+    parser.add_argument("--version", action="version", version=f"segscope {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="fine-tune on a review file, segment customers, write outputs")
     _common(run, "run")
@@ -116,7 +128,33 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_bench_parser(sub)
+    sub.add_parser("app", help="open the web app (streamlit run app.py in the checkout); further arguments go to "
+                               "Streamlit, e.g. --server.port 8502",
+                   description="Runs `streamlit run app.py` of the checkout segscope is installed from, in that "
+                               "folder, so its .streamlit/ settings and secrets apply. Further arguments go to "
+                               "Streamlit (e.g. --server.port 8502 --server.address 0.0.0.0).")
     return parser
+
+
+def app_command(streamlit_args: list[str], root: Path = CHECKOUT) -> list[str]:
+    """The `streamlit run` command line of `segscope app`; refuses an install without the app
+    (a plain wheel carries segcore only: the app runs from a checkout)."""
+    app = root / "app.py"
+    if not (app.is_file() and (root / "pages").is_dir() and (root / "ui").is_dir()):
+        raise SegscopeError(f"segscope app needs the source checkout, and {root} has no app.py: install the checkout "
+                            "with `pip install -e .` and run it from there.")
+    return [sys.executable, "-m", "streamlit", "run", str(app), *streamlit_args]
+
+
+def _run_app(streamlit_args: list[str]) -> None:
+    """Becomes `streamlit run app.py` in the checkout (exec: signals and the exit code are Streamlit's)."""
+    command = app_command(streamlit_args)
+    for name in PATH_VARIABLES:  # relative to where the command was given, not to the checkout
+        if os.environ.get(name):
+            os.environ[name] = str(Path(os.environ[name]).expanduser().resolve())
+    os.chdir(CHECKOUT)
+    sys.stdout.flush()
+    os.execv(sys.executable, command)
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[RunConfig, ScoreOptions]:
@@ -161,19 +199,24 @@ def _score_ray(args, config, out: Path) -> dict:
     except ImportError as exc:
         if not (exc.name or "").startswith("ray"):
             raise
-        raise SegscopeError("--engine ray needs Ray Data: pip install 'ray[data,client]==2.60.0' "
-                            "(see requirements.txt).") from None
+        raise SegscopeError("--engine ray needs Ray Data: install the ray extra, e.g. pip install -e '.[ray]' "
+                            "in the checkout.") from None
     return score_ray(args.input, args.model, out, config, address=args.address,
                      num_gpus_per_worker=args.num_gpus_per_worker, batch_size=args.batch_size, workers=args.workers)
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        if extra and args.command != "app":  # only `app` passes arguments on (to Streamlit)
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SegscopeError as exc:
         print(f"segscope: error: {exc}", file=sys.stderr)
         return 2
     try:
+        if args.command == "app":
+            _run_app(extra)
         # Bad option values are refused before logging is set up or anything heavy is imported.
         config, score = config_from_args(args) if args.command in ("run", "score") else (None, None)
         logging.basicConfig(level=logging.INFO, format="segscope: %(message)s", stream=sys.stderr)
@@ -250,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         print("segscope: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # an unexpected failure: one line, traceback only on request
-        if args.debug:
+        if getattr(args, "debug", False):
             raise
         msg = " ".join(str(exc).split())[:300]
         print(f"segscope: error: unexpected {type(exc).__name__}: {msg} (rerun with --debug for details)",

@@ -167,7 +167,7 @@ class TrainConfig(_Checked):
                                          help="validation batch size; None: by device (64 on a CPU, 256 on a GPU)")
     max_steps: int = option(-1, min=-1, cli=False, help="> 0 caps training steps (quick checks)")
     progress_bar: bool = option(True, cli=False, help="show the Trainer's progress bar")
-    # Training options (README, "Training options"); each one on also trains once without it on
+    # Training options (docs/design.md, "Training options"); each one on also trains once without it on
     # the same split, to report its effect in metrics.json (see segcore.training.options).
     mlm_epochs: int = option(0, min=0, max=100, group=EXPERT, label="Domain-adaptive pretraining (MLM epochs, 0 = off)",
                              help="domain-adaptive pretraining: N epochs of masked-language-model training on "
@@ -304,7 +304,7 @@ class RunConfig(_Checked):
                                         "split, to report its effect (--no-compare skips those runs)")
     # Aspect tagger (segcore.aspects): trained from the seed lexicon's weak labels; its model,
     # precision and seed follow `train` / `seed`. Off by default: on a CPU it costs about
-    # one more fine-tuning (README, Aspects).
+    # one more fine-tuning (docs/design.md, Aspects).
     aspects: bool = option(False, label="Tag aspects (price, delivery, taste, service, …)",
                            help="train an aspect tagger (price, delivery, taste, ...) from the seed lexicon's weak "
                                 "labels and add an `aspects` column, aspect profiles and strategies (costs a "

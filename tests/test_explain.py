@@ -148,7 +148,7 @@ def test_flipped_labels_are_found_on_real_reviews():
         scores.append(precision_recall(issues.position, flipped))
     precision = np.mean([s["precision"] for s in scores])
     recall = np.mean([s["recall"] for s in scores])
-    # TF-IDF only at this size (README: 0.33 / 0.56); 5 % of labels are flipped, so chance precision is 0.05.
+    # TF-IDF only at this size (docs/benchmarks.md: 0.33 / 0.56); 5 % of labels are flipped, so chance precision is 0.05.
     assert precision >= 0.25 and recall >= 0.45, scores
 
 
@@ -247,7 +247,7 @@ def test_label_next_beats_random_labelling_on_real_reviews():
     y = labels_from_rating(df.Rating.astype(float)).map({"negative": 0, "neutral": 1, "positive": 2}).to_numpy()
     y = y.astype(int)
     # 10 % labelled, then three rounds of 5 % chosen by label_next or at random (TF-IDF only here;
-    # README: 0.388 vs 0.329 after three rounds, mean of three seeds).
+    # docs/benchmarks.md: 0.388 vs 0.329 after three rounds, mean of three seeds).
     chosen = [label_next_rounds(texts, y, None, seed=s, strategy="segscope") for s in range(3)]
     random = [label_next_rounds(texts, y, None, seed=s, strategy="random") for s in range(3)]
     assert [c[0] for c in chosen] == [r[0] for r in random]  # same start

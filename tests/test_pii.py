@@ -52,7 +52,7 @@ def test_keeps_ordinary_numbers(text):
     "old ID 110105491231002",  # 15-digit Chinese ID (pre-1999)
 ])
 def test_documented_misses(text):
-    """What the README lists as not caught: kept as is."""
+    """What docs/operations.md lists as not caught: kept as is."""
     assert mask_pii(text) == text
 
 

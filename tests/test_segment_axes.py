@@ -227,7 +227,7 @@ def test_cells_give_complaints_their_own_segments_and_keep_the_purity_goal():
 
 
 def test_segments_benchmark_figures_on_real_reviews(tiny_model):
-    """`bench --only segments` measures one file as the README table reports it (here the 600
+    """`bench --only segments` measures one file as docs/benchmarks.md (Segments) reports it (here the 600
     Women's reviews and the tiny encoder: the figures' meaning, not their size)."""
     from segcore.bench.segments import measure_set
 

@@ -1,6 +1,6 @@
 """Customer behaviour: recency / frequency / monetary and a churn-risk score.
 
-Churn risk (0-1) rule, documented in the README:
+Churn risk (0-1) rule, documented in docs/design.md:
 - with dates: 0.5 * recency rank + 0.3 * negative-review share + 0.2 * (1 - frequency rank),
   where ranks are percentiles among customers (recent / frequent customers score low);
 - without dates: 0.7 * negative-review share + 0.3 * (1 - (mean rating - 1) / 4), or the

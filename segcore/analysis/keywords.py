@@ -86,7 +86,7 @@ def segment_keywords(texts: Sequence[str], groups: Sequence, *, top_n: int = 10,
     reviews, the prior (`prior` x the corpus, spread by each term's overall frequency) shrinking
     rare terms. Ranking by over-use rather than by frequency (c-TF-IDF) keeps words every segment
     uses ("food", "size") from topping every segment: on k-means groups of real reviews the mean
-    pairwise overlap of top-10 lists fell from 0.20-0.25 to 0.00-0.01 (README, How it works).
+    pairwise overlap of top-10 lists fell from 0.20-0.25 to 0.00-0.01 (docs/benchmarks.md, Keywords).
 
     `by="over_use"` ranks by z (the keyword lists); `by="share"` ranks the terms with z > `min_z`
     by the share of the group's reviews that use them (score = that share): the group's common

@@ -13,7 +13,7 @@ attitude furthest from it (complaints) gets segments of its own, pooled over nei
 interest clusters into groups about as large as a majority segment; a middling attitude
 (lukewarm) gets its own only while fewer than `PURITY_GOAL` of the customers would sit in a
 segment of their own attitude, and otherwise stays with its interest cluster (its customers
-still get their own action). Measured on the Women's Clothing reviews (README, Segments):
+still get their own action). Measured on the Women's Clothing reviews (docs/benchmarks.md, Segments):
 splitting every interest cluster by every attitude spent segments on sentiment (NMI with the
 held-back garment class 0.345 vs 0.364 for k-means with the same k, three seeds); this way
 0.375 vs 0.350, with 88 % of customers in a segment of their own attitude.
@@ -44,7 +44,7 @@ PURITY_GOAL = 0.85  # share of customers in a segment of their own attitude that
 # Auto-k: at most 12 segments, up to 6 interest clusters plus the minority attitudes' segments.
 AUTO_MAX_SEGMENTS = 12
 AUTO_MAX_INTERESTS = 6
-# UMAP before k-means, from this many customers (README, Segments): on the 22,634 Women's reviews
+# UMAP before k-means, from this many customers (docs/benchmarks.md, Segments): on the 22,634 Women's reviews
 # NMI of the interest axis with Class Name 0.313 -> 0.418 (4 clusters); on the two ~1,000-review
 # Amazon food samples it was no better (0.24 vs 0.32 at 4 clusters, 0.39-0.44 vs 0.40-0.43 at 6).
 UMAP_MIN_CUSTOMERS = 2000

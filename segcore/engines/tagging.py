@@ -13,7 +13,7 @@ def tag_reviews(tagger: AspectTagger, texts: list[str], *, batch_size: int = 64)
 
     The column holds the aspects the tagger found plus those its seed lexicon (the shipped one or
     the run's custom list) matches: on the sample the tagger learns the frequent aspects and finds
-    phrasings beyond the lexicon, but after a short training it misses rare ones (delivery, service; see README, Aspects), which the
+    phrasings beyond the lexicon, but after a short training it misses rare ones (delivery, service; see docs/benchmarks.md, Aspects), which the
     strategies must still see."""
     from ..aspects import aspect_names, format_aspects, lexicon_spans, tag_aspects
 

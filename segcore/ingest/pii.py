@@ -6,7 +6,7 @@ was there. Numbers with a check digit (cards: Luhn, IBAN: mod 97, Chinese ID: IS
 only when it is right, so order numbers and prices stay. Phone numbers need a phone's shape
 (+country code, a 0 trunk prefix with a separator, (area) or NNN-NNN-NNNN, a Chinese mobile), so
 dates (2023-10-05, 05.10.2023), year ranges, SKUs and bare order numbers are left alone.
-The README lists what is and is not caught."""
+docs/operations.md lists what is and is not caught."""
 from __future__ import annotations
 
 import re

@@ -88,7 +88,7 @@ def tfidf_vectorizer(texts: Sequence[str]) -> tuple[TfidfVectorizer, str]:
     """The keyword model's features, and their description for metrics.json."""
     if is_chinese(texts):
         # Character 1-2-grams: on Chinese reviews as good as or better than jieba words (1-2-grams)
-        # or words + characters (README, "Chinese reviews"), so the baseline stays strong.
+        # or words + characters (docs/benchmarks.md, "Chinese reviews"), so the baseline stays strong.
         return TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True, min_df=2), \
             "character 1-2-grams (Chinese)"
     return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2, strip_accents="unicode"), \

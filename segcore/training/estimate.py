@@ -16,8 +16,8 @@ TRAIN_SHARE = 0.6  # training.split.split_622: 60 % of the labelled reviews trai
 
 # Rates when no run on this device has been measured yet, in reviews per second: fine-tuning
 # (training samples: reviews x epochs) and the quick pass (reading every review once, plus the
-# segments, map and exports). CPU: the shipped MiniLM on a 2-core CPU in fp32 (README,
-# performance); GPU figures are rough guesses until a run there measures them.
+# segments, map and exports). CPU: the shipped MiniLM on a 2-core CPU in fp32 (docs/benchmarks.md,
+# speed and memory); GPU figures are rough guesses until a run there measures them.
 DEFAULT_RATES = {"cpu": {"train": 30.0, "quick": 90.0},
                  "cuda": {"train": 600.0, "quick": 1500.0},
                  "mps": {"train": 100.0, "quick": 300.0}}

@@ -1,6 +1,6 @@
 """The fine-tuning recipe's choices that depend on the encoder, the device or the data size.
 
-Measured with `python -m segcore bench --only recipes` (README, "Training recipe"): one learning
+Measured with `python -m segcore bench --only recipes` (docs/benchmarks.md, "Training recipe"): one learning
 rate for every encoder left the XLM-R-based multilingual-e5-small at chance on Chinese reviews,
 and a fixed number of epochs gave small files a few dozen optimiser steps."""
 from __future__ import annotations
@@ -17,7 +17,7 @@ LR_DEEP_ENCODER = 3e-5
 SMALL_ENCODER_LAYERS = 6
 
 # Per device: training batch, validation batch, scoring batch. A CPU is fastest with small
-# batches (measured: README "Performance"); a GPU is launch-bound at 16 and fills better with more.
+# batches (measured: docs/benchmarks.md, "Speed and memory"); a GPU is launch-bound at 16 and fills better with more.
 DEVICE_BATCHES = {"cpu": (16, 64, 64), "cuda": (32, 256, 512)}
 
 
