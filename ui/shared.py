@@ -5,7 +5,6 @@ run belong to the person (owner()): the signed-in user when login is on, else th
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import streamlit as st
@@ -15,6 +14,7 @@ from segcore.services.jobs import JobRegistry
 from segcore.services.owners import Owner, OwnerJobs, new_token, valid_token
 from segcore.services.runs import RunStore
 from segcore.services.workspace import Workspace
+from segcore.strategy.safe_markdown import md_escape  # noqa: F401 (the pages' escape, from segcore)
 from segcore.strategy.suggest import DEFAULT_TEMPLATE_DIR, SUFFIX, load_templates
 from ui.auth import signed_in_user
 from ui.i18n import t
@@ -143,15 +143,6 @@ def need_run():
 
         stop_page()
     return run
-
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
-
-
-def md_escape(value) -> str:
-    """Data shown inside st.markdown / labels as text: `![p](http://host/pixel.png)` must not load
-    an image, `**x**` must not turn bold, `:red[x]` must not colour."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
 
 
 _DATA_KEYED = ("top_products", "label_shares")  # dicts whose keys are values from the file

