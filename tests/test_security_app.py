@@ -38,20 +38,41 @@ MESSAGES = {**{k: v[1] for k, v in BAD.items()}, "wide.csv": "100,000 columns"}
 def test_throttle_doubles_after_free_tries_and_resets_on_success():
     now = [0.0]
     t = LoginThrottle(free=3, base_s=2, cap_s=60, clock=lambda: now[0])
-    keys = ["session:a", "client:x"]
+    guesser = {"device": "guesser-browser", "address": "10.0.0.1"}
     for _ in range(3):
-        t.failed(keys)
-    assert t.wait_s(keys) == 0  # three free tries
+        t.failed(**guesser)
+    assert t.wait_s(**guesser) == 0  # three free tries
     waits = []
     for _ in range(6):
-        t.failed(keys)
-        waits.append(t.wait_s(keys))
+        t.failed(**guesser)
+        waits.append(t.wait_s(**guesser))
         now[0] += waits[-1]
     assert waits == [2, 4, 8, 16, 32, 60]
-    t.failed(["session:b", "client:x"])  # a new session from the same client is still held back
-    assert t.wait_s(["session:b", "client:x"]) == 60
-    t.succeeded(keys)
-    assert t.wait_s(keys) == 0
+    t.succeeded(**guesser)
+    assert t.wait_s(**guesser) == 0
+
+
+def test_one_person_cannot_lock_out_the_rest():
+    """Issue 27: after 9 wrong tries from one address (a reverse proxy), the right password from a
+    new browser was refused for 55 s: everyone behind the proxy was locked out by one person."""
+    now = [0.0]
+    t = LoginThrottle(free=3, account_free=6, address_free=20, base_s=2, cap_s=60, clock=lambda: now[0])
+    proxy = "10.0.0.1"
+    t.succeeded(device="alice-laptop", address=proxy, account="alice")  # alice signed in last week
+    for _ in range(9):
+        t.failed(device="guesser", address=proxy)
+    assert t.wait_s(device="guesser", address=proxy) > 0  # the guesser waits
+    assert t.wait_s(device="bob-new-browser", address=proxy, account="bob") == 0  # a colleague does not
+    # a guesser with a fresh browser for every try: the address holds new browsers back after 20 ...
+    for i in range(12):
+        t.failed(device=f"fresh-{i}", address=proxy)
+    assert t.wait_s(device="carol-new-browser", address=proxy) > 0
+    # ... but never a browser that signed in before, whatever the address and the account went through
+    for i in range(10):
+        t.failed(device=f"fresh-alice-{i}", address=proxy, account="Alice")  # guesses typed as alice
+    assert t.wait_s(device="alice-new-phone", address="10.9.9.9", account="alice") > 0  # her account is held ...
+    assert t.wait_s(device="alice-laptop", address=proxy, account="alice") == 0  # ... not her own browser
+    assert t.wait_s(device="dave-new-browser", address="10.9.9.9", account="dave") == 0  # elsewhere: nothing
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -77,33 +98,58 @@ def test_no_page_runs_without_the_oidc_login(models_dir, page):
     assert not at.file_uploader and not at.get("download_button") and not at.sidebar.children
 
 
+def _login_try(at, password: str, name: str = ""):
+    at.text_input[0].input(password)
+    if name:
+        at.text_input(key="login_name").input(name)
+    at.button[0].click()
+    return at.run()
+
+
+def _browser_session(token: str) -> AppTest:
+    """A session of the browser whose cookie holds `token` (AppTest sends no cookies)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["ws_token"] = token
+    return at.run()
+
+
 def test_wrong_passwords_back_off(models_dir, monkeypatch):
     from ui.auth import THROTTLE
 
     THROTTLE.reset()
     monkeypatch.setenv("SEGSCOPE_PASSWORD", "s3cret")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    guesser = "guessing-browser-token-0001"
+    at = _browser_session(guesser)
     try:
         for _ in range(4):
-            at.text_input[0].input("guess")
-            at.button[0].click()
-            at.run()
-            assert at.error[0].value == "Wrong password."
-        at.text_input[0].input("s3cret")  # right, but too soon: refused without being compared
-        at.button[0].click()
-        at.run()
-        assert at.error[0].value.startswith("Too many wrong passwords; try again in")
+            assert _login_try(at, "guess").error[0].value == "Wrong password."
+        # right, but too soon: refused without being compared
+        assert _login_try(at, "s3cret").error[0].value.startswith("Too many wrong passwords; try again in")
         assert not at.file_uploader
-        fresh = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()  # a reload: same client
-        fresh.text_input[0].input("s3cret")
-        fresh.button[0].click()
-        fresh.run()
-        assert fresh.error[0].value.startswith("Too many wrong passwords") and not fresh.file_uploader
+        reload = _browser_session(guesser)  # a reload of the same browser (its cookie): still held back
+        assert _login_try(reload, "s3cret").error[0].value.startswith("Too many wrong passwords")
+        assert not reload.file_uploader
         time.sleep(THROTTLE.base_s + 0.2)  # one failure past the free ones: the first step
-        at.text_input[0].input("s3cret")
-        at.button[0].click()
-        at.run()
-        assert not at.error and at.file_uploader, [e.value for e in at.error]
+        assert not _login_try(at, "s3cret").error and at.file_uploader, [e.value for e in at.error]
+    finally:
+        THROTTLE.reset()
+
+
+def test_wrong_passwords_from_one_address_do_not_lock_out_a_colleague(models_dir, monkeypatch):
+    """Issue 27: after 9 wrong tries from one address, the right password from a new browser was
+    refused for 55 s (everyone behind one reverse proxy locked out by one person)."""
+    from ui.auth import THROTTLE
+
+    THROTTLE.reset()
+    monkeypatch.setenv("SEGSCOPE_PASSWORD", "s3cret")
+    try:
+        at = _browser_session("guessing-browser-token-0002")
+        for _ in range(9):
+            _login_try(at, "guess")
+        assert at.error[0].value.startswith("Too many wrong passwords")
+        colleague = _login_try(_browser_session("colleague-browser-token-01"), "s3cret", "bob")
+        assert not colleague.error and colleague.file_uploader, [e.value for e in colleague.error]
+        assert "bob" in [x.value for x in colleague.sidebar.text]
     finally:
         THROTTLE.reset()
 

@@ -143,19 +143,30 @@ def test_apptest_jobs_and_runs_per_person(models_dir, small_csv, tiny_model):
     at_a.switch_page("pages/segments.py").run()
     assert _ok(at_a).title[0].value == "Segments" and run.run_id in _sidebar(at_a)
 
-    owners = {}
-    for name, at in (("a", at_a), ("b", at_b)):
-        at.switch_page("pages/models.py").run()
-        table = _ok(at).dataframe[0].value
-        owners[name] = dict(zip(table["run"], table["owner"]))
-    assert owners["a"] == {run.run_id: "you"}
-    assert owners["b"] == {run.run_id: Owner.browser("browser-a-token-000000001").name}
+    at_a.switch_page("pages/models.py").run()
+    table = _ok(at_a).dataframe[0].value
+    assert dict(zip(table["run"], table["owner"])) == {run.run_id: "you"}
+    at_b.switch_page("pages/models.py").run()
+    assert not _ok(at_b).dataframe and "No saved runs yet" in at_b.info[0].value  # not shared: not there for B
 
-    # B opens A's run on purpose: B's pick, kept in B's workspace, so a reload of B keeps it
+    # A shares the run with the team: B sees it, whose it is and what B may do, and may open it
+    at_a.selectbox(key="share_run").set_value(run.run_id)
+    _ok(at_a.run())
+    next(b for b in at_a.button if b.label == "Share with the team").click()
+    _ok(at_a.run())
+    table = _ok(at_b.run()).dataframe[0].value
+    assert list(table.columns[:3]) == ["run", "owner", "access"]  # on screen, not off to the right
+    assert table.iloc[0][["run", "owner", "access"]].tolist() == [
+        run.run_id, Owner.browser("browser-a-token-000000001").name, "open, view, download, score"]
+    assert at_b.selectbox[0].value is None  # nothing of A's pre-selected
+    assert not any(s.key == "delete_run" for s in at_b.selectbox)  # nothing of B's to delete
     at_b.selectbox[0].set_value(run.run_id)
+    _ok(at_b.run())
     next(b for b in at_b.button if b.label.startswith("Open in Segments")).click()
     _ok(at_b.run())
-    assert run.run_id in _sidebar(_browser("browser-b-token-000000002"))
+    assert any("only its owner or an admin can re-segment or rename it" in c.value for c in at_b.caption)
+    assert not any(b.label == "Save names" for b in at_b.button)
+    assert run.run_id in _sidebar(_browser("browser-b-token-000000002"))  # B's pick, kept across a reload
 
 
 @pytest.mark.browser
