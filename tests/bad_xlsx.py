@@ -107,3 +107,28 @@ def shared_strings(path: Path, count: int = 2_000_000) -> Path:
                 f.write(chunk)
             f.write(b"</sst>")
     return path
+
+
+def shared_strings_table(path: Path, frame) -> Path:
+    """`frame` as Excel writes it: every text cell a shared string (the table holds just those)."""
+    from xml.sax.saxutils import escape
+
+    strings: list[str] = []
+
+    def ref(text) -> str:
+        strings.append(str(text))
+        return str(len(strings) - 1)
+
+    rows = [[ref(c) for c in frame.columns]] + [[v if isinstance(v, (int, float)) else ref(v) for v in row]
+                                                  for row in frame.itertuples(index=False)]
+    xml = "".join(f'<row r="{r + 1}">' + "".join(
+        f'<c r="{get_column_letter(i + 1)}{r + 1}"' + (f' t="s"><v>{v}</v></c>' if isinstance(v, str) else f"><v>{v}</v></c>")
+        for i, v in enumerate(row)) + "</row>" for r, row in enumerate(rows))
+    write_xlsx(path, xml)
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", _TYPES.replace("</Types>", _SST_TYPE + "</Types>"))
+        z.writestr("xl/_rels/workbook.xml.rels", _BOOK_RELS.replace("</Relationships>", _SST_REL + "</Relationships>"))
+        z.writestr("xl/sharedStrings.xml", '<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.'
+                   'openxmlformats.org/spreadsheetml/2006/main">' + "".join(
+                       f"<si><t>{escape(s)}</t></si>" for s in strings) + "</sst>")
+    return path

@@ -1,4 +1,4 @@
-"""The app's access control and the Data page's defence against crafted files (issue 12)."""
+"""The app's access control and the Data page's defence against crafted files (issues 12 and 27)."""
 from __future__ import annotations
 
 import json
@@ -8,10 +8,11 @@ import sys
 import time
 
 import pytest
-from bad_xlsx import big_cell, dimension_bomb, wide, xml_bomb
+from bad_xlsx import big_cell, dimension_bomb, shared_strings, wide, xml_bomb
 from conftest import ROOT, app_test, browser_workspace
 from streamlit.testing.v1 import AppTest
 
+from segcore.errors import SegscopeError
 from ui.throttle import LoginThrottle
 
 PAGES = ["pages/data.py", "pages/train.py", "pages/segments.py", "pages/map.py", "pages/strategies.py",
@@ -19,7 +20,9 @@ PAGES = ["pages/data.py", "pages/train.py", "pages/segments.py", "pages/map.py",
 BAD = {"dimension_bomb.xlsx": (dimension_bomb, "16,384 columns"),
        "xml_bomb.xlsx": (xml_bomb, "looks like a zip bomb"),
        "wide.xlsx": (wide, "16,384 columns"),
-       "big_cell.xlsx": (big_cell, "a cell of 52,428,800 characters")}
+       "big_cell.xlsx": (big_cell, "a cell of 52,428,800 characters"),
+       # issue 27: 2 M shared strings in 5 MB took 89 s and 0.6 GB before any limit saw the sheet
+       "shared_strings.xlsx": (shared_strings, "shared strings, far more than its sheets can use")}
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +32,19 @@ def bad_files(tmp_path_factory):
     csv = folder / "wide.csv"  # 100,000 columns in 0.9 MB
     csv.write_text(",".join(f"c{i}" for i in range(100_000)) + "\n" + ",".join("1" * 100_000) + "\n")
     files["wide.csv"] = csv
+    # issue 27: 12 MB of JSON lines with a million columns took 70 s and 0.4 GB before the column limit
+    lines = folder / "wide.jsonl"
+    lines.write_text("{" + ",".join(f'"c{i}": 1' for i in range(1_000_000)) + "}\n")
+    files["wide.jsonl"] = lines
+    # issue 27: cells that are objects became the dataset; the Data and Labels pages then failed
+    objects = folder / "objects.json"
+    objects.write_text(json.dumps([{"Review Text": {"text": "Love it", "lang": "en"}, "Rating": 5}] * 3))
+    files["objects.json"] = objects
     return files
 
 
-MESSAGES = {**{k: v[1] for k, v in BAD.items()}, "wide.csv": "100,000 columns"}
+MESSAGES = {**{k: v[1] for k, v in BAD.items()}, "wide.csv": "100,000 columns", "wide.jsonl": "1,000,000 columns",
+            "objects.json": "column 'Review Text' holds dict values"}
 
 
 def test_throttle_doubles_after_free_tries_and_resets_on_success():
@@ -220,6 +232,47 @@ def test_crafted_files_on_the_data_page(models_dir, bad_files):
     assert not list((models_dir / ".data").rglob("upload-*"))
     again = app_test().run()  # the next session of that browser
     assert not again.exception and not again.error and "Showing the shipped sample" in again.info[0].value
+
+
+def test_delimiter_sniffing_is_linear():
+    """Issue 27: a 64 kB CSV (`text` then `,"a` x 21,300) took 24 s per read (csv.Sniffer is
+    quadratic; pandas then built an index level per extra field); the server answered nobody."""
+    from segcore.ingest.load import read_table, sniff_delimiter
+
+    crafted = ("text\n" + ',"a' * 21_300).encode()
+    start = time.perf_counter()
+    frame = read_table(crafted, name="crafted.csv")
+    assert time.perf_counter() - start < 5 and list(frame.columns) == ["text"] and len(frame) == 1
+    # the sniffer reads a bounded sample: a 10 MB file is judged from its first rows
+    big = "id;text;rating\n" + "1;tea, fine;5\n" * 700_000
+    start = time.perf_counter()
+    assert sniff_delimiter(big) == ";" and time.perf_counter() - start < 1
+    assert sniff_delimiter("Id\tText\n1\ta, b, c\n", "x.tsv") == "\t" and sniff_delimiter("text\nfine\n") == ","
+
+
+def test_deep_aspect_file_is_one_line():
+    """Issue 27: an aspects JSON of `[` x 100,000 showed a RecursionError traceback with server paths."""
+    from segcore.aspects.custom import parse_lexicon
+
+    with pytest.raises(SegscopeError, match=r"^Aspect list deep\.json is nested too deeply") as err:
+        parse_lexicon(b"[" * 100_000, "deep.json")
+    assert str(ROOT) not in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(SegscopeError, match="at most 1,000,000"):
+        parse_lexicon(b'{"a": ["' + b"x" * 2_000_000 + b'"]}', "big.json")
+    assert parse_lexicon('{"sizing": ["runs small"]}', "ok.json") == {"sizing": ("runs small",)}
+
+
+def test_deep_aspect_file_on_the_aspects_page(models_dir):
+    at = app_test().run()
+    at.switch_page("pages/aspects.py").run()
+    assert not at.exception
+    at.get("file_uploader")[0].set_value(("deep.json", b"[" * 100_000, "application/json"))
+    at.run()
+    next(b for b in at.button if b.key == "aspect_use_file").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error if "nested too deeply" in e.value], [e.value for e in at.error]
+    assert not any("Traceback" in e.value or "RecursionError" in e.value for e in at.error)
 
 
 def test_hover_escapes_every_field():
