@@ -108,3 +108,97 @@ def test_aspect_names_with_markdown_characters(aspect):
     assert aspect.replace("_", "/") in MarkdownIt("commonmark").render(texts["en"])  # shown as written
     if aspect == "size_fit":  # its own play, not the generic one: the condition saw the raw name
         assert "Send a size and portion guide" in texts["en"]
+
+
+# --- on the page: whose templates apply -------------------------------------------------------
+
+@pytest.fixture
+def cli_run(models_dir, tiny_run):
+    """A finished run made outside the app (no owner): every person may open it."""
+    import shutil
+
+    from segcore.services.runs import write_status
+
+    run = models_dir / "20260101-000000-tiny"
+    shutil.copytree(tiny_run.parent, run)
+    write_status(run, {"status": "done", "created": "2026-01-01T00:00:00", "input_file": "small_reviews.csv"})
+    return run
+
+
+def _person(token: str, *, sso: str | None = None, admins: list[str] | None = None):
+    """A session on the Strategies page: a browser, or an SSO user (verified e-mail)."""
+    from conftest import ROOT
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["ws_token"] = token
+    if sso:
+        at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+                              "client_id": "id", "client_secret": "secret",
+                              "server_metadata_url": "https://accounts.example.com/.well-known/openid-configuration"}
+        at.secrets["admins"] = admins or []
+        at.user = {"is_logged_in": True, "email": sso, "email_verified": True, "sub": sso}
+    at.run()
+    at.switch_page("pages/strategies.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _save_expert(at, name: str, source: str) -> None:
+    at.radio(key="tpl_pick").set_value(name)
+    at.run()
+    at.toggle(key="tpl_expert").set_value(True)
+    at.run()
+    at.text_area(key=f"tpl_{name}_0_source").set_value(source)
+    at.run()
+    next(b for b in at.button if b.label == "Save template").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _page_text(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_a_persons_template_applies_to_them_alone_and_fetches_nothing(cli_run, models_dir):
+    """Issue 27: alice's template with a remote image ran for bob and sent his segment names out."""
+    alice, bob = _person("alice-browser-token-0001"), _person("bob-browser-token-00001")
+    leak = "{% if seg.size > 0 %}\n## Leak\n" + LEAK + "\n{% endif %}"
+    _save_expert(alice, "06_inventory_hints", leak)
+    mine = _page_text(alice.run())
+    assert "127.0.0.1" in mine and not _fetching(mine)  # shown to alice as text, fetches nothing
+    theirs = _page_text(bob.run())
+    assert "127.0.0.1" not in theirs and "Inventory hints" in theirs  # bob still has the shipped one
+    assert not (models_dir / ".data" / "templates").exists()  # nothing saved for the team
+
+
+def test_team_templates_only_by_an_admin(cli_run, models_dir):
+    admin = _person("dave-browser-token-00001", sso="dave@example.com", admins=["dave@example.com"])
+    member = _person("erin-browser-token-00001", sso="erin@example.com", admins=["dave@example.com"])
+    assert not any(c.key == "tpl_team" for c in member.checkbox)  # no team option for a member
+    admin.checkbox(key="tpl_team").check()
+    admin.run()
+    _save_expert(admin, "06_inventory_hints", "{% if seg.size > 0 %}\n## Team play\nFor everyone.\n{% endif %}")
+    assert (models_dir / ".data" / "templates" / "06_inventory_hints.md.j2").exists()
+    assert "Team play" in _page_text(member.run())  # the team's template reaches the members
+    from segcore.services.owners import Owner
+    from segcore.services.templates import TemplateStore
+
+    with pytest.raises(Exception, match="Only an admin saves templates for the whole team"):
+        TemplateStore(models_dir / ".data").save(Owner.sso("erin@example.com"), "x", "## x", team=True)
+
+
+def test_a_failing_saved_template_shows_its_error_and_leaves_the_others(cli_run, models_dir):
+    """Issue 27: one template over the limits blanked every strategy of the page."""
+    from conftest import browser_workspace
+
+    from segcore.strategy.template_meta import save_template
+
+    at = _person("tests-one-browser-token-0001")
+    save_template(browser_workspace(models_dir) / "templates", "00_bomb", BOMB)  # saved before the limits held
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("Template '00_bomb' failed") and "larger than 1,000" in errors[0]
+    cards = [m.value for m in at.markdown if m.value.startswith("####")]
+    assert cards and "Complaint recovery" in _page_text(at)  # the others still apply

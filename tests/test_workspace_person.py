@@ -236,3 +236,39 @@ def test_password_login_with_a_name_follows_the_person(models_dir, monkeypatch):
     assert CLOTHING.name not in _sidebar(anonymous) and Owner.browser("office-browser-token-0002").name in _sidebar(
         anonymous)
     assert (models_dir / ".data" / Owner.user("alice@example.com").key / f"upload-{CLOTHING.name}").exists()
+
+
+OIDC = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32, "client_id": "id",
+        "client_secret": "secret", "server_metadata_url": "https://accounts.example.com/.well-known/openid-configuration"}
+
+
+def _sso(user: dict, token: str = "sso-browser-token-000001") -> AppTest:
+    """A session of a browser signed in with the identity provider as `user` (the ID token's claims)."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["ws_token"] = token
+    at.secrets["auth"] = OIDC
+    at.user = user
+    return _ok(at.run())
+
+
+def test_sso_needs_a_verified_email(models_dir):
+    """Issue 27: the workspace came from the `email` claim without `email_verified`."""
+    for claims in ({"email_verified": False}, {}, {"email_verified": "false"}):
+        at = _sso({"is_logged_in": True, "email": "alice@example.com", "sub": "alice-sub", **claims})
+        assert "did not confirm your e-mail address" in at.error[0].value
+        assert [b.label for b in at.button] == ["Log out"] and not at.file_uploader and not at.sidebar.children
+    assert not (models_dir / ".data").exists()  # no workspace made for an unverified address
+    at = _sso({"is_logged_in": True, "email": "Alice@Example.com", "email_verified": True, "sub": "alice-sub"})
+    assert not at.error and at.file_uploader and "alice@example.com" in _sidebar(at)
+
+
+def test_typed_names_and_sso_identities_never_share_a_workspace(models_dir, monkeypatch):
+    """Issue 27: a name typed with the shared password opened the SSO user's workspace (same key)."""
+    assert Owner.user("alice@example.com").key != Owner.sso("alice@example.com").key
+    sso = _sso({"is_logged_in": True, "email": "alice@example.com", "email_verified": True, "sub": "a"})
+    _upload(sso, CLOTHING)
+    assert (models_dir / ".data" / Owner.sso("alice@example.com").key / f"upload-{CLOTHING.name}").exists()
+    monkeypatch.setenv("SEGSCOPE_PASSWORD", "s3cret")
+    typed = _login(_browser("typed-name-browser-token-01"), "alice@example.com")
+    assert "alice@example.com" in _sidebar(typed) and CLOTHING.name not in _sidebar(typed)
+    assert "Showing the shipped sample reviews" in typed.info[0].value
