@@ -46,12 +46,12 @@ if usable:
     st.markdown("#### " + t("models.open"))
     ids = [r.run_id for r in usable]
     now = str(st.session_state.get("run_id")).split("/")[0]  # the run shown now, or a scoring's run
-    mine = [r.run_id for r in usable if r.owner_key == owner().key]
-    # nothing of another person is pre-selected: the run you have open, else your newest, else none
+    # nothing of another person is pre-selected: the run you have open, else your newest, else the
+    # command line's newest, else none
+    mine = [r.run_id for r in usable if r.owner_key == owner().key] + [r.run_id for r in usable if r.owner_key is None]
     default = now if now in ids else (mine[0] if mine else None)
-    names = {r.run_id: f"{r.run_id} ({owner_label(r)})" for r in usable}
     pick = st.selectbox(t("models.run"), ids, index=None if default is None else ids.index(default),
-                        format_func=names.get, placeholder=t("models.pick"))
+                        placeholder=t("models.pick"))
     if st.button(t("models.open_button"), icon=":material/open_in_new:", disabled=pick is None):
         st.session_state["run_id"] = pick
         st.switch_page("pages/segments.py")

@@ -42,12 +42,14 @@ def progress_line(snap) -> tuple[float, str]:
 
 
 def start_form() -> None:
-    """Pick a saved run (yours first; a shared one only when picked) and a file, start the job."""
+    """Pick a saved run (yours first, then the command line's; someone else's shared run only when
+    picked) and a file, start the job."""
     me = owner().key
-    runs = [r for r in registry().runs() if r.usable]
-    usable = [r.run_id for r in sorted(runs, key=lambda r: r.owner_key != me)]  # stable: newest first within
-    own = any(r.owner_key == me for r in runs)
-    score_run = st.selectbox(t("scoring.model"), usable, key="score_run", index=0 if own else None,
+    runs = sorted((r for r in registry().runs() if r.usable),  # stable: newest first within each group
+                  key=lambda r: 0 if r.owner_key == me else 1 if r.owner_key is None else 2)
+    usable = [r.run_id for r in runs]
+    preselect = bool(runs) and runs[0].owner_key in (me, None)
+    score_run = st.selectbox(t("scoring.model"), usable, key="score_run", index=0 if preselect else None,
                              placeholder=t("models.pick"))
     upload = st.file_uploader(t("scoring.file"), type=[s.lstrip(".") for s in SUPPORTED], key="score_upload")
     busy = registry().active()
