@@ -208,3 +208,26 @@ def test_a_crafted_upload_name_keeps_the_previous_upload(tmp_path):
     with pytest.raises(SegscopeError):
         refused.save_upload(b"x", "y.ab/c", check=check)
     assert refused.current().path == kept.path and kept.path.exists()
+
+
+def test_labels_page_drops_decisions_made_on_another_dataset(models_dir):
+    """Issue 27, as a person clicks it: Labels on a file, then Data -> Use the sample, then Labels:
+    the file's label issues are gone (nothing to save onto the sample)."""
+    from conftest import app_test
+
+    at = app_test().run()
+    path = DATA / "womens_clothing_600.csv"
+    at.file_uploader[0].set_value(("evil300.csv", path.read_bytes(), "text/csv"))
+    at.run()
+    at.switch_page("pages/labels.py").run()
+    at.checkbox(key="issues_emb").uncheck()
+    at.button(key="issues_find").click()
+    at.run()
+    assert not at.exception and any(b.key == "issues_save" for b in at.button)  # issues found on evil300
+    at.switch_page("pages/data.py").run()
+    next(b for b in at.button if b.label == "Use the sample reviews").click()
+    at.run()
+    at.switch_page("pages/labels.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not any(b.key == "issues_save" for b in at.button)  # evil300's decisions are not offered here
+    assert "labels reviewed" not in " ".join(t.value for t in at.sidebar.text)

@@ -17,12 +17,11 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import SegscopeError
-from .runs import RunInfo, may_manage, may_view
+from .runs import EDIT_LOCK, RunInfo, may_manage, may_view
 from .scoring import own_scorings, scoring_info
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")  # used with fullmatch
@@ -74,7 +73,7 @@ class Owner:
         return cls(key=key, name=f"browser {key[:6]}")
 
 
-_EDITS = threading.Lock()  # one change of a run at a time in this process (two tabs, two people)
+_EDITS = EDIT_LOCK  # one change of a run at a time in this process (two tabs, two people)
 _EDITING: set[str] = set()  # runs being rewritten now: no scoring starts into them meanwhile
 
 

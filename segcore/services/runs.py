@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ from ..errors import SegscopeError
 from ..io.export import read_export_csv
 
 STATUS_FILE = "status.json"
+# Held while a run is changed (services.owners.OwnerJobs.edit): a swap half done is never "put back"
+# by another session listing the runs at that moment.
+EDIT_LOCK = threading.RLock()
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,119}")  # used with fullmatch: "$" would let "id\n" through
 
 
@@ -96,14 +100,20 @@ class RunStore:
 
     def recover_swaps(self) -> list[str]:
         """A run whose edit was killed between the two renames of its swap (io.atomic.edited_copy)
-        is set aside as `.<run>.old-*`: put it back. Returns the runs put back."""
-        back = []
-        for old in self.root.glob(".*.old-*"):
-            name = old.name[1:].rsplit(".old-", 1)[0]
-            if _RUN_ID.fullmatch(name) and not (self.root / name).exists():
-                os.replace(old, self.root / name)
-                back.append(name)
-        return back
+        is set aside as `.<run>.old-*`: put it back. Returns the runs put back (none while a run is
+        being changed in this process: its swap may be half done on purpose)."""
+        if not EDIT_LOCK.acquire(blocking=False):
+            return []
+        try:
+            back = []
+            for old in self.root.glob(".*.old-*"):
+                name = old.name[1:].rsplit(".old-", 1)[0]
+                if _RUN_ID.fullmatch(name) and not (self.root / name).exists():
+                    os.replace(old, self.root / name)
+                    back.append(name)
+            return back
+        finally:
+            EDIT_LOCK.release()
 
     def list(self) -> list[RunInfo]:
         self.recover_swaps()
