@@ -202,3 +202,27 @@ def test_a_failing_saved_template_shows_its_error_and_leaves_the_others(cli_run,
     assert len(errors) == 1 and errors[0].startswith("Template '00_bomb' failed") and "larger than 1,000" in errors[0]
     cards = [m.value for m in at.markdown if m.value.startswith("####")]
     assert cards and "Complaint recovery" in _page_text(at)  # the others still apply
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_page_shows_the_words_the_exports_hold(language):
+    """Escaping on the page changes how a value is written, never what the reader sees: every
+    shipped template on every made-up segment (aspects with '-' and '_' included) reads the same."""
+    import html
+    import re
+
+    profiles = copy.deepcopy(_trial_profiles())
+    profiles[1]["negative_aspects"] += [{"name": "after-sales", "negative_mention_share": 0.2, "n_reviews": 9},
+                                        {"name": "size_fit", "negative_mention_share": 0.1, "n_reviews": 5}]
+    templates = load_templates(language=language)
+    shown = render_strategies(profiles, templates=templates, page=True)
+    raw = render_strategies(profiles, templates=templates)
+
+    def words(text: str) -> str:
+        return html.unescape(re.sub(r"<[^>]+>", "", MarkdownIt("commonmark").enable("table").render(text)))
+
+    assert [[i["template"] for i in items] for items in shown.values()] == \
+        [[i["template"] for i in items] for items in raw.values()]
+    for seg in raw:
+        for page_item, raw_item in zip(shown[seg], raw[seg]):
+            assert words(page_item["text"]) == words(raw_item["text"]), (seg, raw_item["template"])

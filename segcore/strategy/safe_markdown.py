@@ -27,6 +27,15 @@ def md_escape(value) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
 
 
+_LINE_BREAK = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
+
+
+def md_inline(value) -> str:
+    """A value a template writes on the page: Markdown characters escaped, line breaks made spaces
+    (data cannot start a heading or a list), every other space kept (", " between two items stays)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _LINE_BREAK.sub(" ", str(value)))
+
+
 def _inert(match: re.Match) -> str:
     text = match.group()
     if text.startswith("\\"):

@@ -183,9 +183,6 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
         if time.monotonic() > self.deadline:
             raise TemplateLimit(f"took more than {TIME_LIMIT_S:g} s")
 
-    def check_size(self, value):
-        return check_size(value)
-
     def steps(self, iterable):
         for item in iterable:
             self.tick()

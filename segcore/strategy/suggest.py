@@ -17,7 +17,7 @@ import pandas as pd
 from jinja2 import DictLoader, StrictUndefined, UndefinedError
 
 from ..errors import SegscopeError
-from .safe_markdown import inert_markdown, md_escape
+from .safe_markdown import inert_markdown, md_inline
 from .sandbox import MAX_SIZE, MAX_STEPS, TIME_LIMIT_S, LimitedSandbox, TemplateLimit  # noqa: F401 (re-exported)
 
 DEFAULT_TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -118,7 +118,7 @@ def _environment(templates: dict[str, str], *, page: bool = False) -> LimitedSan
     """page: for showing to a reader; each value written is escaped as Markdown text (conditions
     and lookups see the raw values, so `seg.aspects[a]` finds 'after-sales'), and the output is
     made inert (safe_markdown: no image, link or HTML from the template or the data)."""
-    return LimitedSandbox(loader=DictLoader(templates), undefined=StrictUndefined, escape=md_escape if page else None,
+    return LimitedSandbox(loader=DictLoader(templates), undefined=StrictUndefined, escape=md_inline if page else None,
                           trim_blocks=True, lstrip_blocks=True, autoescape=False)
 
 
