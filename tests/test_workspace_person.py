@@ -1,6 +1,7 @@
 """A workspace per person: uploads, jobs and the picked run belong to one browser (or signed-in
-user); runs stay shared with their owner shown. AppTest and segcore on real files and the tiny
-model; one real-browser test (two browser contexts on one server)."""
+user); a run is its owner's until they share it with the team (read-only, their name shown); an
+SSO sign-in needs a verified e-mail and never opens a typed name's workspace. AppTest and segcore
+on real files and the tiny model; one real-browser test (two browser contexts on one server)."""
 from __future__ import annotations
 
 import json
