@@ -3,7 +3,6 @@ from ui.auth import guard
 
 guard()  # before anything else: no page runs without the login
 
-import json
 
 import streamlit as st
 
@@ -11,11 +10,11 @@ from segcore.aspects.custom import (
     MAX_TERM,
     add_category,
     lexicon_json,
+    parse_lexicon,
     parse_terms,
     remove_category,
     rename_category,
     set_terms,
-    validate_lexicon,
 )
 from segcore.errors import SegscopeError
 from ui import aspects
@@ -67,13 +66,7 @@ with file_tab:
     upload = st.file_uploader(t("aspects.upload"),
                               type=["json"], key="aspect_upload")
     if upload is not None and st.button(t("aspects.use_file"), key="aspect_use_file"):
-        def from_file():
-            try:
-                data = json.loads(upload.getvalue().decode("utf-8-sig"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise SegscopeError(t("aspects.not_json", name=upload.name, error=type(exc).__name__)) from None
-            return validate_lexicon(data)
-        apply(from_file)
+        apply(lambda: parse_lexicon(upload.getvalue(), upload.name))  # one line for any bad file
     if st.button(t("aspects.reset"), key="aspect_reset", disabled=not own):
         aspects.reset()
         st.rerun()

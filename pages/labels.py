@@ -6,6 +6,7 @@ guard()  # before anything else: no page runs without the login
 import streamlit as st
 
 from segcore.errors import SegscopeError
+from segcore.services.workspace import fingerprint
 from ui.highlight import highlight_html
 from ui.labels import (
     explainer_for,
@@ -69,6 +70,10 @@ with issues_tab:
     except SegscopeError as exc:
         show_error(exc)
         stop_page()
+    reviewing = fingerprint(dataset)
+    for found in ("issues", "next"):  # decisions found on another dataset (e.g. before "Use the sample") are gone
+        if st.session_state.get(f"{found}_for") != reviewing:
+            st.session_state.pop(found, None)
     st.caption(t("labels.issues_caption", name=md_escape(dataset.name), shares=shares(data.labels)))
     log = workspace().corrections()
     if log:
@@ -82,6 +87,7 @@ with issues_tab:
         try:
             with st.spinner(t("labels.cross_validating")):
                 st.session_state["issues"] = find_issues(data, dataset, use_embeddings=use_emb)
+                st.session_state["issues_for"] = reviewing
         except SegscopeError as exc:
             show_error(exc)
     issues = st.session_state.get("issues")
@@ -95,7 +101,7 @@ with issues_tab:
                            "margin": st.column_config.NumberColumn(format="%.2f")})
         if st.button(t("labels.save_reviewed"), key="issues_save", icon=":material/save:"):
             try:
-                new, n = save_decisions(data, dataset, edited)
+                new, n = save_decisions(data, dataset, edited, reviewed=st.session_state["issues_for"])
                 st.session_state.pop("issues", None)
                 st.session_state["issues_saved"] = n
                 st.rerun()
@@ -117,6 +123,7 @@ with next_tab:
             try:
                 with st.spinner(t("labels.ranking")):
                     st.session_state["next"] = next_batch(data, batch=int(size), use_embeddings=next_emb)
+                    st.session_state["next_for"] = reviewing
             except SegscopeError as exc:
                 show_error(exc)
         batch = st.session_state.get("next")
@@ -126,7 +133,7 @@ with next_tab:
                                     column_config={"label": st.column_config.SelectboxColumn(options=labels)})
             if st.button(t("labels.save_new"), key="next_save", icon=":material/save:"):
                 try:
-                    _, n = save_new_labels(data, dataset, filled)
+                    _, n = save_new_labels(data, dataset, filled, reviewed=st.session_state["next_for"])
                     st.session_state.pop("next", None)
                     st.session_state["next_saved"] = n
                     st.rerun()

@@ -12,7 +12,8 @@ from segcore.aspects.profile import aspect_table
 from segcore.errors import SegscopeError
 from ui.charts import segment_colours, segment_label, segment_traits, sentiment_chart, traits_chart
 from ui.i18n import label_name, t
-from ui.shared import md_escape, need_run, outputs, show_error
+from ui.shared import md_escape, need_run, outputs, registry, show_error
+from ui.sidebar import stop_page
 from ui.templates import current_templates
 
 st.title(t("segments.title"))
@@ -135,6 +136,10 @@ for s, p in sorted(profiles.items()):
                 st.text(example)  # plain text: review HTML / markdown is never rendered
 
 st.markdown("#### " + t("segments.adjust"))
+reg = registry()
+if "/" in run.run_id or not reg.may_manage(run):  # a scoring, or a run shared with you: read-only
+    st.caption(t("segments.view_only", owner=md_escape(run.owner or t("shared.command_line"))))
+    stop_page()
 c1, c2 = st.columns(2)
 with c1.form("resegment"):
     st.write(t("segments.resegment_intro"))
@@ -142,7 +147,9 @@ with c1.form("resegment"):
     if st.form_submit_button(t("segments.resegment"), icon=":material/refresh:"):
         try:
             with st.spinner(t("segments.resegmenting")):
-                resegment_run(run.path, k=int(k) or None, templates=current_templates(run_language))
+                templates = current_templates(run_language)
+                reg.edit(run.run_id, lambda path: resegment_run(path, k=int(k) or None, templates=templates),
+                         what="re-segment")
             st.cache_data.clear()
             st.rerun()
         except SegscopeError as exc:
@@ -153,7 +160,8 @@ with c2.form("rename"):
              for s, p in sorted(profiles.items())}
     if st.form_submit_button(t("segments.save_names"), icon=":material/edit:"):
         try:
-            rename_run_segments(run.path, names, templates=current_templates(run_language))
+            templates = current_templates(run_language)
+            reg.edit(run.run_id, lambda path: rename_run_segments(path, names, templates=templates), what="rename")
             st.cache_data.clear()
             st.rerun()
         except SegscopeError as exc:

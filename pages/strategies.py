@@ -5,12 +5,11 @@ guard()  # before anything else: no page runs without the login
 
 import streamlit as st
 
-from segcore.errors import SegscopeError
 from segcore.io.export import campaign_lists, campaigns_xlsx, csv_bytes, made_up_ids_warning, safe_filename
 from segcore.strategy.report import report_html, report_markdown
 from segcore.strategy.suggest import render_strategies
 from ui.i18n import lang, shown_as, t
-from ui.shared import md_escape, md_escaped, need_run, outputs, show_error
+from ui.shared import md_escape, need_run, outputs, show_error
 from ui.templates import current_templates, template_editor
 
 
@@ -24,20 +23,18 @@ run = need_run()
 out = outputs(run)
 profiles = out.profiles
 current = current_templates(lang())  # the language switch picks the templates (and the report's words)
-shown_profiles = md_escaped(profiles)  # data inside the rendered markdown stays text (no remote images)
-try:
-    strategies = render_strategies(profiles, templates=current)  # raw values: the exports
-    shown = render_strategies(shown_profiles, templates=current)
-    failed = None
-except SegscopeError as exc:
-    strategies = shown = {s: [] for s in profiles}
-    failed = exc
+# A failing template is left out with its own error; the others still apply (and drive the campaigns).
+failed: list = []
+strategies = render_strategies(profiles, templates=current, errors=failed)  # raw values: the exports
+# page=True: values shown as text, and no image, link or HTML (nothing makes the browser fetch)
+shown = render_strategies(profiles, templates=current, page=True, errors=[])
 
 tab_suggest, tab_edit, tab_export = st.tabs([t("strategies.tab_suggest"), t("strategies.tab_templates"),
                                              t("strategies.tab_export")])
 with tab_suggest:
-    if failed:  # shown here only; the Templates tab shows the same template's error in its preview
-        show_error(failed)
+    for exc in failed:  # shown here only; the Templates tab shows the same template's error in its preview
+        show_error(exc)
+    if failed:
         st.info(t("strategies.fix_it"))
     for s, p in sorted(profiles.items()):
         with st.expander(t("strategies.segment", id=s, name=md_escape(p["name"]), n=p["size"]), expanded=(s == 0)):
@@ -48,7 +45,7 @@ with tab_suggest:
                 st.markdown(_smaller_title(item["text"]))
 
 with tab_edit:
-    template_editor(profiles, shown_profiles, current, language=lang())
+    template_editor(profiles, profiles, current, language=lang())  # the preview renders as the page does
 
 with tab_export:
     campaigns = campaign_lists(out.segments, profiles, strategies)

@@ -81,3 +81,54 @@ def big_cell(path: Path, mb: int = 50) -> Path:
     """One cell of `mb` MB of random letters (packs to ~75%, so no zip-bomb rule catches it)."""
     text = base64.b64encode(os.urandom(mb * 2**20 * 3 // 4)).decode()
     return write_xlsx(path, header_and_review() + f'<row r="3">{cell("A3", text)}</row>')
+
+
+_SST_TYPE = ('<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+             'spreadsheetml.sharedStrings+xml"/>')
+_SST_REL = ('<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+            'sharedStrings" Target="sharedStrings.xml"/>')
+
+
+def shared_strings(path: Path, count: int = 2_000_000) -> Path:
+    """A one-row sheet whose two cells use shared strings 0 and 1, and a shared-string table of
+    `count` short strings (issue 27: 2 M of them pack into about 5 MB)."""
+    rows = ('<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>'
+            '<row r="2"><c r="A2" t="s"><v>2</v></c><c r="B2"><v>5</v></c></row>')
+    write_xlsx(path, rows)
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", _TYPES.replace("</Types>", _SST_TYPE + "</Types>"))
+        z.writestr("xl/_rels/workbook.xml.rels", _BOOK_RELS.replace("</Relationships>", _SST_REL + "</Relationships>"))
+        with z.open("xl/sharedStrings.xml", "w", force_zip64=True) as f:
+            f.write(b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
+                    b'spreadsheetml/2006/main">' + b"<si><t>review</t></si><si><t>rating</t></si>"
+                    b"<si><t>great coffee</t></si>")
+            chunk = b"".join(b"<si><t>s%d</t></si>" % i for i in range(10_000))
+            for _ in range(max(count - 3, 0) // 10_000):
+                f.write(chunk)
+            f.write(b"</sst>")
+    return path
+
+
+def shared_strings_table(path: Path, frame) -> Path:
+    """`frame` as Excel writes it: every text cell a shared string (the table holds just those)."""
+    from xml.sax.saxutils import escape
+
+    strings: list[str] = []
+
+    def ref(text) -> str:
+        strings.append(str(text))
+        return str(len(strings) - 1)
+
+    rows = [[ref(c) for c in frame.columns]] + [[v if isinstance(v, (int, float)) else ref(v) for v in row]
+                                                  for row in frame.itertuples(index=False)]
+    xml = "".join(f'<row r="{r + 1}">' + "".join(
+        f'<c r="{get_column_letter(i + 1)}{r + 1}"' + (f' t="s"><v>{v}</v></c>' if isinstance(v, str) else f"><v>{v}</v></c>")
+        for i, v in enumerate(row)) + "</row>" for r, row in enumerate(rows))
+    write_xlsx(path, xml)
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", _TYPES.replace("</Types>", _SST_TYPE + "</Types>"))
+        z.writestr("xl/_rels/workbook.xml.rels", _BOOK_RELS.replace("</Relationships>", _SST_REL + "</Relationships>"))
+        z.writestr("xl/sharedStrings.xml", '<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.'
+                   'openxmlformats.org/spreadsheetml/2006/main">' + "".join(
+                       f"<si><t>{escape(s)}</t></si>" for s in strings) + "</sst>")
+    return path

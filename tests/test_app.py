@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 import pytest
-from conftest import ROOT, app_test
+from conftest import ROOT, app_test, browser_workspace
 from conftest import app_ok as _ok
 from conftest import wait_done as _wait_done
 from streamlit.testing.v1 import AppTest
@@ -131,7 +131,7 @@ def test_train_segments_map_strategies_models(trained, tiny_model, models_dir):
     area.set_value(area.value.replace("## ", "## Edited: ", 1))
     next(b for b in at.button if b.label == "Save template").click()
     _ok(at.run())
-    saved = list((models_dir / ".data" / "templates").glob("*.md.j2"))
+    saved = list((browser_workspace(models_dir) / "templates").glob("*.md.j2"))  # this person's own copy
     assert len(saved) == 1 and "Edited:" in saved[0].read_text()
     next(b for b in at.button if b.label == "Reset to default").click()
     _ok(at.run())
@@ -142,6 +142,9 @@ def test_train_segments_map_strategies_models(trained, tiny_model, models_dir):
     runs = at.dataframe[0].value
     # two trainings, each with its quick result first (a run of its own)
     assert len(runs) == 4 and set(runs["status"]) == {"done"} and runs["run"].str.endswith("-quick").sum() == 2
+    assert at.selectbox(key="delete_run").value is None  # nothing pre-selected for deletion
+    at.selectbox(key="delete_run").set_value(runs["run"].iloc[-1])
+    _ok(at.run())
     at.checkbox(key="delete_sure").check()
     _ok(at.run())
     next(b for b in at.button if b.label == "Delete").click()

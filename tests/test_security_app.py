@@ -1,4 +1,4 @@
-"""The app's access control and the Data page's defence against crafted files (issue 12)."""
+"""The app's access control and the Data page's defence against crafted files (issues 12 and 27)."""
 from __future__ import annotations
 
 import json
@@ -8,10 +8,11 @@ import sys
 import time
 
 import pytest
-from bad_xlsx import big_cell, dimension_bomb, wide, xml_bomb
+from bad_xlsx import big_cell, dimension_bomb, shared_strings, wide, xml_bomb
 from conftest import ROOT, app_test, browser_workspace
 from streamlit.testing.v1 import AppTest
 
+from segcore.errors import SegscopeError
 from ui.throttle import LoginThrottle
 
 PAGES = ["pages/data.py", "pages/train.py", "pages/segments.py", "pages/map.py", "pages/strategies.py",
@@ -19,7 +20,9 @@ PAGES = ["pages/data.py", "pages/train.py", "pages/segments.py", "pages/map.py",
 BAD = {"dimension_bomb.xlsx": (dimension_bomb, "16,384 columns"),
        "xml_bomb.xlsx": (xml_bomb, "looks like a zip bomb"),
        "wide.xlsx": (wide, "16,384 columns"),
-       "big_cell.xlsx": (big_cell, "a cell of 52,428,800 characters")}
+       "big_cell.xlsx": (big_cell, "a cell of 52,428,800 characters"),
+       # issue 27: 2 M shared strings in 5 MB took 89 s and 0.6 GB before any limit saw the sheet
+       "shared_strings.xlsx": (shared_strings, "shared strings, far more than its sheets can use")}
 
 
 @pytest.fixture(scope="module")
@@ -29,29 +32,59 @@ def bad_files(tmp_path_factory):
     csv = folder / "wide.csv"  # 100,000 columns in 0.9 MB
     csv.write_text(",".join(f"c{i}" for i in range(100_000)) + "\n" + ",".join("1" * 100_000) + "\n")
     files["wide.csv"] = csv
+    # issue 27: 12 MB of JSON lines with a million columns took 70 s and 0.4 GB before the column limit
+    lines = folder / "wide.jsonl"
+    lines.write_text("{" + ",".join(f'"c{i}": 1' for i in range(1_000_000)) + "}\n")
+    files["wide.jsonl"] = lines
+    # issue 27: cells that are objects became the dataset; the Data and Labels pages then failed
+    objects = folder / "objects.json"
+    objects.write_text(json.dumps([{"Review Text": {"text": "Love it", "lang": "en"}, "Rating": 5}] * 3))
+    files["objects.json"] = objects
     return files
 
 
-MESSAGES = {**{k: v[1] for k, v in BAD.items()}, "wide.csv": "100,000 columns"}
+MESSAGES = {**{k: v[1] for k, v in BAD.items()}, "wide.csv": "100,000 columns", "wide.jsonl": "1,000,000 columns",
+            "objects.json": "column 'Review Text' holds dict values"}
 
 
 def test_throttle_doubles_after_free_tries_and_resets_on_success():
     now = [0.0]
     t = LoginThrottle(free=3, base_s=2, cap_s=60, clock=lambda: now[0])
-    keys = ["session:a", "client:x"]
+    guesser = {"device": "guesser-browser", "address": "10.0.0.1"}
     for _ in range(3):
-        t.failed(keys)
-    assert t.wait_s(keys) == 0  # three free tries
+        t.failed(**guesser)
+    assert t.wait_s(**guesser) == 0  # three free tries
     waits = []
     for _ in range(6):
-        t.failed(keys)
-        waits.append(t.wait_s(keys))
+        t.failed(**guesser)
+        waits.append(t.wait_s(**guesser))
         now[0] += waits[-1]
     assert waits == [2, 4, 8, 16, 32, 60]
-    t.failed(["session:b", "client:x"])  # a new session from the same client is still held back
-    assert t.wait_s(["session:b", "client:x"]) == 60
-    t.succeeded(keys)
-    assert t.wait_s(keys) == 0
+    t.succeeded(**guesser)
+    assert t.wait_s(**guesser) == 0
+
+
+def test_one_person_cannot_lock_out_the_rest():
+    """Issue 27: after 9 wrong tries from one address (a reverse proxy), the right password from a
+    new browser was refused for 55 s: everyone behind the proxy was locked out by one person."""
+    now = [0.0]
+    t = LoginThrottle(free=3, account_free=6, address_free=20, base_s=2, cap_s=60, clock=lambda: now[0])
+    proxy = "10.0.0.1"
+    t.succeeded(device="alice-laptop", address=proxy, account="alice")  # alice signed in last week
+    for _ in range(9):
+        t.failed(device="guesser", address=proxy)
+    assert t.wait_s(device="guesser", address=proxy) > 0  # the guesser waits
+    assert t.wait_s(device="bob-new-browser", address=proxy, account="bob") == 0  # a colleague does not
+    # a guesser with a fresh browser for every try: the address holds new browsers back after 20 ...
+    for i in range(12):
+        t.failed(device=f"fresh-{i}", address=proxy)
+    assert t.wait_s(device="carol-new-browser", address=proxy) > 0
+    # ... but never a browser that signed in before, whatever the address and the account went through
+    for i in range(10):
+        t.failed(device=f"fresh-alice-{i}", address=proxy, account="Alice")  # guesses typed as alice
+    assert t.wait_s(device="alice-new-phone", address="10.9.9.9", account="alice") > 0  # her account is held ...
+    assert t.wait_s(device="alice-laptop", address=proxy, account="alice") == 0  # ... not her own browser
+    assert t.wait_s(device="dave-new-browser", address="10.9.9.9", account="dave") == 0  # elsewhere: nothing
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -77,33 +110,58 @@ def test_no_page_runs_without_the_oidc_login(models_dir, page):
     assert not at.file_uploader and not at.get("download_button") and not at.sidebar.children
 
 
+def _login_try(at, password: str, name: str = ""):
+    at.text_input[0].input(password)
+    if name:
+        at.text_input(key="login_name").input(name)
+    at.button[0].click()
+    return at.run()
+
+
+def _browser_session(token: str) -> AppTest:
+    """A session of the browser whose cookie holds `token` (AppTest sends no cookies)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["ws_token"] = token
+    return at.run()
+
+
 def test_wrong_passwords_back_off(models_dir, monkeypatch):
     from ui.auth import THROTTLE
 
     THROTTLE.reset()
     monkeypatch.setenv("SEGSCOPE_PASSWORD", "s3cret")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    guesser = "guessing-browser-token-0001"
+    at = _browser_session(guesser)
     try:
         for _ in range(4):
-            at.text_input[0].input("guess")
-            at.button[0].click()
-            at.run()
-            assert at.error[0].value == "Wrong password."
-        at.text_input[0].input("s3cret")  # right, but too soon: refused without being compared
-        at.button[0].click()
-        at.run()
-        assert at.error[0].value.startswith("Too many wrong passwords; try again in")
+            assert _login_try(at, "guess").error[0].value == "Wrong password."
+        # right, but too soon: refused without being compared
+        assert _login_try(at, "s3cret").error[0].value.startswith("Too many wrong passwords; try again in")
         assert not at.file_uploader
-        fresh = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()  # a reload: same client
-        fresh.text_input[0].input("s3cret")
-        fresh.button[0].click()
-        fresh.run()
-        assert fresh.error[0].value.startswith("Too many wrong passwords") and not fresh.file_uploader
+        reload = _browser_session(guesser)  # a reload of the same browser (its cookie): still held back
+        assert _login_try(reload, "s3cret").error[0].value.startswith("Too many wrong passwords")
+        assert not reload.file_uploader
         time.sleep(THROTTLE.base_s + 0.2)  # one failure past the free ones: the first step
-        at.text_input[0].input("s3cret")
-        at.button[0].click()
-        at.run()
-        assert not at.error and at.file_uploader, [e.value for e in at.error]
+        assert not _login_try(at, "s3cret").error and at.file_uploader, [e.value for e in at.error]
+    finally:
+        THROTTLE.reset()
+
+
+def test_wrong_passwords_from_one_address_do_not_lock_out_a_colleague(models_dir, monkeypatch):
+    """Issue 27: after 9 wrong tries from one address, the right password from a new browser was
+    refused for 55 s (everyone behind one reverse proxy locked out by one person)."""
+    from ui.auth import THROTTLE
+
+    THROTTLE.reset()
+    monkeypatch.setenv("SEGSCOPE_PASSWORD", "s3cret")
+    try:
+        at = _browser_session("guessing-browser-token-0002")
+        for _ in range(9):
+            _login_try(at, "guess")
+        assert at.error[0].value.startswith("Too many wrong passwords")
+        colleague = _login_try(_browser_session("colleague-browser-token-01"), "s3cret", "bob")
+        assert not colleague.error and colleague.file_uploader, [e.value for e in colleague.error]
+        assert "bob" in [x.value for x in colleague.sidebar.text]
     finally:
         THROTTLE.reset()
 
@@ -174,6 +232,47 @@ def test_crafted_files_on_the_data_page(models_dir, bad_files):
     assert not list((models_dir / ".data").rglob("upload-*"))
     again = app_test().run()  # the next session of that browser
     assert not again.exception and not again.error and "Showing the shipped sample" in again.info[0].value
+
+
+def test_delimiter_sniffing_is_linear():
+    """Issue 27: a 64 kB CSV (`text` then `,"a` x 21,300) took 24 s per read (csv.Sniffer is
+    quadratic; pandas then built an index level per extra field); the server answered nobody."""
+    from segcore.ingest.load import read_table, sniff_delimiter
+
+    crafted = ("text\n" + ',"a' * 21_300).encode()
+    start = time.perf_counter()
+    frame = read_table(crafted, name="crafted.csv")
+    assert time.perf_counter() - start < 5 and list(frame.columns) == ["text"] and len(frame) == 1
+    # the sniffer reads a bounded sample: a 10 MB file is judged from its first rows
+    big = "id;text;rating\n" + "1;tea, fine;5\n" * 700_000
+    start = time.perf_counter()
+    assert sniff_delimiter(big) == ";" and time.perf_counter() - start < 1
+    assert sniff_delimiter("Id\tText\n1\ta, b, c\n", "x.tsv") == "\t" and sniff_delimiter("text\nfine\n") == ","
+
+
+def test_deep_aspect_file_is_one_line():
+    """Issue 27: an aspects JSON of `[` x 100,000 showed a RecursionError traceback with server paths."""
+    from segcore.aspects.custom import parse_lexicon
+
+    with pytest.raises(SegscopeError, match=r"^Aspect list deep\.json is nested too deeply") as err:
+        parse_lexicon(b"[" * 100_000, "deep.json")
+    assert str(ROOT) not in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(SegscopeError, match="at most 1,000,000"):
+        parse_lexicon(b'{"a": ["' + b"x" * 2_000_000 + b'"]}', "big.json")
+    assert parse_lexicon('{"sizing": ["runs small"]}', "ok.json") == {"sizing": ("runs small",)}
+
+
+def test_deep_aspect_file_on_the_aspects_page(models_dir):
+    at = app_test().run()
+    at.switch_page("pages/aspects.py").run()
+    assert not at.exception
+    at.get("file_uploader")[0].set_value(("deep.json", b"[" * 100_000, "application/json"))
+    at.run()
+    next(b for b in at.button if b.key == "aspect_use_file").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error if "nested too deeply" in e.value], [e.value for e in at.error]
+    assert not any("Traceback" in e.value or "RecursionError" in e.value for e in at.error)
 
 
 def test_hover_escapes_every_field():

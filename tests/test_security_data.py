@@ -1,6 +1,12 @@
 """Data-safety checks: run ids, export sanitising, model folders that are never unpickled,
 template limits."""
+import json
+import os
+import subprocess
+import sys
+
 import pytest
+from conftest import ROOT
 
 from segcore.errors import SegscopeError
 from segcore.services.runs import RunStore
@@ -204,6 +210,27 @@ DOS_TEMPLATES = {
     "big_join": "{{ ([('x' * 1000000)] * 1000) | join }}",
     "big_output": "{% for i in range(100000) %}{{ 'x' * 100 }}{% endfor %}",
     "list_mutation": "{% set l = [1] %}{{ l.append(2) }}",
+    # issue 27: widths and repeats that allocated 0.9-1.8 GB before any size check
+    "width_by_key": '{{ ("%(a)900000000s" % {"a": 1}) | length }}',
+    "precision_filter": '{{ "%.900000000f" | format(1.0) }}',
+    "nested_width": '{{ "{0:{1}}".format(1, "900000000") }}',
+    "replace_empty": '{{ ("a" * 1000).replace("", "b" * 900000) }}',
+    "replace_filter": '{{ ("a" * 1000) | replace("", "b" * 900000) }}',
+    "star_width": '{{ "%*d" % (900000000, 1) }}',
+    "nested_key_width": '{{ "%(a(b))900000000s" % {"a(b)": 1} }}',
+    "format_map_width": '{{ "{a:>900000000}".format_map({"a": 1}) }}',
+    "keyword_width": '{{ "{:>{w}}".format(1, w="900000000") }}',
+    "list_of_references": '{% set s = "x" * 900000 %}{{ [s, s, s, s, s] }}',
+    "repeated_references": '{{ ["x" * 900000] * 1000 }}',
+    "namespace_references": '{% set ns = namespace(s="x" * 900000) %}{{ [ns, ns, ns] }}',
+    "joined_map": '{% set s = "x" * 900000 %}{{ [s, s, s] | map("upper") | join }}',
+    "join_method": '{% set s = "x" * 900000 %}{{ "".join([s, s, s]) }}',
+    "indent_string": '{{ ("\\n" * 100000) | indent("x" * 1000) }}',
+    "wordwrap_string": '{{ ("a " * 400000) | wordwrap(1, wrapstring="y" * 1000) }}',
+    "expandtabs": '{{ ("\\t" * 100000).expandtabs(1000) }}',
+    "translate": '{{ ("a" * 1000).translate({97: "b" * 10000}) }}',
+    "block_buffer": '{% set s = "x" * 900000 %}{% set b %}{% for i in range(10) %}{{ s }}{% endfor %}{% endset %}{{ b }}',
+    "lipsum": "{{ lipsum(1000000) }}",
     "unknown_filter": "## Hi\n{{ seg.name | nope }}",
     "syntax": "## Hi\n\n{% if %}",
     "typo": "## Hi\n{{ seg.nmae }}",
@@ -221,6 +248,30 @@ def test_bad_templates_refused_fast_in_one_line(name):
         render_strategies({0: _trial_profile()}, templates={name: DOS_TEMPLATES[name]})
     assert time.monotonic() - start < 2.0
     assert "\n" not in str(err.value) and len(str(err.value)) < 400
+
+
+ISSUE_27_BOMBS = ("width_by_key", "precision_filter", "nested_width", "replace_empty")
+
+
+def test_template_widths_refused_before_they_allocate():
+    """The four templates of issue 27 (0.9-1.8 GB each before): refused in a process that stays
+    small (peak resident memory, VmHWM, of a fresh interpreter)."""
+    code = ("import json, sys\n"
+            "from segcore.errors import SegscopeError\n"
+            "from segcore.strategy.suggest import _trial_profiles, render_strategies\n"
+            "for name, source in json.loads(sys.argv[1]).items():\n"
+            "    try:\n        render_strategies({1: _trial_profiles()[1]}, templates={name: source})\n"
+            "        print('RENDERED', name)\n"
+            "    except SegscopeError as e:\n        print('REFUSED', e)\n"
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+            "print('PEAK_MB', int(hwm.split()[1]) // 1024)\n")
+    bombs = {name: DOS_TEMPLATES[name] for name in ISSUE_27_BOMBS}
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(bombs)], cwd=ROOT, timeout=120,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("REFUSED") == len(bombs) and "RENDERED" not in done.stdout, done.stdout
+    assert "larger than 1,000" in done.stdout  # refused for the width, not for the string it built
+    assert int(done.stdout.split("PEAK_MB")[1]) < 400, done.stdout
 
 
 def test_error_names_the_template_line():

@@ -7,7 +7,7 @@ import random
 import shutil
 
 import pytest
-from conftest import app_test
+from conftest import app_test, browser_workspace
 
 from segcore.strategy.suggest import (SUFFIX, TemplateError, _environment, _trial_profiles, load_templates,
                                       render_strategies, render_template, segment_facts)
@@ -180,7 +180,7 @@ def test_editor_live_preview_save_and_reset(app_with_run, models_dir):
 
     next(b for b in at.button if b.label == "Save template").click()
     _ok(at.run())
-    saved = models_dir / ".data" / "templates" / f"{name}{SUFFIX}"
+    saved = browser_workspace(models_dir) / "templates" / f"{name}{SUFFIX}"  # this person's own copy
     parts = split_template(saved.read_text())
     assert parts.condition == "seg.size >= 0" and "{{ seg.name }}" in parts.body
     # the run's strategies (Suggestions tab, exports) use the saved template: every segment has it
@@ -217,7 +217,7 @@ def test_editor_shows_a_broken_message_once_with_its_line(app_with_run, models_d
     assert not at.error
     next(b for b in at.button if b.label == "Save template").click()
     _ok(at.run())
-    saved = list((models_dir / ".data" / "templates").glob(f"*{SUFFIX}"))
+    saved = list((browser_workspace(models_dir) / "templates").glob(f"*{SUFFIX}"))
     assert len(saved) == 1 and "## Edited: Complaint recovery" in saved[0].read_text()
     next(b for b in at.button if b.label == "Reset to default").click()
     _ok(at.run())

@@ -1,6 +1,7 @@
 """A workspace per person: uploads, jobs and the picked run belong to one browser (or signed-in
-user); runs stay shared with their owner shown. AppTest and segcore on real files and the tiny
-model; one real-browser test (two browser contexts on one server)."""
+user); a run is its owner's until they share it with the team (read-only, their name shown); an
+SSO sign-in needs a verified e-mail and never opens a typed name's workspace. AppTest and segcore
+on real files and the tiny model; one real-browser test (two browser contexts on one server)."""
 from __future__ import annotations
 
 import json
@@ -143,19 +144,30 @@ def test_apptest_jobs_and_runs_per_person(models_dir, small_csv, tiny_model):
     at_a.switch_page("pages/segments.py").run()
     assert _ok(at_a).title[0].value == "Segments" and run.run_id in _sidebar(at_a)
 
-    owners = {}
-    for name, at in (("a", at_a), ("b", at_b)):
-        at.switch_page("pages/models.py").run()
-        table = _ok(at).dataframe[0].value
-        owners[name] = dict(zip(table["run"], table["owner"]))
-    assert owners["a"] == {run.run_id: "you"}
-    assert owners["b"] == {run.run_id: Owner.browser("browser-a-token-000000001").name}
+    at_a.switch_page("pages/models.py").run()
+    table = _ok(at_a).dataframe[0].value
+    assert dict(zip(table["run"], table["owner"])) == {run.run_id: "you"}
+    at_b.switch_page("pages/models.py").run()
+    assert not _ok(at_b).dataframe and "No saved runs yet" in at_b.info[0].value  # not shared: not there for B
 
-    # B opens A's run on purpose: B's pick, kept in B's workspace, so a reload of B keeps it
+    # A shares the run with the team: B sees it, whose it is and what B may do, and may open it
+    at_a.selectbox(key="share_run").set_value(run.run_id)
+    _ok(at_a.run())
+    next(b for b in at_a.button if b.label == "Share with the team").click()
+    _ok(at_a.run())
+    table = _ok(at_b.run()).dataframe[0].value
+    assert list(table.columns[:3]) == ["run", "owner", "access"]  # on screen, not off to the right
+    assert table.iloc[0][["run", "owner", "access"]].tolist() == [
+        run.run_id, Owner.browser("browser-a-token-000000001").name, "open, view, download, score"]
+    assert at_b.selectbox[0].value is None  # nothing of A's pre-selected
+    assert not any(s.key == "delete_run" for s in at_b.selectbox)  # nothing of B's to delete
     at_b.selectbox[0].set_value(run.run_id)
+    _ok(at_b.run())
     next(b for b in at_b.button if b.label.startswith("Open in Segments")).click()
     _ok(at_b.run())
-    assert run.run_id in _sidebar(_browser("browser-b-token-000000002"))
+    assert any("only its owner or an admin can re-segment or rename it" in c.value for c in at_b.caption)
+    assert not any(b.label == "Save names" for b in at_b.button)
+    assert run.run_id in _sidebar(_browser("browser-b-token-000000002"))  # B's pick, kept across a reload
 
 
 @pytest.mark.browser
@@ -225,3 +237,39 @@ def test_password_login_with_a_name_follows_the_person(models_dir, monkeypatch):
     assert CLOTHING.name not in _sidebar(anonymous) and Owner.browser("office-browser-token-0002").name in _sidebar(
         anonymous)
     assert (models_dir / ".data" / Owner.user("alice@example.com").key / f"upload-{CLOTHING.name}").exists()
+
+
+OIDC = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32, "client_id": "id",
+        "client_secret": "secret", "server_metadata_url": "https://accounts.example.com/.well-known/openid-configuration"}
+
+
+def _sso(user: dict, token: str = "sso-browser-token-000001") -> AppTest:
+    """A session of a browser signed in with the identity provider as `user` (the ID token's claims)."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["ws_token"] = token
+    at.secrets["auth"] = OIDC
+    at.user = user
+    return _ok(at.run())
+
+
+def test_sso_needs_a_verified_email(models_dir):
+    """Issue 27: the workspace came from the `email` claim without `email_verified`."""
+    for claims in ({"email_verified": False}, {}, {"email_verified": "false"}):
+        at = _sso({"is_logged_in": True, "email": "alice@example.com", "sub": "alice-sub", **claims})
+        assert "did not confirm your e-mail address" in at.error[0].value
+        assert [b.label for b in at.button] == ["Log out"] and not at.file_uploader and not at.sidebar.children
+    assert not (models_dir / ".data").exists()  # no workspace made for an unverified address
+    at = _sso({"is_logged_in": True, "email": "Alice@Example.com", "email_verified": True, "sub": "alice-sub"})
+    assert not at.error and at.file_uploader and "alice@example.com" in _sidebar(at)
+
+
+def test_typed_names_and_sso_identities_never_share_a_workspace(models_dir, monkeypatch):
+    """Issue 27: a name typed with the shared password opened the SSO user's workspace (same key)."""
+    assert Owner.user("alice@example.com").key != Owner.sso("alice@example.com").key
+    sso = _sso({"is_logged_in": True, "email": "alice@example.com", "email_verified": True, "sub": "a"})
+    _upload(sso, CLOTHING)
+    assert (models_dir / ".data" / Owner.sso("alice@example.com").key / f"upload-{CLOTHING.name}").exists()
+    monkeypatch.setenv("SEGSCOPE_PASSWORD", "s3cret")
+    typed = _login(_browser("typed-name-browser-token-01"), "alice@example.com")
+    assert "alice@example.com" in _sidebar(typed) and CLOTHING.name not in _sidebar(typed)
+    assert "Showing the shipped sample reviews" in typed.info[0].value

@@ -7,14 +7,15 @@ from pathlib import Path
 import streamlit as st
 
 from ui.i18n import t
+from ui.shared import registry
 
 RUN_DATA = "The run's own data"  # the option's value; the page shows it translated
 
 
 def scorings(run) -> dict[str, Path]:
-    """{name: folder} of the finished scorings under the run's scores/, newest last."""
-    root = Path(run.path) / "scores"
-    found = [p for p in root.iterdir() if p.is_dir() and (p / "reviews_scored.csv").exists()] if root.is_dir() else []
+    """{name: folder} of this person's finished scorings of the run, newest last (another person's
+    scoring of a shared run holds their file: never listed here)."""
+    found = registry().scorings(run)
     return {p.name: p for p in sorted(found, key=lambda p: p.stat().st_mtime_ns)}
 
 

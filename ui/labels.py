@@ -71,8 +71,10 @@ def find_issues(data: LabelledData, dataset, *, use_embeddings: bool) -> pd.Data
                          "action": "change", "label": issues["suggested"]})
 
 
-def save_decisions(data: LabelledData, dataset, decisions: pd.DataFrame):
-    """Apply the page's keep / change / drop decisions; the corrected file becomes the dataset."""
+def save_decisions(data: LabelledData, dataset, decisions: pd.DataFrame, *, reviewed: str):
+    """Apply the page's keep / change / drop decisions; the corrected file becomes the dataset.
+    `reviewed`: the fingerprint of the dataset the decisions were made on (services.workspace
+    refuses them for any other)."""
     from segcore.explain.label_issues import apply_corrections
 
     decisions = decisions[decisions["action"].isin(["change", "drop"])]
@@ -82,7 +84,7 @@ def save_decisions(data: LabelledData, dataset, decisions: pd.DataFrame):
                                          rating_col=data.rating_col)
     log = [{"row": int(r.row), "review": str(r.review)[:200], "given": str(r.given), "action": r.action,
             "label": str(r.label) if r.action == "change" else None} for r in decisions.itertuples()]
-    return workspace().save_corrected(frame, dataset, label_col=label_col, corrections=log), len(log)
+    return workspace().save_corrected(frame, dataset, label_col=label_col, corrections=log, reviewed=reviewed), len(log)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -122,7 +124,7 @@ def next_batch(data: LabelledData, *, batch: int, use_embeddings: bool) -> pd.Da
     return pd.DataFrame({"row": rows, "review": data.texts.loc[rows].to_numpy(), "label": [None] * len(rows)})
 
 
-def save_new_labels(data: LabelledData, dataset, edited: pd.DataFrame):
+def save_new_labels(data: LabelledData, dataset, edited: pd.DataFrame, *, reviewed: str):
     filled = edited[edited["label"].notna() & (edited["label"].astype(str) != "")]
     decisions = filled.assign(action="change", given="")
-    return save_decisions(data, dataset, decisions)
+    return save_decisions(data, dataset, decisions, reviewed=reviewed)

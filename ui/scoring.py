@@ -11,9 +11,9 @@ import streamlit as st
 
 from segcore.errors import SegscopeError
 from segcore.ingest.load import SUPPORTED
-from segcore.services.scoring import SCORES_DIR, scoring_folders, scoring_summary
+from segcore.services.scoring import SCORES_DIR, scoring_summary
 from ui.i18n import t, t_or
-from ui.shared import md_escape, registry, show_error, store
+from ui.shared import md_escape, owner, registry, show_error, store
 
 # Plain words for each stage of segcore.engines.stream.score_file, and the share of the bar done
 # when it starts (reading the reviews with the model is most of the time).
@@ -42,14 +42,21 @@ def progress_line(snap) -> tuple[float, str]:
 
 
 def start_form() -> None:
-    """Pick a saved run and a file, start the job."""
-    usable = [r.run_id for r in store().list() if r.usable]
-    score_run = st.selectbox(t("scoring.model"), usable, key="score_run")
+    """Pick a saved run (yours first, then the command line's; someone else's shared run only when
+    picked) and a file, start the job."""
+    me = owner().key
+    runs = sorted((r for r in registry().runs() if r.usable),  # stable: newest first within each group
+                  key=lambda r: 0 if r.owner_key == me else 1 if r.owner_key is None else 2)
+    usable = [r.run_id for r in runs]
+    preselect = bool(runs) and runs[0].owner_key in (me, None)
+    score_run = st.selectbox(t("scoring.model"), usable, key="score_run", index=0 if preselect else None,
+                             placeholder=t("models.pick"))
     upload = st.file_uploader(t("scoring.file"), type=[s.lstrip(".") for s in SUPPORTED], key="score_upload")
     busy = registry().active()
     if busy is not None:
         st.caption(t("scoring.busy_score" if busy.kind == "score" else "scoring.busy_train"))
-    if upload is not None and st.button(t("scoring.score"), type="primary", icon=":material/bolt:", key="score_start"):
+    if upload is not None and score_run is not None and \
+            st.button(t("scoring.score"), type="primary", icon=":material/bolt:", key="score_start"):
         try:
             with tempfile.TemporaryDirectory() as tmp:  # the job copies the file before it returns
                 src = Path(tmp) / f"input{Path(upload.name).suffix.lower()}"
@@ -94,12 +101,12 @@ def monitor() -> None:
 
 def pick_scoring() -> Path | None:
     """The scoring whose summary the page shows: the newest finished job's, else one picked from
-    the saved scorings (they stay on disk across server restarts)."""
-    runs = [r for r in store().list() if r.usable]
-    folders = [f for r in runs for f in scoring_folders(r.path)]
+    this person's saved scorings (they stay on disk across server restarts; nobody else's are listed)."""
+    reg = registry()
+    folders = [f for r in reg.runs() if r.usable for f in reg.scorings(r)]
     if not folders:
         return None
-    job = registry().latest("score")
+    job = reg.latest("score")
     newest = store().path(job.model_run) / job.out_dir if job is not None and job.status == "done" else None
     folders.sort(key=lambda f: f.name, reverse=True)
     if newest in folders:

@@ -5,18 +5,18 @@ run belong to the person (owner()): the signed-in user when login is on, else th
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import streamlit as st
 
 from segcore.errors import SegscopeError
 from segcore.services.jobs import JobRegistry
-from segcore.services.owners import Owner, OwnerJobs, new_token, valid_token
+from segcore.services.owners import Owner, OwnerJobs
 from segcore.services.runs import RunStore
 from segcore.services.workspace import Workspace
-from segcore.strategy.suggest import DEFAULT_TEMPLATE_DIR, SUFFIX, load_templates
-from ui.auth import signed_in_user
+from segcore.services.templates import TemplateStore
+from segcore.strategy.safe_markdown import md_escape  # noqa: F401 (the pages' escape, from segcore)
+from ui.auth import COOKIE, browser_token, current_owner
 from ui.i18n import t
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,32 +36,16 @@ def _workspace(path: str) -> Workspace:
     return Workspace(path)
 
 
-COOKIE = "segscope_ws"  # this browser's workspace token
-
-
-def _browser_token() -> str:
-    """This browser's token: kept for the session; a new session (a reload, a new tab) finds it in
-    the cookie that remember_browser() wrote; a browser seen for the first time gets a new one."""
-    token = st.session_state.get("ws_token")
-    if token is None:
-        sent = st.context.cookies.get(COOKIE)  # never from the URL: a link must not pick someone's workspace
-        token = sent if valid_token(sent) else new_token()
-        st.session_state["ws_token"] = token
-    return token
-
-
 def owner() -> Owner:
-    """Whose uploads, jobs and picked run this session uses."""
-    user = signed_in_user()
-    return Owner.user(user) if user else Owner.browser(_browser_token())
+    """Whose uploads, jobs, runs and templates this session uses (ui.auth.current_owner)."""
+    return current_owner()
 
 
 def remember_browser() -> None:
-    """Keep this browser's token in a cookie (a year), so a reload opens the same workspace.
-    Only written while the browser did not send it; st.context.cookies is read-only, hence the script."""
-    if signed_in_user() is not None:
-        return
-    token = _browser_token()
+    """Keep this browser's token in a cookie (a year), so a reload opens the same workspace and the
+    login throttle knows the browser (ui.throttle). Only written while the browser did not send it;
+    st.context.cookies is read-only, hence the script."""
+    token = browser_token()
     if st.context.cookies.get(COOKIE) == token:
         return
     # the token is [A-Za-z0-9_-] only (valid_token): nothing in it can end the string
@@ -70,7 +54,8 @@ def remember_browser() -> None:
 
 
 def registry() -> OwnerJobs:
-    """This person's jobs. The registry behind it is one per server (one training at a time)."""
+    """This person's view of the server: their jobs, the runs they may see, the changes they may
+    make (checked in segcore.services.owners). The registry behind it is one per server."""
     return OwnerJobs(_registry(str(models_dir())), owner())
 
 
@@ -79,7 +64,7 @@ def store() -> RunStore:
 
 
 def workspace() -> Workspace:
-    """This person's workspace: models/.data/<owner key>/ (templates stay shared in .data/templates)."""
+    """This person's workspace: models/.data/<owner key>/ (their own templates in its templates/)."""
     return _workspace(str(models_dir() / ".data" / owner().key))
 
 
@@ -96,31 +81,20 @@ def owner_label(run) -> str:
     return run.owner or t("shared.command_line")
 
 
-def templates_dir() -> Path:
-    return models_dir() / ".data" / "templates"
-
-
-def templates() -> dict[str, str]:
-    """The shipped templates, each replaced by its edited copy when there is one."""
-    merged = load_templates(DEFAULT_TEMPLATE_DIR)
-    custom = templates_dir()
-    if custom.is_dir():
-        for path in custom.glob(f"*{SUFFIX}"):
-            merged[path.name[: -len(SUFFIX)]] = path.read_text(encoding="utf-8")
-    return merged
+def template_store() -> TemplateStore:
+    return TemplateStore(models_dir() / ".data")
 
 
 def selected_run():
     """The run the result pages show: the one picked in this session; else the one this person
     picked last (kept in their workspace, so a reload keeps it) unless they made a newer one since;
-    else their newest; else the newest made outside the app (no owner). Never someone else's
-    unless picked."""
-    from segcore.services.scoring import scoring_info
-
-    scoring = scoring_info(store(), st.session_state.get("run_id"))  # a scoring opened on the Models page
+    else their newest; else the newest made outside the app (no owner). Only runs they may see
+    (their own, shared ones, the CLI's), and someone else's only when picked; a scoring only theirs."""
+    reg = registry()
+    scoring = reg.scoring(st.session_state.get("run_id"))  # a scoring opened on the Models page
     if scoring is not None:
         return scoring
-    runs = {r.run_id: r for r in store().list() if r.usable}  # newest first
+    runs = {r.run_id: r for r in reg.runs() if r.usable}  # newest first
     ws = workspace()
     picked = st.session_state.get("run_id")
     if picked in runs:
@@ -143,15 +117,6 @@ def need_run():
 
         stop_page()
     return run
-
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
-
-
-def md_escape(value) -> str:
-    """Data shown inside st.markdown / labels as text: `![p](http://host/pixel.png)` must not load
-    an image, `**x**` must not turn bold, `:red[x]` must not colour."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
 
 
 _DATA_KEYED = ("top_products", "label_shares")  # dicts whose keys are values from the file

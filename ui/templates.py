@@ -18,7 +18,7 @@ from segcore.strategy.template_meta import (FACTS, MERGE_FIELDS, OPS, Clause, ch
                                             describe, display_value, from_display, join_template, ops_for,
                                             Words, save_template, split_template, template_title, with_groups)
 from ui.i18n import lang, shown_as, t, t_or
-from ui.shared import md_escape, show_error, templates_dir
+from ui.shared import md_escape, owner, show_error, template_store
 
 _DEFAULTS = {"share": 0.3, "points": 0.1, "rating": 3.0, "number": 0.5, "times": 1.2, "count": 10.0, "days": 90.0}
 # number_input settings per kind, in the unit shown
@@ -65,19 +65,15 @@ def describe_local(groups) -> str:
                                         or_group=t("tpl.or_group"), every=t("tpl.every_segment")))
 
 
-def template_folder(language: str) -> Path:
-    """Where the edited copies of a language's templates are kept (English: the folder itself)."""
-    return templates_dir() if language == "en" else templates_dir() / language
+def template_folder(language: str, *, team: bool = False) -> Path:
+    """Where this person's edited copies of a language's templates are kept (services.templates);
+    the team's folder only for an admin."""
+    return template_store().folder(owner(), language, team=team)
 
 
 def current_templates(language: str) -> dict[str, str]:
-    """The shipped templates of `language`, each replaced by its edited copy when there is one."""
-    merged = load_templates(language=language)
-    folder = template_folder(language)
-    if folder.is_dir():
-        for path in folder.glob(f"*{SUFFIX}"):
-            merged[path.name[: -len(SUFFIX)]] = path.read_text(encoding="utf-8")
-    return merged
+    """The templates this person sees: shipped, the team's copies, then their own."""
+    return template_store().effective(owner(), language)
 
 
 def _space() -> str:
@@ -321,6 +317,9 @@ def template_editor(profiles: dict, shown_profiles: dict, current: dict[str, str
 
 
 def _save_reset(name: str, source: str, profiles: dict, defaults: dict, saved: set, ok: bool, folder: Path) -> None:
+    # an admin may save for the whole team instead of for themselves (services.templates checks it)
+    if owner().admin and st.checkbox(t("tpl.for_team"), key="tpl_team", help=t("tpl.for_team_help")):
+        folder = template_folder(lang(), team=True)
     b1, b2 = st.columns(2)
     if b1.button(t("tpl.save"), type="primary", icon=":material/save:", disabled=not ok,
                  help=None if ok else t("tpl.fix_first")):

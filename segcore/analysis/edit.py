@@ -1,8 +1,12 @@
 """Change a finished run without retraining: re-segment with another k, rename segments,
-re-render strategies with edited templates. Outputs on disk are rewritten in place."""
+re-render strategies with edited templates. The run is rewritten in a copy that replaces it whole
+when done (io.atomic.edited_copy, the swap the CLI's outputs use): a killed edit leaves the old
+run, never new names in the profiles beside old ones in the model; campaign files of segments
+that no longer exist go with the old copy."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +17,7 @@ from ..errors import SegscopeError
 from ..ingest.columns import column_map_from_dict
 from ..ingest.prepare import Prepared, prepare_reviews
 from ..io.artifacts import META_FILE, SEGMENTS_FILE, load_meta, load_segment_model, to_json
+from ..io.atomic import edited_copy
 from ..io.export import clean_name, read_export_csv
 from .quality import category_columns
 from .analyse import BASE_EMBEDDINGS_FILE, Analysis, analyse, rename_segments
@@ -46,6 +51,23 @@ def _load(run_path: Path) -> tuple[Prepared, np.ndarray, np.ndarray, np.ndarray,
     return prepared, probs, embeddings, coords, labels, meta
 
 
+def _linked(relative: Path) -> bool:
+    """Files an edit never rewrites, shared with the copy by hard links: the model's weights and
+    files (not its segments and metadata), saved embeddings, the run's scorings."""
+    top = relative.parts[0]
+    return (top == "model" and relative.name not in (META_FILE, SEGMENTS_FILE)) or top == "scores" \
+        or relative.suffix == ".npy"
+
+
+def _save_swapped(run_path: Path, prepared: Prepared, analysis: Analysis, coords: np.ndarray, labels: list[str],
+                  meta: dict) -> None:
+    with edited_copy(run_path, link=_linked) as work:
+        # the campaign lists are written again from the new segments: none of the old ones stays
+        shutil.rmtree(work / "campaigns", ignore_errors=True)
+        (work / "campaigns.xlsx").unlink(missing_ok=True)
+        _save(work, prepared, analysis, coords, labels, meta)
+
+
 def _save(run_path: Path, prepared: Prepared, analysis: Analysis, coords: np.ndarray, labels: list[str],
           meta: dict) -> None:
     write_outputs(run_path, prepared.original, analysis.reviews, prepared.dropped, analysis, coords, labels)
@@ -69,7 +91,7 @@ def resegment_run(run_path: str | Path, *, k: int | None, templates: dict[str, s
     categories = prepared.original[category_columns(prepared.original, used)]
     analysis = analyse(prepared.reviews, probs, embeddings, labels=labels, templates=templates, k=k, seed=seed,
                        categories=categories, language=meta.get("output_language", "en"))
-    _save(run_path, prepared, analysis, coords, labels, meta)
+    _save_swapped(run_path, prepared, analysis, coords, labels, meta)
     return analysis
 
 
@@ -93,7 +115,7 @@ def rename_run_segments(run_path: str | Path, names: dict[int, str], *, template
                    segment_model=load_segment_model(run_path / "model"), segment_names=saved,
                    language=meta.get("output_language", "en"))
     analysis = rename_segments(base, clean, templates=templates)
-    _save(run_path, prepared, analysis, coords, labels, meta)
+    _save_swapped(run_path, prepared, analysis, coords, labels, meta)
     return analysis
 
 

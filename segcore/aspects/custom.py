@@ -95,20 +95,39 @@ def validate_lexicon(data) -> Lexicon:
     return out
 
 
+MAX_FILE_BYTES = 1_000_000  # 60 categories of 300 terms of 60 characters fit in about 1.1 MB of JSON; real ones in kB
+
+
+def parse_lexicon(data: bytes | str, name: str) -> Lexicon:
+    """The checked lexicon in JSON text or bytes (an uploaded or saved file called `name`); any
+    failure is one line naming the file: not JSON, nested too deeply (`[` x 100,000 raised a
+    RecursionError with the server's paths), too big, or not a valid aspect list."""
+    if len(data) > MAX_FILE_BYTES:
+        raise SegscopeError(f"Aspect list {name} is {len(data):,} bytes; an aspect list is at most "
+                            f"{MAX_FILE_BYTES:,}.")
+    try:
+        text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+        parsed = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SegscopeError(f"Aspect list {name} is not a JSON object of category -> terms "
+                            f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]}).") from None
+    except RecursionError:
+        raise SegscopeError(f"Aspect list {name} is nested too deeply to be an aspect list; it must be one "
+                            'object of category -> terms, e.g. {"sizing": ["runs small"]}.') from None
+    try:
+        return validate_lexicon(parsed)
+    except SegscopeError as exc:
+        raise SegscopeError(f"{name}: {exc}") from None
+
+
 def load_lexicon(path: str | Path) -> Lexicon:
     """The checked lexicon in a JSON file (see the module doc)."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        data = path.read_bytes()
     except FileNotFoundError:
         raise SegscopeError(f"Aspect list {path} does not exist.") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SegscopeError(f"Aspect list {path} is not a JSON object of category -> terms "
-                            f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]}).") from None
-    try:
-        return validate_lexicon(data)
-    except SegscopeError as exc:
-        raise SegscopeError(f"{path.name}: {exc}") from None
+    return parse_lexicon(data, path.name)
 
 
 def save_lexicon(lexicon: Mapping, path: str | Path) -> Path:

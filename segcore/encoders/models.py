@@ -11,6 +11,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from ..config import AUTO_MODEL, PRECISIONS
 from ..errors import SegscopeError
+from .folder import check_encoder_folder
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,7 @@ def resolve_model(name: str | None) -> str:
         raise SegscopeError("model 'auto' is chosen by language; call choose_model(name, language).")
     path = Path(name).expanduser()
     if path.exists():
-        if not (path / "config.json").exists():
-            raise SegscopeError(f"{path} has no config.json; give a folder saved by transformers or segscope.")
+        check_encoder_folder(path)
         return str(path)
     return name  # a hub id: transformers fetches it when there is internet
 
@@ -86,6 +86,9 @@ def _load(loader, name: str, **kwargs):
     except OSError as exc:
         raise SegscopeError(f"Could not load model '{name}' ({str(exc).splitlines()[0][:160]}); "
                             "give a local folder, or check the hub id and internet access.") from None
+    except (ValueError, TypeError, KeyError, AttributeError, RuntimeError) as exc:  # a folder check_encoder_folder let by
+        raise SegscopeError(f"Could not load model '{name}' ({type(exc).__name__}: "
+                            f"{' '.join(str(exc).split())[:160]}); the model folder is damaged.") from None
 
 
 def load_tokenizer(name: str):

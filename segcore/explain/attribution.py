@@ -123,9 +123,9 @@ class Explainer:
     def load(cls, model_dir: str | Path, *, which: str = "selected") -> Explainer:
         """The run's labelling model ("selected"), or its fine-tuned classifier ("fine_tuned")."""
         from ..encoders.models import load_classifier, load_tokenizer
-        from ..io.artifacts import load_head, load_meta
+        from ..io.artifacts import check_model_dir, load_head
 
-        meta = load_meta(model_dir)
+        meta = check_model_dir(model_dir)  # one line for a damaged folder, before transformers sees it
         head = load_head(model_dir)
         if which == "fine_tuned":
             head.selected = "fine_tuned"

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import unicodedata
 
 from ..errors import SegscopeError
+
+MAX_STEPS = 256  # integration steps: each one more forward and backward pass per review (20,000: MemoryError)
 
 
 def add_explain_parser(sub) -> None:
@@ -16,7 +19,8 @@ def add_explain_parser(sub) -> None:
     p.add_argument("--limit", type=int, default=20, metavar="N",
                    help="explain the first N reviews of INPUT (default: 20; each costs a few model passes)")
     p.add_argument("--top", type=int, default=8, metavar="K", help="words shown per review (default: 8)")
-    p.add_argument("--steps", type=int, default=32, metavar="N", help="integration steps (default: 32)")
+    p.add_argument("--steps", type=int, default=32, metavar="N",
+                   help=f"integration steps (default: 32, at most {MAX_STEPS})")
     p.add_argument("--json", action="store_true", help="one JSON object per review (every word and weight)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
@@ -44,22 +48,44 @@ def _texts(args: argparse.Namespace) -> list[str]:
     return texts
 
 
+def _escaped(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def shown(text) -> str:
+    """Text from a review or a model folder as the terminal should show it: control characters
+    (ANSI escapes that could move the cursor, recolour or hide the real output line), bidi and
+    other format characters, line and paragraph separators written as escapes (tabs and new lines
+    too: one review, one line)."""
+    return "".join(_escaped(c) if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") else c
+                   for c in str(text))
+
+
+def _json_line(record: dict) -> str:
+    """One JSON object per line; the characters json leaves raw (DEL, C1 controls, bidi / format
+    characters) escaped as JSON \\u escapes too, so the line is safe on a terminal and still valid JSON."""
+    text = json.dumps(record, ensure_ascii=False)
+    return "".join(f"\\u{ord(c):04x}" if ord(c) < 0x10000 and unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")
+                   else c for c in text)
+
+
 def run_explain(args: argparse.Namespace) -> int:
     from .attribution import Explainer, explain
 
-    if args.top < 1 or args.steps < 2:
-        raise SegscopeError("--top must be at least 1 and --steps at least 2.")
+    if args.top < 1 or not 2 <= args.steps <= MAX_STEPS:
+        raise SegscopeError(f"--top must be at least 1 and --steps between 2 and {MAX_STEPS}, got {args.steps}.")
     texts = _texts(args)
     explainer = Explainer.load(args.model)
     if explainer.note and not args.json:
-        print(f"note: {explainer.note}")
+        print(f"note: {shown(explainer.note)}")
     for i, e in enumerate(explain(explainer, texts, n_steps=args.steps)):
         if args.json:
-            print(json.dumps({"review": i, "text": e.text, **e.as_dict()}, ensure_ascii=False))
+            print(_json_line({"review": i, "text": e.text, **e.as_dict()}))
             continue
         preview = e.text if len(e.text) <= 100 else e.text[:97] + "..."
-        print(f"[{i}] {e.label} ({e.probability:.2f}){' (long review: the end was not read)' if e.truncated else ''}"
-              f"  {preview}")
+        print(f"[{i}] {shown(e.label)} ({e.probability:.2f})"
+              f"{' (long review: the end was not read)' if e.truncated else ''}  {shown(preview)}")
         for w in sorted((w for w in e.words if w.weight), key=lambda w: -abs(w.weight))[: args.top]:
-            print(f"    {w.weight:+.3f}  {w.text}")
+            print(f"    {w.weight:+.3f}  {shown(w.text)}")
     return 0

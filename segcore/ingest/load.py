@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import json
+import re
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +26,13 @@ MAX_CELL_CHARS = 2_000_000  # a 1 MB review still reads
 MAX_XLSX_ROWS = 1_048_576  # Excel's last row
 MAX_XLSX_UNPACKED_BYTES = 1 << 30  # the XML inside an .xlsx, all parts together
 MAX_XLSX_RATIO = 100  # unpacked / packed size of one part (Apache POI's zip-bomb default)
+# Shared strings a workbook may hold: as many as its sheets could use (a cell that uses one is at
+# least 16 bytes of XML) plus a margin. openpyxl reads them all when it opens the workbook; 2 M of
+# them in a 5 MB file took 89 s and 0.6 GB before any other limit saw the sheet.
+MIN_SHARED_STRINGS = 10_000
+BYTES_PER_STRING_CELL = 16
+_SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+_SHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 
 
 def _as_bytes(source: str | Path | bytes | BinaryIO) -> tuple[bytes, str]:
@@ -66,18 +76,41 @@ def _read_csv(data: bytes, name: str) -> pd.DataFrame:
     if len(header) > MAX_COLUMNS:  # before pandas builds a frame of them
         raise SegscopeError(_too_many_columns(name or "The file", len(header)))
     try:
-        return pd.read_csv(io.StringIO(text), sep=sep)
+        # index_col=False: rows wider than the header are cut to it (a ParserWarning says so), never
+        # turned into an index of one level per extra field (a 64 kB row of 21,300 fields: 4 s)
+        return pd.read_csv(io.StringIO(text), sep=sep, index_col=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise SegscopeError(f"Could not parse {name or 'the file'} as CSV ({str(exc).splitlines()[0]}); "
                             "check the delimiter and quoting.") from None
 
 
+SNIFF_CHARS = 64_000  # the sample the delimiter is judged from
+SNIFF_ROWS = 200
+
+
 def sniff_delimiter(text: str, name: str = "") -> str:
-    """The delimiter of CSV text (comma, semicolon, tab or pipe), judged from its first 64 kB."""
-    try:
-        return csv.Sniffer().sniff(text[:64_000], delimiters=",;\t|").delimiter
-    except csv.Error:
-        return "\t" if name.lower().endswith(".tsv") else ","
+    """The delimiter of CSV text (comma, semicolon, tab or pipe), judged from its first rows (at
+    most 64 kB) in linear time: the csv module reads the sample once per candidate, and the one
+    that gives the header several columns and the most rows of the header's width wins (ties: the
+    order above, tab first for .tsv). csv.Sniffer, used before, is quadratic: 24 s on a crafted 64 kB
+    file, during which the server answered nobody."""
+    sample = text[:SNIFF_CHARS]
+    if len(text) > SNIFF_CHARS and "\n" in sample:
+        sample = sample[: sample.rindex("\n")]  # whole rows only
+    order = ("\t", ",", ";", "|") if name.lower().endswith(".tsv") else (",", ";", "\t", "|")
+    best, best_score = None, None
+    for delimiter in order:
+        try:
+            widths = [len(row) for row in itertools.islice(csv.reader(io.StringIO(sample), delimiter=delimiter),
+                                                           SNIFF_ROWS) if row]
+        except csv.Error:
+            continue
+        if not widths or widths[0] < 2:
+            continue
+        score = (sum(w == widths[0] for w in widths) / len(widths), widths[0])
+        if best_score is None or score > best_score:
+            best, best_score = delimiter, score
+    return best or order[0]
 
 
 def list_sheets(source: str | Path | bytes | BinaryIO) -> list[str]:
@@ -107,6 +140,47 @@ def _check_zip(data: bytes, name: str) -> None:
             raise SegscopeError(f"{label} looks like a zip bomb: its part {m.filename} inflates "
                                 f"{m.file_size / max(m.compress_size, 1):,.0f}x (to {m.file_size / 2**20:,.0f} MB); "
                                 "save the sheet again as .xlsx or CSV.")
+    _check_shared_strings(data, label)
+
+
+def _parts(archive: zipfile.ZipFile) -> dict[str, list[str]]:
+    """{content type: [part names]} from [Content_Types].xml (how openpyxl finds the parts)."""
+    found: dict[str, list[str]] = {}
+    try:
+        info = archive.getinfo("[Content_Types].xml")
+    except KeyError:
+        return found
+    if info.file_size > 2**20:  # a few kB in any real workbook
+        return found
+    for element in ElementTree.fromstring(archive.read(info)):
+        part, kind = element.get("PartName"), element.get("ContentType")
+        if part and kind:
+            found.setdefault(kind, []).append(part.lstrip("/"))
+    return found
+
+
+def _check_shared_strings(data: bytes, label: str) -> None:
+    """Count the shared strings while reading them, and refuse more than the sheets could use."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        parts = _parts(archive)
+        sizes = {m.filename: m.file_size for m in archive.infolist()}
+        cells = sum(sizes.get(p, 0) for p in parts.get(_SHEET_TYPE, ())) // BYTES_PER_STRING_CELL
+        limit = MIN_SHARED_STRINGS + cells
+        for part in parts.get(_SHARED_STRINGS_TYPE, ()):
+            if part not in sizes:
+                continue
+            count, root = 0, None
+            with archive.open(part) as stream:
+                for event, element in ElementTree.iterparse(stream, events=("start", "end")):
+                    if root is None:
+                        root = element
+                    elif event == "end" and element.tag.rsplit("}", 1)[-1] == "si":
+                        count += 1
+                        root.clear()  # nothing kept: memory stays flat however many there are
+                        if count > limit:
+                            raise SegscopeError(
+                                f"{label} holds more than {limit:,} shared strings, far more than its sheets "
+                                f"can use (it looks crafted); save the sheet again from Excel or as CSV.")
 
 
 @contextmanager
@@ -222,15 +296,43 @@ def _read_excel_raw(data: bytes, name: str, sheet: str | int | None) -> pd.DataF
         return first if first is not None else pd.DataFrame()
 
 
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # one JSON string, escapes included (linear)
+_JSON_OBJECT_EDGE = re.compile(r"[{}]")
+
+
+def _check_json_width(text: str, name: str) -> None:
+    """Refuse a JSON / JSONL file with a record of more than MAX_COLUMNS fields before it is parsed:
+    with the strings blanked out, the ':' between two braces are one object's keys (a 12 MB line of
+    a million keys took 70 s and 0.4 GB in pandas before the column limit saw it)."""
+    if text.count(":") <= MAX_COLUMNS:
+        return
+    skeleton = _JSON_STRING.sub('""', text)
+    widest = max((part.count(":") for part in _JSON_OBJECT_EDGE.split(skeleton)), default=0)
+    if widest > MAX_COLUMNS:
+        raise SegscopeError(_too_many_columns(name or "The file", widest))
+
+
+_CELL_TYPES = (str, int, float, bool, pd.Timestamp, type(None))
+
+
 def _check_frame(frame: pd.DataFrame, name: str) -> None:
-    """Columns and cell sizes of any format (Excel is checked while reading)."""
+    """Columns and cell sizes of any format (Excel is checked while reading); cells must be text,
+    numbers or dates (a JSON record whose cell is an object or a list is refused here, not as a
+    TypeError on the Data page)."""
     label = name or "The file"
     if frame.shape[1] > MAX_COLUMNS:
         raise SegscopeError(_too_many_columns(label, frame.shape[1]))
     for i, dtype in enumerate(frame.dtypes):
         if not (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)):
             continue
-        longest = frame.iloc[:, i].map(lambda v: len(v) if isinstance(v, str) else 0).max()
+        column = frame.iloc[:, i]
+        odd = column.map(lambda v: not isinstance(v, _CELL_TYPES) and not pd.api.types.is_scalar(v))
+        if odd.any():
+            first = column[odd].iloc[0]
+            raise SegscopeError(f"{label}: column '{frame.columns[i]}' holds {type(first).__name__} values "
+                                f"(e.g. row {int(odd.to_numpy().argmax()) + 1}), not text or numbers; flatten "
+                                "them into plain columns and upload again.")
+        longest = column.map(lambda v: len(v) if isinstance(v, str) else 0).max()
         if longest and longest > MAX_CELL_CHARS:
             raise SegscopeError(_cell_too_big(label, int(longest)))
 
@@ -253,6 +355,7 @@ def read_table(source: str | Path | bytes | BinaryIO, *, name: str | None = None
     elif suffix in (".json", ".jsonl", ".ndjson"):
         text = _decode(data, name)
         lines = suffix != ".json" or not text.lstrip().startswith("[")
+        _check_json_width(text, name)
         try:
             frame = pd.read_json(io.StringIO(text), lines=lines)
         except ValueError as exc:
@@ -309,7 +412,8 @@ def csv_chunks(path: str | Path, chunk_rows: int):
     if not sample.strip():
         raise SegscopeError(f"{path.name} is empty; upload a table with a header and rows.")
     try:
-        yield from pd.read_csv(path, sep=sniff_delimiter(sample, path.name), chunksize=chunk_rows, encoding=encoding)
+        yield from pd.read_csv(path, sep=sniff_delimiter(sample, path.name), chunksize=chunk_rows, encoding=encoding,
+                               index_col=False)  # as read_table reads it
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise SegscopeError(f"Could not parse {path.name} as CSV ({str(exc).splitlines()[0]}); "
                             "check the delimiter and quoting.") from None

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..analysis.projection import PROJECTION_FILE  # noqa: F401  (re-exported: model folder file names live here)
 from ..analysis.segment import SegmentModel
+from ..encoders.folder import check_encoder_folder
 from ..errors import SegscopeError
 
 META_FILE = "segscope.json"
@@ -124,6 +125,7 @@ def check_model_dir(model_dir: str | Path) -> dict:
     if not (folder / PROJECTION_FILE).is_file():
         raise SegscopeError(f"{folder} has no {PROJECTION_FILE} (the map projection); re-run training.")
     _check_weights(folder)
+    check_encoder_folder(folder)  # config, weights and tokenizer agree, nothing pickled
     load_head(folder)
     return meta
 
@@ -135,9 +137,12 @@ def load_head(model_dir: str | Path):
     path = Path(model_dir) / HEAD_FILE
     if not path.exists():
         return ScoringHead()
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise SegscopeError(f"{path} is damaged (not a JSON object); re-run training.")
     try:
-        return ScoringHead.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, KeyError, TypeError) as exc:
+        return ScoringHead.from_dict(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SegscopeError(f"{path} is damaged ({' '.join(str(exc).split())[:120]}); re-run training.") from None
 
 
@@ -146,7 +151,7 @@ def _check_weights(folder: Path) -> None:
     from safetensors import SafetensorError, safe_open
 
     files = sorted(p for p in folder.glob("*.safetensors") if p.name != PROJECTION_FILE)
-    if not files and not list(folder.glob("pytorch_model*.bin")):
+    if not files and not list(folder.glob("*.bin")):  # a .bin is refused by name in check_encoder_folder
         raise SegscopeError(f"{folder} has no model weights (model.safetensors); re-run training or copy "
                             "the whole model/ folder.")
     for path in files:

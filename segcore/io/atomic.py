@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -62,5 +62,39 @@ def atomic_folder(target: str | Path) -> Iterator[Path]:
     old = _hidden(target, "old")
     if target.exists():
         os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def edited_copy(target: str | Path, *, link: Callable[[Path], bool] | None = None) -> Iterator[Path]:
+    """Yield a copy of the folder `target` to change; on success it replaces `target` whole (a
+    killed edit leaves the old folder, or after `recover` the old one, never a mix). Files for
+    which `link(relative path)` is true are hard links to the originals (large files the edit
+    never writes, e.g. model weights): the edit must replace files, never write into those."""
+    target = Path(target)
+    recover(target)
+    if not target.is_dir():
+        raise SegscopeError(f"{target} not found; it may have been deleted.")
+    tmp = _hidden(target, "tmp")
+
+    def copy(src: str, dst: str) -> str:
+        if link is not None and link(Path(src).relative_to(target)):
+            try:
+                os.link(src, dst)
+                return dst
+            except OSError:  # another file system, or no hard links here: a real copy
+                pass
+        return shutil.copy2(src, dst)
+
+    try:
+        shutil.copytree(target, tmp, copy_function=copy, symlinks=True,
+                        ignore=shutil.ignore_patterns(".*.tmp-*", ".*.old-*"))
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = _hidden(target, "old")
+    os.replace(target, old)
     os.replace(tmp, target)
     shutil.rmtree(old, ignore_errors=True)

@@ -6,8 +6,10 @@ listed. Run ids are checked so that no id can point outside the root."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,9 @@ from ..errors import SegscopeError
 from ..io.export import read_export_csv
 
 STATUS_FILE = "status.json"
+# Held while a run is changed (services.owners.OwnerJobs.edit): a swap half done is never "put back"
+# by another session listing the runs at that moment.
+EDIT_LOCK = threading.RLock()
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,119}")  # used with fullmatch: "$" would let "id\n" through
 
 
@@ -40,10 +45,21 @@ class RunInfo:
     error: str | None
     owner: str | None = None  # who started it (status.json); None: made outside the app (CLI)
     owner_key: str | None = None
+    shared: bool = False  # shared with the team by its owner: others may view it (read-only)
 
     @property
     def usable(self) -> bool:
         return self.status == "done" and (self.path / "model" / "segscope.json").exists()
+
+
+def may_view(run: RunInfo, who) -> bool:
+    """Whether `who` (services.owners.Owner) may open, view, download and score with `run`."""
+    return who.admin or run.owner_key in (None, who.key) or run.shared
+
+
+def may_manage(run: RunInfo, who) -> bool:
+    """Whether `who` may rename, re-segment, share or delete `run` (runs without an owner: admins)."""
+    return who.admin or (run.owner_key is not None and run.owner_key == who.key)
 
 
 class RunStore:
@@ -72,9 +88,35 @@ class RunStore:
                        created=status.get("created", ""), input_file=status.get("input_file", ""),
                        macro_f1=m.get("test_macro_f1"), baseline_macro_f1=m.get("baseline_macro_f1"),
                        n_reviews=m.get("n_reviews"), k=m.get("k"), error=status.get("error"),
-                       owner=status.get("owner"), owner_key=status.get("owner_key"))
+                       owner=status.get("owner"), owner_key=status.get("owner_key"),
+                       shared=status.get("shared") is True)
+
+    def set_shared(self, run_id: str, shared: bool) -> None:
+        path = self.path(run_id)
+        status = read_status(path)
+        if not status:
+            raise SegscopeError(f"Run '{run_id}' not found.")
+        write_status(path, {**status, "shared": bool(shared)})
+
+    def recover_swaps(self) -> list[str]:
+        """A run whose edit was killed between the two renames of its swap (io.atomic.edited_copy)
+        is set aside as `.<run>.old-*`: put it back. Returns the runs put back (none while a run is
+        being changed in this process: its swap may be half done on purpose)."""
+        if not EDIT_LOCK.acquire(blocking=False):
+            return []
+        try:
+            back = []
+            for old in self.root.glob(".*.old-*"):
+                name = old.name[1:].rsplit(".old-", 1)[0]
+                if _RUN_ID.fullmatch(name) and not (self.root / name).exists():
+                    os.replace(old, self.root / name)
+                    back.append(name)
+            return back
+        finally:
+            EDIT_LOCK.release()
 
     def list(self) -> list[RunInfo]:
+        self.recover_swaps()
         runs = []
         for child in self.root.iterdir():
             if child.is_dir() and not child.name.startswith(".") and (child / STATUS_FILE).exists():
@@ -91,9 +133,10 @@ class RunStore:
             shutil.rmtree(path)
 
     def clean_partials(self) -> list[str]:
-        """Remove work folders left by a killed process; returns their names."""
+        """Remove work folders left by a killed process (jobs, run edits); returns their names."""
+        self.recover_swaps()
         removed = []
-        for child in self.root.glob(".*.partial"):
+        for child in [*self.root.glob(".*.partial"), *self.root.glob(".*.tmp-*"), *self.root.glob(".*.old-*")]:
             shutil.rmtree(child, ignore_errors=True)
             removed.append(child.name)
         return removed

@@ -27,6 +27,13 @@ def scoring_folders(run_path: str | Path) -> list[Path]:
     return sorted(found, key=lambda p: p.name, reverse=True)
 
 
+def own_scorings(run_path: str | Path, owner_key: str) -> list[Path]:
+    """The scorings of a run that belong to `owner_key` (made outside the app, without an owner:
+    everyone who may see the run), newest first. Another person's scoring of a shared run holds
+    their file: never listed for anyone else."""
+    return [f for f in scoring_folders(run_path) if _json(f / "status.json").get("owner_key") in (None, owner_key)]
+
+
 def clean_partial_scorings(models_root: str | Path) -> list[str]:
     """Remove the temporary folders a killed process left under `<run>/scores/` (io.atomic names them
     `.<score_id>.tmp-*` / `.old-*`); returns their names."""
@@ -69,9 +76,10 @@ def scoring_summary(folder: str | Path) -> dict:
             "drift": drift, "unlike_training": unlike, "warning": warning}
 
 
-def scoring_info(store, key) -> RunInfo | None:
+def scoring_info(store, key, *, owner_key: str | None = None) -> RunInfo | None:
     """A finished scoring as a RunInfo for the result pages, from its key "<run_id>/scores/<score_id>"
-    (None when `key` is no such key or the scoring is gone). Its run_id is the key."""
+    (None when `key` is no such key or the scoring is gone, or, with `owner_key`, not theirs).
+    Its run_id is the key."""
     parts = key.split("/") if isinstance(key, str) else []
     if len(parts) != 3 or parts[1] != SCORES_DIR:
         return None
@@ -81,7 +89,7 @@ def scoring_info(store, key) -> RunInfo | None:
     except SegscopeError:
         return None
     folder = run_path / SCORES_DIR / parts[2]
-    if folder not in scoring_folders(run_path):
+    if folder not in (scoring_folders(run_path) if owner_key is None else own_scorings(run_path, owner_key)):
         return None
     s = scoring_summary(folder)
     return RunInfo(run_id=key, path=folder, status="done", created=folder.name, input_file=s["input_file"],

@@ -4,10 +4,16 @@ mapping) and the run they picked, so a page reload or a server restart does not 
 The app keeps one workspace per owner under models/.data/<owner key>/ (services/owners.py)."""
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import SegscopeError
+from ..io.artifacts import sha256_file
 from ..io.export import safe_filename
 
 SAMPLE_PATH = Path(__file__).resolve().parents[1] / "data" / "sample_reviews.csv"
@@ -23,6 +29,26 @@ class Dataset:
     rows: int | None = None  # known once the Data page has read the file
 
 
+@functools.lru_cache(maxsize=16)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_file(path)
+
+
+def fingerprint(dataset: Dataset) -> str:
+    """What a dataset's reviews are: its file's content (and sheet). Label decisions carry the
+    fingerprint of the dataset they were made on and are applied to that dataset only."""
+    stat = Path(dataset.path).stat()
+    digest = _file_digest(str(dataset.path), stat.st_size, stat.st_mtime_ns)
+    return hashlib.sha256(f"{digest}:{dataset.sheet or ''}".encode()).hexdigest()[:32]
+
+
+def _extension(name: str) -> str:
+    """The file's extension as the readers know it ('.csv'), or '' when there is none or it is odd
+    (a '/' or other characters after the last dot must never become part of a path)."""
+    suffix = Path(name.replace("\\", "/").rsplit("/", 1)[-1]).suffix.lower()
+    return suffix if 1 < len(suffix) <= 9 and suffix[1:].isalnum() else ""
+
+
 class Workspace:
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -32,15 +58,25 @@ class Workspace:
 
     def save_upload(self, data: bytes, name: str, *, check=None) -> Dataset:
         """Store an upload as the current dataset. `check(data, name)` runs first (e.g. reading the
-        table): when it raises, nothing is stored and the current dataset stays as it was."""
+        table): when it raises, nothing is stored and the current dataset stays as it was. The file
+        is written in full before the previous upload goes: a name that cannot be stored (e.g. a
+        '/' after its last dot) never costs the previous upload."""
         if check is not None:
             check(data, name)
-        stem, dot, ext = name.rpartition(".")
-        clean = safe_filename(stem if dot else name, fallback="upload") + (f".{ext.lower()}" if dot else "")
-        target = self.root / f"upload-{clean}"
+        ext = _extension(name)
+        stem = name[: -len(ext)] if ext else name
+        target = self.root / f"upload-{safe_filename(stem, fallback='upload')}{ext}"
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".upload-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         for old in self.root.glob("upload-*"):
-            old.unlink(missing_ok=True)
-        target.write_bytes(data)
+            if old != target:
+                old.unlink(missing_ok=True)
         dataset = Dataset(path=target, name=name)
         self._save(dataset)
         return dataset
@@ -63,9 +99,16 @@ class Workspace:
         return Dataset(path=path, name=data["name"], sheet=data.get("sheet"), columns=data.get("columns", {}),
                        is_sample=data.get("is_sample", False), rows=data.get("rows"))
 
-    def save_corrected(self, frame, dataset: Dataset, *, label_col: str, corrections: list[dict]) -> Dataset:
+    def save_corrected(self, frame, dataset: Dataset, *, label_col: str, corrections: list[dict],
+                       reviewed: str) -> Dataset:
         """Store `frame` (the dataset with reviewed labels) as the current dataset, training on
-        `label_col`; corrections.json keeps what was changed and the original dataset to go back to."""
+        `label_col`; corrections.json keeps what was changed and the original dataset to go back to.
+        `reviewed`: the fingerprint of the dataset the decisions were made on; refused unless it is
+        `dataset`, and `dataset` is still this workspace's current one."""
+        current = self.current()
+        if reviewed != fingerprint(dataset) or current is None or fingerprint(current) != reviewed:
+            raise SegscopeError("These label decisions were made on another dataset than the current one "
+                                f"({dataset.name}); nothing was saved. Find the label issues again on it.")
         log_path = self.root / "corrections.json"
         log = json.loads(log_path.read_text(encoding="utf-8")) if log_path.exists() else {}
         if not log or Path(log.get("corrected", "")) != dataset.path:  # a new dataset: start a new log

@@ -8,6 +8,7 @@ import re
 
 from markdown_it import MarkdownIt
 
+from .safe_markdown import inert_markdown
 from .suggest import segment_facts
 
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:960px;margin:2rem auto;
@@ -109,14 +110,19 @@ def report_markdown(profiles: dict[int, dict], strategies: dict[int, list[dict]]
             lines += [shift_headings(text), ""]
         if f["examples"]:
             lines += [w["examples"], ""] + [f"> {_one_line(e)}\n" for e in f["examples"]]
-    return "\n".join(lines)
+    # templates (anyone's) and data: no image, link or HTML, wherever the report is opened
+    return inert_markdown("\n".join(lines))
 
 
 def report_html(markdown_text: str, *, title: str | None = None, language: str = "en") -> str:
     # html=False: any HTML inside reviews or names is shown as text, never run. No images: a
     # segment name or product such as ![p](http://host/pixel.png) would load a remote tracking
     # pixel when the report is opened; it is shown as text. Tables: the summary of segments.
-    body = MarkdownIt("commonmark", {"html": False}).enable("table").disable("image").render(markdown_text)
+    # No link either: the Markdown is made inert first (a template could write one), and any
+    # link still found is written as text.
+    md = MarkdownIt("commonmark", {"html": False}).enable("table").disable("image")
+    md.validateLink = lambda url: False
+    body = md.render(inert_markdown(markdown_text))
     w = _words(language)
     title = w["html_title"] if title is None else title
     return (f"<!doctype html><html lang='{w['lang']}'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"

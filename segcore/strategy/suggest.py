@@ -8,19 +8,17 @@ limit included, is one `SegscopeError` line naming the template and line."""
 from __future__ import annotations
 
 import difflib
-import functools
 import re
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from jinja2 import DictLoader, StrictUndefined, UndefinedError, nodes
-from jinja2.compiler import CodeGenerator
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import DictLoader, StrictUndefined, UndefinedError
 
 from ..errors import SegscopeError
+from .safe_markdown import inert_markdown, md_inline
+from .sandbox import MAX_SIZE, MAX_STEPS, TIME_LIMIT_S, LimitedSandbox, TemplateLimit  # noqa: F401 (re-exported)
 
 DEFAULT_TEMPLATE_DIR = Path(__file__).parent / "templates"
 # Languages of the shipped templates, segment names and the report; Chinese in templates/zh
@@ -28,15 +26,6 @@ DEFAULT_TEMPLATE_DIR = Path(__file__).parent / "templates"
 OUTPUT_LANGUAGES = ("en", "zh")
 SUFFIX = ".md.j2"
 MAX_TEMPLATE_BYTES = 100_000  # per file; the shipped ones are under 2 KB
-TIME_LIMIT_S = 1.0  # per template and segment; the shipped ones take a few milliseconds
-MAX_STEPS = 1_000_000  # loop iterations and calls per render
-MAX_SIZE = 1_000_000  # characters / items of any string or list built, and of the output
-_STEPS_FILTER = "_segscope_steps"
-_BIG_WIDTH = re.compile(r"%[-+ #0]*\*|%[-+ #0]*\d{7,}|\{[^{}]*:[^{}]*\d{7,}[^{}]*\}")
-
-
-class TemplateLimit(Exception):
-    """A template went past one of the render limits."""
 
 
 class TemplateError(SegscopeError):
@@ -125,122 +114,11 @@ def segment_facts(profile: dict) -> dict:
 _FACT_NAMES = tuple(segment_facts({"segment_id": 0, "size": 0, "n_reviews": 0}))
 
 
-class _SizeChecking(CodeGenerator):
-    """`~` concatenation checks sizes: a string doubled in a loop cannot outgrow the limit."""
-
-    def visit_Concat(self, node: nodes.Concat, frame) -> None:
-        if frame.eval_ctx.volatile or frame.eval_ctx.autoescape:
-            return super().visit_Concat(node, frame)
-        self.write("environment.concat((")
-        for arg in node.nodes:
-            self.visit(arg, frame)
-            self.write(", ")
-        self.write("))")
-
-
-def _size(value) -> int:
-    return len(value) if isinstance(value, (str, bytes, list, tuple, dict, set)) else 0
-
-
-class LimitedSandbox(ImmutableSandboxedEnvironment):
-    """jinja2's immutable sandbox with a time, step and size budget per render (`start`)."""
-
-    code_generator_class = _SizeChecking
-    intercepted_binops = frozenset(["*", "**", "+", "%"])
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.filters = {name: _limited_filter(self, f) for name, f in self.filters.items()}
-        self.filters[_STEPS_FILTER] = self.steps
-        self.start()
-
-    def _parse(self, source, name, filename):
-        """Every `{% for %}` iterates through the steps filter (counted and timed), so nested
-        loops cannot outrun the limits; done on the tree, before code generation."""
-        tree = super()._parse(source, name, filename)
-        for node in tree.find_all(nodes.For):
-            node.iter = nodes.Filter(node.iter, _STEPS_FILTER, [], [], None, None, lineno=node.iter.lineno)
-        return tree
-
-    def start(self) -> None:
-        self.deadline, self.steps_left = time.monotonic() + TIME_LIMIT_S, MAX_STEPS
-
-    def tick(self, n: int = 1) -> None:
-        self.steps_left -= n
-        if self.steps_left < 0:
-            raise TemplateLimit(f"more than {MAX_STEPS:,} loop steps and calls")
-        if time.monotonic() > self.deadline:
-            raise TemplateLimit(f"took more than {TIME_LIMIT_S:g} s")
-
-    def check_size(self, value):
-        if _size(value) > MAX_SIZE:
-            raise TemplateLimit(f"builds a value of more than {MAX_SIZE:,} characters or items")
-        return value
-
-    def steps(self, iterable):
-        for item in iterable:
-            self.tick()
-            yield item
-
-    def concat(self, parts) -> str:
-        if sum(len(p) if isinstance(p, str) else 0 for p in parts) > MAX_SIZE:
-            raise TemplateLimit(f"builds a value of more than {MAX_SIZE:,} characters or items")
-        return "".join(map(str, parts))
-
-    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (jinja2's signature)
-        __self.tick()
-        for arg in (*args, *kwargs.values()):
-            if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) > MAX_SIZE:
-                raise TemplateLimit(f"argument {arg:,} is larger than {MAX_SIZE:,}")
-        return __self.check_size(super().call(__context, __obj, *args, **kwargs))
-
-    def wrap_str_format(self, value):
-        """'{:>2000000000}'.format(1) would allocate 2 GB: refused when the method is looked up."""
-        if getattr(value, "__name__", "") in ("format", "format_map") and \
-                isinstance(getattr(value, "__self__", None), str) and _BIG_WIDTH.search(value.__self__):
-            raise TemplateLimit("format width too large")
-        return super().wrap_str_format(value)
-
-    def call_binop(self, context, op: str, left, right):
-        self.tick()
-        if op == "*":
-            n, seq = (left, right) if isinstance(left, int) else (right, left)
-            if isinstance(n, int) and _size(seq) * max(n, 0) > MAX_SIZE:
-                raise TemplateLimit(f"builds a value of more than {MAX_SIZE:,} characters or items")
-        elif op == "**" and isinstance(left, int) and isinstance(right, int) and \
-                right > 0 and max(abs(left), 2).bit_length() * right > 4096:
-            raise TemplateLimit("power too large")
-        elif op == "+" and _size(left) + _size(right) > MAX_SIZE:
-            raise TemplateLimit(f"builds a value of more than {MAX_SIZE:,} characters or items")
-        elif op == "%" and isinstance(left, str) and _BIG_WIDTH.search(left):
-            raise TemplateLimit("format width too large")
-        return self.check_size(super().call_binop(context, op, left, right))
-
-
-def _limited_filter(env: LimitedSandbox, func):
-    """A filter that refuses huge widths / counts and huge results (center(10**9), join of
-    100,000 long strings, slice(10**9))."""
-
-    @functools.wraps(func)  # keeps jinja's pass_context / pass_environment marks
-    def limited(*args, **kwargs):
-        env.tick()
-        if func.__name__ == "do_format" and any(isinstance(a, str) and _BIG_WIDTH.search(a) for a in args):
-            # the format string is the filtered value itself (args[0]): refused before it allocates
-            raise TemplateLimit("format width too large")
-        for arg in (*args[1:], *kwargs.values()):
-            if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) > MAX_SIZE:
-                raise TemplateLimit(f"filter {func.__name__}: {arg:,} is larger than {MAX_SIZE:,}")
-        if func.__name__ == "do_join" and args and isinstance(args[-1] if len(args) == 1 else args[1], (list, tuple)):
-            seq = args[-1] if len(args) == 1 else args[1]
-            if sum(len(x) if isinstance(x, str) else 20 for x in seq) > MAX_SIZE:
-                raise TemplateLimit(f"builds a value of more than {MAX_SIZE:,} characters or items")
-        return env.check_size(func(*args, **kwargs))
-
-    return limited
-
-
-def _environment(templates: dict[str, str]) -> LimitedSandbox:
-    return LimitedSandbox(loader=DictLoader(templates), undefined=StrictUndefined,
+def _environment(templates: dict[str, str], *, page: bool = False) -> LimitedSandbox:
+    """page: for showing to a reader; each value written is escaped as Markdown text (conditions
+    and lookups see the raw values, so `seg.aspects[a]` finds 'after-sales'), and the output is
+    made inert (safe_markdown: no image, link or HTML from the template or the data)."""
+    return LimitedSandbox(loader=DictLoader(templates), undefined=StrictUndefined, escape=md_inline if page else None,
                           trim_blocks=True, lstrip_blocks=True, autoescape=False)
 
 
@@ -291,7 +169,8 @@ def render_template(env: LimitedSandbox, name: str, facts: dict, *, where: str =
                 raise TemplateLimit(f"output longer than {MAX_SIZE:,} characters")
             env.tick(0)
             out.append(chunk)
-        return "".join(out).strip()
+        text = "".join(out).strip()
+        return text if env.escape is None else inert_markdown(text)
     except Exception as exc:  # noqa: BLE001 - an edited template can fail in any way; say where, in one line
         line = _template_line(exc)
         at = f" (line {line})" if line else ""
@@ -311,15 +190,29 @@ def with_relative(profiles: dict[int, dict]) -> dict[int, dict]:
     return profiles
 
 
-def render_strategies(profiles: dict[int, dict], *, templates: dict[str, str]) -> dict[int, list[dict]]:
-    """{segment_id: [{template, title, text}, ...]} for the templates that apply."""
-    env = _environment(templates)
+def render_strategies(profiles: dict[int, dict], *, templates: dict[str, str], page: bool = False,
+                      errors: list | None = None) -> dict[int, list[dict]]:
+    """{segment_id: [{template, title, text}, ...]} for the templates that apply.
+
+    page: rendered for a reader (see `_environment`). errors: when a list, a failing template is
+    left out where it fails and its TemplateError added (once per template), so one broken
+    template never takes the others with it; without it the first failure is raised."""
+    env = _environment(templates, page=page)
+    failed: set[str] = set()
     out: dict[int, list[dict]] = {}
     for seg, profile in sorted(with_relative(profiles).items()):
         facts = segment_facts(profile)
         items = []
         for name in sorted(templates):
-            text = render_template(env, name, facts, where=f" for segment {seg}")
+            try:
+                text = render_template(env, name, facts, where=f" for segment {seg}")
+            except TemplateError as exc:
+                if errors is None:
+                    raise
+                if name not in failed:
+                    failed.add(name)
+                    errors.append(exc)
+                continue
             if not text:
                 continue
             first = text.splitlines()[0]

@@ -377,8 +377,9 @@ MERGE_FIELDS: dict[str, str] = {
 
 def check_template(source: str, *, name: str, profiles: dict[int, dict]) -> dict[int, str]:
     """{segment: rendered text} for every segment (empty: does not apply), or the template's
-    one-line TemplateError (with `.line`) from the first segment it fails for."""
-    env = _environment({name: source})
+    one-line TemplateError (with `.line`) from the first segment it fails for. Rendered as the
+    page shows it (values escaped, no image / link / HTML): `profiles` are the raw ones."""
+    env = _environment({name: source}, page=True)
     return {int(s): render_template(env, name, segment_facts(p), where=f" for segment {s}")
             for s, p in sorted(with_relative(profiles).items())}
 
