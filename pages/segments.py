@@ -57,6 +57,22 @@ right.plotly_chart(px.pie(sizes, names="segment", values="customers", hole=0.5, 
                    .update_layout(legend=dict(orientation="h", y=-0.1)), width="stretch")
 st.plotly_chart(sentiment_chart(profiles, labels), width="stretch")
 
+# What to fix first (analysis.facts.fix_first): over all reviews, then per segment in its card
+fixes = (out.fix_first or {}).get("overall") or []
+if fixes:
+    stars = out.fix_first.get("measure") == "rating"
+    st.markdown("#### " + t("segments.fix_first"))
+    st.caption(t("segments.fix_first_caption" if stars else "segments.fix_first_caption_neg"))
+    scale = 1 if stars else 100
+    st.dataframe(pd.DataFrame({
+        t("segments.fix_rank"): range(1, len(fixes) + 1),
+        t("segments.fix_aspect"): [r["word"] for r in fixes],
+        t("segments.fix_share"): [f"{r['share']:.0%}" for r in fixes],
+        t("segments.fix_drag"): [f"{r['drag'] * scale:+.2f}" for r in fixes],
+        t("segments.fix_interval"): [f"{r['drag_low'] * scale:+.2f} … {r['drag_high'] * scale:+.2f}" for r in fixes],
+        t("segments.fix_clear"): [t("segments.yes") if r["clear"] else t("segments.no") for r in fixes],
+    }), hide_index=True, width="stretch")
+
 # Traits against the overall average: green better, red worse, whatever the trait; constant traits dropped.
 trait_fig = traits_chart(*segment_traits(profiles, labels))
 if trait_fig is not None:
@@ -128,6 +144,10 @@ for s, p in sorted(profiles.items()):
             st.markdown(f"**{t('segments.aspects_label')}** " + ", ".join(
                 f"{md_escape(a)} {v['share']:.0%}" + (t("segments.negative_pct", share=v["negative"]) if "negative" in v else "")
                 for a, v in list(p["aspects"].items())[:6]))
+        clear = [r for r in p.get("fix_first", []) if r["clear"]][:3]
+        if clear:
+            st.markdown(f"**{t('segments.fix_here')}** " + ", ".join(
+                f"{md_escape(r['word'])} ({r['share']:.0%}, {r['drag']:+.2f})" for r in clear))
         if p.get("top_products"):
             st.markdown(f"**{t('segments.top_products')}** " + ", ".join(md_escape(x) for x in list(p["top_products"])[:5]))
         with st.expander(t("segments.examples")):

@@ -52,7 +52,7 @@ with tab_edit:
 
 with tab_export:
     campaigns = campaign_lists(out.segments, profiles, strategies)
-    report = report_markdown(profiles, strategies, language=lang())
+    report = report_markdown(profiles, strategies, language=lang(), fix_first=out.fix_first)
     base = safe_filename(run.run_id)
     n_customers = sum(len(t) for t in campaigns.values())
     warning = made_up_ids_warning(campaigns)
@@ -68,7 +68,7 @@ with tab_export:
 
     c1, c2 = st.columns(2)
     download(c1, t("strategies.campaigns"), t("strategies.campaigns_rows", n=n_customers, sheets=len(campaigns)),
-             campaigns_xlsx(campaigns, profiles), file_name="campaigns.xlsx",
+             campaigns_xlsx(campaigns, profiles, out.fix_first), file_name="campaigns.xlsx",
              mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     with c2.container(border=True):
         seg = st.selectbox(t("strategies.one_segment"), sorted(campaigns),

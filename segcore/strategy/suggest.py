@@ -80,12 +80,53 @@ def load_templates(directory: str | Path | None = None, *, language: str = "en")
     return found
 
 
+PLAY_MIN_SHARE = 0.10  # a praise or complaint a play singles out: 10 % of the segment's reviews, above elsewhere
+# a product a play names: 5 % of the segment's reviews, 1.5 times elsewhere (as in names, analysis.profiles)
+PRODUCT_MIN_SHARE, PRODUCT_MIN_LIFT = 0.05, 1.5
+
+
+def _typed(rows: list[dict]) -> list[dict]:
+    """Praise / complaint facts as templates see them: word, shares and quotable phrases."""
+    return [{"word": r.get("word", r["key"]), "aspect": r["key"], "share": r["share"], "elsewhere": r["elsewhere"],
+             "evidence": [e["phrase"] for e in r.get("evidence", [])]} for r in rows[:3]]
+
+
+def _distinct(rows: list[dict]) -> dict | None:
+    """The praise / complaint that sets a segment apart: at least PLAY_MIN_SHARE of its reviews and
+    above elsewhere, the largest gap; with a phrase to quote when its reviews have one."""
+    ok = [r for r in rows if r["share"] >= PLAY_MIN_SHARE and r["share"] > r["elsewhere"]]
+    if not ok:
+        return None
+    best = max(ok, key=lambda r: (bool(r["evidence"]), r["share"] - r["elsewhere"]))
+    return {**best, "quote": best["evidence"][0] if best["evidence"] else ""}
+
+
+def typed_facts(profile: dict) -> dict:
+    """The typed facts (analysis.facts) a template sees: products, kind, size group, praise and
+    complaints with quotes, what to fix first. Profiles without facts (an earlier run) get empty ones."""
+    fx = profile.get("facts") or {}
+    products = [r for r in fx.get("products", [])
+                if r["share"] >= PRODUCT_MIN_SHARE and (r["lift"] is None or r["lift"] >= PRODUCT_MIN_LIFT)]
+    praise, complaints = _typed(fx.get("praise", [])), _typed(fx.get("complaints", []))
+    size = (profile.get("name_facts") or {}).get("size")
+    return {
+        "products": [r["key"] for r in products][:5],  # nouns by the tagger, or the product column
+        "kind": (fx.get("kind") or {}).get("kind") or "other",  # consumable / apparel / other
+        "size_group": size["key"] if size else None,
+        "praise": praise, "complaints": complaints,
+        "distinct_praise": _distinct(praise), "distinct_complaint": _distinct(complaints),
+        "fix_first": [{"word": r["word"], "share": r["share"], "drag": r["drag"], "clear": r["clear"]}
+                      for r in profile.get("fix_first", [])[:3]],
+    }
+
+
 def segment_facts(profile: dict) -> dict:
     """The flat facts a template sees as `seg`."""
     b = profile.get("behaviour", {})
     shares = profile.get("label_shares", {})
     rel = profile.get("relative") or {}
     return {
+        **typed_facts(profile),
         "id": profile["segment_id"], "name": profile.get("name", f"Segment {profile['segment_id']}"),
         "size": profile["size"], "n_reviews": profile["n_reviews"],
         "share_of_customers": profile.get("share_of_customers", 0.0),
@@ -342,6 +383,15 @@ def _trial_profiles() -> dict[int, dict]:
                 "top_products": {"B0001": 12, "B0002": 7}, "examples": ["Great taste.", "Arrived late."],
                 "aspects": {"delivery": {"share": 0.4, "n_reviews": 60, "positive": 0.2, "negative": 0.7}} if aspects else {},
                 "negative_aspects": [{"name": "delivery", "negative_mention_share": 0.5, "n_reviews": 60}] if aspects else [],
+                "facts": {"products": [{"key": "coffee", "share": 0.3, "elsewhere": 0.05, "lift": 6.0}],
+                          "kind": {"kind": ("consumable", "apparel", "other")[seg % 3]},
+                          "praise": [{"key": "taste", "word": "taste", "share": 0.4 * pos, "elsewhere": 0.1,
+                                      "evidence": [{"phrase": "rich flavour"}] if seg % 2 else []}],
+                          "complaints": [{"key": a, "word": a, "share": 0.5 * neg, "elsewhere": 0.05,
+                                          "evidence": [{"phrase": "arrived late"}]}
+                                         for a in ("delivery", "size", "price")[: 1 + seg % 3]]},
+                "fix_first": [{"word": "delivery", "share": 0.2, "drag": -1.1, "clear": True}],
+                "name_facts": {"size": {"key": "petite"}} if seg == 3 else {},
                 "relative": {"attitude": mood, "interest": "coffee", "attitude_terms": ["price", "delivery"],
                              "overall_label_shares": {"negative": 0.3, "neutral": 0.2, "positive": 0.5},
                              "share_vs_all": {"negative": round(neg - 0.3, 2), "positive": round(pos - 0.5, 2)},

@@ -68,6 +68,10 @@ FACTS: dict[str, Fact] = {f.key: f for f in (
     Fact("attitude_terms", "Words it uses more than similar customers", "flag"),
     Fact("top_negative_aspect", "An aspect it complains about", "flag"),
     Fact("top_products", "Products it reviews most", "flag"),
+    Fact("kind", "Product kind", "choice", choices=("consumable", "apparel", "other")),
+    Fact("products", "Products it buys more than others", "flag"),
+    Fact("distinct_praise", "Something it praises more than others", "flag"),
+    Fact("distinct_complaint", "Something it complains about more than others", "flag"),
 )}
 
 # op -> words; numeric facts use the first four, choices the next two, flags the last two
@@ -370,6 +374,14 @@ MERGE_FIELDS: dict[str, str] = {
     "Top aspects complained about (3)":
         '{{ seg.negative_aspects[:3] | map(attribute="name") | join(", ") | replace("_", "/") }}',
     "An example review": '{{ seg.examples[0] if seg.examples else "" }}',
+    # typed facts (analysis.facts): what they buy, praise and complain about, in their own words
+    "What they buy": '{{ seg.products[:3] | join(", ") if seg.products else "what they bought" }}',
+    "What they praise most, over others": '{{ seg.distinct_praise.word if seg.distinct_praise else "" }}',
+    "Their words of praise": '{{ seg.distinct_praise.quote if seg.distinct_praise else "" }}',
+    "What they complain about most, over others": '{{ seg.distinct_complaint.word if seg.distinct_complaint else "" }}',
+    "Their words of complaint": '{{ seg.distinct_complaint.quote if seg.distinct_complaint else "" }}',
+    "Size group": '{{ seg.size_group or "" }}',
+    "What to fix first": '{{ seg.fix_first[0].word if seg.fix_first else "" }}',
 }
 
 
