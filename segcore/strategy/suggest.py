@@ -107,6 +107,9 @@ def typed_facts(profile: dict) -> dict:
     fx = profile.get("facts") or {}
     products = [r for r in fx.get("products", [])
                 if r["share"] >= PRODUCT_MIN_SHARE and (r["lift"] is None or r["lift"] >= PRODUCT_MIN_LIFT)]
+    if "facts" not in profile:  # saved before typed facts: the name's interest word stands for them
+        word = (profile.get("relative") or {}).get("interest")
+        products = [{"key": word}] if word else []
     praise, complaints = _typed(fx.get("praise", [])), _typed(fx.get("complaints", []))
     size = (profile.get("name_facts") or {}).get("size")
     return {
