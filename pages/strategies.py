@@ -10,6 +10,7 @@ from segcore.io.export import campaign_lists, campaigns_xlsx, csv_bytes, made_up
 from segcore.strategy.report import report_html, report_markdown
 from segcore.strategy.suggest import render_strategies
 from ui.i18n import lang, shown_as, t
+from ui.segtext import say
 from ui.shared import md_escape, md_escaped, need_run, outputs, show_error
 from ui.templates import current_templates, template_editor
 
@@ -55,7 +56,7 @@ with tab_export:
     report = report_markdown(profiles, strategies, language=lang(), fix_first=out.fix_first)
     base = safe_filename(run.run_id)
     n_customers = sum(len(t) for t in campaigns.values())
-    warning = made_up_ids_warning(campaigns)
+    warning = say(made_up_ids_warning(campaigns))
     if warning:
         st.warning(warning, icon=":material/warning:")
     st.caption(t("strategies.ready"))

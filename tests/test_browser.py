@@ -371,10 +371,12 @@ def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_mode
 
     workbook = openpyxl.load_workbook(io.BytesIO(data))
     # k = 3 is the most segments (interest x attitude cells): an Index sheet and one sheet per segment
-    assert 3 <= len(workbook.sheetnames) <= 4 and workbook.sheetnames[0] == "Index"
+    # (then the "What to fix first" sheet)
+    assert 4 <= len(workbook.sheetnames) <= 5 and workbook.sheetnames[0] == "Index"
+    assert workbook.sheetnames[-1] == "What to fix first"
     header = [c.value for c in workbook.worksheets[1][1]]
     assert header[:3] == ["customer_id", "segment_id", "segment"] and "suggested_action" in header
-    customers = [row[0] for ws in workbook.worksheets[1:] for row in ws.iter_rows(min_row=2, values_only=True)]
+    customers = [row[0] for ws in workbook.worksheets[1:-1] for row in ws.iter_rows(min_row=2, values_only=True)]
     assert sorted(customers) == sorted(pd.read_csv(small_csv)["UserId"].astype(str).unique())
 
 

@@ -137,13 +137,14 @@ def label_segments(scored: pd.DataFrame, customers: pd.DataFrame, seg: np.ndarra
     lead = ["customer_id", "segment_id", "segment_name", *(["interest_id"] if "interest_id" in customers else [])]
     customers = customers[lead + [c for c in customers.columns if c not in lead]]
     strategies = render_strategies(profiles, templates=templates)
-    return Analysis(reviews=scored, customers=with_actions(customers, strategies), profiles=profiles,
+    return Analysis(reviews=scored, customers=with_actions(customers, strategies, language), profiles=profiles,
                     strategies=strategies, segment_model=segment_model, language=language, fix_first=fixes)
 
 
-def with_actions(customers: pd.DataFrame, strategies: dict[int, list[dict]]) -> pd.DataFrame:
-    """segments.csv rows with each customer's own `action` (strategy.suggest.customer_actions)."""
-    actions = customer_actions(customers, strategies)
+def with_actions(customers: pd.DataFrame, strategies: dict[int, list[dict]], language: str = "en") -> pd.DataFrame:
+    """segments.csv rows with each customer's own `action` (strategy.suggest.customer_actions), in
+    the run's `language` where the segment has no fitting play."""
+    actions = customer_actions(customers, strategies, language=language)
     return customers.drop(columns=[c for c in actions.columns if c in customers]).join(actions)
 
 
@@ -154,7 +155,7 @@ def rename_segments(analysis: Analysis, names: dict[int, str], *, templates: dic
     reviews = analysis.reviews.assign(segment_name=analysis.reviews["segment_id"].map(mapping))
     customers = analysis.customers.assign(segment_name=analysis.customers["segment_id"].map(mapping))
     strategies = render_strategies(profiles, templates=templates)
-    return Analysis(reviews=reviews, customers=with_actions(customers, strategies), profiles=profiles,
+    return Analysis(reviews=reviews, customers=with_actions(customers, strategies, analysis.language), profiles=profiles,
                     strategies=strategies, segment_model=analysis.segment_model, language=analysis.language,
                     fix_first=analysis.fix_first)
 
@@ -200,7 +201,7 @@ def analyse_sums(sums: pd.DataFrame, sampled: pd.DataFrame, *, n_reviews: int, l
     if len(sampled) < n_reviews:  # review counts and label shares from all reviews, not the sample
         _full_review_counts(analysis, sums, labels)
         analysis.strategies = render_strategies(analysis.profiles, templates=templates)
-        analysis.customers = with_actions(analysis.customers, analysis.strategies)
+        analysis.customers = with_actions(analysis.customers, analysis.strategies, analysis.language)
     return analysis
 
 

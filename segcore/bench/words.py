@@ -139,7 +139,9 @@ def audit_lines(profiles: dict[int, dict], strategies: dict[int, list[dict]], *,
         for r in facts.get("products") or []:
             known.append((r["key"], f"product {r['key']} ({r.get('tag') or 'product column'}): "
                                     f"{_pct(r['share'])} here, {_pct(r['elsewhere'])} elsewhere"))
-        for kind in ("praise", "complaints", "mentions"):
+        kinds = {"happy": ("praise", "mentions"), "unhappy": ("complaints", "mentions")}.get(
+            mood, ("praise", "complaints", "mentions"))
+        for kind in kinds:
             for r in facts.get(kind) or []:
                 word = r.get("word", r["key"])
                 known.append((word, f"{kind} {word}: {_pct(r['share'])} here, {_pct(r['elsewhere'])} elsewhere"))

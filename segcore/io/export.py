@@ -272,8 +272,8 @@ def _segment_sheet_name(seg: int, profile: dict) -> str:
 def campaigns_xlsx(campaigns: dict[int, pd.DataFrame], profiles: dict[int, dict], fix_first: dict | None = None
                    ) -> bytes:
     """campaigns.xlsx: an index sheet (full segment names, customers, reviews, main action, a link
-    to each sheet, and a warning when customer ids were made up), the "What to fix first" sheet
-    (`fix_first_table`, when the profiles have it), then one sheet per segment."""
+    to each sheet, and a warning when customer ids were made up), one sheet per segment, then the
+    "What to fix first" sheet (`fix_first_table`, when the profiles have it)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -317,11 +317,11 @@ def campaigns_xlsx(campaigns: dict[int, pd.DataFrame], profiles: dict[int, dict]
         link.hyperlink = Hyperlink(ref=f"A{r}", location="'{}'!A1".format(titles[seg].replace("'", "''")))
         link.font = Font(color="0563C1", underline="single")
         index.append([link, *values[1:]])
-    fixes = fix_first_table(profiles, fix_first)
-    if len(fixes):
-        _table_sheet(book, FIX_FIRST_SHEET, fixes, name=FIX_FIRST_SHEET)
     for seg, table in campaigns.items():
         _table_sheet(book, titles[seg], table, name=_segment_sheet_name(seg, profiles[seg]))
+    fixes = fix_first_table(profiles, fix_first)
+    if len(fixes):  # last: the campaign sheets keep their places
+        _table_sheet(book, FIX_FIRST_SHEET, fixes, name=FIX_FIRST_SHEET)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

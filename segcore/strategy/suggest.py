@@ -419,8 +419,20 @@ RECOVERY_PLAY = re.compile(r"complaint|recovery|投诉|挽回|补救", re.IGNORE
 WIN_OVER_PLAY = re.compile(r"undecided|摇摆", re.IGNORECASE)
 
 
+# A customer's own action when their segment has no fitting play, and the reason, per language.
+ACTION_WORDS = {
+    "en": {"recovery": "Complaint recovery", "follow_up": "Personal follow-up",
+           "win_over": "Win over undecided buyers: ask what would make it five stars", "monitor": "Monitor",
+           "r_negative": "own reviews mostly negative", "r_no_reward": "has a negative review: no reward play",
+           "r_lukewarm": "own reviews mostly lukewarm: no reward play", "r_segment": "segment play"},
+    "zh": {"recovery": "投诉挽回", "follow_up": "一对一回访", "win_over": "争取态度摇摆的买家：问问怎样才能打五星",
+           "monitor": "持续观察", "r_negative": "本人的评论多为差评", "r_no_reward": "有过差评：不给奖励类策略",
+           "r_lukewarm": "本人的评论多为中评：不给奖励类策略", "r_segment": "客群策略"},
+}
+
+
 def customer_actions(customers: pd.DataFrame, strategies: dict[int, list[dict]], *,
-                     negative: str = "negative", neutral: str = "neutral") -> pd.DataFrame:
+                     negative: str = "negative", neutral: str = "neutral", language: str = "en") -> pd.DataFrame:
     """Per customer: `action` (one play title) and `action_reason`, consistent with the
     customer's own reviews (observed first, `share_*`), not only with their segment:
 
@@ -435,20 +447,20 @@ def customer_actions(customers: pd.DataFrame, strategies: dict[int, list[dict]],
     share_neg = customers.get(f"share_{negative}", zero).fillna(0.0)
     share_neu = customers.get(f"share_{neutral}", zero).fillna(0.0)
     low_rating = customers.get("mean_rating", pd.Series(np.nan, index=customers.index)) <= 2
+    w = ACTION_WORDS.get(language, ACTION_WORDS["en"])
     actions, reasons = [], []
     for seg, neg, neu, low in zip(customers["segment_id"], share_neg, share_neu, low_rating.fillna(False)):
         titles = [a["title"] for a in strategies.get(int(seg), [])]
         if neg >= 0.5 or low:
-            actions.append(next((t for t in titles if RECOVERY_PLAY.search(t)), "Complaint recovery"))
-            reasons.append("own reviews mostly negative")
+            actions.append(next((t for t in titles if RECOVERY_PLAY.search(t)), w["recovery"]))
+            reasons.append(w["r_negative"])
         elif neg > 0:
-            actions.append(next((t for t in titles if not REWARD_PLAY.search(t)), "Personal follow-up"))
-            reasons.append("has a negative review: no reward play")
+            actions.append(next((t for t in titles if not REWARD_PLAY.search(t)), w["follow_up"]))
+            reasons.append(w["r_no_reward"])
         elif neu >= 0.5:
-            actions.append(next((t for t in titles if WIN_OVER_PLAY.search(t)),
-                                "Win over undecided buyers: ask what would make it five stars"))
-            reasons.append("own reviews mostly lukewarm: no reward play")
+            actions.append(next((t for t in titles if WIN_OVER_PLAY.search(t)), w["win_over"]))
+            reasons.append(w["r_lukewarm"])
         else:
-            actions.append(titles[0] if titles else "Monitor")
-            reasons.append("segment play")
+            actions.append(titles[0] if titles else w["monitor"])
+            reasons.append(w["r_segment"])
     return pd.DataFrame({"action": actions, "action_reason": reasons}, index=customers.index)
