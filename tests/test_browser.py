@@ -230,14 +230,48 @@ def score_later_file(page, later: Path, trained) -> Path:
     return folder
 
 
-def visit_in_chinese(page) -> None:
-    """Switch the UI to Chinese and open every page: a Chinese title, no exception box."""
+# Three or more English words in a row: a sentence the Chinese UI should not show (data aside).
+ENGLISH = re.compile(r"\b[A-Za-z][a-z']+(?:[ ,;:]+[A-Za-z][a-z']*){2,}")
+
+
+def run_data(run_path: Path, *files: Path) -> set[str]:
+    """The English words that are data, not UI: the run's names, keywords, plays (an English run's
+    own language), example and review texts, file, run and column names."""
+    import json
+
+    profiles = json.loads((run_path / "segment_profiles.json").read_text(encoding="utf-8")).values()
+    strategies = json.loads((run_path / "strategies.json").read_text(encoding="utf-8")).values()
+    data = {run_path.name, *(f.name for f in files), "Amazon Fine Food", "MiniLM"}
+    for p in profiles:
+        data |= {p["name"], *p["keywords"], *p["examples"], *(p.get("interest_terms") or [])}
+    for items in strategies:
+        for item in items:
+            data.add(item["title"])
+            data |= {re.sub(r"[*#`_]|^- ", "", line).strip() for line in item["text"].splitlines()}
+    for f in files:
+        frame = pd.read_csv(f)
+        data |= set(frame.columns) | {str(v) for c in frame.columns if frame[c].dtype == object for v in frame[c]}
+    return {d for d in data if d and len(d) > 2}
+
+
+def english_left(text: str, data: set[str]) -> list[str]:
+    """The English sentences of a page's text once data and code are taken out."""
+    for d in sorted(data, key=len, reverse=True):
+        text = text.replace(d, " ")
+    text = re.sub(r"`[^`]*`|python -m segcore \w+|https?://\S+", " ", text)
+    return ENGLISH.findall(text)
+
+
+def visit_in_chinese(page, data: set[str]) -> None:
+    """Switch the UI to Chinese and open every page: a Chinese title, no exception box, and no
+    English sentence that is not data (`data`: run_data)."""
     from playwright.sync_api import expect
     from ui.i18n import catalogue
 
     zh = catalogue("zh")
     page.get_by_test_id("stSidebar").get_by_text("中文", exact=True).click()
     expect(nav(page, zh["nav.data"])).to_be_visible()
+    left = {}
     for section, _ in PAGES:
         nav(page, zh[f"nav.{section}"]).click()
         expect(page.locator("h1").first).to_have_text(zh.get(f"{section}.title") or CJK)
@@ -245,8 +279,11 @@ def visit_in_chinese(page) -> None:
         if section in ("segments", "map"):
             expect(page.locator(".js-plotly-plot").first).to_be_visible()
         settled(page, f"{section} (zh)")
+        if found := english_left(page.locator("body").inner_text(), data):
+            left[section] = found
         if section in ZH_SHOTS:
             page.screenshot(path=str(SHOTS / f"{section}_zh.png"), full_page=True)
+    assert not left, left
 
 
 ZH_SHOTS = ("train", "segments", "map", "strategies", "models")
@@ -366,7 +403,7 @@ def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_mode
         page.get_by_role("button", name="Open in Segments / Map / Strategies").click()
         expect(page.locator("h1").first).to_have_text("Segments")
         settled(page, "Segments of the run")
-        visit_in_chinese(page)
+        visit_in_chinese(page, run_data(trained.path, small_csv, later))
         browser.close()
 
     workbook = openpyxl.load_workbook(io.BytesIO(data))

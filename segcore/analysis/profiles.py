@@ -65,9 +65,7 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
         spans = {s: [i] for s, i in interest_of.items()}
     interest_terms = segment_keywords(texts, interest.tolist(), top_n=12) \
         if interest.nunique() > 1 else {}
-    seg_ids = reviews["segment_id"].to_numpy()
-    per_review = review_aspects(reviews)
-    facts = segment_facts_of(reviews, per_review, used, spans, interest_terms, language=language)
+    facts = segment_facts_of(reviews, review_aspects(reviews), used, spans, interest_terms, language=language)
     profiles = {}
     for seg, cust in customers.groupby("segment_id", sort=True):
         in_seg = (reviews["segment_id"] == seg).to_numpy()
@@ -143,13 +141,11 @@ def segment_facts_of(reviews: pd.DataFrame, per_review: pd.Series, used: pd.Seri
     aspects = aspect_facts(per_review, used, seg_ids, texts, language=language, aspect_terms=lexicon, kinds=kinds)
     ratings = reviews["rating"] if "rating" in reviews else None
     fixes = fix_first(per_review, seg_ids, ratings=ratings, polarity=used, language=language, kinds=kinds)
-    by_segment, terms = {}, {}
+    by_segment = {}
     for s in np.unique(seg_ids):
         s = int(s)
-        entry = {"products": products.get(s, []), "sizes": sizes.get(s, []), "kind": kinds.get(s, {}),
-                 **aspects.get(s, {"mentions": [], "praise": [], "complaints": []})}
-        by_segment[s] = entry
-        terms[s] = entry  # attitude_terms are filled by mood below
+        by_segment[s] = {"products": products.get(s, []), "sizes": sizes.get(s, []), "kind": kinds.get(s, {}),
+                         **aspects.get(s, {"mentions": [], "praise": [], "complaints": []})}
     moods = {int(s): attitude_word(_share(used[seg_ids == s], sorted(set(used.dropna()))))
              for s in np.unique(seg_ids)}
     attitude_terms = {}

@@ -6,8 +6,8 @@ other segments' reviews (`elsewhere`) and their ratio (`lift`), so a name or a p
 fact can say how far it holds (docs/segment-words.md)."""
 from .aspects import aspect_facts, evidence_phrases, product_kind
 from .fixfirst import fix_first
-from .rules import NAME_MIN_SHARE, aspect_for_name, holds
+from .rules import NAME_MIN_SHARE, holds
 from .terms import mention_matrix, product_facts, size_facts
 
-__all__ = ["NAME_MIN_SHARE", "aspect_facts", "aspect_for_name", "evidence_phrases", "fix_first", "holds",
+__all__ = ["NAME_MIN_SHARE", "aspect_facts", "evidence_phrases", "fix_first", "holds",
            "mention_matrix", "product_facts", "product_kind", "size_facts"]

@@ -32,12 +32,3 @@ def holds(row: dict, *, min_share: float = NAME_MIN_SHARE) -> bool:
     than elsewhere, typed and as a plain mention."""
     return (row["share"] >= min_share and row["share"] > row["elsewhere"]
             and row.get("mention_share", row["share"]) > row.get("mention_elsewhere", row["elsewhere"]))
-
-
-def aspect_for_name(facts: dict, mood: str) -> dict | None:
-    """The aspect fact a name states for a segment of `mood`, or None: praise for happy,
-    complaints for unhappy, plain mentions for lukewarm / mixed; the one furthest above
-    elsewhere among those that hold."""
-    key = {"happy": "praise", "unhappy": "complaints"}.get(mood, "mentions")
-    rows = [r for r in (facts.get(key) or []) if holds(r)]
-    return max(rows, key=lambda r: r["share"] - r["elsewhere"]) if rows else None
