@@ -194,7 +194,13 @@ def _cells(interest: np.ndarray, attitude: np.ndarray, centroids: np.ndarray, n_
         groups = np.zeros(n_interest, dtype=int)
         start = max(1, round(counts[a] / per_segment))
         if i == 0 and budget is not None:  # complaints: as many parts as fit, each >= min_size
-            start = max(start, min(counts[a] // max(min_size, 1), budget - n_interest - (len(own) - 1)))
+            # at least as many as parts about a majority segment's size (when fewer fit, this many
+            # interest clusters give too many segments and fit_segments takes fewer)
+            room = max(budget - n_interest - (len(own) - 1), min(n_interest, start))
+            groups = _merge_small(centroids, np.bincount(members, minlength=n_interest), min_size, max(1, room))
+            table[:, a] = key + groups
+            key += int(groups.max()) + 1
+            continue
         for m in range(min(n_interest, start), 1, -1):
             g = AgglomerativeClustering(n_clusters=m, linkage="ward").fit_predict(centroids)
             if np.bincount(g[members], minlength=m).min() >= min_size:
@@ -203,6 +209,27 @@ def _cells(interest: np.ndarray, attitude: np.ndarray, centroids: np.ndarray, n_
         table[:, a] = key + groups
         key += int(groups.max()) + 1
     return table
+
+
+def _merge_small(centroids: np.ndarray, counts: np.ndarray, min_size: int, most: int) -> np.ndarray:
+    """Interest clusters -> groups of one attitude's customers: start from one group per cluster,
+    then merge the smallest group into the nearest one (by its customers' mean centre) while any
+    group has fewer than `min_size` customers or there are more than `most` groups. Unlike Ward
+    on the centres alone, the counts decide, so parts of complaints about different products
+    stay apart whenever each is large enough to act on."""
+    groups = np.arange(len(centroids))
+    while True:
+        keys = np.unique(groups)
+        sizes = np.array([counts[groups == g].sum() for g in keys])
+        if len(keys) <= 1 or (sizes.min() >= min_size and len(keys) <= most):
+            break
+        small = keys[sizes.argmin()]
+        centre = lambda g: np.average(centroids[groups == g], axis=0,  # noqa: E731
+                                      weights=np.maximum(counts[groups == g], 1e-9))
+        others = [g for g in keys if g != small]
+        nearest = min(others, key=lambda g: float(((centre(g) - centre(small)) ** 2).sum()))
+        groups[groups == small] = nearest
+    return np.unique(groups, return_inverse=True)[1]
 
 
 def _number_by_size(table: np.ndarray, interest: np.ndarray, attitude: np.ndarray) -> np.ndarray:
