@@ -12,6 +12,7 @@ from segcore.aspects.profile import aspect_table
 from segcore.errors import SegscopeError
 from ui.charts import segment_colours, segment_label, segment_traits, sentiment_chart, traits_chart
 from ui.i18n import label_name, t
+from ui.segtext import say
 from ui.shared import md_escape, need_run, outputs, show_error
 from ui.templates import current_templates
 
@@ -139,7 +140,7 @@ for s, p in sorted(profiles.items()):
                        + ", ".join(f"{md_escape(label_name(k))} {v:.0%}" for k, v in (p.get("label_shares_predicted") or {}).items()))
         if "action" in out.segments:
             acts = out.segments.loc[out.segments["segment_id"] == s, "action"].value_counts()
-            st.markdown(f"**{t('segments.actions')}** " + ", ".join(f"{md_escape(a)} ({n:,})" for a, n in acts.items()))
+            st.markdown(f"**{t('segments.actions')}** " + ", ".join(f"{md_escape(say(a))} ({n:,})" for a, n in acts.items()))
         if p.get("aspects"):
             st.markdown(f"**{t('segments.aspects_label')}** " + ", ".join(
                 f"{md_escape(a)} {v['share']:.0%}" + (t("segments.negative_pct", share=v["negative"]) if "negative" in v else "")

@@ -245,7 +245,7 @@ def _results(run_id):
             st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     if m.get("model"):
         st.caption(t("train.language_model", language=language_name(m.get("language")), model=m["model"]["chosen"],
-                     reason=m["model"]["reason"], features=m["baseline"].get("features") or "TF-IDF"))
+                     reason=say(m["model"]["reason"]), features=m["baseline"].get("features") or "TF-IDF"))
     aspects = m.get("aspects") or {}
     if aspects.get("enabled"):
         held = aspects["heldout"]

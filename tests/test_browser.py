@@ -4,6 +4,7 @@ Set SEGSCOPE_SCREENSHOTS=DIR to keep the page screenshots (the README's come fro
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -237,8 +238,6 @@ ENGLISH = re.compile(r"\b[A-Za-z][a-z']+(?:[ ,;:]+[A-Za-z][a-z']*){2,}")
 def run_data(run_path: Path, *files: Path) -> set[str]:
     """The English words that are data, not UI: the run's names, keywords, plays (an English run's
     own language), example and review texts, file, run and column names."""
-    import json
-
     profiles = json.loads((run_path / "segment_profiles.json").read_text(encoding="utf-8")).values()
     strategies = json.loads((run_path / "strategies.json").read_text(encoding="utf-8")).values()
     data = {run_path.name, *(f.name for f in files), "Amazon Fine Food", "MiniLM"}
@@ -258,7 +257,8 @@ def english_left(text: str, data: set[str]) -> list[str]:
     """The English sentences of a page's text once data and code are taken out."""
     for d in sorted(data, key=len, reverse=True):
         text = text.replace(d, " ")
-    text = re.sub(r"`[^`]*`|python -m segcore \w+|https?://\S+", " ", text)
+    # code, links, and Streamlit's own hidden "Skip to main content" link (shown to keyboard users only)
+    text = re.sub(r"`[^`]*`|python -m segcore \w+|https?://\S+|Skip to main content", " ", text)
     return ENGLISH.findall(text)
 
 
@@ -283,7 +283,7 @@ def visit_in_chinese(page, data: set[str]) -> None:
             left[section] = found
         if section in ZH_SHOTS:
             page.screenshot(path=str(SHOTS / f"{section}_zh.png"), full_page=True)
-    assert not left, left
+    assert not left, json.dumps(left, ensure_ascii=False)
 
 
 ZH_SHOTS = ("train", "segments", "map", "strategies", "models")

@@ -50,6 +50,14 @@ PATTERNS: dict[str, str] = {
     "at_chance": r"Fine-tuning stayed at chance: validation macro-F1 (?P<f1>[\d.]+), chance level (?P<chance>[\d.]+); "
                  r"the (?P<model>[\w\- ]+?) is used instead\.",
     "the keyword baseline": r"the keyword baseline", "the other models": r"the other models",
+    # encoders.models.choose_model reasons
+    "auto_en": r"auto: reviews are English -> (?P<model>all-MiniLM-L6-v2)",
+    "auto_unknown": r"auto: language unknown -> (?P<model>all-MiniLM-L6-v2)",
+    "auto_other": r"auto: reviews are '(?P<lang>\w+)', not English -> (?P<model>multilingual-e5-small)",
+    "given": r"given: --model (?P<model>.+)",
+    # strategy.suggest.ACTION_WORDS: a customer's own action where the segment has no fitting play
+    "act_recovery": r"Complaint recovery", "act_follow_up": r"Personal follow-up",
+    "act_win_over": r"Win over undecided buyers: ask what would make it five stars", "act_monitor": r"Monitor",
     # compare.drift
     "drift": r"(?P<beyond>\d+) % of the new customers are farther from every segment centre than (?P<q>\d+) % of the "
              r"training customers \(about (?P<expected>\d+) % expected when the segments still fit\)\. (?P<verdict>.+)",
@@ -78,7 +86,7 @@ def say(message: str) -> str:
         for k in _NESTED:
             if parts.get(k):
                 parts[k] = say(parts[k])
-        if parts.get("model"):
+        if parts.get("model") and not key.startswith(("auto_", "given")):
             name = MODELS.get(parts["model"].lower())
             parts["model"] = t(f"train.model_{name}") if name else parts["model"]
         if "base" in parts:

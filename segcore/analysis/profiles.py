@@ -55,7 +55,7 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
     texts = reviews["_text"].tolist()
     used = used_labels(reviews, labels)
     observed = reviews["label"].where(reviews["label"].isin(labels)) if "label" in reviews else None
-    kw = segment_keywords(texts, reviews["segment_id"].tolist(), top_n=n_keywords)
+    kw = _own_keywords(segment_keywords(texts, reviews["segment_id"].tolist(), top_n=2 * n_keywords), n_keywords)
     if "interest_id" in customers:  # the customer's own interest cluster (a complaint segment spans several)
         interest = reviews["customer_id"].map(customers["interest_id"]).fillna(-1).astype(int)
         spans = {int(s): _covering(c["interest_id"]) for s, c in customers.groupby("segment_id")}
@@ -155,6 +155,17 @@ def segment_facts_of(reviews: pd.DataFrame, per_review: pd.Series, used: pd.Seri
         attitude_terms[s] = [r["word"] for r in rows]
     return {"by_segment": by_segment, "attitude_terms": attitude_terms, "cluster_products": cluster_products,
             "fix_first": fixes}
+
+
+def _own_keywords(kw: dict, top_n: int) -> dict:
+    """Each keyword in one segment's list only, the one that over-uses it most: complaint parts
+    split by product share their complaint words, which say less about either than its own words."""
+    best: dict[str, tuple[float, object]] = {}
+    for seg, terms in kw.items():
+        for word, score in terms:
+            if word not in best or score > best[word][0]:
+                best[word] = (score, seg)
+    return {seg: [(w, sc) for w, sc in terms if best[w][1] == seg][:top_n] for seg, terms in kw.items()}
 
 
 def _covering(interest: pd.Series, share: float = 0.8) -> list[int]:
