@@ -131,7 +131,7 @@ def segment_facts_of(reviews: pd.DataFrame, per_review: pd.Series, used: pd.Seri
     lexicon = flat_lexicon()
     excluded = {t.lower() for ts in lexicon.values() for t in ts}
     raw = {int(c): [w for w, _ in terms] for c, terms in interest_terms.items()}
-    cluster_products, tags = product_candidates(raw, texts, language=language, excluded=excluded)
+    cluster_products, tags = product_candidates(raw, texts, language=language, excluded=excluded, aspects=per_review)
     candidates = {int(s): list(dict.fromkeys(t for c in cs for t in cluster_products.get(int(c), [])))
                   for s, cs in spans.items()}
     kinds = product_kind(per_review, seg_ids)

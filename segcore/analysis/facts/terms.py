@@ -73,12 +73,37 @@ def names_products(values: pd.Series) -> bool:
     return coded < 0.2 and vals.nunique() <= max(50, len(vals) // 20)
 
 
+# Aspects of the purchase around the thing bought: a noun whose reviews mostly speak of one of these
+# is about the service, not a product ("速度" speed, "电话" phone, "store": "Speed buyers").
+SERVICE_ASPECTS = ("delivery", "service", "price", "packaging", "ambience")
+SERVICE_SHARE = 0.5  # of the noun's reviews, and twice the aspect's share over all reviews
+
+
+def service_words(terms: Sequence[str], texts: Sequence[str], aspects: pd.Series, *, language: str) -> set[str]:
+    """The terms whose reviews speak of one service aspect (SERVICE_ASPECTS) at least half the time
+    and twice as often as all reviews do."""
+    if not len(terms):
+        return set()
+    matrix = mention_matrix(texts, list(terms), language=language)
+    lists = aspects.to_numpy()
+    out = set()
+    for a in SERVICE_ASPECTS:
+        has = np.array([a in lst for lst in lists], dtype=bool)
+        base = has.mean() if len(has) else 0.0
+        for j, term in enumerate(terms):
+            hit = matrix[:, j]
+            if hit.any() and has[hit].mean() >= max(SERVICE_SHARE, 2 * base):
+                out.add(term)
+    return out
+
+
 def product_candidates(terms_by_key: dict, texts: Sequence[str], *, language: str,
-                       excluded: set[str]) -> tuple[dict, dict]:
+                       excluded: set[str], aspects: pd.Series | None = None) -> tuple[dict, dict]:
     """{key: [noun terms]} from {key: [terms]} (the order kept), and {term: TermTag} for every
     term looked at: nouns or noun phrases by the tagger, not units, not `excluded` words (aspect
-    terms), not size words."""
-    terms = [t for ts in terms_by_key.values() for t in ts]
+    terms), not size words, and (with each review's `aspects`) not words of the service around
+    the purchase (`service_words`)."""
+    terms = list(dict.fromkeys(t for ts in terms_by_key.values() for t in ts))
     tags = tag_terms(terms, texts, language=language) if terms else {}
 
     def ok(term: str) -> bool:
@@ -87,7 +112,9 @@ def product_candidates(terms_by_key: dict, texts: Sequence[str], *, language: st
         return bool(tag and tag.noun and not tag.unit) and term.lower() not in excluded \
             and not any(w in SIZE_WORDS or w in excluded for w in words)
 
-    return {k: [t for t in ts if ok(t)] for k, ts in terms_by_key.items()}, tags
+    nouns = [t for t in terms if ok(t)]
+    service = service_words(nouns, texts, aspects, language=language) if aspects is not None else set()
+    return {k: [t for t in ts if ok(t) and t not in service] for k, ts in terms_by_key.items()}, tags
 
 
 def product_facts(texts: Sequence[str], segments: np.ndarray, candidates: dict[int, list[str]], *,
