@@ -287,9 +287,12 @@ _ASPECT_TERMS = {t.lower() for ts in flat_lexicon().values() for t in ts}
 
 def _product_fact(p: dict, word: str | None) -> dict | None:
     """The segment's product fact for `word` when it may be named: in at least 5 % of its reviews
-    and 1.5 times as often as elsewhere (a complaint segment spanning two clusters may lack one's word)."""
+    (25 % for a product column's value) and 1.5 times as often as elsewhere (a complaint segment
+    spanning two clusters may lack one's word)."""
     for row in (p.get("facts") or {}).get("products", []):
-        if (word is None or row["key"] == word) and row["share"] >= PRODUCT_MIN_SHARE \
+        # a product column's value names the segment only when a quarter of its reviews are about it
+        least = NAME_MIN_SHARE if row.get("source") == "column" else PRODUCT_MIN_SHARE
+        if (word is None or row["key"] == word) and row["share"] >= least \
                 and (row["lift"] is None or row["lift"] >= PRODUCT_MIN_LIFT):
             return row
     return None

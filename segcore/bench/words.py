@@ -14,7 +14,8 @@ Eval-only sets (no licence to copy them): only figures, names, product words and
 phrases (two or three words) are written, never review text; the run folders with the reviews
 stay in `--work` (a temporary folder by default). A `--work` folder with finished runs is
 re-segmented (segcore.analysis.edit.resegment_run: the saved base embeddings, seconds) instead
-of run again, so the audit follows code changes to names and plays quickly."""
+of run again, so the audit follows code changes to names and plays quickly; a `_product` set is
+made from its text + rating twin's run when that is there (`_with_product`)."""
 from __future__ import annotations
 
 import argparse
@@ -76,6 +77,9 @@ def ensure_run(name: str, work: Path, *, seed: int = 42) -> Path | None:
     if not all(Path(f).exists() for f in (files if isinstance(files, list) else [files])):
         return None
     out = work / name
+    base = work / name.removesuffix("_product")
+    if name.endswith("_product") and not out.exists() and (base / "model" / "segscope.json").exists():
+        _with_product(base, out, files, columns, rows, seed)  # the same reviews and base embeddings
     if (out / "model" / "segscope.json").exists():
         meta = json.loads((out / "model" / "segscope.json").read_text(encoding="utf-8"))
         resegment_run(out, k=None, templates=load_templates(language=meta.get("output_language", "en")), seed=seed)
@@ -84,6 +88,25 @@ def ensure_run(name: str, work: Path, *, seed: int = 42) -> Path | None:
     _frame(files, columns, rows, seed).to_csv(csv, index=False)
     run_pipeline(csv, out, RunConfig(quick=True, seed=seed, columns=dict(columns)))
     return out
+
+
+def _with_product(base: Path, out: Path, files, columns: dict, rows: int | None, seed: int) -> None:
+    """A `_product` set from its text + rating twin's finished run: the same reviews and saved base
+    embeddings, with the product column added to the scored reviews and to the run's columns;
+    re-segmenting it then gives what `run --quick` with that column gives (segments depend only on
+    the base embeddings and the ratings; every review of these sets is rated), without embedding
+    the reviews a second time."""
+    import shutil
+
+    shutil.copytree(base, out)
+    frame = _frame(files, columns, rows, seed)
+    scored = pd.read_csv(out / "reviews_scored.csv")
+    scored.insert(1, columns["product"], frame[columns["product"]].reindex(scored["row_id"]).to_numpy())
+    scored.to_csv(out / "reviews_scored.csv", index=False)
+    meta_file = out / "model" / "segscope.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    meta["columns"]["product"] = columns["product"]
+    meta_file.write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
 
 def _pct(x) -> str:
@@ -115,7 +138,8 @@ def audit_lines(profiles: dict[int, dict], strategies: dict[int, list[dict]], *,
             noun = r.get("source") == "column" or str(r.get("tag", "")).split()[-1:] in (["NN"], ["NNS"], ["NNP"],
                                                                                       ["NNPS"], ["n"], ["nz"], ["nl"],
                                                                                       ["ng"], ["nt"])
-            ok = noun and r["share"] >= 0.05 and (r["lift"] is None or r["lift"] >= 1.5)
+            least = 0.25 if r.get("source") == "column" else 0.05
+            ok = noun and r["share"] >= least and (r["lift"] is None or r["lift"] >= 1.5)
             counts["product_breaks"] += not ok
             body.append(f"| product | {r['key']} | {r.get('tag') or '(product column)'} | {_pct(r['share'])} | "
                         f"{_pct(r['elsewhere'])} | {'yes' if ok else '**NO**'} |")
@@ -156,7 +180,8 @@ def audit_lines(profiles: dict[int, dict], strategies: dict[int, list[dict]], *,
     head = [f"# Words audit: {title}", "",
             f"{counts['segments']} segments, {counts['play_lines']} play lines; names stating an aspect that breaks "
             f"the 25 % rule: {counts['aspect_breaks']}; product words in names that are no noun (or not stated "
-            f"in 5 % of the segment's reviews, 1.5 times elsewhere): {counts['product_breaks']}.", "",
+            f"in 5 % of the segment's reviews, 25 % for a product column, 1.5 times elsewhere): "
+            f"{counts['product_breaks']}.", "",
             "Shares are of the segment's reviews and of the other segments' reviews. An aspect is named only when "
             "at least 25 % of the segment's reviews mention it with the segment's polarity (praise: positive "
             "reviews, complaints: negative ones) and more often than the other segments' reviews, typed and as "
