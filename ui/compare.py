@@ -49,7 +49,7 @@ def alert_line(alert: dict, *, since: str) -> str:
     pct = lambda x: f"{x * 100:.0f} %"  # noqa: E731
     verb = t("compare.rose") if alert["change"] > 0 else t("compare.fell")
     common = dict(segment=alert["segment"], verb=verb, before=pct(alert["before"]), after=pct(alert["after"]),
-                  since=since, p=alert.get("p", 0.0))
+                  since=since, p="< 0.001" if alert.get("p", 0.0) < 0.001 else f"= {alert.get('p', 0.0):.3f}")
     if alert["kind"] == "complaints":
         text = t("compare.alert_complaints", aspect=alert["aspect"].replace("_", "/"), count=alert["count_after"],
                  n=alert["n_after"], **common)
