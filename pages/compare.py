@@ -72,16 +72,26 @@ for s in segments:
                          "share of reviews": s[side]["share"], "negative share": s[side]["negative"]})
 table = pd.DataFrame(rows)
 c1, c2 = st.columns(2)
-# The segments are the y axis, so the legend holds only then / now (two entries, not one per segment and
-# side); shares in percent.
-when_colours = {t("compare.when_before"): "#b8bfd9", t("compare.when_now"): "#4b5bdc"}
-bars = dict(y="segment", color="when", barmode="group", orientation="h", color_discrete_map=when_colours,
+# Segment colours as on every page, "before" hatched, "now" solid; the segments are the y axis, so
+# the legend holds only the two patterns (not one entry per segment and side); shares in percent.
+when_pattern = {t("compare.when_before"): "/", t("compare.when_now"): ""}
+bars = dict(y="segment", color="segment", pattern_shape="when", barmode="group", orientation="h",
+            color_discrete_map=seg_colours, pattern_shape_map=when_pattern,
             labels={"when": t("compare.when"), "segment": t("compare.segment"),
                     "share of reviews": t("compare.share_of_reviews"), "negative share": t("compare.negative_share")})
-for col, x, title in ((c1, "share of reviews", "compare.shares_title"), (c2, "negative share", "compare.negative_title")):
-    col.plotly_chart(px.bar(table, x=x, title=t(title), **bars).update_yaxes(autorange="reversed", title=None)
-                     .update_xaxes(tickformat=".0%").update_layout(legend=dict(orientation="h", y=-0.15)),
-                     width="stretch")
+
+
+def _share_bars(x: str, title: str):
+    fig = px.bar(table, x=x, title=title, **bars).update_traces(showlegend=False)
+    for when, shape in when_pattern.items():  # the legend: one grey swatch per pattern
+        fig.add_trace(go.Bar(x=[None], y=[None], name=when, orientation="h", showlegend=True,
+                             marker=dict(color="#9aa0b4", pattern_shape=shape)))
+    return fig.update_yaxes(autorange="reversed", title=None).update_xaxes(tickformat=".0%") \
+        .update_layout(legend=dict(orientation="h", y=-0.15, title=None))
+
+
+c1.plotly_chart(_share_bars("share of reviews", t("compare.shares_title")), width="stretch")
+c2.plotly_chart(_share_bars("negative share", t("compare.negative_title")), width="stretch")
 
 
 def _pts(x: float) -> str:

@@ -109,6 +109,40 @@ def _with_product(base: Path, out: Path, files, columns: dict, rows: int | None,
     meta_file.write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
 
+def from_bench_cache(name: str, *, seed: int = 42) -> tuple[dict, dict] | None:
+    """(profiles, strategies) of a set from the base embeddings `segcore bench --only segments`
+    cached (the same model and review texts), segmented as a quick run segments them: every
+    review of these sets is rated, so the quick run's labels are the file's own and its segments
+    depend only on these embeddings. None when the cache has no embeddings of the set."""
+    import hashlib
+
+    import numpy as np
+
+    from ..analysis.analyse import analyse
+    from ..encoders.models import resolve_model
+    from ..ingest.columns import ColumnMap
+    from ..ingest.prepare import prepare_reviews
+    from ..strategy.suggest import load_templates
+
+    files, columns, rows, _ = SETS[name]
+    if not all(Path(f).exists() for f in (files if isinstance(files, list) else [files])):
+        return None
+    prepared = prepare_reviews(_frame(files, columns, rows, seed), ColumnMap(**columns))
+    texts = prepared.reviews["_text"].tolist()
+    model = resolve_model("default")
+    key = hashlib.sha1((model + "\x00" + "\x00".join(texts)).encode("utf-8")).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"segscope-bench-emb-{key}.npy"
+    if not path.exists():
+        return None
+    emb = np.load(path)
+    labels = prepared.labels
+    probs = np.zeros((len(texts), len(labels)))
+    known = prepared.reviews["label"].map({lab: i for i, lab in enumerate(labels)})
+    probs[np.arange(len(texts))[known.notna().to_numpy()], known.dropna().astype(int).to_numpy()] = 1.0
+    result = analyse(prepared.reviews, probs, emb, labels=labels, templates=load_templates(), seed=seed)
+    return result.profiles, result.strategies
+
+
 def _pct(x) -> str:
     return "–" if x is None else f"{x * 100:.1f} %"
 
@@ -195,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "audit"), help="folder of the <set>.md files")
     parser.add_argument("--work", default=None, help="folder for the runs (kept; default a temporary folder)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--bench-cache", action="store_true",
+                        help="a set without a run in --work: segment from the base embeddings `segcore bench --only "
+                             "segments` cached, where it has them (the full Women's file in minutes instead of an "
+                             "embedding pass)")
     args = parser.parse_args(argv)
     names = [s.strip() for s in args.only.split(",")] if args.only else list(SETS)
     unknown = [n for n in names if n not in SETS]
@@ -210,12 +248,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in names:
             started = time.time()
-            run = ensure_run(name, work, seed=args.seed)
-            if run is None:
-                print(f"{name}: file not found, skipped", flush=True)
-                continue
-            profiles = {int(k): v for k, v in json.loads((run / "segment_profiles.json").read_text("utf-8")).items()}
-            strategies = {int(k): v for k, v in json.loads((run / "strategies.json").read_text("utf-8")).items()}
+            has_run = (work / name / "model" / "segscope.json").exists() or \
+                (name.endswith("_product") and (work / name.removesuffix("_product") / "model" / "segscope.json").exists())
+            cached = from_bench_cache(name, seed=args.seed) if args.bench_cache and not has_run else None
+            if cached is not None:
+                profiles, strategies = cached
+            else:
+                run = ensure_run(name, work, seed=args.seed)
+                if run is None:
+                    print(f"{name}: file not found, skipped", flush=True)
+                    continue
+                profiles = {int(k): v for k, v in json.loads((run / "segment_profiles.json").read_text("utf-8")).items()}
+                strategies = {int(k): v for k, v in json.loads((run / "strategies.json").read_text("utf-8")).items()}
             files, columns, rows, eval_only = SETS[name]
             given = ", ".join(f"{role} = `{col}`" for role, col in columns.items())
             title = (f"{name} ({sum(p['n_reviews'] for p in profiles.values()):,} reviews"
