@@ -12,10 +12,13 @@ import streamlit as st
 from segcore.errors import SegscopeError
 from segcore.io.export import csv_bytes, read_export_csv
 from ui.charts import segment_colour, segment_label
-from ui.compare import RUN_DATA, comparison, scorings
+from ui.compare import RUN_DATA, alert_line, comparison, file_name, scorings
 from ui.i18n import shown_as, t, t_or
+from ui.segtext import say
 from ui.shared import md_escape, need_run, show_error
 from ui.sidebar import stop_page
+
+LEGEND_MAX = 8  # legend entries a chart shows at most
 
 st.title(t("compare.title"))
 run = need_run()
@@ -37,13 +40,24 @@ except SegscopeError as exc:
     stop_page()
 
 b, a = result["before"], result["after"]
-st.caption(t("compare.caption", before=md_escape(b["name"]), n_before=b["n_reviews"], label_before=md_escape(b["label"]),
-             now=md_escape(a["name"]), n_now=a["n_reviews"], label_now=md_escape(a["label"])))
+# the files as the user named them (status.json), and their dates where the reviews have dates
+before_file = file_name(run.path, run.input_file or b["name"]) if before_name == RUN_DATA else \
+    file_name(found[before_name], before_name)
+after_file = file_name(found[after_name], after_name)
+
+
+def _dates(side: dict) -> str:
+    return " – ".join(dict.fromkeys(side["dates"])) if side.get("dates") else t("compare.no_dates")
+
+
+st.caption(t("compare.caption", before=md_escape(before_file), n_before=b["n_reviews"], label_before=_dates(b),
+             now=md_escape(after_file), n_now=a["n_reviews"], label_now=_dates(a)))
 
 st.markdown("#### " + t("compare.alerts"))
 if result["alerts"]:
     for alert in result["alerts"]:
-        st.warning(alert["text"], icon=":material/notifications:")
+        st.warning(md_escape(alert_line(alert, since=_dates(b) if b.get("dates") else before_file)),
+                   icon=":material/notifications:")
 else:
     st.success(t("compare.no_alert"), icon=":material/check_circle:")
 
@@ -58,20 +72,40 @@ for s in segments:
                          "share of reviews": s[side]["share"], "negative share": s[side]["negative"]})
 table = pd.DataFrame(rows)
 c1, c2 = st.columns(2)
-# Segment colours as on every page; "before" hatched, "now" solid.
+# Segment colours as on every page, "before" hatched, "now" solid; the segments are the y axis, so
+# the legend holds only the two patterns (not one entry per segment and side); shares in percent.
+when_pattern = {t("compare.when_before"): "/", t("compare.when_now"): ""}
 bars = dict(y="segment", color="segment", pattern_shape="when", barmode="group", orientation="h",
-            color_discrete_map=seg_colours, pattern_shape_map={t("compare.when_before"): "/", t("compare.when_now"): ""},
+            color_discrete_map=seg_colours, pattern_shape_map=when_pattern,
             labels={"when": t("compare.when"), "segment": t("compare.segment"),
                     "share of reviews": t("compare.share_of_reviews"), "negative share": t("compare.negative_share")})
-c1.plotly_chart(px.bar(table, x="share of reviews", title=t("compare.shares_title"), **bars)
-                .update_yaxes(autorange="reversed", title=None), width="stretch")
-c2.plotly_chart(px.bar(table, x="negative share", title=t("compare.negative_title"),
-                       **bars).update_yaxes(autorange="reversed", title=None), width="stretch")
 
-shifts = pd.DataFrame([{"segment": f"{s['segment_id']}: {s['name']}", **c} for s in segments
-                       for c in s.get("complaint_shifts", [])[:3]])
-phrases = pd.DataFrame([{"segment": f"{s['segment_id']}: {s['name']}", **p} for s in segments
-                        for p in s["emerging_phrases"]])
+
+def _share_bars(x: str, title: str):
+    fig = px.bar(table, x=x, title=title, **bars).update_traces(showlegend=False)
+    for when, shape in when_pattern.items():  # the legend: one grey swatch per pattern
+        fig.add_trace(go.Bar(x=[None], y=[None], name=when, orientation="h", showlegend=True,
+                             marker=dict(color="#9aa0b4", pattern_shape=shape)))
+    return fig.update_yaxes(autorange="reversed", title=None).update_xaxes(tickformat=".0%") \
+        .update_layout(legend=dict(orientation="h", y=-0.15, title=None))
+
+
+c1.plotly_chart(_share_bars("share of reviews", t("compare.shares_title")), width="stretch")
+c2.plotly_chart(_share_bars("negative share", t("compare.negative_title")), width="stretch")
+
+
+def _pts(x: float) -> str:
+    return f"{x * 100:+.0f}"
+
+
+shifts = pd.DataFrame([{t("compare.segment"): f"{s['segment_id']}: {s['name']}", t("compare.col_aspect"): c["aspect"],
+                        t("compare.col_before"): f"{c['before']:.0%}", t("compare.col_now"): f"{c['after']:.0%}",
+                        t("compare.col_change"): _pts(c["change"])}
+                       for s in segments for c in s.get("complaint_shifts", [])[:3]])
+phrases = pd.DataFrame([{t("compare.segment"): f"{s['segment_id']}: {s['name']}", t("compare.col_phrase"): p["phrase"],
+                         t("compare.col_before"): f"{p['share_old']:.0%}", t("compare.col_now"): f"{p['share_new']:.0%}",
+                         t("compare.col_reviews_now"): p["n_new"]}
+                        for s in segments for p in s["emerging_phrases"]])
 c1, c2 = st.columns(2)
 c1.markdown("##### " + t("compare.shifts"))
 if len(shifts):
@@ -86,14 +120,19 @@ else:
 
 periods = result.get("periods")
 if periods:
+    # at most LEGEND_MAX segments in the legend: the largest now
+    sizes = {int(s["segment_id"]): (s["after"] or {}).get("n_reviews", 0) for s in segments}
+    shown_ids = sorted(sizes, key=lambda s: -sizes[s])[:LEGEND_MAX]
     per = pd.DataFrame([{"segment": segment_label(s, next((x['name'] for x in segments if x['segment_id'] == int(s)), s)),
                          "period": r["period"], "share": r["share"], "negative": r["negative"]}
-                        for s, rs in periods["segments"].items() for r in rs])
+                        for s, rs in periods["segments"].items() if int(s) in shown_ids for r in rs])
     st.plotly_chart(px.line(per, x="period", y="share", color="segment", markers=True, color_discrete_map=seg_colours,
                             labels={"period": t("compare.period"), "share": t("compare.share"),
                                     "segment": t("compare.segment")},
-                            title=t("compare.per_period", freq=t_or(f"segments.freq_{periods['freq']}", periods["freq"]))),
-                    width="stretch")
+                            title=t("compare.per_period", freq=t_or(f"segments.freq_{periods['freq']}", periods["freq"])))
+                    .update_yaxes(tickformat=".0%"), width="stretch")
+    if len(sizes) > LEGEND_MAX:
+        st.caption(t("compare.largest_only", n=LEGEND_MAX, total=len(sizes)))
 
 st.markdown("#### " + t("compare.customers"))
 movers, risk = result["movers"], result["newly_at_risk"]
@@ -120,7 +159,7 @@ drift = result.get("drift")
 st.markdown("#### " + t("compare.still_fit"))
 if drift:
     st.metric(t("compare.beyond"), f"{drift['share_beyond']:.0%}", help=t("compare.beyond_help", expected=drift["expected"]))
-    (st.error if drift["retrain"] else st.info)(drift["message"])
+    (st.error if drift["retrain"] else st.info)(say(drift["message"]))
     h = drift["histogram"]
     mids = [(x + y) / 2 for x, y in zip(h["edges"], h["edges"][1:])]
     fig = go.Figure([go.Bar(x=mids, y=h["reference"], name=t("compare.training_customers"), opacity=0.6),

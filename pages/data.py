@@ -12,6 +12,7 @@ from segcore.ingest.columns import ROLES, detect_columns
 from segcore.ingest.load import SUPPORTED, list_sheets, read_table
 from segcore.ingest.quality import quality_report
 from ui.i18n import language_name, shown_as, t
+from ui.segtext import say
 from ui.shared import current_dataset, show_error, workspace
 from ui.sidebar import stop_page
 
@@ -116,7 +117,7 @@ mapping = {k: (None if v == NONE else v) for k, v in mapping.items()}
 if mapping["title"] and mapping["title"] == mapping["text"]:  # the title column picked as the text: no title
     mapping["title"] = None
     st.caption(t("data.no_title", col=mapping["text"]))
-reasons = [f"**{t(f'data.rolename_{r}')}**: `{c}` ({why[r]})" for r, c in mapping.items()
+reasons = [f"**{t(f'data.rolename_{r}')}**: `{c}` ({say(why[r])})" for r, c in mapping.items()
            if c and auto.get(r) == c and r in why]
 if reasons:
     st.caption(t("data.detected", reasons="; ".join(reasons)))
@@ -152,7 +153,7 @@ m[3].metric(t("data.customers"), f"{report['customers']:,}",
             help=t("data.repeat", n=report["reviews_per_customer"]["repeat_customers"]))
 m[4].metric(t("data.language"), language_name(report["language"]), help=t("data.language_help"))
 for note in report["notes"]:
-    st.caption(f"• {note}")
+    st.caption(f"• {say(note)}")
 if report["cannot_train"]:
     st.error(t("data.cannot_train", why=report["cannot_train"]), icon=":material/error:")
 if report["label_source"] == "none":

@@ -10,6 +10,7 @@ from segcore.services.workspace import fingerprint
 from ui.highlight import highlight_html
 from ui.labels import (
     explainer_for,
+    accept_above,
     find_issues,
     labelled_data,
     next_batch,
@@ -93,12 +94,29 @@ with issues_tab:
     issues = st.session_state.get("issues")
     if issues is not None:
         st.markdown(t("labels.n_issues", n=len(issues)))
+        c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+        threshold = c1.slider(t("labels.accept_threshold"), 0.0, 1.0, 0.8, 0.05, key="issues_threshold",
+                              help=t("labels.accept_threshold_help"))
+        n_sure = int((issues["margin"] >= threshold).sum())
+        if c2.button(t("labels.accept_above", n=n_sure), key="issues_accept", icon=":material/done_all:",
+                     disabled=n_sure == 0):
+            st.session_state["issues"] = accept_above(issues, threshold)
+            st.session_state.pop("issues_editor", None)  # the editor shows the new actions
+            st.rerun()
         labels = sorted(set(data.labels.dropna().astype(str)))
+        actions = {"keep": t("labels.action_keep"), "change": t("labels.action_change"), "drop": t("labels.action_drop")}
         edited = st.data_editor(
             issues, hide_index=True, key="issues_editor", disabled=["row", "review", "given", "suggested", "margin"],
-            column_config={"action": st.column_config.SelectboxColumn(options=["keep", "change", "drop"], required=True),
-                           "label": st.column_config.SelectboxColumn(options=labels, required=True),
-                           "margin": st.column_config.NumberColumn(format="%.2f")})
+            column_config={"row": st.column_config.NumberColumn(t("labels.col_row")),
+                           "review": st.column_config.TextColumn(t("labels.col_review")),
+                           "given": st.column_config.TextColumn(t("labels.col_given")),
+                           "suggested": st.column_config.TextColumn(t("labels.col_suggested")),
+                           "action": st.column_config.SelectboxColumn(t("labels.col_action"), options=list(actions),
+                                                                      required=True, format_func=actions.get),
+                           "label": st.column_config.SelectboxColumn(t("labels.col_label"), options=labels,
+                                                                     required=True),
+                           "margin": st.column_config.NumberColumn(t("labels.col_margin"), format="%.2f",
+                                                                   help=t("labels.accept_threshold_help"))})
         if st.button(t("labels.save_reviewed"), key="issues_save", icon=":material/save:"):
             try:
                 new, n = save_decisions(data, dataset, edited, reviewed=st.session_state["issues_for"])

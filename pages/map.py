@@ -21,7 +21,8 @@ run = need_run()
 out = outputs(run)
 st.caption(t("map.explain"))
 table, sampled = map_table(out.reviews, out.segments, out.meta.get("columns", {}), max_points=MAX_POINTS,
-                           words={w: t(f"map.hover_{w}") for w in ("segment", "rating", "predicted", "sure")})
+                           words={**{w: t(f"map.hover_{w}") for w in ("segment", "rating", "predicted", "sure")},
+                                  "labels": {lab: label_name(lab) for lab in out.metrics.get("labels", [])}})
 if sampled:
     st.info(t("map.sampled", shown=MAX_POINTS, total=len(out.reviews)))
 

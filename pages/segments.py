@@ -12,6 +12,7 @@ from segcore.aspects.profile import aspect_table
 from segcore.errors import SegscopeError
 from ui.charts import segment_colours, segment_label, segment_traits, sentiment_chart, traits_chart
 from ui.i18n import label_name, t
+from ui.segtext import say
 from ui.shared import md_escape, need_run, outputs, registry, show_error
 from ui.sidebar import stop_page
 from ui.templates import current_templates
@@ -57,6 +58,22 @@ right.plotly_chart(px.pie(sizes, names="segment", values="customers", hole=0.5, 
                    .update_traces(sort=False, textinfo="percent")
                    .update_layout(legend=dict(orientation="h", y=-0.1)), width="stretch")
 st.plotly_chart(sentiment_chart(profiles, labels), width="stretch")
+
+# What to fix first (analysis.facts.fix_first): over all reviews, then per segment in its card
+fixes = (out.fix_first or {}).get("overall") or []
+if fixes:
+    stars = out.fix_first.get("measure") == "rating"
+    st.markdown("#### " + t("segments.fix_first"))
+    st.caption(t("segments.fix_first_caption" if stars else "segments.fix_first_caption_neg"))
+    scale = 1 if stars else 100
+    st.dataframe(pd.DataFrame({
+        t("segments.fix_rank"): range(1, len(fixes) + 1),
+        t("segments.fix_aspect"): [r["word"] for r in fixes],
+        t("segments.fix_share"): [f"{r['share']:.0%}" for r in fixes],
+        t("segments.fix_drag"): [f"{r['drag'] * scale:+.2f}" for r in fixes],
+        t("segments.fix_interval"): [f"{r['drag_low'] * scale:+.2f} … {r['drag_high'] * scale:+.2f}" for r in fixes],
+        t("segments.fix_clear"): [t("segments.yes") if r["clear"] else t("segments.no") for r in fixes],
+    }), hide_index=True, width="stretch")
 
 # Traits against the overall average: green better, red worse, whatever the trait; constant traits dropped.
 trait_fig = traits_chart(*segment_traits(profiles, labels))
@@ -124,11 +141,15 @@ for s, p in sorted(profiles.items()):
                        + ", ".join(f"{md_escape(label_name(k))} {v:.0%}" for k, v in (p.get("label_shares_predicted") or {}).items()))
         if "action" in out.segments:
             acts = out.segments.loc[out.segments["segment_id"] == s, "action"].value_counts()
-            st.markdown(f"**{t('segments.actions')}** " + ", ".join(f"{md_escape(a)} ({n:,})" for a, n in acts.items()))
+            st.markdown(f"**{t('segments.actions')}** " + ", ".join(f"{md_escape(say(a))} ({n:,})" for a, n in acts.items()))
         if p.get("aspects"):
             st.markdown(f"**{t('segments.aspects_label')}** " + ", ".join(
                 f"{md_escape(a)} {v['share']:.0%}" + (t("segments.negative_pct", share=v["negative"]) if "negative" in v else "")
                 for a, v in list(p["aspects"].items())[:6]))
+        clear = [r for r in p.get("fix_first", []) if r["clear"]][:3]
+        if clear:
+            st.markdown(f"**{t('segments.fix_here')}** " + ", ".join(
+                f"{md_escape(r['word'])} ({r['share']:.0%}, {r['drag']:+.2f})" for r in clear))
         if p.get("top_products"):
             st.markdown(f"**{t('segments.top_products')}** " + ", ".join(md_escape(x) for x in list(p["top_products"])[:5]))
         with st.expander(t("segments.examples")):

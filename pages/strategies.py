@@ -9,7 +9,8 @@ from segcore.io.export import campaign_lists, campaigns_xlsx, csv_bytes, made_up
 from segcore.strategy.report import report_html, report_markdown
 from segcore.strategy.suggest import render_strategies
 from ui.i18n import lang, shown_as, t
-from ui.shared import md_escape, need_run, outputs, show_error
+from ui.segtext import say
+from ui.shared import md_escape, md_escaped, need_run, outputs, show_error
 from ui.templates import current_templates, template_editor
 
 
@@ -49,10 +50,10 @@ with tab_edit:
 
 with tab_export:
     campaigns = campaign_lists(out.segments, profiles, strategies)
-    report = report_markdown(profiles, strategies, language=lang())
+    report = report_markdown(profiles, strategies, language=lang(), fix_first=out.fix_first)
     base = safe_filename(run.run_id)
     n_customers = sum(len(t) for t in campaigns.values())
-    warning = made_up_ids_warning(campaigns)
+    warning = say(made_up_ids_warning(campaigns))
     if warning:
         st.warning(warning, icon=":material/warning:")
     st.caption(t("strategies.ready"))
@@ -65,7 +66,7 @@ with tab_export:
 
     c1, c2 = st.columns(2)
     download(c1, t("strategies.campaigns"), t("strategies.campaigns_rows", n=n_customers, sheets=len(campaigns)),
-             campaigns_xlsx(campaigns, profiles), file_name="campaigns.xlsx",
+             campaigns_xlsx(campaigns, profiles, out.fix_first), file_name="campaigns.xlsx",
              mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     with c2.container(border=True):
         seg = st.selectbox(t("strategies.one_segment"), sorted(campaigns),

@@ -29,6 +29,7 @@ from ui import aspects as aspect_lists
 from ui.charts import loss_axis
 from ui.i18n import label_name, lang, language_name, shown_as, t, t_or
 from ui.train_text import progress_text, seconds_text, verdict
+from ui.segtext import say
 from ui.shared import (
     current_dataset,
     device_label,
@@ -208,10 +209,10 @@ def _results(run_id):
     (st.success if reliable else st.warning)(sentence, icon=":material/check_circle:" if reliable else ":material/info:")
     selection = m.get("selection")
     for note in (selection or {}).get("notes", []):
-        st.warning(note)
+        st.warning(say(note))
     with st.expander(t("train.technical")):
         if selection:  # which model labels the reviews, and why (training.candidates)
-            st.caption(selection["message"])
+            st.caption(say(selection["message"]))
             table = pd.DataFrame(selection["candidates"]).T.rename(
                 index=lambda c: t(f"train.model_{c}") if c in CANDIDATE_NAMES else c)
             st.dataframe(table.rename(columns=lambda c: c.replace("val_", "held-out (validation) ").replace(
@@ -244,7 +245,7 @@ def _results(run_id):
             st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     if m.get("model"):
         st.caption(t("train.language_model", language=language_name(m.get("language")), model=m["model"]["chosen"],
-                     reason=m["model"]["reason"], features=m["baseline"].get("features") or "TF-IDF"))
+                     reason=say(m["model"]["reason"]), features=m["baseline"].get("features") or "TF-IDF"))
     aspects = m.get("aspects") or {}
     if aspects.get("enabled"):
         held = aspects["heldout"]

@@ -79,7 +79,11 @@ def test_map_hover_has_customer_segment_rating_label_and_how_sure(placed):
     (spec,) = _figures(_ok(zh)).values()
     facts = spec["data"][0]["customdata"][0][3]
     assert facts.startswith("客群: ") and "评分: " in facts
-    assert f"模型判断: {row['pred_label']} (把握 {sure:.0%})" in facts
+    # the label's value too, in Chinese ("模型判断: 正面", not "positive"); the data keeps its label
+    from ui.i18n import catalogue
+
+    shown = catalogue("zh")["sentiment." + row["pred_label"]]
+    assert f"模型判断: {shown} (把握 {sure:.0%})" in facts
 
 
 def test_selection_table_leads_with_marketer_columns(placed):
@@ -200,9 +204,12 @@ def test_compare_uses_the_segment_colours(placed, sample_frame):
     bars = {t["name"]: t["marker"]["color"] for t in _figures(_ok(at))["Customers per segment"]["data"]}
     at.switch_page("pages/compare.py").run()
     shares = next(s for t, s in _figures(_ok(at)).items() if t.startswith("Segment shares"))
-    seen = {t["name"].rsplit(", ", 1)[0]: t["marker"]["color"] for t in shares["data"]}
+    drawn = [t for t in shares["data"] if t.get("showlegend") is False]
+    seen = {t["name"].rsplit(", ", 1)[0]: t["marker"]["color"] for t in drawn}
     assert seen and all(bars[name] == colour for name, colour in seen.items())
-    assert {t["marker"]["pattern"]["shape"] for t in shares["data"]} == {"/", ""}  # before hatched, now solid
+    assert {t["marker"]["pattern"]["shape"] for t in drawn} == {"/", ""}  # before hatched, now solid
+    legend = [t["name"] for t in shares["data"] if t.get("showlegend") is not False]
+    assert legend == ["before", "now"]  # two legend entries, not one per segment and side (at most 8)
 
 
 def test_sidebar_is_filled_on_a_page_that_stops_early(models_dir):

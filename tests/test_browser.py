@@ -4,6 +4,7 @@ Set SEGSCOPE_SCREENSHOTS=DIR to keep the page screenshots (the README's come fro
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -230,14 +231,47 @@ def score_later_file(page, later: Path, trained) -> Path:
     return folder
 
 
-def visit_in_chinese(page) -> None:
-    """Switch the UI to Chinese and open every page: a Chinese title, no exception box."""
+# Three or more English words in a row: a sentence the Chinese UI should not show (data aside).
+ENGLISH = re.compile(r"\b[A-Za-z][a-z']+(?:[ ,;:]+[A-Za-z][a-z']*){2,}")
+
+
+def run_data(run_path: Path, *files: Path) -> set[str]:
+    """The English words that are data, not UI: the run's names, keywords, plays (an English run's
+    own language), example and review texts, file, run and column names."""
+    profiles = json.loads((run_path / "segment_profiles.json").read_text(encoding="utf-8")).values()
+    strategies = json.loads((run_path / "strategies.json").read_text(encoding="utf-8")).values()
+    data = {run_path.name, *(f.name for f in files), "Amazon Fine Food", "MiniLM"}
+    for p in profiles:
+        data |= {p["name"], *p["keywords"], *p["examples"], *(p.get("interest_terms") or [])}
+    for items in strategies:
+        for item in items:
+            data.add(item["title"])
+            data |= {re.sub(r"[*#`_]|^- ", "", line).strip() for line in item["text"].splitlines()}
+    for f in files:
+        frame = pd.read_csv(f)
+        data |= set(frame.columns) | {str(v) for c in frame.columns if frame[c].dtype == object for v in frame[c]}
+    return {d for d in data if d and len(d) > 2}
+
+
+def english_left(text: str, data: set[str]) -> list[str]:
+    """The English sentences of a page's text once data and code are taken out."""
+    for d in sorted(data, key=len, reverse=True):
+        text = text.replace(d, " ")
+    # code, links, and Streamlit's own hidden "Skip to main content" link (shown to keyboard users only)
+    text = re.sub(r"`[^`]*`|python -m segcore \w+|https?://\S+|Skip to main content", " ", text)
+    return ENGLISH.findall(text)
+
+
+def visit_in_chinese(page, data: set[str]) -> None:
+    """Switch the UI to Chinese and open every page: a Chinese title, no exception box, and no
+    English sentence that is not data (`data`: run_data)."""
     from playwright.sync_api import expect
     from ui.i18n import catalogue
 
     zh = catalogue("zh")
     page.get_by_test_id("stSidebar").get_by_text("中文", exact=True).click()
     expect(nav(page, zh["nav.data"])).to_be_visible()
+    left = {}
     for section, _ in PAGES:
         nav(page, zh[f"nav.{section}"]).click()
         expect(page.locator("h1").first).to_have_text(zh.get(f"{section}.title") or CJK)
@@ -245,8 +279,11 @@ def visit_in_chinese(page) -> None:
         if section in ("segments", "map"):
             expect(page.locator(".js-plotly-plot").first).to_be_visible()
         settled(page, f"{section} (zh)")
+        if found := english_left(page.locator("body").inner_text(), data):
+            left[section] = found
         if section in ZH_SHOTS:
             page.screenshot(path=str(SHOTS / f"{section}_zh.png"), full_page=True)
+    assert not left, json.dumps(left, ensure_ascii=False)
 
 
 ZH_SHOTS = ("train", "segments", "map", "strategies", "models")
@@ -366,15 +403,17 @@ def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_mode
         page.get_by_role("button", name="Open in Segments / Map / Strategies").click()
         expect(page.locator("h1").first).to_have_text("Segments")
         settled(page, "Segments of the run")
-        visit_in_chinese(page)
+        visit_in_chinese(page, run_data(trained.path, small_csv, later))
         browser.close()
 
     workbook = openpyxl.load_workbook(io.BytesIO(data))
     # k = 3 is the most segments (interest x attitude cells): an Index sheet and one sheet per segment
-    assert 3 <= len(workbook.sheetnames) <= 4 and workbook.sheetnames[0] == "Index"
+    # (then the "What to fix first" sheet)
+    assert 4 <= len(workbook.sheetnames) <= 5 and workbook.sheetnames[0] == "Index"
+    assert workbook.sheetnames[-1] == "What to fix first"
     header = [c.value for c in workbook.worksheets[1][1]]
     assert header[:3] == ["customer_id", "segment_id", "segment"] and "suggested_action" in header
-    customers = [row[0] for ws in workbook.worksheets[1:] for row in ws.iter_rows(min_row=2, values_only=True)]
+    customers = [row[0] for ws in workbook.worksheets[1:-1] for row in ws.iter_rows(min_row=2, values_only=True)]
     assert sorted(customers) == sorted(pd.read_csv(small_csv)["UserId"].astype(str).unique())
 
 

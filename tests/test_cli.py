@@ -89,8 +89,11 @@ def test_run_and_score_with_tiny_model(tmp_path, small_csv, tiny_model):
     strategies = json.loads((out / "strategies.json").read_text())
     assert set(strategies) == set(profiles) and (out / "strategies.md").read_text().startswith("# Marketing")
     wb = openpyxl.load_workbook(out / "campaigns.xlsx")
-    assert len(wb.sheetnames) == 4 and wb.sheetnames[0] == "Index"  # the index, then a sheet per segment
-    assert sum(ws.max_row - 1 for ws in wb.worksheets[1:]) == len(segments)
+    # the index, a sheet per segment, then what to fix first
+    assert len(wb.sheetnames) == 5 and wb.sheetnames[0] == "Index" and wb.sheetnames[-1] == "What to fix first"
+    assert sum(ws.max_row - 1 for ws in wb.worksheets[1:-1]) == len(segments)
+    fixes = [row for row in wb.worksheets[-1].iter_rows(min_row=2, values_only=True)]
+    assert fixes and fixes[0][0] == "All customers" and fixes[0][1] == 1
     assert len(list((out / "campaigns").glob("*.csv"))) == 3
     meta = json.loads((out / "model" / "segscope.json").read_text())
     assert meta["labels"] == metrics["labels"] and meta["columns"]["text"] == "Text"

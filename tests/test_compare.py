@@ -145,7 +145,7 @@ def test_thresholds_are_checked_and_change_the_alerts(scorings, tiny_run):
     strict = compare_folders(scorings["2012H1"], scorings["2012H2_shift"], model_dir=tiny_run,
                              config=CompareConfig(min_change=0.5))
     loose = compare_folders(scorings["2012H1"], scorings["2012H2_shift"], model_dir=tiny_run,
-                            config=CompareConfig(min_z=0.0, min_change=0.01, min_reviews=5))
+                            config=CompareConfig(max_p=1.0, min_change=0.01, min_reviews=5))
     assert strict["alerts"] == [] and len(loose["alerts"]) > 3
 
 
@@ -223,3 +223,49 @@ def test_compare_page(models_dir, scorings, tiny_run):
     assert not at.exception, [e.value for e in at.exception]
     assert any(f"Complaints about {THEME}" in w.value for w in at.warning)
     assert "movers.csv (campaign list)" in [b.label for b in at.get("download_button")]
+
+
+def _complaint_frame(texts: list[str], sentiment: str, segment: int) -> pd.DataFrame:
+    return pd.DataFrame({"segment_id": segment, "sentiment": sentiment, "text": texts,
+                         "aspects": [sorted({a for *_, a in lexicon_spans(t)}) for t in texts]})
+
+
+def test_a_rise_from_47_to_63_percent_among_130_customers_raises_an_alert():
+    """The issue's case on real reviews: 130 real 1-2 star sample reviews in a complaint segment,
+    61 of them (47 %) about taste; later 130 others, 82 (63 %) about taste. Fisher's exact test
+    (p = 0.013) raises it; the same share in two halves of one pool raises nothing."""
+    from segcore.compare.alerts import change_alerts
+    from segcore.compare.periods import segment_stats
+
+    frame = pd.read_csv(SAMPLE)
+    negative = frame[frame["Score"] <= 2]["Text"].tolist()
+    taste = [t for t in negative if "taste" in {a for *_, a in lexicon_spans(t)}]
+    other = [t for t in negative if "taste" not in {a for *_, a in lexicon_spans(t)}]
+    happy = frame[frame["Score"] == 5]["Text"].tolist()
+    assert len(taste) >= 143 and len(other) >= 117 and len(happy) >= 600
+    before = pd.concat([_complaint_frame(taste[:61] + other[:69], "negative", 0),
+                        _complaint_frame(happy[:300], "positive", 1)])
+    after = pd.concat([_complaint_frame(taste[61:143] + other[69:117], "negative", 0),
+                       _complaint_frame(happy[300:600], "positive", 1)])
+    stats_b, stats_a = segment_stats(before), segment_stats(after)
+    assert stats_b[0]["complaints"]["taste"] == pytest.approx(0.47, abs=0.005)
+    assert stats_a[0]["complaints"]["taste"] == pytest.approx(0.63, abs=0.005)
+    alerts = change_alerts(stats_b, stats_a, names={0: "Customers, unhappy", 1: "Tea buyers, happy"},
+                           n_before=len(before), n_after=len(after), since="the first file")
+    taste_alert = [a for a in alerts if a.get("aspect") == "taste"]
+    assert len(taste_alert) == 1 and taste_alert[0]["p"] < 0.02 and taste_alert[0]["change"] > 0.15, alerts
+    assert "Complaints about taste in 'Customers, unhappy' rose from 47 % to 63 %" in taste_alert[0]["text"]
+    # no change: two halves of one pool with the same share of taste complaints
+    pool = taste[:122] + other[:138]
+    same_b = _complaint_frame(pool[0::2], "negative", 0)
+    same_a = _complaint_frame(pool[1::2], "negative", 0)
+    quiet = change_alerts(segment_stats(same_b), segment_stats(same_a), names={0: "x"}, n_before=130, n_after=130,
+                          since="then")
+    assert quiet == [], quiet
+
+
+def test_consecutive_real_periods_without_a_change_raise_at_most_one_alert(scorings, tiny_run):
+    """Each pair of consecutive half-years of the real sample, scored with one run: at most one alert."""
+    for a, b in zip(PERIODS, PERIODS[1:]):
+        result = compare_folders(scorings[a], scorings[b], model_dir=tiny_run)
+        assert len(result["alerts"]) <= 1, (a, b, [x["text"] for x in result["alerts"]])

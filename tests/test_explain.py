@@ -22,10 +22,10 @@ def _tokenizer():
     return load_tokenizer(default_model_path())
 
 
-def test_word_pieces_merge_back_into_words_and_characters():
+def test_word_pieces_merge_back_into_words():
     text = "Tasteless chips, didn't like them! 味道很好"
     assert [text[s:e] for s, e in units(text)] == ["Tasteless", "chips", ",", "didn't", "like", "them", "!",
-                                                  "味", "道", "很", "好"]
+                                                  "味道", "很", "好"]  # Chinese: jieba's words
     enc = _tokenizer()(text, return_offsets_mapping=True)
     assert len(enc["input_ids"]) > len(units(text)) + 2  # "taste ##less", "didn ' t" are several pieces
     weights = np.arange(len(enc["input_ids"]), dtype=float)
@@ -38,9 +38,13 @@ def test_word_pieces_merge_back_into_words_and_characters():
     assert words[0].weight == pytest.approx(pieces[(0, 5)] + pieces[(5, 9)])  # taste + ##less
 
 
-def test_a_piece_over_several_chinese_characters_shares_its_weight():
-    words = merge_to_units("味道好", [(0, 0), (0, 2), (2, 3), (0, 0)], [5.0, 1.0, 0.5, 5.0])
-    assert [(w.text, w.weight) for w in words] == [("味", 0.5), ("道", 0.5), ("好", 0.5)]
+def test_chinese_is_explained_in_jieba_words_and_a_piece_over_two_words_shares_its_weight():
+    """"Why this label" reads words ("送餐" "太慢"), not single characters; a token over two
+    words shares its weight by the characters it covers."""
+    text = "味道好，送餐太慢了! ok"
+    assert [text[s:e] for s, e in units(text)] == ["味道", "好", "，", "送餐", "太慢", "了", "!", "ok"]
+    words = merge_to_units("味道好", [(0, 0), (0, 1), (1, 3), (0, 0)], [5.0, 1.0, 0.6, 5.0])
+    assert [(w.text, w.weight) for w in words] == [("味道", pytest.approx(1.3)), ("好", pytest.approx(0.3))]
 
 
 def test_words_past_max_length_are_marked_not_read():
@@ -194,7 +198,13 @@ def test_labels_page_finds_issues_and_saves_them_for_the_next_training(models_di
     at.button(key="issues_find").click().run()
     assert not at.exception, [e.value for e in at.exception]
     issues = at.session_state["issues"]
-    assert 20 < len(issues) < 600 and set(issues.action) == {"change"}  # of the 1,999 sample reviews
+    # of the 1,999 sample reviews; each starts as "keep" (nothing changes unless the user says so)
+    assert 20 < len(issues) < 600 and set(issues.action) == {"keep"}
+    assert (issues["label"] == issues["suggested"]).all()  # the suggestion is shown
+    at.slider(key="issues_threshold").set_value(0.0).run()  # bulk accept every suggestion
+    at.button(key="issues_accept").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert set(at.session_state["issues"].action) == {"change"}
     at.button(key="issues_save").click().run()
     assert not at.exception, [e.value for e in at.exception]
     ws = Workspace(browser_workspace(models_dir))
@@ -305,9 +315,9 @@ def test_highlight_escapes_the_review():
 
 
 def test_a_run_labelled_by_the_keyword_model_is_explained_by_that_model():
-    """When the run chose the TF-IDF model, its explanation is that model's: each Chinese character's
+    """When the run chose the TF-IDF model, its explanation is that model's: each Chinese word's
     weight is the label's probability drop when it alone is deleted, and deleting the top
-    characters costs more than deleting random ones (real ASAP reviews)."""
+    words costs more than deleting random ones (real ASAP reviews)."""
     import pandas as pd
 
     from segcore.ingest.labels import labels_from_rating
@@ -322,7 +332,8 @@ def test_a_run_labelled_by_the_keyword_model_is_explained_by_that_model():
     explainer = Explainer(None, None, names, source="tfidf", tfidf=head)
     out = explain(explainer, texts[:40])
     first = out[0]
-    assert all(len(w.text) == 1 for w in first.words if "\u4e00" <= w.text <= "\u9fff")  # characters
+    han = [w.text for w in first.words if "\u4e00" <= w.text[0] <= "\u9fff"]
+    assert han and any(len(w) > 1 for w in han)  # jieba's words, not single characters
     gone = without_words(first.text, [(first.words[0].start, first.words[0].end)])
     p = explainer.probabilities([first.text, gone])[:, names.index(first.label)]
     assert first.words[0].weight == pytest.approx(float(p[0] - p[1]), abs=1e-6)

@@ -81,7 +81,7 @@ def test_chinese_run_writes_chinese_names_strategies_and_report(zh_run):
     assert len(re.findall(r"^## 客群 \d+：", report, re.MULTILINE)) == len(profiles)
     assert "Segment" not in report and "customers" not in report
     campaigns = pd.read_excel(zh_run / "campaigns.xlsx", sheet_name=None)
-    assert len(campaigns) == len(profiles) + 1
+    assert len(campaigns) == len(profiles) + 2  # the index, a sheet per segment, what to fix first
 
 
 def test_chinese_templates_keep_the_english_conditions():
@@ -256,3 +256,42 @@ def test_chinese_segment_names_use_chinese_attitude_words():
     assert names == {0: "对物流不满的咖啡买家", 1: "高频奶茶买家（忠实）", 2: "对价格评价平平的咖啡买家"}
     english = name_segments({s: dict(p) for s, p in profiles.items()}, overall)
     assert english[0] == "咖啡 buyers unhappy with 物流"  # English runs unchanged
+
+
+ENGLISH_SENTENCE = re.compile(r"\b[A-Za-z][a-z']+(?:[ ,;:]+[A-Za-z][a-z']*){2,}")
+
+
+def _visible_text(at: AppTest) -> list[str]:
+    """What a page shows as words: text elements, alerts, captions, metric and widget labels,
+    buttons, tab and expander labels (not tables, charts or the review texts inside them)."""
+    out = []
+    for kind in ("markdown", "caption", "info", "warning", "success", "error", "header", "subheader", "title"):
+        out += [e.value for e in at.get(kind)]
+    out += [m.label for m in at.metric] + [b.label for b in at.button]
+    out += [w.label for kind in ("selectbox", "text_input", "text_area", "number_input", "checkbox", "toggle", "radio",
+                                 "slider", "multiselect") for w in at.get(kind)]
+    out += [tab.label for tab in at.tabs] + [e.label for e in at.expander]
+    return [str(x) for x in out if x]
+
+
+def test_no_english_sentence_on_any_page_in_chinese(placed_zh):
+    """Every page after a Chinese run, in Chinese: no run of three or more English words outside
+    data (file, run, column and model names, the reviews' own words, template code)."""
+    scored = pd.read_csv(placed_zh / "reviews_scored.csv")
+    data = {"asap_150.csv", "asap_new", placed_zh.name, "MiniLM", "multilingual-e5-small", "all-MiniLM-L6-v2",
+            "Amazon Fine Food",  # the shipped sample's source, a name
+            *(c for c in scored.columns if len(c) > 2), *map(str, scored.get("reviewbody", []))}
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["lang"] = "zh"
+    _ok(at.run())
+    found = {}
+    for key, path in PAGES.items():
+        at.switch_page(path).run()
+        for text in _visible_text(_ok(at)):
+            for name in sorted(data, key=len, reverse=True):
+                text = text.replace(str(name), " ")
+            text = re.sub(r"`[^`]*`|https?://\S+|\{[^}]*\}", " ", text)  # code, links, placeholders
+            hits = ENGLISH_SENTENCE.findall(text)
+            if hits:
+                found.setdefault(key, []).extend(hits)
+    assert not found, json.dumps(found, ensure_ascii=False, indent=0)

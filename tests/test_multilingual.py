@@ -143,6 +143,9 @@ def test_chinese_reviews_end_to_end(tmp_path, converted, zh_frame):
         if len(interests) == 1:  # k = 3 may be one interest x three attitudes: no interest word then
             assert word is None and "客户" in p["name"], p["name"]
             continue
+        if word is None:  # no noun of its cluster's words (jieba's tags) is stated often enough
+            assert "客户" in p["name"], p["name"]
+            continue
         assert word in p["name"] and HAN_WORD.match(word), p["name"]
         assert word in set(p["interest_terms"]) | set(keywords), (word, p["interest_terms"])
     strategies = (out / "strategies.md").read_text(encoding="utf-8")

@@ -78,7 +78,9 @@ def test_run_with_control_characters_exports_and_renames(tmp_path, small_csv, ti
     assert main(["run", str(path), "--model", str(tiny_model), "--epochs", "1", "--k", "3",
                  "--max-length", "48", "--out", str(out)]) == 0
     book = openpyxl.load_workbook(out / "campaigns.xlsx")
-    ids = [r[0] for ws in book.worksheets[1:] for r in list(ws.values)[1:]]  # [0]: the index sheet
+    assert book.sheetnames[-1] == "What to fix first"
+    # [0]: the index sheet, [-1]: what to fix first
+    ids = [r[0] for ws in book.worksheets[1:-1] for r in list(ws.values)[1:]]
     assert "cust\ufffd1" in ids and len(ids) == frame["UserId"].nunique()
     analysis = rename_run_segments(out, {0: "VIP\x01 \x0bbuyers", 1: "\x01\x02"}, templates=load_templates())
     assert analysis.profiles[0]["name"] == "VIP buyers" and analysis.profiles[1]["name"] != "\x01\x02"

@@ -176,7 +176,9 @@ def test_editor_live_preview_save_and_reset(app_with_run, models_dir):
     at.selectbox(key="tpl_fact").set_value("Segment name")
     next(b for b in at.button if b.label == "Insert").click()
     _ok(at.run())
-    assert at.text_area(key=_key(name, "body", 2)).value.rstrip().endswith("{{ seg.name }}")
+    # the message is text with fact chips: no Jinja with Expert off
+    shown = at.text_area(key=_key(name, "body", 2)).value
+    assert shown.rstrip().endswith("[Segment name]") and "{{" not in shown and "{%" not in shown
 
     next(b for b in at.button if b.label == "Save template").click()
     _ok(at.run())
@@ -222,3 +224,23 @@ def test_editor_shows_a_broken_message_once_with_its_line(app_with_run, models_d
     next(b for b in at.button if b.label == "Reset to default").click()
     _ok(at.run())
     assert not saved[0].exists()
+
+
+def test_the_message_reads_as_text_with_fact_chips_and_goes_back_to_the_same_template():
+    """Every shipped template (English and Chinese): the message as a marketer edits it has no
+    Jinja, facts show as chips in the UI language, and the text turns back into the same template;
+    a chip typed by hand becomes its fact."""
+    from segcore.strategy.template_meta import message_body, message_text
+
+    zh = {"Negative reviews (%)": "差评占比（%）", "Segment name": "客群名称"}
+    for language in ("en", "zh"):
+        for name, source in load_templates(language=language).items():
+            body = split_template(source).body
+            text = message_text(body, zh if language == "zh" else None)
+            assert "{{" not in text and "{%" not in text, (name, text)
+            assert message_body(text, body, zh if language == "zh" else None) == body, name
+    body = "## Hi\n{{ (seg.negative_share * 100) | round | int }}% negative{% if seg.interest %} here{% endif %}\n"
+    text = message_text(body, zh)
+    assert text == "## Hi\n[差评占比（%）]% negative[#1 if] here[#2 end]\n"
+    edited = text.replace("## Hi", "## 你好 [客群名称]")
+    assert message_body(edited, body, zh) == body.replace("## Hi", "## 你好 {{ seg.name }}")

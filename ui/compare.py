@@ -12,6 +12,14 @@ from ui.shared import registry
 RUN_DATA = "The run's own data"  # the option's value; the page shows it translated
 
 
+def file_name(folder: Path, fallback: str) -> str:
+    """The name of the file a run or scoring was made from, as uploaded (status.json), else `fallback`."""
+    try:
+        return json.loads((Path(folder) / "status.json").read_text(encoding="utf-8")).get("input_file") or fallback
+    except (OSError, ValueError):
+        return fallback
+
+
 def scorings(run) -> dict[str, Path]:
     """{name: folder} of this person's finished scorings of the run, newest last (another person's
     scoring of a shared run holds their file: never listed here)."""
@@ -35,3 +43,22 @@ def comparison(run, before: str, after: Path) -> dict:
     stamp = tuple((p / "reviews_scored.csv").stat().st_mtime_ns for p in (before_path, after))
     with st.spinner(t("compare.comparing")):
         return _comparison(str(before_path), str(after), str(Path(run.path) / "model"), stamp)
+
+
+def alert_line(alert: dict, *, since: str) -> str:
+    """An alert (segcore.compare.alerts) in the page's language, from its figures."""
+    pct = lambda x: f"{x * 100:.0f} %"  # noqa: E731
+    verb = t("compare.rose") if alert["change"] > 0 else t("compare.fell")
+    common = dict(segment=alert["segment"], verb=verb, before=pct(alert["before"]), after=pct(alert["after"]),
+                  since=since, p="< 0.001" if alert.get("p", 0.0) < 0.001 else f"= {alert.get('p', 0.0):.3f}")
+    if alert["kind"] == "complaints":
+        text = t("compare.alert_complaints", aspect=alert["aspect"].replace("_", "/"), count=alert["count_after"],
+                 n=alert["n_after"], **common)
+        if "negative_after" in alert:
+            text += t("compare.alert_and_negative", before=pct(alert["negative_before"]),
+                      after=pct(alert["negative_after"]))
+        return text
+    if alert["kind"] == "negative":
+        return t("compare.alert_negative", count=alert["count_after"], n=alert["n_after"], **common)
+    grew = t("compare.grew") if alert["change"] > 0 else t("compare.shrank")
+    return t("compare.alert_share", n=alert.get("n_reviews_after", 0), **{**common, "verb": grew})

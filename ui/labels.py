@@ -66,9 +66,21 @@ def find_issues(data: LabelledData, dataset, *, use_embeddings: bool) -> pd.Data
     issues = _issues(str(dataset.path), dataset.path.stat().st_mtime_ns, data.label_col, data.rating_col,
                      tuple(texts), tuple(labels), use_embeddings)
     rows = texts.index.to_numpy()[issues["position"].to_numpy()]
+    # every issue starts as "keep" with the suggestion shown: nothing changes until the user says so
+    # (preset to "change", one click saved them all, clear complaints flipped to positive included)
     return pd.DataFrame({"row": rows, "review": texts.loc[rows].to_numpy(), "given": issues["given"],
                          "suggested": issues["suggested"], "margin": issues["margin"],
-                         "action": "change", "label": issues["suggested"]})
+                         "action": "keep", "label": issues["suggested"]})
+
+
+def accept_above(issues: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Bulk accept: the issues whose margin (how much more likely the suggestion is than the given
+    label) is at least `threshold` become "change" to the suggestion; the others stay as they are."""
+    out = issues.copy()
+    sure = out["margin"] >= threshold
+    out.loc[sure, "action"] = "change"
+    out.loc[sure, "label"] = out.loc[sure, "suggested"]
+    return out
 
 
 def save_decisions(data: LabelledData, dataset, decisions: pd.DataFrame, *, reviewed: str):

@@ -15,6 +15,7 @@ import streamlit as st
 from segcore.errors import SegscopeError
 from segcore.strategy.suggest import SUFFIX, TemplateError, load_templates
 from segcore.strategy.template_meta import (FACTS, MERGE_FIELDS, OPS, Clause, check_for_saving, check_template,
+                                             message_body, message_text,
                                             describe, display_value, from_display, join_template, ops_for,
                                             Words, save_template, split_template, template_title, with_groups)
 from ui.i18n import lang, shown_as, t, t_or
@@ -129,7 +130,8 @@ def _from_form(name: str, source: str) -> None:
     ss, parts = st.session_state, split_template(source)
     parts.title = ss.get(_key(name, "title"), parts.title)
     parts.description = ss.get(_key(name, "description"), parts.description)
-    parts.body = ss.get(_key(name, "body"), parts.body)
+    if _key(name, "body") in ss:  # the message as text with fact chips, back to the template's Jinja
+        parts.body = message_body(ss[_key(name, "body")], parts.body, _chip_labels())
     if parts.groups is not None:
         parts = with_groups(parts, _groups_from_widgets(name, parts.groups))
     _drafts()[name] = join_template(parts)
@@ -223,11 +225,15 @@ def _condition_form(name: str, source: str) -> None:
               args=(name, source, lambda g: g.append([default_clause("negative_share")])))
 
 
+def _chip_labels() -> dict[str, str]:
+    return {f: field_label(f) for f in MERGE_FIELDS}
+
+
 def _message_form(name: str, source: str) -> None:
     parts = split_template(source)
     st.markdown("##### " + t("tpl.message"))
-    st.text_area(t("tpl.message_label"), value=parts.body, height=300, key=_key(name, "body"),
-                 on_change=_from_form, args=(name, source))
+    st.text_area(t("tpl.message_label"), value=message_text(parts.body, _chip_labels()), height=300,
+                 key=_key(name, "body"), on_change=_from_form, args=(name, source), help=t("tpl.message_help"))
     c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
     c1.selectbox(t("tpl.insert_fact"), list(MERGE_FIELDS), key="tpl_fact", format_func=shown_as(MERGE_FIELDS, field_label),
                  help=t("tpl.insert_help"))

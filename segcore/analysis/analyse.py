@@ -25,6 +25,9 @@ class Analysis:
     segment_model: SegmentModel
     quality: dict | None = None  # analysis.quality.segment_quality (metrics.json segment_quality)
     language: str = "en"  # of the names, strategies and report (strategy.suggest.output_language)
+    # what to fix first over all reviews (analysis.facts.fix_first: {measure, overall}); per segment
+    # it is each profile's `fix_first`
+    fix_first: dict | None = None
 
 
 def add_predictions(reviews: pd.DataFrame, probs: np.ndarray, labels: list[str]) -> pd.DataFrame:
@@ -120,8 +123,8 @@ def label_segments(scored: pd.DataFrame, customers: pd.DataFrame, seg: np.ndarra
     else:
         profile_reviews = profile_reviews.assign(
             segment_id=profile_reviews["customer_id"].map(customers["segment_id"]).astype(int))
-    profiles = build_profiles(profile_reviews, customers, labels=labels, axes=segment_model.segment_axes(),
-                              language=language)
+    profiles, fixes = build_profiles(profile_reviews, customers, labels=labels, axes=segment_model.segment_axes(),
+                                     language=language, with_overall=True)
     if segment_names:
         for s, name in segment_names.items():
             if s in profiles:
@@ -134,13 +137,14 @@ def label_segments(scored: pd.DataFrame, customers: pd.DataFrame, seg: np.ndarra
     lead = ["customer_id", "segment_id", "segment_name", *(["interest_id"] if "interest_id" in customers else [])]
     customers = customers[lead + [c for c in customers.columns if c not in lead]]
     strategies = render_strategies(profiles, templates=templates)
-    return Analysis(reviews=scored, customers=with_actions(customers, strategies), profiles=profiles,
-                    strategies=strategies, segment_model=segment_model, language=language)
+    return Analysis(reviews=scored, customers=with_actions(customers, strategies, language), profiles=profiles,
+                    strategies=strategies, segment_model=segment_model, language=language, fix_first=fixes)
 
 
-def with_actions(customers: pd.DataFrame, strategies: dict[int, list[dict]]) -> pd.DataFrame:
-    """segments.csv rows with each customer's own `action` (strategy.suggest.customer_actions)."""
-    actions = customer_actions(customers, strategies)
+def with_actions(customers: pd.DataFrame, strategies: dict[int, list[dict]], language: str = "en") -> pd.DataFrame:
+    """segments.csv rows with each customer's own `action` (strategy.suggest.customer_actions), in
+    the run's `language` where the segment has no fitting play."""
+    actions = customer_actions(customers, strategies, language=language)
     return customers.drop(columns=[c for c in actions.columns if c in customers]).join(actions)
 
 
@@ -151,8 +155,9 @@ def rename_segments(analysis: Analysis, names: dict[int, str], *, templates: dic
     reviews = analysis.reviews.assign(segment_name=analysis.reviews["segment_id"].map(mapping))
     customers = analysis.customers.assign(segment_name=analysis.customers["segment_id"].map(mapping))
     strategies = render_strategies(profiles, templates=templates)
-    return Analysis(reviews=reviews, customers=with_actions(customers, strategies), profiles=profiles,
-                    strategies=strategies, segment_model=analysis.segment_model, language=analysis.language)
+    return Analysis(reviews=reviews, customers=with_actions(customers, strategies, analysis.language), profiles=profiles,
+                    strategies=strategies, segment_model=analysis.segment_model, language=analysis.language,
+                    fix_first=analysis.fix_first)
 
 
 def review_keys(original: pd.DataFrame, reviews: pd.DataFrame, id_col: str | None) -> np.ndarray:
@@ -196,7 +201,7 @@ def analyse_sums(sums: pd.DataFrame, sampled: pd.DataFrame, *, n_reviews: int, l
     if len(sampled) < n_reviews:  # review counts and label shares from all reviews, not the sample
         _full_review_counts(analysis, sums, labels)
         analysis.strategies = render_strategies(analysis.profiles, templates=templates)
-        analysis.customers = with_actions(analysis.customers, analysis.strategies)
+        analysis.customers = with_actions(analysis.customers, analysis.strategies, analysis.language)
     return analysis
 
 

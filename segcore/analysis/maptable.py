@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -10,21 +11,38 @@ import pandas as pd
 HOVER_CHARS = 280
 
 
+def _width(text: str) -> int:
+    """Display width: a Chinese (wide) character takes two columns."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pieces(word: str, width: int) -> list[str]:
+    """A word wider than the line (Chinese has no spaces) cut into pieces that fit."""
+    out, piece = [], ""
+    for ch in word:
+        if piece and _width(piece + ch) > width:
+            out.append(piece)
+            piece = ch
+        else:
+            piece += ch
+    return out + [piece]
+
+
 def hover_text(text: str, *, width: int = 70, limit: int = HOVER_CHARS) -> str:
-    """Escaped (never rendered as HTML), truncated and wrapped for a plot tooltip."""
+    """Escaped (never rendered as HTML), truncated and wrapped for a plot tooltip: lines of at most
+    `width` columns (a Chinese character is two), so a review without spaces wraps too."""
     text = " ".join(str(text).split())
     if len(text) > limit:
         text = text[:limit] + "…"
-    escaped = html.escape(text)
     lines, line = [], ""
-    for word in escaped.split(" "):
-        if line and len(line) + len(word) > width:
+    for word in (p for w in text.split(" ") for p in _pieces(w, width)):
+        if line and _width(line) + 1 + _width(word) > width:
             lines.append(line)
             line = word
         else:
             line = f"{line} {word}" if line else word
     lines.append(line)
-    return "<br>".join(lines)
+    return "<br>".join(html.escape(x) for x in lines)
 
 
 def _rating_text(value) -> str:
@@ -52,11 +70,12 @@ HOVER_WORDS = {"segment": "Segment", "rating": "Rating", "predicted": "Predicted
 
 
 def _facts(row, *, has_rating: bool, words: dict) -> str:
-    """A point's segment, rating and predicted label (how sure) for its tooltip, each escaped."""
+    """A point's segment, rating and predicted label (how sure) for its tooltip, each escaped;
+    `words["labels"]` names the labels in the page's language ("positive" -> "好评")."""
     lines = [f"{words['segment']}: {html.escape(row.segment)}"]
     if has_rating and row.rating:
         lines.append(f"{words['rating']}: {html.escape(row.rating)}")
-    label = f"{words['predicted']}: {html.escape(row.label)}"
+    label = f"{words['predicted']}: {html.escape(words.get('labels', {}).get(row.label, row.label))}"
     if not np.isnan(row.sure):
         label += f" ({words['sure'].format(p=f'{row.sure:.0%}')})"
     return "<br>".join([*lines, label])

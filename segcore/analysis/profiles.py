@@ -11,6 +11,9 @@ import pandas as pd
 
 from ..aspects.lexicon import flat_lexicon, lexicon_spans
 from ..aspects.profile import aspect_profile, negative_aspects, parse_aspects
+from .facts import aspect_facts, fix_first, holds, product_facts, product_kind, size_facts
+from .facts.rules import ASPECT_WORDS, ASPECT_WORDS_ZH, NAME_MIN_SHARE, aspect_word  # noqa: F401 (re-exported)
+from .facts.terms import PRODUCT_MIN_LIFT, PRODUCT_MIN_SHARE, product_candidates
 from .keywords import segment_keywords
 from .segment import used_labels
 
@@ -42,15 +45,17 @@ def _behaviour(cust: pd.DataFrame) -> dict:
 
 
 def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: list[str], axes: dict | None = None,
-                   n_keywords: int = 10, n_examples: int = 3, language: str = "en") -> dict[int, dict]:
+                   n_keywords: int = 10, n_examples: int = 3, language: str = "en", with_overall: bool = False):
     """`reviews` has `_text`, `pred_label`, optional `label` (observed), `segment_id`, optional
-    `product`; `customers` has `segment_id` and behaviour columns; `axes` is the segment model's
-    {segment: {interest, attitude}}; `language` ('en' / 'zh') is the names'. Returns {segment_id: profile}."""
+    `product` and `rating`; `customers` has `segment_id` and behaviour columns; `axes` is the
+    segment model's {segment: {interest, attitude}}; `language` ('en' / 'zh') is the names'.
+    Returns {segment_id: profile}, with `with_overall` also the overall "what to fix first"
+    ({measure, overall: [rows]}, facts.fix_first)."""
     axes = axes or {}
     texts = reviews["_text"].tolist()
     used = used_labels(reviews, labels)
     observed = reviews["label"].where(reviews["label"].isin(labels)) if "label" in reviews else None
-    kw = segment_keywords(texts, reviews["segment_id"].tolist(), top_n=n_keywords)
+    kw = _own_keywords(segment_keywords(texts, reviews["segment_id"].tolist(), top_n=2 * n_keywords), n_keywords)
     if "interest_id" in customers:  # the customer's own interest cluster (a complaint segment spans several)
         interest = reviews["customer_id"].map(customers["interest_id"]).fillna(-1).astype(int)
         spans = {int(s): _covering(c["interest_id"]) for s, c in customers.groupby("segment_id")}
@@ -58,12 +63,9 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
         interest_of = {s: a["interest"] for s, a in axes.items()}
         interest = reviews["segment_id"].map(interest_of).fillna(-1).astype(int)
         spans = {s: [i] for s, i in interest_of.items()}
-    interest_terms = segment_keywords(texts, interest.tolist(), top_n=6) \
+    interest_terms = segment_keywords(texts, interest.tolist(), top_n=12) \
         if interest.nunique() > 1 else {}
-    # segments holding the most common attitude: one per interest cluster (segment.py)
-    major = used.value_counts().idxmax() if len(used) else None
-    majority = {int(s) for s, a in axes.items() if major in a.get("attitude", [])} if axes else None
-    attitude_terms = _attitude_terms(reviews, interest, review_aspects(reviews), majority)
+    facts = segment_facts_of(reviews, review_aspects(reviews), used, spans, interest_terms, language=language)
     profiles = {}
     for seg, cust in customers.groupby("segment_id", sort=True):
         in_seg = (reviews["segment_id"] == seg).to_numpy()
@@ -91,9 +93,11 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
             "interest_id": interests[0],
             "interest_ids": interests,
             "attitude": axis.get("attitude", []),
-            "interest_terms": [w for w, _ in interest_terms.get(interests[0], [])],
-            "attitude_terms": [ASPECT_WORDS_ZH.get(w, w) if language == "zh" else w
-                               for w, _ in attitude_terms.get(int(seg), [])],
+            "interest_terms": [w for w, _ in interest_terms.get(interests[0], [])][:6],
+            # the aspects a name may state (facts.rules.holds), the one furthest above elsewhere first
+            "attitude_terms": facts["attitude_terms"].get(int(seg), []),
+            "facts": facts["by_segment"].get(int(seg), {}),
+            "fix_first": facts["fix_first"]["segments"].get(int(seg), []),
             "label_shares": shares,  # observed first
             "dominant_label": dominant,
             "n_observed": int(len(own)),  # reviews with the customer's own rating / label
@@ -108,11 +112,60 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
             profiles[int(seg)]["aspects"] = aspects
             profiles[int(seg)]["negative_aspects"] = negative_aspects(aspects)[:5]
     overall = {"behaviour": _behaviour(customers), "label_shares": _share(used, labels)}
-    cluster_terms = {int(c): [w for w, _ in terms] for c, terms in interest_terms.items()}
-    for seg, name in name_segments(profiles, overall, language=language, cluster_terms=cluster_terms).items():
+    for seg, name in name_segments(profiles, overall, language=language,
+                                   cluster_terms=facts["cluster_products"]).items():
         profiles[seg]["name"] = name
     add_relative(profiles, overall)
+    if with_overall:  # segment_profiles.json holds segments only: the overall list goes beside it
+        return profiles, {k: v for k, v in facts["fix_first"].items() if k != "segments"}
     return profiles
+
+
+def segment_facts_of(reviews: pd.DataFrame, per_review: pd.Series, used: pd.Series, spans: dict,
+                     interest_terms: dict, *, language: str) -> dict:
+    """The typed facts of every segment (segcore.analysis.facts): {"by_segment": {seg: {products,
+    sizes, praise, complaints, mentions, kind}}, "attitude_terms": {seg: [aspect words a name may
+    state]}, "cluster_products": {interest cluster: [noun terms]}, "fix_first": {...}}."""
+    texts = reviews["_text"].astype(str).tolist()
+    seg_ids = reviews["segment_id"].to_numpy()
+    lexicon = flat_lexicon()
+    excluded = {t.lower() for ts in lexicon.values() for t in ts}
+    raw = {int(c): [w for w, _ in terms] for c, terms in interest_terms.items()}
+    cluster_products, tags = product_candidates(raw, texts, language=language, excluded=excluded, aspects=per_review)
+    candidates = {int(s): list(dict.fromkeys(t for c in cs for t in cluster_products.get(int(c), [])))
+                  for s, cs in spans.items()}
+    kinds = product_kind(per_review, seg_ids)
+    products = product_facts(texts, seg_ids, candidates, language=language, tags=tags,
+                             product=reviews["product"] if "product" in reviews else None)
+    sizes = size_facts(texts, seg_ids, language=language)
+    aspects = aspect_facts(per_review, used, seg_ids, texts, language=language, aspect_terms=lexicon, kinds=kinds)
+    ratings = reviews["rating"] if "rating" in reviews else None
+    fixes = fix_first(per_review, seg_ids, ratings=ratings, polarity=used, language=language, kinds=kinds)
+    by_segment = {}
+    for s in np.unique(seg_ids):
+        s = int(s)
+        by_segment[s] = {"products": products.get(s, []), "sizes": sizes.get(s, []), "kind": kinds.get(s, {}),
+                         **aspects.get(s, {"mentions": [], "praise": [], "complaints": []})}
+    moods = {int(s): attitude_word(_share(used[seg_ids == s], sorted(set(used.dropna()))))
+             for s in np.unique(seg_ids)}
+    attitude_terms = {}
+    for s, entry in by_segment.items():
+        key = {"happy": "praise", "unhappy": "complaints"}.get(moods[s], "mentions")
+        rows = sorted((r for r in entry.get(key, []) if holds(r)), key=lambda r: -(r["share"] - r["elsewhere"]))
+        attitude_terms[s] = [r["word"] for r in rows]
+    return {"by_segment": by_segment, "attitude_terms": attitude_terms, "cluster_products": cluster_products,
+            "fix_first": fixes}
+
+
+def _own_keywords(kw: dict, top_n: int) -> dict:
+    """Each keyword in one segment's list only, the one that over-uses it most: complaint parts
+    split by product share their complaint words, which say less about either than its own words."""
+    best: dict[str, tuple[float, object]] = {}
+    for seg, terms in kw.items():
+        for word, score in terms:
+            if word not in best or score > best[word][0]:
+                best[word] = (score, seg)
+    return {seg: [(w, sc) for w, sc in terms if best[w][1] == seg][:top_n] for seg, terms in kw.items()}
 
 
 def _covering(interest: pd.Series, share: float = 0.8) -> list[int]:
@@ -159,16 +212,10 @@ def add_relative(profiles: dict[int, dict], overall: dict | None = None) -> None
         }
 
 
-# seed-lexicon words that are mostly something else in reviews ("I can wear it" is not packaging)
 # seed terms that mostly mean something else in product reviews: "can" of soup, a good "deal",
 # a "clean" taste (named an unhappy tea segment "unhappy with the venue"), clothes that "look cheap"
 # (quality, not price: named the Women's Clothing complaints "unhappy with price")
 AMBIGUOUS_TERMS = {"can", "cans", "deal", "clean", "dirty", "cheap"}
-ASPECT_WORDS = {"size_fit": "fit", "ingredients": "ingredients", "ambience": "the venue"}
-# The same aspect words in Chinese, for runs whose names and strategies are Chinese.
-ASPECT_WORDS_ZH = {"delivery": "物流", "price": "价格", "quality": "质量", "service": "服务", "packaging": "包装",
-                   "fit": "尺码", "size_fit": "尺码", "size": "份量", "taste": "口味", "freshness": "新鲜度", "ingredients": "配料",
-                   "the venue": "环境", "ambience": "环境"}
 
 
 def review_aspects(reviews: pd.DataFrame) -> pd.Series:
@@ -185,40 +232,6 @@ def _size_or_fit(aspect: str, term: str) -> str:
     if aspect != "size_fit":
         return aspect
     return "size_fit" if term.lower() in ("fit", "fits", "尺码", "码数") else "size"
-
-
-def _attitude_terms(reviews: pd.DataFrame, interest: pd.Series, aspects: pd.Series,
-                    majority: set[int] | None = None) -> dict:
-    """{segment: [(aspect word, lift)]}: the aspects a segment's reviews mention more often than
-    its peers, by difference in share of reviews; at least 5 % of its reviews and 2 points more.
-    Peers of a `majority` segment (its interest's happy customers) are the other majority
-    segments: what sets this interest apart ("Sweater buyers happy with quality"); peers of a
-    minority-attitude segment are the majority segments of its interests: what the complaints
-    say more than the happy customers of the same interests. Without `majority`: the segments
-    of the same interest, else all."""
-    flags = aspects.explode().dropna()
-    table = pd.crosstab(flags.index, flags).reindex(reviews.index, fill_value=0).clip(upper=1)
-    if table.empty:
-        return {}
-    out = {}
-    seg = reviews["segment_id"].to_numpy()
-    codes = interest.to_numpy()
-    in_majority = np.isin(seg, list(majority or ()))
-    for s in pd.unique(seg):
-        mine = seg == s
-        same_interest = np.isin(codes, np.unique(codes[mine]))
-        if majority is None:
-            peers = same_interest & ~mine
-        elif int(s) in majority:
-            peers = in_majority & ~mine
-        else:
-            peers = in_majority & same_interest
-        if not peers.any():
-            peers = ~mine
-        lift = table[mine].mean() - (table[peers].mean() if peers.any() else 0)
-        lift = lift[(table[mine].mean() >= 0.05) & (lift >= 0.02)].sort_values(ascending=False)
-        out[int(s)] = [(ASPECT_WORDS.get(a, a), round(float(v), 3)) for a, v in lift.head(3).items()]
-    return out
 
 
 def attitude_word(shares: dict[str, float]) -> str:
@@ -267,24 +280,46 @@ def _name_zh(prefix: str, word: str | None, mood: str, about: str | None) -> str
     return f"{who}（{mood.replace('mostly', '多为')}）"
 
 
-# Words that are no product: aspect terms ("shipping", "价格"), time and buying itself ("小时",
-# "order"): they named Amazon food segments "Shipping buyers" and waimai ones "小时买家".
-_TIME_WORDS = {"小时", "分钟", "时间", "今天", "昨天", "第一次", "一次", "hour", "hours", "minutes", "time", "day",
-               "days", "week", "weeks", "year", "years", "today", "yesterday",
-               # words for buying itself ("Order buyers")
-               "order", "orders", "ordered", "product", "products", "item", "items", "amazon", "store",
-               "buy", "bought", "purchase", "purchased", "invoice", "receipt", "东西", "商品", "订单", "下单",
-               "发票", "小票"}
-_NOT_PRODUCTS = _TIME_WORDS | {t.lower() for ts in flat_lexicon().values() for t in ts}
+# Aspect terms are no product ("shipping", "价格"): names made from terms that were not tagged
+# (profiles saved by an earlier version) still leave them out.
+_ASPECT_TERMS = {t.lower() for ts in flat_lexicon().values() for t in ts}
+
+
+def _product_fact(p: dict, word: str | None) -> dict | None:
+    """The segment's product fact for `word` when it may be named: in at least 5 % of its reviews
+    (25 % for a product column's value) and 1.5 times as often as elsewhere (a complaint segment
+    spanning two clusters may lack one's word)."""
+    for row in (p.get("facts") or {}).get("products", []):
+        # a product column's value names the segment only when a quarter of its reviews are about it
+        least = NAME_MIN_SHARE if row.get("source") == "column" else PRODUCT_MIN_SHARE
+        if (word is None or row["key"] == word) and row["share"] >= least \
+                and (row["lift"] is None or row["lift"] >= PRODUCT_MIN_LIFT):
+            return row
+    return None
+
+
+def _size_fact(p: dict) -> dict | None:
+    """A size group that marks the segment: stated in at least 25 % of its reviews, 1.5 times
+    as often as elsewhere ("Petite shoppers")."""
+    for row in (p.get("facts") or {}).get("sizes", []):
+        if row["share"] >= NAME_MIN_SHARE and (row["lift"] is None or row["lift"] >= 1.5):
+            return row
+    return None
+
+
+_SIZE_WHO = {"petite": "Petite shoppers", "plus size": "Plus-size shoppers", "XS": "XS shoppers", "XL": "XL shoppers"}
 
 
 def name_segments(profiles: dict[int, dict], overall: dict, *, language: str = "en",
                   cluster_terms: dict[int, list[str]] | None = None) -> dict[int, str]:
-    """Names such as 'Dress buyers unhappy with fit' or 'Frequent tea buyers, loyal': interest
-    terms (words its interest cluster uses more than the others; `cluster_terms` by cluster, else
-    the profiles' own), attitude (observed-first shares) and the aspect its reviews mention more
-    than its peers (`_attitude_terms`); unique. A segment pooled over two interest clusters
-    names both ("Dress & tops buyers"), over more none ("Customers unhappy with fit")."""
+    """Names such as 'Dress buyers unhappy with fit' or 'Frequent tea buyers, loyal' from the
+    segment's facts (segcore.analysis.facts): a product (a noun of its interest cluster's words by
+    the tagger, or the product column's value) stated in at least 5 % of its reviews and more than
+    elsewhere, or a size group ("Petite shoppers"); the attitude (observed-first shares); and an
+    aspect only when it holds (`attitude_terms`: 25 % of its reviews and more than elsewhere).
+    `cluster_terms`: noun terms by interest cluster (else the profiles' `interest_terms`). A
+    segment pooled over two interest clusters names both ("Dress & tops buyers"), over more
+    none ("Customers unhappy with fit"). Each profile gets `name_facts`: the facts its name states."""
     names: dict[int, str] = {}
     interest_word: dict = {}
     used_words: set[str] = set()
@@ -296,10 +331,10 @@ def name_segments(profiles: dict[int, dict], overall: dict, *, language: str = "
         for key in profiles[seg].get("interest_ids") or [profiles[seg].get("interest_id")]:
             if key in interest_word:
                 continue
-            # What they buy, from the interest terms only. None when there is one interest cluster
-            # ("Customers happy with price", not "Absolutely buyers" from a keyword) or when every
-            # term is no product (a delivery-only cluster: "Customers happy with delivery").
-            things = [w for w in terms_of.get(key) or [] if w.lower() not in _NOT_PRODUCTS]
+            # What they buy, from the interest cluster's noun terms only. None when there is one
+            # interest cluster or when no term is a product (a delivery-only cluster: "Customers
+            # happy with delivery").
+            things = [w for w in terms_of.get(key) or [] if w.lower() not in _ASPECT_TERMS]
             word = next((w for w in things if w not in used_words), things[0] if things else None)
             interest_word[key] = word
             if word:
@@ -307,15 +342,37 @@ def name_segments(profiles: dict[int, dict], overall: dict, *, language: str = "
     for seg in by_size:
         p = profiles[seg]
         keys = p.get("interest_ids") or [p.get("interest_id")]
-        words = [interest_word[key] for key in keys if interest_word[key]] if len(keys) <= 2 else []
+        stated: dict = {}
+        if "facts" in p and any(r.get("source") == "column" for r in p["facts"].get("products", [])):
+            row = _product_fact(p, None)  # the product column names what they buy
+            words = [row["key"]] if row else []
+            stated["products"] = [row] if row else []
+        else:
+            words = [interest_word[key] for key in keys if interest_word[key]] if len(keys) <= 2 else []
+            if "facts" in p:  # named only where the segment's own reviews state it
+                rows = [_product_fact(p, w) for w in words]
+                words = [w for w, r in zip(words, rows) if r]
+                stated["products"] = [r for r in rows if r]
         word = ("和" if language == "zh" else " & ").join(words) or None
-        p["interest_word"] = word  # unique per interest cluster: plays name it too
+        p["interest_word"] = word  # plays name it too
+        size = _size_fact(p)
         prefix = _value_prefix(p, overall)
-        who = " ".join(x for x in (prefix, f"{word} buyers" if word else "customers") if x)
+        if size and language != "zh":
+            who = " ".join(x for x in (prefix, _SIZE_WHO.get(size["key"], f"{size['key']} shoppers")) if x)
+        elif size:
+            who = None
+        else:
+            who = " ".join(x for x in (prefix, f"{word} buyers" if word else "customers") if x)
+        if size:
+            stated["size"] = size
         mood = attitude_word(p["label_shares"])
         about = next((w for w in p.get("attitude_terms", []) if w != word), None)
+        if about and "facts" in p:
+            kind = {"happy": "praise", "unhappy": "complaints"}.get(mood, "mentions")
+            stated["aspect"] = next((r for r in p["facts"].get(kind, []) if r.get("word") == about), None)
+        p["name_facts"] = stated
         if language == "zh":
-            name = _name_zh(prefix, word, mood, about)
+            name = _name_zh(prefix, size["key"] if size else word, mood, about)
         elif mood == "happy":
             loyal = who.startswith("Frequent")
             name = f"{who}, loyal" if loyal else (f"{who} happy with {about}" if about else f"{who}, happy")

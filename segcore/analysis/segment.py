@@ -171,12 +171,16 @@ def _own_attitudes(counts: np.ndarray, min_size: int) -> list[int]:
 
 
 def _cells(interest: np.ndarray, attitude: np.ndarray, centroids: np.ndarray, n_labels: int, min_size: int,
-           most: int | None = None) -> np.ndarray:
+           most: int | None = None, budget: int | None = None) -> np.ndarray:
     """(interest cluster, attitude) -> cell key. Every attitude that is not one of
     `_own_attitudes` shares its interest cluster's cell (key = cluster id); each own attitude's
     customers are pooled into groups of neighbouring clusters (Ward on the `centroids`), about
-    as many as a majority segment's size fits, each of at least `min_size` customers. `most`
-    (one interest cluster only) caps the number of cells."""
+    as many as a majority segment's size fits, each of at least `min_size` customers. The
+    attitude furthest from the majority (complaints) is split further, by what its customers
+    buy (their interest clusters), into as many groups of at least `min_size` as `budget` (the
+    most segments wanted) leaves beside the interest clusters: complaints about different
+    products get their own segment and recovery play. `most` (one interest cluster only) caps
+    the number of cells."""
     n_interest = len(centroids)
     counts = np.bincount(attitude, minlength=n_labels)
     own = _own_attitudes(counts, min_size)
@@ -185,10 +189,19 @@ def _cells(interest: np.ndarray, attitude: np.ndarray, centroids: np.ndarray, n_
     table = np.tile(np.arange(n_interest)[:, None], (1, n_labels))
     per_segment = max(1.0, (counts.sum() - counts[own].sum()) / n_interest)
     key = n_interest
-    for a in own:
+    for i, a in enumerate(own):
         members = interest[attitude == a]
         groups = np.zeros(n_interest, dtype=int)
-        for m in range(min(n_interest, max(1, round(counts[a] / per_segment))), 1, -1):
+        start = max(1, round(counts[a] / per_segment))
+        if i == 0 and budget is not None:  # complaints: as many parts as fit, each >= min_size
+            # at least as many as parts about a majority segment's size (when fewer fit, this many
+            # interest clusters give too many segments and fit_segments takes fewer)
+            room = max(budget - n_interest - (len(own) - 1), min(n_interest, start))
+            groups = _merge_small(centroids, np.bincount(members, minlength=n_interest), min_size, max(1, room))
+            table[:, a] = key + groups
+            key += int(groups.max()) + 1
+            continue
+        for m in range(min(n_interest, start), 1, -1):
             g = AgglomerativeClustering(n_clusters=m, linkage="ward").fit_predict(centroids)
             if np.bincount(g[members], minlength=m).min() >= min_size:
                 groups = g
@@ -196,6 +209,27 @@ def _cells(interest: np.ndarray, attitude: np.ndarray, centroids: np.ndarray, n_
         table[:, a] = key + groups
         key += int(groups.max()) + 1
     return table
+
+
+def _merge_small(centroids: np.ndarray, counts: np.ndarray, min_size: int, most: int) -> np.ndarray:
+    """Interest clusters -> groups of one attitude's customers: start from one group per cluster,
+    then merge the smallest group into the nearest one (by its customers' mean centre) while any
+    group has fewer than `min_size` customers or there are more than `most` groups. Unlike Ward
+    on the centres alone, the counts decide, so parts of complaints about different products
+    stay apart whenever each is large enough to act on."""
+    groups = np.arange(len(centroids))
+    while True:
+        keys = np.unique(groups)
+        sizes = np.array([counts[groups == g].sum() for g in keys])
+        if len(keys) <= 1 or (sizes.min() >= min_size and len(keys) <= most):
+            break
+        small = keys[sizes.argmin()]
+        centre = lambda g: np.average(centroids[groups == g], axis=0,  # noqa: E731
+                                      weights=np.maximum(counts[groups == g], 1e-9))
+        others = [g for g in keys if g != small]
+        nearest = min(others, key=lambda g: float(((centre(g) - centre(small)) ** 2).sum()))
+        groups[groups == small] = nearest
+    return np.unique(groups, return_inverse=True)[1]
 
 
 def _number_by_size(table: np.ndarray, interest: np.ndarray, attitude: np.ndarray) -> np.ndarray:
@@ -273,7 +307,8 @@ def fit_segments(cust_emb: np.ndarray, customers: pd.DataFrame, *, labels: list[
         else:  # no UMAP, or one cluster (k-means on a sample: its labels are the sample's)
             labels_ = km.labels_ if sample is None else np.zeros(n, dtype=int)
         centres = km.cluster_centers_ if ki > 1 else space.mean(axis=0, keepdims=True)
-        table = _cells(labels_, attitude, centres, len(labels), min_size, most=most if ki == 1 else None)
+        table = _cells(labels_, attitude, centres, len(labels), min_size, most=most if ki == 1 else None,
+                       budget=most)
         n_seg = len(np.unique(table[labels_, attitude]))
         if ki > 1 and len(set(km.labels_)) > 1:
             score = float(silhouette_score(space, km.labels_, sample_size=min(len(space), 4000), random_state=seed))

@@ -2,23 +2,36 @@
 change first.
 
 A change becomes an alert when it is at least `min_change` (absolute share), both sides have at
-least `min_reviews` reviews in the segment, and its two-proportion z-score is at least `min_z`
-(so a few reviews in a small segment do not raise one). A segment's rise in negative reviews that
-is mostly (half or more) one aspect's complaints is told once, as that complaint alert, which then
-ranks by the larger of the two changes: "complaints about packaging rose" says more than
-"negative reviews rose"."""
+least `min_reviews` reviews in the segment, and Fisher's exact test of the two proportions gives
+a p-value of at most `max_p` (0.02). The exact test suits small segments, where the normal
+approximation of a z-score is off: 47 % -> 63 % of 130 reviews (p = 0.013) raises an alert,
+61 -> 78 of 130 in one aspect of 10 segments by chance rarely does (tests/test_compare.py checks
+both on real reviews). A segment's rise in negative reviews that is mostly (half or more) one
+aspect's complaints is told once, as that complaint alert, which then ranks by the larger of the
+two changes: "complaints about packaging rose" says more than "negative reviews rose"."""
 from __future__ import annotations
 
 import math
+
+from scipy.stats import fisher_exact
 
 from .options import CompareConfig
 
 
 def z_score(p1: float, n1: int, p2: float, n2: int) -> float:
-    """Pooled two-proportion z-score of p2 against p1 (0 when it cannot be computed)."""
+    """Pooled two-proportion z-score of p2 against p1 (0 when it cannot be computed); shown beside
+    the exact test's p-value."""
     pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
     se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2)) if n1 and n2 else 0.0
     return (p2 - p1) / se if se > 0 else 0.0
+
+
+def exact_p(p1: float, n1: int, p2: float, n2: int) -> float:
+    """Two-sided p-value of Fisher's exact test of p1 of n1 against p2 of n2 (1 without data)."""
+    if not n1 or not n2:
+        return 1.0
+    a, b = round(p1 * n1), round(p2 * n2)
+    return float(fisher_exact([[a, n1 - a], [b, n2 - b]])[1])
 
 
 def _pct(x: float) -> str:
@@ -28,11 +41,15 @@ def _pct(x: float) -> str:
 def _candidate(kind: str, seg: int, name: str, before: float, after: float, n1: int, n2: int, *,
                config: CompareConfig, **extra) -> dict | None:
     change = after - before
-    z = z_score(before, n1, after, n2)
-    if abs(change) < config.min_change or min(n1, n2) < config.min_reviews or abs(z) < config.min_z:
+    if abs(change) < config.min_change or min(n1, n2) < config.min_reviews:
         return None
+    p = exact_p(before, n1, after, n2)
+    if p > config.max_p:
+        return None
+    z = z_score(before, n1, after, n2)
     return {"kind": kind, "segment_id": int(seg), "segment": name, "before": round(before, 4),
-            "after": round(after, 4), "change": round(change, 4), "z": round(z, 2), "size": round(abs(change), 4),
+            "after": round(after, 4), "change": round(change, 4), "z": round(z, 2), "p": round(p, 5),
+            "size": round(abs(change), 4),
             "n_before": int(n1), "n_after": int(n2), **extra}
 
 

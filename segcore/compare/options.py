@@ -17,9 +17,9 @@ class CompareConfig(_Checked):
                                help="smallest change of a share (0.05 = 5 percentage points) that makes an alert")
     min_reviews: int = option(20, min=1, commands=("watch",),
                               help="reviews a segment needs in both data sets for an alert about it")
-    min_z: float = option(2.5, min=0.0, max=100.0, commands=("watch",),
-                          help="smallest two-proportion z-score of a change for an alert (filters noise "
-                               "in small segments)")
+    max_p: float = option(0.02, min=0.0, max=1.0, commands=("watch",),
+                          help="largest p-value of Fisher's exact two-proportion test of a change for an "
+                               "alert (exact for small segments; filters noise)")
     max_alerts: int = option(10, min=1, max=1000, cli=False, help="alerts listed at most")
     at_risk: float = option(0.6, min=0.0, max=1.0, commands=("watch",),
                             help="churn risk from which a customer counts as at risk")

@@ -81,13 +81,19 @@ def write_outputs(out_dir: Path, original: pd.DataFrame, reviews: pd.DataFrame, 
     write_segment_outputs(out_dir, analysis)
 
 
+FIX_FIRST_FILE = "fix_first.json"
+
+
 def write_segment_outputs(out_dir: Path, analysis) -> None:
     """The customer-level files: segments, profiles, strategies and campaign lists."""
     write_csv(analysis.customers, out_dir / "segments.csv")
     to_json({str(k): v for k, v in analysis.profiles.items()}, out_dir / "segment_profiles.json")
     to_json({str(k): v for k, v in analysis.strategies.items()}, out_dir / "strategies.json")
+    fix_first = getattr(analysis, "fix_first", None)
+    if fix_first:  # what to fix first over all reviews (per segment: each profile's `fix_first`)
+        to_json(fix_first, out_dir / FIX_FIRST_FILE)
     (out_dir / "strategies.md").write_text(report_markdown(analysis.profiles, analysis.strategies,
-                                                                   language=analysis.language),
+                                                                   language=analysis.language, fix_first=fix_first),
                                            encoding="utf-8")
     write_campaigns(campaign_lists(analysis.customers, analysis.profiles, analysis.strategies),
-                    analysis.profiles, out_dir)
+                    analysis.profiles, out_dir, fix_first=fix_first)

@@ -3,8 +3,8 @@
 captum's LayerIntegratedGradients on the word-embedding layer, from an all-padding baseline to
 the review, for the predicted class's probability: each token's share of p(label) - p(baseline)
 (completeness). Token attributions are merged back into words (English: letters / digits runs,
-so word pieces join again) and characters (Chinese; a piece spanning several characters shares
-its weight by the characters it covers). Meant for the reviews a person looks at: it costs
+so word pieces join again; Chinese: jieba's words, a piece spanning several words sharing its
+weight by the characters it covers). Meant for the reviews a person looks at: it costs
 `n_steps` forward and backward passes per review. A run that labels reviews with its keyword
 model (TF-IDF) is explained by that model instead: occlusion, one word deleted at a time."""
 from __future__ import annotations
@@ -52,9 +52,22 @@ class Explanation:
                            "weight": None if w.weight is None else round(w.weight, 5)} for w in self.words]}
 
 
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+
+
 def units(text: str) -> list[tuple[int, int]]:
-    """Character spans of the words / CJK characters / punctuation marks of `text`."""
-    return [m.span() for m in UNIT.finditer(text)]
+    """Character spans of the words / punctuation marks of `text`; a run of Chinese characters is
+    cut into words by jieba ("送餐" "太慢", not "送" "餐" "太" "慢"), so "why this label" shows words."""
+    from ..text.chinese import word_spans
+
+    spans = [m.span() for m in UNIT.finditer(text)]
+    runs = [m.span() for m in _CJK_RUN.finditer(text)]
+    if not runs:
+        return spans
+    out = [sp for sp in spans if not any(a <= sp[0] < b for a, b in runs)]
+    for a, b in runs:
+        out += [(a + s, a + e) for s, e in word_spans(text[a:b])]
+    return sorted(out)
 
 
 def merge_to_units(text: str, offsets: Sequence[tuple[int, int]], token_weights: Sequence[float]) -> list[Word]:

@@ -246,20 +246,41 @@ def made_up_ids_warning(campaigns: dict[int, pd.DataFrame]) -> str | None:
             "Map a customer id column on the Data page (or --id-col) and run again before using these lists.")
 
 
+FIX_FIRST_SHEET = "What to fix first"
+
+
+def fix_first_table(profiles: dict[int, dict], overall: dict | None = None, *, everyone: str = "All customers"
+                    ) -> pd.DataFrame:
+    """What to fix first as one table: all customers first (`overall`: analysis.facts.fix_first's
+    {measure, overall}), then each segment; per aspect its rank, share of reviews, rating drag
+    with its 95 % bootstrap interval, and whether the interval lies wholly below 0."""
+    measure = (overall or {}).get("measure") or "rating"
+    unit = "stars" if measure == "rating" else "points of negative share x -1"
+    scopes = [(everyone, (overall or {}).get("overall", []))] + \
+        [(f"{s}: {p.get('name', s)}", p.get("fix_first", [])) for s, p in sorted(profiles.items())]
+    rows = [{"scope": scope, "rank": i, "aspect": r["word"], "share_of_reviews": r["share"], "reviews": r["n_reviews"],
+             f"rating_drag ({unit})": r["drag"], "drag_low_95": r["drag_low"], "drag_high_95": r["drag_high"],
+             "stars_lost_overall": r["impact"], "clear": r["clear"]}
+            for scope, items in scopes for i, r in enumerate(items, start=1)]
+    return pd.DataFrame(rows)
+
+
 def _segment_sheet_name(seg: int, profile: dict) -> str:
     return f"{seg} {profile.get('name', f'Segment {seg}')}"
 
 
-def campaigns_xlsx(campaigns: dict[int, pd.DataFrame], profiles: dict[int, dict]) -> bytes:
+def campaigns_xlsx(campaigns: dict[int, pd.DataFrame], profiles: dict[int, dict], fix_first: dict | None = None
+                   ) -> bytes:
     """campaigns.xlsx: an index sheet (full segment names, customers, reviews, main action, a link
-    to each sheet, and a warning when customer ids were made up), then one sheet per segment."""
+    to each sheet, and a warning when customer ids were made up), one sheet per segment, then the
+    "What to fix first" sheet (`fix_first_table`, when the profiles have it)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.worksheet.hyperlink import Hyperlink
 
     book = Workbook(write_only=True)
-    used = {"index"}
+    used = {"index", FIX_FIRST_SHEET.lower()}
     titles = {seg: sheet_title(_segment_sheet_name(seg, profiles[seg]), used) for seg in campaigns}
     index = book.create_sheet("Index")
     rows = pd.DataFrame({
@@ -298,19 +319,22 @@ def campaigns_xlsx(campaigns: dict[int, pd.DataFrame], profiles: dict[int, dict]
         index.append([link, *values[1:]])
     for seg, table in campaigns.items():
         _table_sheet(book, titles[seg], table, name=_segment_sheet_name(seg, profiles[seg]))
+    fixes = fix_first_table(profiles, fix_first)
+    if len(fixes):  # last: the campaign sheets keep their places
+        _table_sheet(book, FIX_FIRST_SHEET, fixes, name=FIX_FIRST_SHEET)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
 
 
-def write_campaigns(campaigns: dict[int, pd.DataFrame], profiles: dict[int, dict], out_dir: str | Path
-                    ) -> tuple[Path, list[Path]]:
+def write_campaigns(campaigns: dict[int, pd.DataFrame], profiles: dict[int, dict], out_dir: str | Path,
+                    fix_first: dict | None = None) -> tuple[Path, list[Path]]:
     out_dir = Path(out_dir)
     warning = made_up_ids_warning(campaigns)
     if warning:
         log.warning("campaign lists: %s", warning)
     xlsx = out_dir / "campaigns.xlsx"
-    xlsx.write_bytes(campaigns_xlsx(campaigns, profiles))
+    xlsx.write_bytes(campaigns_xlsx(campaigns, profiles, fix_first))
     folder = out_dir / "campaigns"
     folder.mkdir(parents=True, exist_ok=True)
     csvs = [write_csv(table, folder / f"{seg:02d}_{safe_filename(profiles[seg]['name'])}.csv")

@@ -167,6 +167,7 @@ class RunOutputs:
     reviews: pd.DataFrame
     segments: pd.DataFrame
     meta: dict
+    fix_first: dict | None = None  # fix_first.json: what to fix first over all reviews
 
 
 def load_outputs(path: str | Path) -> RunOutputs:
@@ -187,4 +188,5 @@ def load_outputs(path: str | Path) -> RunOutputs:
         reviews=read_export_csv(path / "reviews_scored.csv"),
         segments=read_export_csv(path / "segments.csv", dtype={"customer_id": str}),
         meta=json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.exists() else {},
+        fix_first=js("fix_first.json") if (path / "fix_first.json").exists() else None,
     )

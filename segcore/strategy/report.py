@@ -26,13 +26,27 @@ WORDS = {
                       "Churn risk", "Strategies"],
            "segment": "Segment {id}: {name}", "facts": "{size:,} customers, {reviews:,} reviews; ",
            "keywords": "; keywords: ", "sep": ", ", "none": "_No template applies to this segment._",
-           "examples": "Example reviews:", "html_title": "segscope strategy report", "lang": "en"},
+           "examples": "Example reviews:", "html_title": "segscope strategy report", "lang": "en",
+           "fix": "What to fix first",
+           "fix_intro": "Aspects by the stars the mean rating loses to them (share of reviews x rating drag: the mean "
+                        "rating of reviews that mention the aspect minus that of the rest, with its 95 % bootstrap "
+                        "interval); a clear drag's interval lies wholly below 0.",
+           "fix_intro_neg": "Aspects by how much more often the reviews that mention them are negative (share of "
+                            "reviews x drag in points of negative share, 95 % bootstrap interval).",
+           "fix_header": ["#", "Aspect", "Share of reviews", "Rating drag", "95 % interval", "Clear"],
+           "fix_segment": "What to fix first here: ", "yes": "yes", "no": "no"},
     "zh": {"title": "营销策略报告", "intro": "共 {n} 个客群、{customers:,} 位客户、{reviews:,} 条评论。",
            "glance": "客群一览",
            "header": ["#", "客群", "客户数", "占比", "评论数", "好评", "差评", "平均评分", "流失风险", "营销策略"],
            "segment": "客群 {id}：{name}", "facts": "{size:,} 位客户，{reviews:,} 条评论；",
            "keywords": "；关键词：", "sep": "、", "none": "_没有适用于这个客群的模板。_",
-           "examples": "评论示例：", "html_title": "segscope 营销策略报告", "lang": "zh-CN"},
+           "examples": "评论示例：", "html_title": "segscope 营销策略报告", "lang": "zh-CN",
+           "fix": "最该先改进的方面",
+           "fix_intro": "按各方面让平均评分损失的星数排序（提到该方面的评论占比 × 评分拖累：提到它的评论的平均评分"
+                        "减去其余评论的平均评分，附 95% 自助法区间）；区间整体低于 0 即为明确的拖累。",
+           "fix_intro_neg": "按提到各方面的评论更常是差评的程度排序（评论占比 × 差评占比的差，附 95% 自助法区间）。",
+           "fix_header": ["#", "方面", "评论占比", "评分拖累", "95% 区间", "明确"],
+           "fix_segment": "这个客群最该先改进：", "yes": "是", "no": "否"},
 }
 
 
@@ -85,14 +99,43 @@ def summary_table(profiles: dict[int, dict], strategies: dict[int, list[dict]], 
     return lines
 
 
-def report_markdown(profiles: dict[int, dict], strategies: dict[int, list[dict]], *, language: str = "en") -> str:
-    """# title, the summary table, then per segment: ## segment, its facts, ### each strategy,
-    example reviews. `language`: the report's own words ('en' or 'zh')."""
+def fix_first_lines(fix_first: dict | None, *, language: str = "en", top: int = 6) -> list[str]:
+    """## What to fix first: the ranked aspects over all reviews as a table (analysis.facts.fix_first)."""
+    rows = (fix_first or {}).get("overall") or []
+    if not rows:
+        return []
+    w = _words(language)
+    stars = (fix_first or {}).get("measure") == "rating"
+    lines = [f"## {w['fix']}", "", w["fix_intro"] if stars else w["fix_intro_neg"], "",
+             "| " + " | ".join(w["fix_header"]) + " |", "|---:|---|---:|---:|---|---|"]
+    for i, r in enumerate(rows[:top], start=1):
+        drag = f"{r['drag']:+.2f}" if stars else f"{r['drag'] * 100:+.0f}"
+        span = f"{r['drag_low']:+.2f} … {r['drag_high']:+.2f}" if stars else \
+            f"{r['drag_low'] * 100:+.0f} … {r['drag_high'] * 100:+.0f}"
+        lines.append(f"| {i} | {_cell(r['word'])} | {_pct(r['share'])} | {drag} | {span} | "
+                     f"{w['yes'] if r['clear'] else w['no']} |")
+    return lines + [""]
+
+
+def _segment_fix(profile: dict, language: str) -> str:
+    rows = [r for r in profile.get("fix_first", []) if r["clear"]][:3]
+    if not rows:
+        return ""
+    w = _words(language)
+    return w["fix_segment"] + w["sep"].join(f"{r['word']} ({_pct(r['share'])}, {r['drag']:+.2f})" for r in rows)
+
+
+def report_markdown(profiles: dict[int, dict], strategies: dict[int, list[dict]], *, language: str = "en",
+                    fix_first: dict | None = None) -> str:
+    """# title, the summary table, what to fix first (`fix_first`: analysis.facts.fix_first over all
+    reviews, when given), then per segment: ## segment, its facts, ### each strategy, example
+    reviews. `language`: the report's own words ('en' or 'zh')."""
     w = _words(language)
     customers = sum(p["size"] for p in profiles.values())
     reviews = sum(p["n_reviews"] for p in profiles.values())
     lines = [f"# {w['title']}", "", w["intro"].format(n=len(profiles), customers=customers, reviews=reviews), "",
-             f"## {w['glance']}", "", *summary_table(profiles, strategies, language=language), ""]
+             f"## {w['glance']}", "", *summary_table(profiles, strategies, language=language), "",
+             *fix_first_lines(fix_first, language=language)]
     for seg, profile in sorted(profiles.items()):
         f = segment_facts(profile)
         lines += [f"## {w['segment'].format(id=seg, name=_one_line(f['name']))}", "",
@@ -100,6 +143,8 @@ def report_markdown(profiles: dict[int, dict], strategies: dict[int, list[dict]]
                   + w["sep"].join(f"{LABEL_WORDS.get(language, {}).get(k, k)} {v:.0%}"
                                   for k, v in f["label_shares"].items())
                   + (w["keywords"] + w["sep"].join(f["keywords"][:8]) if f["keywords"] else ""), ""]
+        if fix := _segment_fix(profile, language):
+            lines += [fix, ""]
         items = strategies.get(seg, [])
         if not items:
             lines += [w["none"], ""]

@@ -69,12 +69,56 @@ def load_templates(directory: str | Path | None = None, *, language: str = "en")
     return found
 
 
+PLAY_MIN_SHARE = 0.10  # a praise or complaint a play singles out: 10 % of the segment's reviews, above elsewhere
+# a product a play names: 5 % of the segment's reviews, 1.5 times elsewhere (as in names, analysis.profiles)
+PRODUCT_MIN_SHARE, PRODUCT_MIN_LIFT = 0.05, 1.5
+
+
+def _typed(rows: list[dict]) -> list[dict]:
+    """Praise / complaint facts as templates see them: word, shares and quotable phrases."""
+    return [{"word": r.get("word", r["key"]), "aspect": r["key"], "share": r["share"], "elsewhere": r["elsewhere"],
+             "evidence": [e["phrase"] for e in r.get("evidence", [])]} for r in rows[:3]]
+
+
+def _distinct(rows: list[dict]) -> dict | None:
+    """The praise / complaint that sets a segment apart: at least PLAY_MIN_SHARE of its reviews and
+    above elsewhere, the largest gap; with a phrase to quote when its reviews have one."""
+    ok = [r for r in rows if r["share"] >= PLAY_MIN_SHARE and r["share"] > r["elsewhere"]]
+    if not ok:
+        return None
+    best = max(ok, key=lambda r: (bool(r["evidence"]), r["share"] - r["elsewhere"]))
+    return {**best, "quote": best["evidence"][0] if best["evidence"] else ""}
+
+
+def typed_facts(profile: dict) -> dict:
+    """The typed facts (analysis.facts) a template sees: products, kind, size group, praise and
+    complaints with quotes, what to fix first. Profiles without facts (an earlier run) get empty ones."""
+    fx = profile.get("facts") or {}
+    products = [r for r in fx.get("products", [])
+                if r["share"] >= PRODUCT_MIN_SHARE and (r["lift"] is None or r["lift"] >= PRODUCT_MIN_LIFT)]
+    if "facts" not in profile:  # saved before typed facts: the name's interest word stands for them
+        word = (profile.get("relative") or {}).get("interest")
+        products = [{"key": word}] if word else []
+    praise, complaints = _typed(fx.get("praise", [])), _typed(fx.get("complaints", []))
+    size = (profile.get("name_facts") or {}).get("size")
+    return {
+        "products": [r["key"] for r in products][:5],  # nouns by the tagger, or the product column
+        "kind": (fx.get("kind") or {}).get("kind") or "other",  # consumable / apparel / other
+        "size_group": size["key"] if size else None,
+        "praise": praise, "complaints": complaints,
+        "distinct_praise": _distinct(praise), "distinct_complaint": _distinct(complaints),
+        "fix_first": [{"word": r["word"], "share": r["share"], "drag": r["drag"], "clear": r["clear"]}
+                      for r in profile.get("fix_first", [])[:3]],
+    }
+
+
 def segment_facts(profile: dict) -> dict:
     """The flat facts a template sees as `seg`."""
     b = profile.get("behaviour", {})
     shares = profile.get("label_shares", {})
     rel = profile.get("relative") or {}
     return {
+        **typed_facts(profile),
         "id": profile["segment_id"], "name": profile.get("name", f"Segment {profile['segment_id']}"),
         "size": profile["size"], "n_reviews": profile["n_reviews"],
         "share_of_customers": profile.get("share_of_customers", 0.0),
@@ -235,6 +279,15 @@ def _trial_profiles() -> dict[int, dict]:
                 "top_products": {"B0001": 12, "B0002": 7}, "examples": ["Great taste.", "Arrived late."],
                 "aspects": {"delivery": {"share": 0.4, "n_reviews": 60, "positive": 0.2, "negative": 0.7}} if aspects else {},
                 "negative_aspects": [{"name": "delivery", "negative_mention_share": 0.5, "n_reviews": 60}] if aspects else [],
+                "facts": {"products": [{"key": "coffee", "share": 0.3, "elsewhere": 0.05, "lift": 6.0}],
+                          "kind": {"kind": ("consumable", "apparel", "other")[seg % 3]},
+                          "praise": [{"key": "taste", "word": "taste", "share": 0.4 * pos, "elsewhere": 0.1,
+                                      "evidence": [{"phrase": "rich flavour"}] if seg % 2 else []}],
+                          "complaints": [{"key": a, "word": a, "share": 0.5 * neg, "elsewhere": 0.05,
+                                          "evidence": [{"phrase": "arrived late"}]}
+                                         for a in ("delivery", "size", "price")[: 1 + seg % 3]]},
+                "fix_first": [{"word": "delivery", "share": 0.2, "drag": -1.1, "clear": True}],
+                "name_facts": {"size": {"key": "petite"}} if seg == 3 else {},
                 "relative": {"attitude": mood, "interest": "coffee", "attitude_terms": ["price", "delivery"],
                              "overall_label_shares": {"negative": 0.3, "neutral": 0.2, "positive": 0.5},
                              "share_vs_all": {"negative": round(neg - 0.3, 2), "positive": round(pos - 0.5, 2)},
@@ -259,8 +312,20 @@ RECOVERY_PLAY = re.compile(r"complaint|recovery|投诉|挽回|补救", re.IGNORE
 WIN_OVER_PLAY = re.compile(r"undecided|摇摆", re.IGNORECASE)
 
 
+# A customer's own action when their segment has no fitting play, and the reason, per language.
+ACTION_WORDS = {
+    "en": {"recovery": "Complaint recovery", "follow_up": "Personal follow-up",
+           "win_over": "Win over undecided buyers: ask what would make it five stars", "monitor": "Monitor",
+           "r_negative": "own reviews mostly negative", "r_no_reward": "has a negative review: no reward play",
+           "r_lukewarm": "own reviews mostly lukewarm: no reward play", "r_segment": "segment play"},
+    "zh": {"recovery": "投诉挽回", "follow_up": "一对一回访", "win_over": "争取态度摇摆的买家：问问怎样才能打五星",
+           "monitor": "持续观察", "r_negative": "本人的评论多为差评", "r_no_reward": "有过差评：不给奖励类策略",
+           "r_lukewarm": "本人的评论多为中评：不给奖励类策略", "r_segment": "客群策略"},
+}
+
+
 def customer_actions(customers: pd.DataFrame, strategies: dict[int, list[dict]], *,
-                     negative: str = "negative", neutral: str = "neutral") -> pd.DataFrame:
+                     negative: str = "negative", neutral: str = "neutral", language: str = "en") -> pd.DataFrame:
     """Per customer: `action` (one play title) and `action_reason`, consistent with the
     customer's own reviews (observed first, `share_*`), not only with their segment:
 
@@ -275,20 +340,20 @@ def customer_actions(customers: pd.DataFrame, strategies: dict[int, list[dict]],
     share_neg = customers.get(f"share_{negative}", zero).fillna(0.0)
     share_neu = customers.get(f"share_{neutral}", zero).fillna(0.0)
     low_rating = customers.get("mean_rating", pd.Series(np.nan, index=customers.index)) <= 2
+    w = ACTION_WORDS.get(language, ACTION_WORDS["en"])
     actions, reasons = [], []
     for seg, neg, neu, low in zip(customers["segment_id"], share_neg, share_neu, low_rating.fillna(False)):
         titles = [a["title"] for a in strategies.get(int(seg), [])]
         if neg >= 0.5 or low:
-            actions.append(next((t for t in titles if RECOVERY_PLAY.search(t)), "Complaint recovery"))
-            reasons.append("own reviews mostly negative")
+            actions.append(next((t for t in titles if RECOVERY_PLAY.search(t)), w["recovery"]))
+            reasons.append(w["r_negative"])
         elif neg > 0:
-            actions.append(next((t for t in titles if not REWARD_PLAY.search(t)), "Personal follow-up"))
-            reasons.append("has a negative review: no reward play")
+            actions.append(next((t for t in titles if not REWARD_PLAY.search(t)), w["follow_up"]))
+            reasons.append(w["r_no_reward"])
         elif neu >= 0.5:
-            actions.append(next((t for t in titles if WIN_OVER_PLAY.search(t)),
-                                "Win over undecided buyers: ask what would make it five stars"))
-            reasons.append("own reviews mostly lukewarm: no reward play")
+            actions.append(next((t for t in titles if WIN_OVER_PLAY.search(t)), w["win_over"]))
+            reasons.append(w["r_lukewarm"])
         else:
-            actions.append(titles[0] if titles else "Monitor")
-            reasons.append("segment play")
+            actions.append(titles[0] if titles else w["monitor"])
+            reasons.append(w["r_segment"])
     return pd.DataFrame({"action": actions, "action_reason": reasons}, index=customers.index)

@@ -68,6 +68,10 @@ FACTS: dict[str, Fact] = {f.key: f for f in (
     Fact("attitude_terms", "Words it uses more than similar customers", "flag"),
     Fact("top_negative_aspect", "An aspect it complains about", "flag"),
     Fact("top_products", "Products it reviews most", "flag"),
+    Fact("kind", "Product kind", "choice", choices=("consumable", "apparel", "other")),
+    Fact("products", "Products it buys more than others", "flag"),
+    Fact("distinct_praise", "Something it praises more than others", "flag"),
+    Fact("distinct_complaint", "Something it complains about more than others", "flag"),
 )}
 
 # op -> words; numeric facts use the first four, choices the next two, flags the last two
@@ -370,7 +374,77 @@ MERGE_FIELDS: dict[str, str] = {
     "Top aspects complained about (3)":
         '{{ seg.negative_aspects[:3] | map(attribute="name") | join(", ") | replace("_", "/") }}',
     "An example review": '{{ seg.examples[0] if seg.examples else "" }}',
+    # typed facts (analysis.facts): what they buy, praise and complain about, in their own words
+    "What they buy": '{{ seg.products[:3] | join(", ") if seg.products else "what they bought" }}',
+    "What they praise most, over others": '{{ seg.distinct_praise.word if seg.distinct_praise else "" }}',
+    "Their words of praise": '{{ seg.distinct_praise.quote if seg.distinct_praise else "" }}',
+    "What they complain about most, over others": '{{ seg.distinct_complaint.word if seg.distinct_complaint else "" }}',
+    "Their words of complaint": '{{ seg.distinct_complaint.quote if seg.distinct_complaint else "" }}',
+    "Size group": '{{ seg.size_group or "" }}',
+    "What to fix first": '{{ seg.fix_first[0].word if seg.fix_first else "" }}',
 }
+
+
+# --- the message as text with fact chips (Jinja only behind Expert) ----------------------
+
+_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+_CHIP = re.compile(r"\[([^\[\]\n]{1,120})\]")
+
+
+def _norm(tag: str) -> str:
+    return " ".join(tag.split())
+
+
+def _field_tag(snippet: str) -> str:
+    """The `{{ ... }}` of a merge field (its snippet may add a unit after it: "...}}%")."""
+    return _TAG.search(snippet).group(0)
+
+
+def _chips(labels: dict[str, str] | None) -> dict[str, str]:
+    """{normalised field tag: chip label} of the merge fields (labels: {field: label in the UI language})."""
+    labels = labels or {}
+    return {_norm(_field_tag(snippet)): labels.get(field, field) for field, snippet in MERGE_FIELDS.items()}
+
+
+def _piece_word(tag: str) -> str:
+    """What an opaque piece is: 'if', 'else', 'end', 'for', 'set' or 'value'."""
+    if tag.startswith("{{"):
+        return "value"
+    word = (tag[2:].strip("-+ ").split() or ["?"])[0]
+    return "end" if word.startswith("end") else word
+
+
+def message_text(body: str, labels: dict[str, str] | None = None) -> str:
+    """A message body as a marketer edits it: each merge field as a chip "[Negative reviews (%)]",
+    every other Jinja piece (a part shown only when its facts hold, a loop) as a numbered
+    "[#1 if]", "[#2 end]" kept as it is."""
+    chips, n = _chips(labels), 0
+
+    def one(m: re.Match) -> str:
+        nonlocal n
+        tag = m.group(0)
+        if _norm(tag) in chips:
+            return f"[{chips[_norm(tag)]}]"
+        n += 1
+        return f"[#{n} {_piece_word(tag)}]"
+
+    return _TAG.sub(one, body)
+
+
+def message_body(text: str, old_body: str, labels: dict[str, str] | None = None) -> str:
+    """The inverse of `message_text`: chips back to their Jinja (numbered pieces from `old_body`,
+    the body the text was made from); any other [text] stays as written."""
+    chips = _chips(labels)
+    by_label = {(labels or {}).get(f, f): _field_tag(snippet) for f, snippet in MERGE_FIELDS.items()}
+    pieces = [m.group(0) for m in _TAG.finditer(old_body) if _norm(m.group(0)) not in chips]
+
+    def one(m: re.Match) -> str:
+        inner = m.group(1)
+        if (num := re.fullmatch(r"#(\d+)(?: \w+)?", inner)) and 0 < int(num.group(1)) <= len(pieces):
+            return pieces[int(num.group(1)) - 1]
+        return by_label.get(inner, m.group(0))
+
+    return _CHIP.sub(one, text)
 
 
 # --- check and save -----------------------------------------------------------------------
@@ -411,5 +485,6 @@ def save_template(folder: str | Path, name: str, source: str) -> Path:
 
 
 __all__ = ["FACTS", "OPS", "MERGE_FIELDS", "Clause", "Fact", "TemplateError", "TemplateParts", "check_for_saving", "check_template",
-           "condition_expression", "describe", "display_value", "from_display", "join_template", "ops_for",
+           "condition_expression", "describe", "display_value", "from_display", "join_template", "message_body",
+           "message_text", "ops_for",
            "parse_condition", "save_template", "split_template", "template_title", "with_groups"]

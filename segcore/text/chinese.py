@@ -42,3 +42,8 @@ def keyword_tokens(text: str) -> list[str]:
     """Words fit to be keywords: two or more Han characters (or a Latin word), not stop words."""
     stop = stopwords()
     return [w.lower() for w in cut(text) if _WORD.match(w) and w.lower() not in stop]
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each jieba word of `text` (spaces included as they are cut)."""
+    return [(s, e) for w, s, e in _jieba().tokenize(text) if w.strip()]

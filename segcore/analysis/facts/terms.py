@@ -1,0 +1,162 @@
+"""Product and size facts: which things a segment's reviews name, and its size group.
+
+Products come from the file's product column when it holds names (Women's `Class Name`:
+"Dresses"), else from the words the segment's interest cluster uses more than the others
+that the part-of-speech tagger reads as nouns or noun phrases in their sentences
+(segcore.text.pos): no adjectives, verbs, pronouns or units ("unflattering", "位于", "本书",
+"小时"), no aspect words ("price", "包装") and no sizes ("xs": a size group is a fact of its
+own, `size_facts`)."""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ...text.pos import tag_terms
+
+# Size groups (a closed class, like the aspect lexicon): what a shopper of that group writes.
+SIZE_GROUPS = {
+    "en": {"petite": ("petite", "petites"), "plus size": ("plus size", "plus-size", "plus sizes"),
+           "XS": ("xs", "xxs", "extra small", "size 0", "size 00"),
+           "XL": ("xl", "xxl", "extra large", "1x", "2x", "3x")},
+    "zh": {"小码": ("小码", "s码", "xs码"), "大码": ("大码", "加大码", "xl码", "xxl码", "加肥")},
+}
+SIZE_WORDS = {w for groups in SIZE_GROUPS.values() for terms in groups.values() for t in terms for w in t.split()} | \
+    {"s", "m", "l", "xs", "xl", "xxl", "small", "medium", "large", "petite", "plus"}
+PRODUCT_MIN_SHARE = 0.05  # a product named must be in at least 5 % of the segment's reviews
+PRODUCT_MIN_LIFT = 1.5  # and 1.5 times as often as in the other segments' reviews: what sets it apart
+
+
+def _pattern(term: str, chinese: bool) -> re.Pattern:
+    if chinese:
+        return re.compile(re.escape(term), re.IGNORECASE)
+    words = r"\s+".join(map(re.escape, term.split()))
+    return re.compile(rf"(?<![\w'])(?:{words})s?(?![\w'])", re.IGNORECASE)
+
+
+def mention_matrix(texts: Sequence[str], terms: Sequence[Sequence[str]] | Sequence[str], *,
+                   language: str) -> np.ndarray:
+    """(reviews x terms) bool: review i mentions term j (whole words in English, with a plural s;
+    substrings in Chinese). A term may be a tuple of alternatives (a size group)."""
+    chinese = language == "zh"
+    out = np.zeros((len(texts), len(terms)), dtype=bool)
+    series = pd.Series([str(t) for t in texts])
+    for j, term in enumerate(terms):
+        alts = [term] if isinstance(term, str) else list(term)
+        pattern = "|".join(f"(?:{_pattern(a, chinese).pattern})" for a in alts)
+        out[:, j] = series.str.contains(pattern, flags=re.IGNORECASE, regex=True).to_numpy()
+    return out
+
+
+def shares(matrix: np.ndarray, in_seg: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column: share of the segment's rows, share of the other rows, their count in the segment."""
+    mine, rest = matrix[in_seg], matrix[~in_seg]
+    share = mine.mean(axis=0) if len(mine) else np.zeros(matrix.shape[1])
+    elsewhere = rest.mean(axis=0) if len(rest) else np.zeros(matrix.shape[1])
+    return share, elsewhere, mine.sum(axis=0)
+
+
+def fact(key: str, share: float, elsewhere: float, n: int, **extra) -> dict:
+    """One fact: share of the segment's reviews, share elsewhere, lift (None when nowhere else)."""
+    return {"key": key, "share": round(float(share), 4), "elsewhere": round(float(elsewhere), 4),
+            "lift": round(float(share / elsewhere), 3) if elsewhere > 0 else None, "n_reviews": int(n), **extra}
+
+
+def names_products(values: pd.Series) -> bool:
+    """A product column names things ("Dresses", "洗发水") rather than codes ("B000EQX7QW", 1043)."""
+    vals = values.dropna().astype(str)
+    if vals.empty:
+        return False
+    coded = vals.str.contains(r"\d").mean()
+    return coded < 0.2 and vals.nunique() <= max(50, len(vals) // 20)
+
+
+# Aspects of the purchase around the thing bought: a noun whose reviews mostly speak of one of these
+# is about the service, not a product ("速度" speed, "电话" phone, "store": "Speed buyers").
+SERVICE_ASPECTS = ("delivery", "service", "price", "packaging", "ambience")
+SERVICE_SHARE = 0.5  # of the noun's reviews, and twice the aspect's share over all reviews
+
+
+def service_words(terms: Sequence[str], texts: Sequence[str], aspects: pd.Series, *, language: str) -> set[str]:
+    """The terms whose reviews speak of one service aspect (SERVICE_ASPECTS) at least half the time
+    and twice as often as all reviews do."""
+    if not len(terms):
+        return set()
+    matrix = mention_matrix(texts, list(terms), language=language)
+    lists = aspects.to_numpy()
+    out = set()
+    for a in SERVICE_ASPECTS:
+        has = np.array([a in lst for lst in lists], dtype=bool)
+        base = has.mean() if len(has) else 0.0
+        for j, term in enumerate(terms):
+            hit = matrix[:, j]
+            if hit.any() and has[hit].mean() >= max(SERVICE_SHARE, 2 * base):
+                out.add(term)
+    return out
+
+
+def product_candidates(terms_by_key: dict, texts: Sequence[str], *, language: str,
+                       excluded: set[str], aspects: pd.Series | None = None) -> tuple[dict, dict]:
+    """{key: [noun terms]} from {key: [terms]} (the order kept), and {term: TermTag} for every
+    term looked at: nouns or noun phrases by the tagger, not units, not `excluded` words (aspect
+    terms), not size words, and (with each review's `aspects`) not words of the service around
+    the purchase (`service_words`)."""
+    terms = list(dict.fromkeys(t for ts in terms_by_key.values() for t in ts))
+    tags = tag_terms(terms, texts, language=language) if terms else {}
+
+    def ok(term: str) -> bool:
+        tag = tags.get(term)
+        words = term.lower().split()
+        return bool(tag and tag.noun and not tag.unit) and term.lower() not in excluded \
+            and not any(w in SIZE_WORDS or w in excluded for w in words)
+
+    nouns = [t for t in terms if ok(t)]
+    service = service_words(nouns, texts, aspects, language=language) if aspects is not None else set()
+    return {k: [t for t in ts if ok(t) and t not in service] for k, ts in terms_by_key.items()}, tags
+
+
+def product_facts(texts: Sequence[str], segments: np.ndarray, candidates: dict[int, list[str]], *,
+                  language: str, tags: dict, product: pd.Series | None = None) -> dict[int, list[dict]]:
+    """{segment: [product fact, most stated first]}: from the product column when it names things
+    (`source` "column"), else from the candidate nouns of each segment (`source` "reviews", with
+    the tagger's `tag`)."""
+    segments = np.asarray(segments)
+    out: dict[int, list[dict]] = {}
+    if product is not None and names_products(product):
+        values = product.fillna("").astype(str).to_numpy()
+        for s in np.unique(segments):
+            mine = segments == s
+            rows = []
+            for value, count in pd.Series(values[mine]).value_counts().head(5).items():
+                if not value:
+                    continue
+                rows.append(fact(value, count / mine.sum(), (values[~mine] == value).mean() if (~mine).any() else 0.0,
+                                 count, source="column"))
+            out[int(s)] = rows
+        return out
+    terms = list(dict.fromkeys(t for ts in candidates.values() for t in ts))
+    matrix = mention_matrix(texts, terms, language=language) if terms else np.zeros((len(texts), 0), bool)
+    col = {t: j for j, t in enumerate(terms)}
+    for s in np.unique(segments):
+        mine = segments == s
+        share, elsewhere, n = shares(matrix, mine)
+        out[int(s)] = [fact(t, share[col[t]], elsewhere[col[t]], n[col[t]], source="reviews",
+                            tag=getattr(tags.get(t), "tag", ""))
+                       for t in candidates.get(int(s), []) if t in col]
+    return out
+
+
+def size_facts(texts: Sequence[str], segments: np.ndarray, *, language: str) -> dict[int, list[dict]]:
+    """{segment: [size-group fact, most stated first]} for the size groups any review mentions."""
+    groups = SIZE_GROUPS["zh" if language == "zh" else "en"]
+    matrix = mention_matrix(texts, list(groups.values()), language=language)
+    names = list(groups)
+    out = {}
+    segments = np.asarray(segments)
+    for s in np.unique(segments):
+        share, elsewhere, n = shares(matrix, segments == s)
+        rows = [fact(names[j], share[j], elsewhere[j], n[j]) for j in range(len(names)) if n[j]]
+        out[int(s)] = sorted(rows, key=lambda r: -r["share"])
+    return out
