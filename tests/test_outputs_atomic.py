@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -20,17 +21,21 @@ def _snapshot(folder):
     return {str(p.relative_to(folder)): p.stat().st_size for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def _kill_when(args, pattern: str, delay: float = 0.0) -> str:
-    """Run the CLI, SIGKILL it `delay` s after a stderr line contains `pattern`; its stderr so far."""
+def _kill_when(args, pattern: str, *, written: str | None = None) -> str:
+    """Run the CLI, SIGKILL it once a stderr line contains `pattern` (and, with `written`, once that
+    file exists inside the run's hidden temporary folder: a kill while it writes the outputs, before
+    the swap, whatever the machine's speed); its stderr so far."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "segcore", *map(str, args)], cwd=ROOT, env=env,
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    out = Path(args[args.index("--out") + 1])
     seen = []
     try:
         for line in proc.stderr:
             seen.append(line)
             if pattern in line:
-                time.sleep(delay)
+                while written and proc.poll() is None and not any(out.parent.glob(f".{out.name}.tmp-*/{written}")):
+                    time.sleep(0.001)
                 proc.send_signal(signal.SIGKILL)
                 break
         proc.wait(timeout=600)
@@ -48,8 +53,9 @@ def test_killed_runs_leave_the_old_run(tmp_path, small_csv, tiny_model, tiny_run
     old_metrics = (out / "metrics.json").read_text()
     args = ["run", small_csv, "--out", out, "--model", tiny_model, "--epochs", "1", "--k", "2", "--max-length", "64"]
     # While training, while exporting outputs, and while the model folder is being written.
-    for pattern, delay in (("stage train ...", 1.0), ("stage export ...", 0.0), ("stage export ...", 0.4)):
-        _kill_when(args, pattern, delay)
+    for pattern, written in (("stage train ...", None), ("stage export ...", None),
+                             ("stage export ...", ".model.tmp-*/config.json")):
+        _kill_when(args, pattern, written=written)
         assert _snapshot(out) == before, pattern
         assert (out / "metrics.json").read_text() == old_metrics
     # The old run still scores: its files agree with each other.
