@@ -232,6 +232,69 @@ def run_main(*args) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(["segscope", *map(str, args)], code, out.getvalue(), err.getvalue())
 
 
+# CPU seconds a module's tests take in the full suite (SEGSCOPE_TEST_TIMES, shared runs already
+# built), to order them for the workers. A module left out counts as LANE_SECONDS when it has a
+# test of a slow lane (pytest.ini) and as light otherwise; a stale figure only changes the order.
+MODULE_SECONDS = {
+    "test_ray.py": 185, "test_browser.py": 180, "test_cli.py": 80, "test_compare.py": 70, "test_bad_inputs.py": 70,
+    "test_bench.py": 60, "test_workspace_person.py": 45, "test_outputs_atomic.py": 45, "test_multilingual.py": 40,
+    "test_app.py": 35, "test_aspects.py": 32, "test_train_options.py": 32, "test_aspects_custom.py": 30,
+    "test_ddp.py": 29, "test_explain.py": 28, "test_recipe.py": 25, "test_app_charts.py": 24, "test_candidates.py": 20,
+}
+LANE_SECONDS = 60
+HEAVY_SECONDS = 20
+LANES = ("browser", "ray", "torchrun", "multilingual", "real_model")
+
+
+def order_for_workers(nodeids: list[str], workers: int, seconds: dict[str, float]) -> list[int]:
+    """The order (indices into `nodeids`) in which xdist's worksteal scheduler should get the
+    tests; `seconds` per module (the part of a node id before '::'). The scheduler hands worker
+    i the next len(rest) // (workers - i) tests of this list, in order, and a worker that runs out
+    takes the last tests of another's queue. So each worker's share opens with heavy modules
+    (longest first, each to the share with the least work so far) and ends with light ones: the
+    tests left to share at the end are short, and no worker waits long for another. A module's
+    tests stay together and in their order (its module fixtures are built once)."""
+    modules: dict[str, list[int]] = {}
+    for i, nodeid in enumerate(nodeids):
+        modules.setdefault(nodeid.split("::")[0], []).append(i)
+    weight = {m: seconds.get(m, 0.0) for m in modules}
+    heavy = sorted((m for m in modules if weight[m] >= HEAVY_SECONDS), key=lambda m: -weight[m])
+    light = [i for m in modules if weight[m] < HEAVY_SECONDS for i in modules[m]]
+    sizes, rest = [], len(nodeids)
+    for w in range(workers):  # xdist's first hand-out
+        sizes.append(rest // (workers - w))
+        rest -= sizes[-1]
+    shares: list[list[int]] = [[] for _ in range(workers)]
+    load = [0.0] * workers
+    for m in heavy:
+        room = [w for w in range(workers) if len(shares[w]) + len(modules[m]) <= sizes[w]] or range(workers)
+        w = min(room, key=load.__getitem__)
+        shares[w] += modules[m]
+        load[w] += weight[m]
+    order = []
+    for w in range(workers):
+        take = max(0, sizes[w] - len(shares[w]))
+        order += shares[w] + light[:take]
+        light = light[take:]
+    return order + light
+
+
+@pytest.hookimpl(trylast=True)  # after -m / -k have deselected: the shares are of what runs
+def pytest_collection_modifyitems(config, items):
+    """Under xdist, heavy modules first in each worker's share (order_for_workers, made for
+    .ci/run's worksteal; another --dist mode only sees another order). Workers collect alike."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+    if workers < 2:
+        return
+    seconds: dict[str, float] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        known = MODULE_SECONDS.get(module.rsplit("/", 1)[-1])
+        lane = any(item.get_closest_marker(name) for name in LANES)
+        seconds[module] = known if known is not None else max(seconds.get(module, 0.0), LANE_SECONDS * lane)
+    items[:] = [items[i] for i in order_for_workers([item.nodeid for item in items], workers, seconds)]
+
+
 def _cpu_seconds() -> float:
     """CPU time of this process and of the children it has waited for (CLI subprocesses, servers)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
