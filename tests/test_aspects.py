@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DATA, run_cli
+from conftest import DATA, run_main
 from test_app import _app, _ok, _train, _wait_done
 
 from segcore.analysis.edit import resegment_run
@@ -154,11 +154,10 @@ def test_aspect_profiles_feed_the_recovery_template(sample_frame):
     assert aspect_profile(pd.Series([], dtype=object), pd.Series([], dtype=object), labels) == {}
 
 
-@pytest.mark.ray
 def test_run_with_aspects_then_score_new_file(tmp_path, small_csv, sample_frame, tiny_model):
     out = tmp_path / "run"
-    proc = run_cli("run", small_csv, "--out", out, "--model", tiny_model, "--epochs", "1", "--k", "3",
-                   "--aspects", "--aspect-epochs", "1")
+    proc = run_main("run", small_csv, "--out", out, "--model", tiny_model, "--epochs", "1", "--k", "3",
+                    "--aspects", "--aspect-epochs", "1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "aspect span F1" in proc.stdout
     metrics = json.loads((out / "metrics.json").read_text())
@@ -195,7 +194,7 @@ def test_run_with_aspects_then_score_new_file(tmp_path, small_csv, sample_frame,
     new = sample_frame[~sample_frame.Id.isin(used)].head(120)
     new.to_csv(tmp_path / "new.csv", index=False)
     for args, target in ((), "scored"), (("--chunk-rows", "50"), "streamed"):
-        proc = run_cli("score", tmp_path / "new.csv", "--model", out / "model", "--out", tmp_path / target, *args)
+        proc = run_main("score", tmp_path / "new.csv", "--model", out / "model", "--out", tmp_path / target, *args)
         assert proc.returncode == 0, proc.stderr[-3000:]
     one = pd.read_csv(tmp_path / "scored" / "reviews_scored.csv", keep_default_na=False)
     streamed = pd.read_csv(tmp_path / "streamed" / "reviews_scored.csv", keep_default_na=False)

@@ -91,8 +91,8 @@ def test_bench_parser_and_quick_sizes():
     assert bench.BenchConfig.for_run(quick=False, device="cpu").memory_rows == 1_000_000
 
 
-def test_memory_with_a_tiny_run_adds_the_models_extra_memory(tmp_path):
-    run_model = bench.tiny_run(tmp_path / "ref", seed=0)  # stands in for the fine-tuned run
+def test_memory_with_a_tiny_run_adds_the_models_extra_memory(tmp_path, tiny_run):
+    run_model = str(tiny_run)  # stands in for the fine-tuned run (bench_memory fits its own tiny run too)
     cfg = bench.BenchConfig(memory_rows=600, chunk_rows=200, memory_model="tiny")
     d = bench.bench_memory(cfg, run_model, tmp_path).as_dict()
     _check_shape(d)

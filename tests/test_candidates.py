@@ -84,13 +84,14 @@ def test_selection_keeps_a_better_fine_tuned_model():
     assert selection.message.startswith("Fine-tuned model chosen: 1.00 vs keyword baseline")
 
 
-def test_frozen_encoder_head_on_real_reviews():
-    """The shipped MiniLM, frozen, with logistic regression: well above chance on held-out reviews."""
+def test_frozen_encoder_head_on_real_reviews(minilm_embeddings):
+    """The shipped MiniLM, frozen, with logistic regression: well above chance on held-out reviews.
+    (encoder_embeddings of these reviews, computed once per session: conftest.minilm_embeddings.)"""
     from segcore.encoders.embed import encoder_embeddings
     from segcore.encoders.models import default_model_path
 
     texts, y, train, val, test = _womens()
-    emb = encoder_embeddings(default_model_path(), texts)
+    emb = minilm_embeddings(texts)
     assert emb.shape == (len(texts), 384)
     frozen = fit_linear_head(emb[train], y[train], n_classes=3).proba(emb)
     selection, _ = select_candidate({"frozen": frozen}, y, val_idx=val, test_idx=test, labels=LABELS)

@@ -1,11 +1,13 @@
-"""The command-line contract, end to end, mostly through real subprocesses."""
+"""The command-line contract, end to end. `segcore.cli.main` runs in this process (run_main) as
+`python -m segcore` runs it; one refusal goes through a real new process (run_cli) to show the
+same contract from outside, where each process costs seconds of imports."""
 import json
 
 import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import run_cli
+from conftest import run_cli, run_main
 
 from segcore.cli import main
 
@@ -25,8 +27,8 @@ def _error_lines(proc):
      "No rating or label column"),
 ])
 def test_bad_input_one_line_exit_2(tmp_path, capsys, content, name, message):
-    """In this process (`main`, as `python -m segcore` calls it); the subprocess tests below
-    show the same contract from outside."""
+    """In this process (`main`, as `python -m segcore` calls it); test_missing_file_and_bad_model
+    shows the same contract from outside."""
     path = tmp_path / name
     path.write_bytes(content)
     assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
@@ -38,24 +40,26 @@ def test_bad_input_one_line_exit_2(tmp_path, capsys, content, name, message):
 def test_too_few_examples_per_class(tmp_path, sample_frame):
     frame = pd.concat([sample_frame[sample_frame.Score == 5].head(40), sample_frame[sample_frame.Score == 1].head(4)])
     frame.to_csv(tmp_path / "few.csv", index=False)
-    proc = run_cli("run", tmp_path / "few.csv", "--out", tmp_path / "out")
+    proc = run_main("run", tmp_path / "few.csv", "--out", tmp_path / "out")
     assert proc.returncode == 2
     (line,) = _error_lines(proc)
     assert "'negative' has 4" in line and "at least 8" in line
 
 
 def test_missing_file_and_bad_model(tmp_path, small_csv):
+    """The one refusal through a new process: `python -m segcore` exits 2 with one line, no traceback."""
     proc = run_cli("run", tmp_path / "nope.csv", "--out", tmp_path / "o")
     assert proc.returncode == 2 and "File not found" in _error_lines(proc)[0]
-    proc = run_cli("score", small_csv, "--model", tmp_path, "--out", tmp_path / "o")
+    proc = run_main("score", small_csv, "--model", tmp_path, "--out", tmp_path / "o")
     assert proc.returncode == 2 and "is not a segscope model" in _error_lines(proc)[0]
 
 
-def test_run_and_score_with_tiny_model(tmp_path, small_csv, tiny_model):
-    out = tmp_path / "run"
-    proc = run_cli("run", small_csv, "--out", out, "--model", tiny_model, "--epochs", "1", "--k", "3")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "column for text: 'Text'" in proc.stderr and "column for rating: 'Score'" in proc.stderr
+def test_run_and_score_with_tiny_model(tmp_path, small_csv, tiny_model, tiny_run):
+    """The session's shared tiny run (conftest.tiny_run) is this command; its outputs are checked here."""
+    out = tiny_run.parent
+    code, _, stderr = out.with_name("tiny-run.log").read_text().partition("\n")
+    assert code == "0" and "Traceback" not in stderr
+    assert "column for text: 'Text'" in stderr and "column for rating: 'Score'" in stderr
     metrics = json.loads((out / "metrics.json").read_text())
     for key in ("task", "labels", "n_train", "n_val", "n_test", "test", "confusion_matrix", "baseline",
                 "epochs_run", "best_epoch", "device", "seconds"):
@@ -102,7 +106,8 @@ def test_run_and_score_with_tiny_model(tmp_path, small_csv, tiny_model):
     assert not list(out.glob(".model.tmp*"))
 
     # Scoring the same file with the saved run reproduces labels and segments, without training.
-    proc = run_cli("score", small_csv, "--model", out / "model", "--out", tmp_path / "scored")
+    assert meta["train_config"]["model"] == str(tiny_model) and meta["train_config"]["max_length"] == 64
+    proc = run_main("score", small_csv, "--model", out / "model", "--out", tmp_path / "scored")
     assert proc.returncode == 0, proc.stderr[-3000:]
     rescored = pd.read_csv(tmp_path / "scored" / "reviews_scored.csv")
     assert (rescored["pred_label"] == scored["pred_label"]).all()
@@ -131,7 +136,7 @@ def test_real_default_model_smoke(tmp_path, small_csv):
     from segcore.training.split import split_622
 
     out = tmp_path / "real"
-    proc = run_cli("run", small_csv, "--out", out, "--epochs", "4", "--max-length", "96", "--seed", "1")
+    proc = run_main("run", small_csv, "--out", out, "--epochs", "4", "--max-length", "96", "--seed", "1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs_run"] == 4

@@ -1,7 +1,9 @@
 """The three scoring engines (local in one piece, streamed in chunks, Ray) share one scoring core
 and give the same outputs on the same real files: an English file whose first chunk is dropped
 whole (blank reviews, personal data in another column) and whose third chunk repeats the second
-(duplicates with e-mails / phone numbers), and a GBK-encoded file of real Chinese reviews."""
+(duplicates with e-mails / phone numbers), followed by real Chinese reviews in a GBK-encoded copy.
+The comparison of all three is tests/test_ray.py::test_three_engines_same_outputs (with this
+module's files and checks), on the Ray instance that module starts once for its Ray jobs."""
 import json
 
 import numpy as np
@@ -35,17 +37,21 @@ def english_csv(tmp_path_factory, small_csv, sample_frame):
 
 
 @pytest.fixture(scope="module")
-def gbk_csv(tmp_path_factory):
-    """Real Chinese reviews (ASAP), written as GBK as Excel on a Chinese Windows saves them;
-    a few customers wrote twice and one review is repeated."""
+def gbk_csv(tmp_path_factory, english_csv):
+    """english_csv's reviews, then real Chinese reviews (ASAP), written as GBK as Excel on a
+    Chinese Windows saves them; a few Chinese customers wrote twice and one review is repeated.
+    (One file for both: every Ray job starts scoring actors of its own, each importing torch.)"""
     zh = pd.read_csv(DATA / "asap_zh_100.csv")
     zh = zh[zh["reviewbody"].map(lambda t: _encodes(t, "gbk"))].head(90)
     # The saved run's column names (its segments need dates: recency, frequency); Chinese text.
-    frame = pd.DataFrame({"UserId": [f"u{i % 70}" for i in range(len(zh))], "Text": zh["reviewbody"].to_numpy(),
-                          "Score": zh["star"].to_numpy(), "Time": 1_300_000_000 + 86_400 * np.arange(len(zh))})
-    frame = pd.concat([frame, frame.iloc[[5]]], ignore_index=True)
+    chinese = pd.DataFrame({"Id": 900_000 + np.arange(len(zh)), "UserId": [f"zh{i % 70}" for i in range(len(zh))],
+                            "Text": zh["reviewbody"].to_numpy(), "Score": zh["star"].to_numpy(),
+                            "Time": 1_300_000_000 + 86_400 * np.arange(len(zh))})
+    chinese = pd.concat([chinese, chinese.iloc[[5]]], ignore_index=True)
+    english = pd.read_csv(english_csv)
+    assert english.astype(str).map(lambda v: _encodes(v, "gbk")).all().all()  # GBK holds every English row
     path = tmp_path_factory.mktemp("engines-gbk") / "gbk.csv"
-    frame.to_csv(path, index=False, encoding="gbk")
+    pd.concat([english, chinese], ignore_index=True).to_csv(path, index=False, encoding="gbk")
     with pytest.raises(UnicodeDecodeError):
         path.read_bytes().decode("utf-8")
     return path
@@ -59,22 +65,9 @@ def _encodes(text: str, encoding: str) -> bool:
     return True
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    ray = pytest.importorskip("segcore.engines.ray")
-    with ray.ray_session(None):
-        yield ray
-
-
 def _local_outputs(folder):
     return (read_export_csv(folder / "reviews_scored.csv"), read_export_csv(folder / "segments.csv"),
             read_export_csv(folder / "dropped_rows.csv"), json.loads((folder / "metrics.json").read_text()))
-
-
-def _ray_outputs(folder):
-    reviews = pd.read_parquet(folder / "reviews_scored").sort_values("row_id").reset_index(drop=True)
-    errors = pd.read_parquet(folder / "errors").sort_values("row_id").reset_index(drop=True)
-    return reviews, read_export_csv(folder / "segments.csv"), errors, json.loads((folder / "metrics.json").read_text())
 
 
 def _same(a, b) -> None:
@@ -97,34 +90,6 @@ def _same(a, b) -> None:
     for key in ("labels", "n_rows_read", "n_reviews", "n_dropped", "dropped_by_reason"):
         assert met_a[key] == met_b[key], key
     assert met_a["agreement_with_file_labels"] == pytest.approx(met_b["agreement_with_file_labels"], abs=1e-9)
-
-
-@pytest.mark.ray
-def test_three_engines_same_outputs(tmp_path, tiny_run, english_csv, gbk_csv, ray_local):
-    for name, path in (("en", english_csv), ("gbk", gbk_csv)):
-        score_file(path, tiny_run, tmp_path / f"{name}-local")
-        streamed = score_file(path, tiny_run, tmp_path / f"{name}-stream", chunk_rows=CHUNK)
-        assert streamed.metrics["n_chunks"] > 2
-        ray_metrics = ray_local.score_ray(path, tiny_run, tmp_path / f"{name}-ray", RunConfig(), batch_size=CHUNK)
-        local = _local_outputs(tmp_path / f"{name}-local")
-        _same(local, _local_outputs(tmp_path / f"{name}-stream"))
-        _same(local, _ray_outputs(tmp_path / f"{name}-ray"))
-        assert ray_metrics["engine"] == "ray" and ray_metrics["n_reviews"] == local[3]["n_reviews"]
-        reviews, _, dropped, metrics = local
-        assert metrics["n_reviews"] == len(reviews) and metrics["n_dropped"] == len(dropped) >= 1
-        if name == "gbk":  # decoded, not replaced: the Chinese text is there
-            assert reviews["Text"].str.contains("[\u4e00-\u9fff]").all()
-            assert set(dropped["reason"]) == {"duplicate review"}
-    # The first chunk was dropped whole and the third repeats the second: every engine masks
-    # the personal data in those dropped rows.
-    for folder in ("en-local", "en-stream"):
-        text = (tmp_path / folder / "dropped_rows.csv").read_text(encoding="utf-8-sig")
-        assert EMAIL not in text and "555 0132" not in text
-    errors = pd.read_parquet(tmp_path / "en-ray" / "errors")
-    assert not errors.astype(str).apply(lambda c: c.str.contains(EMAIL, regex=False)).any().any()
-    dropped = _local_outputs(tmp_path / "en-stream")[2]
-    assert (dropped["reason"] == "empty review text").sum() == CHUNK
-    assert (dropped["reason"] == "duplicate review").sum() >= CHUNK
 
 
 def test_scored_layout_is_one_definition(tmp_path, tiny_run, english_csv):

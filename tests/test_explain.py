@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli
+from conftest import run_main
 
 from segcore.explain import (
     Explainer,
@@ -99,8 +99,8 @@ def test_deletion_check_reports_top_vs_random(explainer, sample_frame):
 
 
 def test_cli_explain_prints_label_and_weighted_words(tiny_run, tmp_path, sample_frame):
-    r = run_cli("explain", "--model", tiny_run, "--text", "The chips were stale and tasted like cardboard.",
-                "--top", "3")
+    r = run_main("explain", "--model", tiny_run, "--text", "The chips were stale and tasted like cardboard.",
+                 "--top", "3")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     label = lines[-4].split("] ")[1].split(" (")[0]
@@ -108,13 +108,13 @@ def test_cli_explain_prints_label_and_weighted_words(tiny_run, tmp_path, sample_
     assert len(lines) >= 4 and all(line.strip()[0] in "+-" for line in lines[-3:])
     path = tmp_path / "few.csv"
     sample_frame.head(4).to_csv(path, index=False)
-    r = run_cli("explain", str(path), "--model", tiny_run, "--limit", "2", "--json", "--steps", "8")
+    r = run_main("explain", str(path), "--model", tiny_run, "--limit", "2", "--json", "--steps", "8")
     assert r.returncode == 0, r.stderr
     import json
 
     rows = [json.loads(x) for x in r.stdout.splitlines()]
     assert [row["review"] for row in rows] == [0, 1] and all(row["words"] for row in rows)
-    r = run_cli("explain", "--model", tiny_run)
+    r = run_main("explain", "--model", tiny_run)
     assert r.returncode == 2 and r.stderr.startswith("segscope: error: give either --text")
 
 
@@ -341,14 +341,12 @@ def test_a_run_labelled_by_the_keyword_model_is_explained_by_that_model():
     assert check["n_reviews"] > 30 and check["mean_drop_top"] > check["mean_drop_random"]
 
 
-def test_accepting_the_suggested_corrections_recovers_the_lost_macro_f1():
+def test_accepting_the_suggested_corrections_recovers_the_lost_macro_f1(minilm_embeddings):
     """515 real clothing reviews (stars 1-2 vs 4-5), 5 % of the training labels flipped, 3 seeds:
     retraining the quick model on the labels with every suggested correction accepted wins back
     most of the test macro-F1 the flips cost (measured 0.668 noisy -> 0.746 corrected, 0.733 clean)."""
     import pandas as pd
 
-    from segcore.encoders.embed import encoder_embeddings
-    from segcore.encoders.models import default_model_path
     from segcore.explain.measure_issues import measure
     from segcore.ingest.columns import ColumnMap
     from segcore.ingest.prepare import prepare_reviews
@@ -358,7 +356,8 @@ def test_accepting_the_suggested_corrections_recovers_the_lost_macro_f1():
     keep = prepared.reviews["label"].isin(["negative", "positive"]).to_numpy()
     texts = [t for t, k in zip(prepared.reviews["_text"], keep) if k]
     labels = prepared.reviews["label"].to_numpy(dtype=object)[keep]
-    result = measure(texts, labels, encoder_embeddings(default_model_path(), texts), size=len(texts),
+    # the shipped MiniLM's encoder_embeddings, computed once per session (conftest.minilm_embeddings)
+    result = measure(texts, labels, minilm_embeddings(texts), size=len(texts),
                      seeds=[0, 1, 2], flip=0.05)
     lost = result["macro_f1_clean"] - result["macro_f1_noisy"]
     assert lost > 0.02  # the flips do cost something here

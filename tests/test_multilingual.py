@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DATA, SAMPLE, run_cli
+from conftest import DATA, SAMPLE, run_main
 
 from segcore.config import AUTO_MODEL
 from segcore.encoders.models import DEFAULT_MODEL, MULTILINGUAL_MODEL, choose_model, default_model_path
@@ -124,8 +124,8 @@ def test_chinese_reviews_end_to_end(tmp_path, converted, zh_frame):
     part = pd.concat([zh_frame[zh_frame["star"] < 4], zh_frame[zh_frame["star"] >= 4].head(80)])
     part.to_csv(tmp_path / "asap_150.csv", index=False)
     out = tmp_path / "zh"
-    proc = run_cli("run", tmp_path / "asap_150.csv", "--out", out, "--epochs", "1", "--max-length", "48",
-                   "--k", "3")
+    proc = run_main("run", tmp_path / "asap_150.csv", "--out", out, "--epochs", "1", "--max-length", "48",
+                    "--k", "3")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "auto: reviews are 'zh'" in proc.stderr
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
@@ -153,7 +153,7 @@ def test_chinese_reviews_end_to_end(tmp_path, converted, zh_frame):
     assert re.search(r"[\u4e00-\u9fff]{4,}", strategies)  # the example reviews, in Chinese
     # The saved run scores new Chinese reviews with its own (full-width-safe) tokenizer.
     zh_frame.tail(40).to_csv(tmp_path / "new.csv", index=False)
-    proc = run_cli("score", tmp_path / "new.csv", "--model", out / "model", "--out", tmp_path / "scored")
+    proc = run_main("score", tmp_path / "new.csv", "--model", out / "model", "--out", tmp_path / "scored")
     assert proc.returncode == 0, proc.stderr[-3000:]
     scored = pd.read_csv(tmp_path / "scored" / "reviews_scored.csv")
     assert len(scored) == 40 and scored["segment_name"].notna().all()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_main
 from segcore.cli import main
 
 
@@ -58,10 +58,11 @@ def test_killed_runs_leave_the_old_run(tmp_path, small_csv, tiny_model, tiny_run
         _kill_when(args, pattern, written=written)
         assert _snapshot(out) == before, pattern
         assert (out / "metrics.json").read_text() == old_metrics
-    # The old run still scores: its files agree with each other.
-    assert run_cli("score", small_csv, "--model", out / "model", "--out", tmp_path / "scored").returncode == 0
+    # The old run still scores: its files agree with each other. (In this process: only the
+    # killed runs need processes of their own.)
+    assert run_main("score", small_csv, "--model", out / "model", "--out", tmp_path / "scored").returncode == 0
     # A run that completes replaces the folder whole: at most 2 segments, no campaign list left from 3.
-    done = run_cli(*args)
+    done = run_main(*args)
     assert done.returncode == 0, done.stderr[-2000:]
     k = json.loads((out / "metrics.json").read_text())["k"]
     names = json.loads((out / "segment_profiles.json").read_text())

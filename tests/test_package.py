@@ -24,7 +24,7 @@ from segcore.cli import app_command, main
 from segcore.errors import SegscopeError
 
 VERBS = ("run", "score", "watch", "explain", "bench", "app")
-TEST_TOOLS = ("pytest", "pytest-xdist", "playwright", "import-linter")
+TEST_TOOLS = ("pytest", "pytest-xdist", "filelock", "playwright", "import-linter")
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 

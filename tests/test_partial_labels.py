@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 import pandas as pd
-from conftest import run_cli
+from conftest import run_main
 
 from segcore.ingest.labels import labels_from_rating
 
@@ -24,8 +24,8 @@ def test_blank_labels_get_predictions_and_few_examples_warn(tmp_path, sample_fra
     frame.to_csv(path, index=False)
 
     out = tmp_path / "out"
-    proc = run_cli("run", path, "--out", out, "--model", tiny_model, "--label-col", "sentiment", "--epochs", "1",
-                   "--k", "3", "--max-length", "48")
+    proc = run_main("run", path, "--out", out, "--model", tiny_model, "--label-col", "sentiment", "--epochs", "1",
+                    "--k", "3", "--max-length", "48")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "'neutral' has only 9 labelled reviews" in proc.stderr  # in the log ...
     metrics = json.loads((out / "metrics.json").read_text())

@@ -1,6 +1,11 @@
 """The Ray engine (`segcore score --engine ray`) on a real local Ray instance (2 CPUs): the same
 labels, segments and map positions as the local engine, row by row, on a few thousand real
-reviews; folders / globs of CSV and Parquet shards; bad rows end in errors/, the rest is scored."""
+reviews; the three engines on tests/test_engines.py's edge-case files; folders / globs of CSV
+and Parquet shards; bad rows end in errors/, the rest is scored.
+
+Starting Ray and its workers costs tens of CPU seconds: the module's jobs run on one local
+instance in this process (ray_local); the command line, run as a new process, starts and stops
+its own, as it does for a user."""
 import json
 import shutil
 import subprocess
@@ -11,11 +16,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import run_cli
+from test_engines import CHUNK, EMAIL, _local_outputs, _same, english_csv, gbk_csv  # noqa: F401 (fixtures)
 
 from segcore import bench
 from segcore.cli import main
+from segcore.config import RunConfig
 from segcore.errors import SegscopeError
 from segcore.io.export import read_export_csv
+from segcore.pipeline import score_file
 
 pytestmark = pytest.mark.ray
 
@@ -25,11 +33,19 @@ N = 2000
 
 
 @pytest.fixture(scope="module")
-def compared(tmp_path_factory, tiny_run):
+def ray_local():
+    """A local Ray instance (2 CPUs) in this process for the module's Ray jobs; ray_session joins
+    a running instance instead of starting one."""
+    with ray_engine.ray_session(None):
+        yield ray_engine
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory, tiny_run, ray_local):
     """`segcore bench`'s score_ray measurement on 2,000 real reviews (resampled from the shipped
     sample; ~640 customers, a few of whom wrote the same review twice): both engines score
-    the same file, the Ray one on a local Ray instance (2 CPUs) that the measurement starts and
-    stops; its folder keeps ray_reviews.csv and both engines' outputs."""
+    the same file, the Ray one on the module's local Ray instance (`segcore bench` starts and
+    stops one of its own); its folder keeps ray_reviews.csv and both engines' outputs."""
     folder = tmp_path_factory.mktemp("ray-cmp")
     result = bench.bench_score_ray(bench.BenchConfig(device="cpu"), str(tiny_run), folder, rows=N)
     return result.as_dict(), folder
@@ -97,6 +113,43 @@ def test_ray_engine_matches_local_row_by_row(compared):
     assert details["labels_equal"] and details["segments_equal"] and details["max_abs_prob_diff"] <= 1e-4
     assert details["reviews"] == len(local) and details["workers"] == 2
     json.dumps(result)
+
+
+def _ray_outputs(folder):
+    reviews = pd.read_parquet(folder / "reviews_scored").sort_values("row_id").reset_index(drop=True)
+    errors = pd.read_parquet(folder / "errors").sort_values("row_id").reset_index(drop=True)
+    return reviews, read_export_csv(folder / "segments.csv"), errors, json.loads((folder / "metrics.json").read_text())
+
+
+def test_three_engines_same_outputs(tmp_path, tiny_run, gbk_csv, ray_local):
+    """Local in one piece, streamed in chunks and Ray give the same outputs on tests/test_engines.py's
+    GBK file: English reviews whose first chunk is dropped whole (blank, personal data in another
+    column) and whose third chunk repeats the second (e-mails, phone numbers), then real Chinese
+    reviews, one of them repeated."""
+    score_file(gbk_csv, tiny_run, tmp_path / "local")
+    streamed = score_file(gbk_csv, tiny_run, tmp_path / "stream", chunk_rows=CHUNK)
+    assert streamed.metrics["n_chunks"] > 2
+    ray_metrics = ray_local.score_ray(gbk_csv, tiny_run, tmp_path / "ray", RunConfig(), batch_size=CHUNK)
+    local = _local_outputs(tmp_path / "local")
+    _same(local, _local_outputs(tmp_path / "stream"))
+    _same(local, _ray_outputs(tmp_path / "ray"))
+    assert ray_metrics["engine"] == "ray" and ray_metrics["n_reviews"] == local[3]["n_reviews"]
+    reviews, _, dropped, metrics = local
+    assert metrics["n_reviews"] == len(reviews) and metrics["n_dropped"] == len(dropped) >= 1
+    # GBK decoded, not replaced: the Chinese text is there; the Chinese rows dropped are the repeats
+    chinese = reviews["UserId"].astype(str).str.startswith("zh")
+    assert chinese.any() and reviews.loc[chinese, "Text"].str.contains("[\u4e00-\u9fff]").all()
+    assert set(dropped.loc[dropped["UserId"].astype(str).str.startswith("zh"), "reason"]) == {"duplicate review"}
+    # The first chunk was dropped whole and the third repeats the second: every engine masks
+    # the personal data in those dropped rows.
+    for folder in ("local", "stream"):
+        text = (tmp_path / folder / "dropped_rows.csv").read_text(encoding="utf-8-sig")
+        assert EMAIL not in text and "555 0132" not in text
+    errors = pd.read_parquet(tmp_path / "ray" / "errors")
+    assert not errors.astype(str).apply(lambda c: c.str.contains(EMAIL, regex=False)).any().any()
+    dropped = _local_outputs(tmp_path / "stream")[2]
+    assert (dropped["reason"] == "empty review text").sum() == CHUNK
+    assert (dropped["reason"] == "duplicate review").sum() >= CHUNK
 
 
 def test_cli_on_a_folder_of_csv_and_parquet_shards_with_bad_rows(tmp_path, compared, tiny_run):

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli
+from conftest import run_main
 from transformers import TrainerCallback
 
 from segcore.config import TrainConfig
@@ -130,7 +130,7 @@ def test_mlm_initialises_the_head_learns_and_feeds_fine_tuning(tiny_model, data,
 def test_fgm_and_lora_together_are_refused(tmp_path, small_csv):
     with pytest.raises(SegscopeError, match="not both"):
         TrainConfig(lora=True, adversarial="fgm")
-    proc = run_cli("run", small_csv, "--out", tmp_path / "o", "--lora", "--adversarial", "fgm")
+    proc = run_main("run", small_csv, "--out", tmp_path / "o", "--lora", "--adversarial", "fgm")
     assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith("segscope: error: FGM")
 
 
@@ -138,8 +138,8 @@ def test_cli_options_report_effects_and_saved_run_scores(tmp_path, small_csv, ti
     """One run with MLM, LoRA and augmentation: each is compared with a run without it; the saved
     (merged) model scores a file."""
     out = tmp_path / "run"
-    proc = run_cli("run", small_csv, "--out", out, "--model", tiny_model, "--epochs", "1", "--k", "3",
-                   "--max-length", "48", "--max-rows", "250", "--mlm-epochs", "1", "--lora", "--augment")
+    proc = run_main("run", small_csv, "--out", out, "--model", tiny_model, "--epochs", "1", "--k", "3",
+                    "--max-length", "48", "--max-rows", "250", "--mlm-epochs", "1", "--lora", "--augment")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "initialised a new one" in proc.stderr and "training once more without it" in proc.stderr
     metrics = json.loads((out / "metrics.json").read_text())
@@ -158,7 +158,7 @@ def test_cli_options_report_effects_and_saved_run_scores(tmp_path, small_csv, ti
     assert meta["train_config"]["lora"] and meta["train_config"]["mlm_epochs"] == 1
     assert meta["train_config"]["model"] == str(tiny_model)  # not the temporary MLM folder
 
-    proc = run_cli("score", small_csv, "--model", out / "model", "--out", tmp_path / "scored")
+    proc = run_main("score", small_csv, "--model", out / "model", "--out", tmp_path / "scored")
     assert proc.returncode == 0, proc.stderr[-3000:]
     import pandas as pd
 
