@@ -4,6 +4,10 @@ The names below are imported on first use, so that importing one light module (e
 worker that only reads files) does not load torch and transformers."""
 from importlib import import_module
 
+from .threads import passive_waiting
+
+passive_waiting()  # before torch loads OpenMP: idle threads sleep instead of spinning (segcore.threads)
+
 _EXPORTS = {"ColumnMap": "ingest.columns", "detect_columns": "ingest.columns", "SegscopeError": "errors",
             "list_sheets": "ingest.load", "read_table": "ingest.load", "RunConfig": "config", "RunResult": "pipeline",
             "run_pipeline": "pipeline", "score_file": "pipeline", "Progress": "progress", "TrainConfig": "config",
