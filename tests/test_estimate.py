@@ -55,7 +55,7 @@ def test_newest_run_on_the_same_device_wins_and_defaults_otherwise(run_metrics):
     assert rates.train == pytest.approx(measured_rates(cpu_old).train / 2)
     assert rates_for("cuda", [("gpu", gpu), ("new", cpu_new)]).measured_by == "gpu"
     none = rates_for("cpu", [("gpu", gpu)])
-    assert none.measured_by is None and (none.train, none.quick) == tuple(DEFAULT_RATES["cpu"].values())
+    assert none.measured_by is None and (none.train, none.quick, none.embed) == tuple(DEFAULT_RATES["cpu"].values())
     # a quick run measures the quick pass only; the training rate comes from an older fine-tuned run
     quick = {k: v for k, v in run_metrics.items() if k != "epochs_run"}
     quick["stage_seconds"] = {k: v for k, v in run_metrics["stage_seconds"].items() if k != "train"}

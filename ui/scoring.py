@@ -46,9 +46,12 @@ def start_form() -> None:
     usable = [r.run_id for r in store().list() if r.usable]
     score_run = st.selectbox(t("scoring.model"), usable, key="score_run")
     upload = st.file_uploader(t("scoring.file"), type=[s.lstrip(".") for s in SUPPORTED], key="score_upload")
-    busy = registry().active()
-    if busy is not None:
-        st.caption(t("scoring.busy_score" if busy.kind == "score" else "scoring.busy_train"))
+    # scoring is the light slot: refused only while another scoring runs; beside a training it runs
+    mine = registry()
+    if any(j.kind == "score" and j.active for j in mine.registry.jobs()):
+        st.caption(t("scoring.busy_score"))
+    elif mine.registry.queue():
+        st.caption(t("scoring.beside.training"))
     if upload is not None and st.button(t("scoring.score"), type="primary", icon=":material/bolt:", key="score_start"):
         try:
             with tempfile.TemporaryDirectory() as tmp:  # the job copies the file before it returns
