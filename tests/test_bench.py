@@ -42,14 +42,46 @@ def test_score_naive_and_segscope_agree_and_options_are_reported(tiny_classifier
     _check_shape(d)
     assert d["name"] == "score" and d["units"] == "reviews/s" and d["ratio"] == pytest.approx(d["value"] / d["baseline"], rel=1e-2)
     details = d["details"]
-    # Same model, same texts: padding and batching must not change predictions.
-    assert details["label_agreement_with_naive"] == 1.0
-    assert details["max_abs_prob_diff"] < 1e-4 and details["max_abs_embedding_diff"] < 1e-4
-    assert 0 <= details["accuracy"] <= 1
-    options = details["options"]
-    assert "int8" in options and ("bf16" in options) == cpu_has_fast_bf16()
-    for opt in options.values():
-        assert 0 <= opt["label_agreement_with_fp32"] <= 1 and "accuracy_change" in opt and opt["reviews_per_s"] > 0
+    assert details["precision"] == ("bf16" if cpu_has_fast_bf16() else "fp32")
+    # Same model, same texts, fp32: padding and batching must not change predictions.
+    fp32 = details["fp32"]
+    assert fp32["label_agreement_with_naive"] == 1.0
+    assert fp32["max_abs_prob_diff"] < 1e-4 and fp32["max_abs_embedding_diff"] < 1e-4
+    assert 0 <= details["accuracy"] <= 1 and 0 <= details["label_agreement_with_fp32"] <= 1
+    assert 0 <= details["int8"]["label_agreement_with_fp32"] <= 1 and details["int8"]["reviews_per_s"] > 0
+
+
+def test_map_group_share_and_estimate_error_on_known_layouts():
+    # two product groups: apart on the map, every neighbour shares the group; interleaved, half do
+    coords = np.array([[i, 0.0] for i in range(20)] + [[i, 50.0] for i in range(20)])
+    groups = ["Dresses"] * 20 + ["Knits"] * 20
+    assert bench.same_group_share(coords, groups, k=5) == 1.0
+    angle = np.arange(40) * 2 * np.pi / 40  # a ring: each point's 4 nearest are the 2 on either side
+    mixed = np.c_[np.cos(angle), np.sin(angle)]
+    assert bench.same_group_share(mixed, ["Dresses", "Knits"] * 20, k=4) == 0.5
+    assert bench.same_group_share(coords, groups[:-1] + [None], k=5) == 1.0  # no group: left out
+    # a job of 100 s; at 10 s it had said 60-120 s left: estimated total 100 s
+    samples = [(5.0, 200.0, 300.0), (10.0, 60.0, 120.0), (50.0, 40.0, 60.0)]
+    at = bench.estimate_error(samples, 100.0, 0.1)
+    assert at["estimated_total_s"] == 100.0 and at["error"] == 0.0 and at["real_total_in_range"]
+    assert bench.estimate_error(samples, 100.0, 0.5)["at_s"] == 50.0
+    assert bench.estimate_error(samples, 1000.0, 0.5) is None
+
+
+def test_cpu_hogs_take_cores_and_end(tmp_path):
+    import os
+    import time
+
+    from segcore.threads import CpuMeter
+
+    meter = CpuMeter()
+    with bench.cpu_hogs(1) as procs:
+        time.sleep(1.0)
+        busy = meter.others()
+        pids = [p.pid for p in procs]
+    assert busy is not None and busy > 0.5  # one hog keeps about a core busy
+    for pid in pids:
+        assert not os.path.exists(f"/proc/{pid}") or "Z" in open(f"/proc/{pid}/stat").read().split()[2]
 
 
 def test_train_rates_from_both_recipes(tiny_model):
