@@ -130,5 +130,6 @@ def queue_text(ahead: int, wait, *, mine: bool) -> str | None:
         return t("train.live.yours_active")
     if ahead == 0:
         return None
-    when = "" if wait is None else t("train.live.start_in", left=left_text(wait.low, wait.high))
-    return t("train.live.queue", n=ahead, when=when)
+    if wait is None:
+        return t("train.live.queue", n=ahead)
+    return t("train.live.queue_when", n=ahead, left=left_text(wait.low, wait.high))
