@@ -166,3 +166,25 @@ def test_ray_leaves_print_alone_so_numba_still_compiles():
     unpatched, threads = proc.stdout.split()[-2:]
     assert unpatched == "True" and int(threads) >= 1
 
+
+
+def test_the_quick_models_labels_are_refitted_as_the_run_fitted_them(tiny_run, small_csv):
+    """bench quick compares fp32 and bf16 quick models by refitting the frozen head on each run's
+    saved base embeddings and split: on a real run the refit gives the run's own test figure."""
+    from segcore.bench.quick import frozen_labels
+    from segcore.config import RunConfig
+    from segcore.ingest.prepare import prepare_reviews
+    from segcore.pipeline import load_input
+    from segcore.training.metrics import classification_metrics
+    from segcore.training.split import split_622
+
+    metrics = json.loads((tiny_run.parent / "metrics.json").read_text())
+    pred = frozen_labels(tiny_run.parent, small_csv, seed=42)
+    frame, columns = load_input(small_csv, RunConfig())
+    reviews = prepare_reviews(frame, columns, row_ids=frame.index.to_numpy()).reviews
+    assert len(pred) == metrics["n_reviews"] == len(reviews)
+    _, _, test_idx = split_622(reviews["label"], reviews["customer_id"], seed=42)
+    names = np.asarray(metrics["labels"])
+    f1 = classification_metrics(reviews["label"].iloc[test_idx].tolist(), names[pred[test_idx]].tolist(),
+                                labels=metrics["labels"])["macro_f1"]
+    assert f1 == pytest.approx(metrics["selection"]["candidates"]["frozen"]["test_macro_f1"], abs=0.02)
