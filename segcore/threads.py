@@ -10,7 +10,9 @@ threads on two shared cores each step waited for a thread the kernel had parked.
 - `passive_waiting()` runs when segcore is imported (segcore/__init__), before torch loads OpenMP.
 - `cpu_work(kind)` marks a thread as doing a job ("train" or "light": scoring, explaining, label
   checks); `adjust()` (called by the training callback and the scoring loop, at most every
-  CHECK_SECONDS) sizes that thread's torch threads to its share of the free cores.
+  CHECK_SECONDS) sizes that thread's torch threads to its share of the free cores, and
+  OpenBLAS's (numpy, scikit-learn) with it. numba's kernels run inside UMAP, which asks for one
+  thread (n_jobs=1, for a seeded map).
 
 SEGSCOPE_CPU_DEFAULTS=1 turns all of this off (torch's own defaults: the benchmark's baseline)."""
 from __future__ import annotations
@@ -182,7 +184,19 @@ def adjust(*, force: bool = False) -> int | None:
 
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)  # this thread's OpenMP team (and MKL's)
+    _limit_openblas(n)
     return n
+
+
+def _limit_openblas(n: int) -> None:
+    """numpy's / scipy's OpenBLAS (scikit-learn's regressions, PCA, UMAP's linear algebra): its
+    threads spin a while before they sleep, so they too get no more than the free cores. The
+    setting is process-wide: the last job to look at the load sets it."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # scikit-learn brings it; without it OpenBLAS keeps its own count
+        return
+    ThreadpoolController().select(internal_api="openblas").limit(limits=n)
 
 
 def configure_process() -> None:
