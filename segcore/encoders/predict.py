@@ -38,7 +38,7 @@ LENGTH_BUCKET = 16
 ROW_BLOCK = 16
 
 
-def _batches(lengths: Sequence[int], batch_size: int, max_length: int) -> list[tuple[int, np.ndarray]]:
+def length_batches(lengths: Sequence[int], batch_size: int, max_length: int) -> list[tuple[int, np.ndarray]]:
     """(width, row indices) of every batch: rows grouped by length bucket, in input order within one."""
     lengths = np.asarray(lengths, dtype=int)
     widths = np.minimum(-(-np.maximum(lengths, 1) // LENGTH_BUCKET) * LENGTH_BUCKET, max(max_length, int(lengths.max(initial=1))))
@@ -50,7 +50,7 @@ def _batches(lengths: Sequence[int], batch_size: int, max_length: int) -> list[t
     return out
 
 
-def _pad(batch_ids: list[list[int]], pad_id: int, *, width: int | None = None,
+def pad_batch(batch_ids: list[list[int]], pad_id: int, *, width: int | None = None,
          rows: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Ids and attention mask, `width` columns (default: the longest) and `rows` rows (filler rows
     hold one pad token)."""
@@ -98,11 +98,11 @@ def predict(model, tokenizer, texts: Sequence[str], *, batch_size: int = 64, max
     pad_id = tokenizer.pad_token_id or 0
     bf16 = not quantize and use_bf16(device, precision, cpu_auto=True)
     done = 0
-    for width, index in _batches([len(x) for x in ids], batch_size, max_length) if n else []:
+    for width, index in length_batches([len(x) for x in ids], batch_size, max_length) if n else []:
         if device.type == "cpu":
             adjust()  # the load may have changed: this thread's share of the free cores
         rows = -(-len(index) // ROW_BLOCK) * ROW_BLOCK
-        input_ids, mask = _pad([ids[i] for i in index], pad_id, width=width, rows=rows)
+        input_ids, mask = pad_batch([ids[i] for i in index], pad_id, width=width, rows=rows)
         input_ids, mask = input_ids.to(device), mask.to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             out = model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True)
