@@ -6,6 +6,7 @@ import html
 import json
 import re
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -55,7 +56,13 @@ def test_segment_colours_are_the_same_on_segments_and_map(placed):
     at.switch_page("pages/map.py").run()
     (spec,) = _figures(_ok(at)).values()
     assert {t["name"]: t["marker"]["color"] for t in spec["data"]} == bars
-    assert any(c.value.startswith("Each point is one review.") for c in at.caption)  # what the map shows
+    # what the map shows: laid out by the base encoder, coloured by the model the run chose
+    meta = json.loads((placed / "model" / "segscope.json").read_text())
+    name = {"fine_tuned": "fine-tuned model", "average": "combined model", "frozen": "quick model",
+            "tfidf": "keyword baseline"}[meta["metrics"]["selected"]]
+    caption = next(c.value for c in at.caption if c.value.startswith("Each point is one review."))
+    assert f"how the base encoder ({Path(meta['segment_encoder']['path']).name}) reads each review" in caption
+    assert f"the label the {name} gives" in caption
 
 
 def test_map_hover_has_customer_segment_rating_label_and_how_sure(placed):
