@@ -22,10 +22,12 @@ from .recipe import DEVICE_BATCHES, epochs_for
 TRAIN_SHARE = 0.6  # training.split.split_622: 60 % of the labelled reviews train the model
 
 # Rates when no run on this device has been measured yet, in reviews per second: fine-tuning
-# (training samples: reviews x epochs) and the quick pass (reading every review once, plus the
-# segments, map and exports). CPU: the shipped MiniLM on a 2-core CPU in fp32 (README,
-# performance); GPU figures are rough guesses until a run there measures them.
-DEFAULT_RATES = {"cpu": {"train": 30.0, "quick": 90.0, "embed": 150.0},
+# (training samples: reviews x epochs, evaluation included), the quick pass (reading every review
+# once, plus the segments, map and exports) and the base encoder's reading alone. CPU: the shipped
+# MiniLM on 2 idle AMX cores: 1,500 Women's reviews fine-tuned in 164 s (5,400 samples: 33/s),
+# reading in bf16 at 218-290 reviews/s (docs/speed.md); GPU figures are rough guesses until a run
+# there measures them. A job's live estimate scales them by the pace it measures.
+DEFAULT_RATES = {"cpu": {"train": 30.0, "quick": 120.0, "embed": 250.0},
                  "cuda": {"train": 600.0, "quick": 1500.0, "embed": 3000.0},
                  "mps": {"train": 100.0, "quick": 300.0, "embed": 500.0}}
 FIXED_SECONDS = 20.0  # loading the model, the keyword baseline, writing files: paid by every run
