@@ -184,3 +184,16 @@ def test_after_training_only_the_last_stages_are_left():
                    stages_after=[("score", steps[-1] + 20)])
     left = remaining(state, PLAN, now=steps[-1] + 25)
     assert not left.measured and left.high <= 28 * 1.1  # what the quick pass measured after reading, less 5 s
+
+
+def test_stages_after_training_follow_the_load_training_saw():
+    start = 33.0
+    even = [start + 0.5 * (i + 1) for i in range(400)]
+    slower = [start + 0.5 * (i + 1) for i in range(200)]
+    slower += [slower[-1] + 1.5 * (i + 1) for i in range(200)]  # the machine got busy half-way
+    at_even = remaining(_state(steps_at=even, total=400, epoch_steps=100, evals=[4.0] * 4,
+                               stages_after=[("score", even[-1] + 1)]), PLAN, now=even[-1] + 1)
+    at_slow = remaining(_state(steps_at=slower, total=400, epoch_steps=100, evals=[4.0] * 4,
+                               stages_after=[("score", slower[-1] + 1)]), PLAN, now=slower[-1] + 1)
+    assert at_even.high <= 28 * 1.1 < at_slow.high  # 3x slower steps: up to 3x longer stages
+    assert at_slow.low <= at_even.high  # and the range still holds the quick pass's own figure

@@ -244,16 +244,32 @@ def remaining(state, plan: Plan, *, now: float) -> Remaining:
         before = max(before - spent, 0.0)
     elif training_started or after_training:
         before = 0.0
+    # the load may have changed since the quick pass measured those stages: training's pace now
+    # against its first steps says by how much (the range covers both)
+    drift = _drift(state.step_times)
+    after_low, after_high = after * min(1.0, drift), after * max(1.0, drift)
     if after_training:  # scoring, choosing, segments, map, export: what is left of them
         done = now - min(t for n, t in state.stages if t >= tune_start and n in
                          ("score", "select", "segment", "map", "export", "aspects_tag"))
-        after = max(after - done, 0.05 * after)
+        after_low, after_high = (max(a - done, 0.05 * a) for a in (after_low, after_high))
         train_low = train_high = 0.0
     else:
         train_low, train_high, measured = _training_left(state, plan, scale, quick_stages)
-    low += (before + after) * (1 - margin) + train_low
-    high += (before + after) * (1 + margin) + train_high
+    low += (before + after_low) * (1 - margin) + train_low
+    high += (before + after_high) * (1 + margin) + train_high
     return Remaining(max(0.0, low), max(low, high), measured=bool(state.step_times) and not after_training)
+
+
+def _drift(step_times: list[float]) -> float:
+    """Recent training pace against the first steps' (measured under the load the quick pass saw):
+    2.0 when steps now take twice as long; 1.0 until there are enough steps to tell."""
+    gaps = np.diff(np.asarray(step_times[FIRST_STEPS - 1 :], dtype=float)) if len(step_times) > FIRST_STEPS else []
+    if len(gaps) < 2 * RECENT_STEPS:
+        return 1.0
+    typical = float(np.median(gaps))
+    steps = gaps[gaps <= 4 * typical + 1e-9] if typical > 0 else gaps
+    first, recent = float(np.mean(steps[:RECENT_STEPS])), float(np.mean(steps[-RECENT_STEPS:]))
+    return float(np.clip(recent / max(first, 1e-9), 0.25, 4.0))
 
 
 def _embedding_pace(state, plan: Plan, quick_start: float | None, now: float) -> float | None:
