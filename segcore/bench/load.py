@@ -19,7 +19,8 @@ import torch
 from ..threads import WAIT_ENV, cpu_count
 from .common import BenchConfig, Result, device_label
 
-HOG = "while True: pass"
+# A busy loop that ends by itself when its parent is gone (a benchmark killed mid-run leaves none).
+HOG = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
 GOAL = 3.0
 
 
