@@ -21,20 +21,18 @@ from .jitcache import enable_umap_cache
 log = logging.getLogger(__name__)
 
 MIN_UMAP_ROWS = 50
-# Below this many points UMAP computes every pairwise distance itself, through scikit-learn with its
-# numba metric: one Python call per pair. On 3,868 Women's reviews that was 197 of the 223 s both
-# UMAP fits took (the map and the segments' 5-d reduction); a vectorised distance matrix passed
-# as "precomputed" takes well under a second.
-UMAP_SMALL_DATA = 4096
-DISCONNECTION = {"cosine": 2.0}  # UMAP's own for its metrics; "precomputed" would have none
+# UMAP's own neighbour search costs a lot on a small CPU: below 4,096 points it computes every
+# pairwise distance with one Python call per pair (197 of the 223 s both UMAP fits took on 3,868
+# Women's reviews), above that pynndescent's NN-descent, whose kernels numba cannot cache (13 s of
+# compilation in every process for the segments' reduction, 8 s for the map). segscope gives UMAP
+# exact neighbours instead, from blocked matrix products (a few seconds for 23,000 points).
+_KNN_BYTES = 1 << 26  # distances computed per block of rows: at most 64 MB
 FIT_SAMPLE_ROWS = 50_000  # above this many points UMAP is fitted on a sample (fit cost grows fastest)
 TRANSFORM_BLOCK_ROWS = 50_000  # transform in fixed blocks: bounded memory, same result streamed or not
 PROJECTION_FILE = "projection.safetensors"
 LEGACY_PROJECTION_FILE = "projection.joblib"  # pickled UMAP / PCA written before; never loaded
 _FORMAT = 1
 _DISTANCE_BYTES = 1 << 26  # cosine distances computed per chunk of new points: at most 64 MB
-
-
 @dataclass
 class MapProjection:
     """A fitted map as arrays. kind "umap": `points` are the (L2-normalised) embeddings the map
@@ -70,36 +68,46 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms == 0, 1, norms)
 
 
-def pairwise(x: np.ndarray, metric: str) -> np.ndarray:
-    """All pairwise distances, vectorised (cosine or euclidean), float32, zero diagonal."""
+def exact_knn(x: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's k nearest points (itself first) and their distances, cosine or euclidean, in
+    blocks of rows (bounded memory; torch's matrix product and top-k use every thread)."""
+    import torch  # heavy: only when a map or a segment reduction is fitted
+
+    if metric not in ("cosine", "euclidean"):
+        raise ValueError(f"no exact neighbours for metric {metric!r}")
     x = np.asarray(x, dtype=np.float32)
-    if metric == "cosine":
-        unit = _unit_rows(x)
-        d = 1.0 - unit @ unit.T
-    elif metric == "euclidean":
-        sq = (x * x).sum(axis=1)
-        d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0))
-    else:
-        raise ValueError(f"no vectorised distance for {metric!r}")
-    np.maximum(d, 0.0, out=d)
-    np.fill_diagonal(d, 0.0)
-    return d
+    n = len(x)
+    k = min(k, n)
+    base = torch.from_numpy(_unit_rows(x) if metric == "cosine" else np.ascontiguousarray(x))
+    sq = (base * base).sum(dim=1)
+    indices = np.empty((n, k), dtype=np.int64)
+    dists = np.empty((n, k), dtype=np.float32)
+    step = max(1, _KNN_BYTES // (4 * n))
+    for i in range(0, n, step):
+        block = base[i : i + step] @ base.T
+        d = 1.0 - block if metric == "cosine" else sq[i : i + step, None] + sq[None, :] - 2.0 * block
+        d.clamp_(min=0.0)
+        rows = torch.arange(len(d))
+        d[rows, i + rows] = -1.0  # each point its own first neighbour, at distance 0
+        values, found = torch.topk(d, k, dim=1, largest=False, sorted=True)
+        indices[i : i + step] = found.numpy()
+        dists[i : i + step] = values.clamp(min=0.0).numpy()
+    if metric == "euclidean":
+        np.sqrt(dists, out=dists)
+    return indices, dists
 
 
-def umap_fit(x: np.ndarray, *, metric: str, seed: int, **kwargs):
-    """(fitted umap.UMAP, coordinates of `x`); below UMAP_SMALL_DATA points from a vectorised
-    distance matrix, with the metric's own disconnection distance kept."""
+def umap_fit(x: np.ndarray, *, metric: str, seed: int, n_neighbors: int = 15, **kwargs):
+    """(fitted umap.UMAP, coordinates of `x`), UMAP given the exact neighbours (`exact_knn`)."""
     import umap  # slow import (numba); only when needed
 
     enable_umap_cache()
-    if len(x) < UMAP_SMALL_DATA:
-        model = umap.UMAP(metric="precomputed", random_state=seed, n_jobs=1,
-                          disconnection_distance=DISCONNECTION.get(metric), **kwargs)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="using precomputed metric")  # segscope places points itself
-            return model, model.fit_transform(pairwise(x, metric))
-    model = umap.UMAP(metric=metric, random_state=seed, n_jobs=1, **kwargs)
-    return model, model.fit_transform(x)
+    knn = exact_knn(x, n_neighbors, metric)
+    model = umap.UMAP(metric=metric, n_neighbors=n_neighbors, random_state=seed, n_jobs=1, precomputed_knn=knn,
+                      force_approximation_algorithm=True, **kwargs)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*precomputed")  # segscope places new points itself
+        return model, model.fit_transform(x)
 
 
 def fit_projection(embeddings: np.ndarray, *, seed: int = 42, n_neighbors: int = 15,
