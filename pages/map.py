@@ -4,6 +4,7 @@ from ui.auth import guard
 guard()  # before anything else: no page runs without the login
 
 import html
+from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -19,7 +20,21 @@ MAX_POINTS = 100_000
 st.title(t("map.title"))
 run = need_run()
 out = outputs(run)
-st.caption(t("map.explain"))
+ENCODERS = {"default": "all-MiniLM-L6-v2", "multilingual": "multilingual-e5-small"}
+
+
+def layout_caption(meta: dict) -> str:
+    """How the map is laid out and which model coloured its labels (the one chosen on held-out reviews)."""
+    selected = (meta.get("metrics") or {}).get("selected") or "fine_tuned"
+    model = t(f"train.model_{selected}") if selected in ("fine_tuned", "average", "frozen", "tfidf") else selected
+    if meta.get("map_encoder") != "base":
+        return t("map.layout.explain_model", model=model)
+    enc = meta.get("segment_encoder") or {}
+    name = ENCODERS.get(enc.get("chosen"), Path(str(enc.get("path") or enc.get("chosen") or "?")).name)
+    return t("map.layout.explain", encoder=name, model=model)
+
+
+st.caption(layout_caption(out.meta))
 table, sampled = map_table(out.reviews, out.segments, out.meta.get("columns", {}), max_points=MAX_POINTS,
                            words={**{w: t(f"map.hover_{w}") for w in ("segment", "rating", "predicted", "sure")},
                                   "labels": {lab: label_name(lab) for lab in out.metrics.get("labels", [])}})

@@ -23,12 +23,14 @@ from segcore.config import (
 from segcore.encoders.models import MODEL_CHOICES as BUILTIN_MODELS
 from segcore.errors import SegscopeError
 from segcore.training.candidates import PLAIN_NAMES as CANDIDATE_NAMES
-from segcore.training.estimate import estimate, minutes, rates_for
+from segcore.services.changes import load_changes
+from segcore.services.jobs import fraction_done
+from segcore.training.estimate import Plan, Remaining, estimate, minutes, rates_for
 from segcore.training.options import OFF
 from ui import aspects as aspect_lists
 from ui.charts import loss_axis
 from ui.i18n import label_name, lang, language_name, shown_as, t, t_or
-from ui.train_text import progress_text, seconds_text, verdict
+from ui.train_text import changes_text, progress_text, queue_text, seconds_text, verdict
 from ui.segtext import say
 from ui.shared import (
     current_dataset,
@@ -60,20 +62,32 @@ def _measured_runs(limit: int = 20):
             continue
 
 
+def _estimate(rows: int, *, epochs=None, min_steps=None, batch_size=None, extra: int = 0):
+    """The figures before a training on `rows` reviews (segcore.training.estimate), and their source."""
+    device = device_label()
+    rates = rates_for(device, _measured_runs())
+    guess = estimate(rows, rates, device=device, epochs=epochs, min_steps=defaults.min_steps if min_steps is None
+                     else min_steps, batch_size=batch_size, extra_trainings=extra)
+    return guess, rates, device
+
+
+def _extra_runs(values: dict) -> int:
+    """Training options on: each one costs one more training when their effect is measured."""
+    on = sum(bool(values.get(k)) for k in ("lora", "augment", "mlm_epochs", "fgm", "adversarial"))
+    return on if values.get("compare", values.get("compare_options", True)) else 0
+
+
 def time_estimate() -> None:
     """Before every training: the quick result's and the fine-tuning's minutes on this machine, for
-    the settings last submitted (the defaults at first). The figures come from segcore.training.estimate."""
+    the settings last submitted (the defaults at first), and where a new training would stand in
+    the server's queue. The figures come from segcore.training.estimate."""
     rows = dataset.rows or 0
     if not rows:
         return
     state = st.session_state
     rows = min(rows, state.get("max_rows") or rows)
-    device = device_label()
-    rates = rates_for(device, _measured_runs())
-    extra = sum(bool(state.get(k)) for k in ("lora", "augment", "mlm_epochs", "fgm"))  # each on: one more run
-    guess = estimate(rows, rates, device=device, epochs=state.get("epochs"),
-                     min_steps=state.get("min_steps", defaults.min_steps), batch_size=state.get("batch_size"),
-                     extra_trainings=extra if state.get("compare", True) else 0)
+    guess, rates, device = _estimate(rows, epochs=state.get("epochs"), min_steps=state.get("min_steps"),
+                                     batch_size=state.get("batch_size"), extra=_extra_runs(state))
     source = (t("train.estimate_measured", run=rates.measured_by) if rates.measured_by
               else t("train.estimate_default", device=device))
     text = t("train.estimate", rows=rows, quick=minutes(guess.quick_seconds), fine=minutes(guess.fine_tune_seconds))
@@ -82,6 +96,10 @@ def time_estimate() -> None:
     else:
         st.info(text, icon=":material/timer:")
     st.caption(source)
+    ahead, wait = reg.registry.wait_before_start()  # every person's trainings: the server runs one at a time
+    line = queue_text(ahead, wait, mine=reg.active() is not None and reg.active().kind == "train")
+    if line:
+        st.warning(line, icon=":material/hourglass_top:")
 
 
 time_estimate()
@@ -158,8 +176,13 @@ if start:
             config = RunConfig(columns=dict(dataset.columns), sheet=dataset.sheet, **values["run"],
                                aspect_config=AspectConfig(**values["aspect"]),
                                train=TrainConfig(model=model, progress_bar=False, **values["train"]))
+            rows = min(dataset.rows or 0, config.max_rows or dataset.rows or 0)
+            guess, _, _ = _estimate(rows, epochs=config.train.epochs, min_steps=config.train.min_steps,
+                                    batch_size=config.train.batch_size,
+                                    extra=_extra_runs({**values["train"], **values["run"]}))
+            plan = Plan.from_estimate(rows, guess, quick_first=config.quick_first, fine_tune=not config.quick)
             job = reg.start(dataset.path, config, label=dataset.path.stem.removeprefix("upload-"),
-                            input_name=dataset.name)
+                            input_name=dataset.name, plan=plan)
             st.session_state["run_id"] = job.run_id
             st.toast(t("train.started", run=job.run_id))
         except SegscopeError as exc:
@@ -205,7 +228,11 @@ def _results(run_id):
     m = out.metrics
     labels = m["labels"]
     st.markdown("#### " + t("train.test_results"))
-    reliable, sentence = verdict(m)  # plain words first; the figures behind it one click away
+    changes = load_changes(info.path)  # against the job's quick result, when there was one
+    reliable, sentence = verdict(m, changes)  # one sentence, one pair of figures; the rest one click away
+    since = changes_text(changes, m)
+    if since:
+        sentence += " " + since
     (st.success if reliable else st.warning)(sentence, icon=":material/check_circle:" if reliable else ":material/info:")
     selection = m.get("selection")
     for note in (selection or {}).get("notes", []):
@@ -276,9 +303,19 @@ def monitor():
         st.info(t("train.quick_ready"), icon=":material/bolt:")
         st.page_link("pages/segments.py", label=t("train.open_segments"), icon=":material/groups:")
     if job.active:
-        eta = snap.eta_seconds if snap.stage == "training" else None
-        st.progress(snap.fraction, text=progress_text(snap.stage, snap.step, snap.total_steps, status=job.status,
-                                                      eta=eta))
+        if job.status == "queued":
+            queue = reg.registry.queue()
+            ahead = queue[: queue.index(job)] if job in queue else queue
+            left = [j.time_left() for j in ahead]
+            wait = None if not left or any(x is None for x in left) else Remaining(sum(x.low for x in left),
+                                                                                    sum(x.high for x in left))
+            st.progress(0.0, text=progress_text(snap.stage, 0, 0, status="queued", left=wait))
+        else:
+            left = job.time_left() if job.plan is not None else None
+            if left is None and snap.stage == "training" and snap.eta_seconds is not None:
+                left = Remaining(snap.eta_seconds, snap.eta_seconds)
+            st.progress(fraction_done(job), text=progress_text(snap.stage, snap.step, snap.total_steps,
+                                                               status=job.status, left=left, phase=snap.phase))
         if st.button(t("train.stop"), icon=":material/stop:", key="stop"):
             reg.stop(job.run_id)
             st.toast(t("train.stopping"))

@@ -6,6 +6,10 @@ from importlib import import_module
 
 __version__ = "0.1.0"  # the package version (pyproject.toml reads it; `segscope --version` shows it)
 
+from .threads import passive_waiting
+
+passive_waiting()  # before torch loads OpenMP: idle threads sleep instead of spinning (segcore.threads)
+
 _EXPORTS = {"ColumnMap": "ingest.columns", "detect_columns": "ingest.columns", "SegscopeError": "errors",
             "list_sheets": "ingest.load", "read_table": "ingest.load", "RunConfig": "config", "RunResult": "pipeline",
             "run_pipeline": "pipeline", "score_file": "pipeline", "Progress": "progress", "TrainConfig": "config",

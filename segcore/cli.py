@@ -223,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         for noisy in ("httpx", "urllib3", "numba", "transformers.modeling_utils"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        if args.command in ("run", "score"):
+            from .threads import configure_process
+
+            configure_process()  # one inter-op pool thread: the work is intra-op (segcore.threads)
         if args.command == "bench":
             import transformers
 

@@ -122,7 +122,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
             tuned_test = _test_metrics(probs, y, test_idx, labels)
     with timer.stage("select"):
         chosen = select_model(texts, y, labels, (train_idx, val_idx, test_idx), tuned, probs, embeddings,
-                              config=config, language=language)
+                              config=config, language=language, progress=progress)
         base = {**_test_metrics(chosen.tfidf_probs, y, test_idx, labels), "features": chosen.tfidf_features}
         if tuned_test is not None:
             log.info("fine-tuned test macro-F1 %.3f (baseline TF-IDF + LR %.3f)", tuned_test["macro_f1"],
@@ -145,7 +145,10 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
         log.info("%d segments: %s", len(analysis.profiles),
                  "; ".join(p["name"] for p in analysis.profiles.values()))
     with timer.stage("map"):
-        projection, coords = fit_projection(embeddings, seed=config.seed)
+        # laid out from the base encoder, as the segments' interest axis: reviews about the same
+        # products stay together after fine-tuning too (a fine-tuned encoder's embeddings collapse
+        # into one happy-to-unhappy line; the labels colour the map instead)
+        projection, coords = fit_projection(base_embeddings, seed=config.seed)
     with timer.stage("export"):
         segment_encoder = _segment_encoder(choice, chosen, quick=bool(config.quick))
         metrics = {
@@ -205,6 +208,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: RunConfig 
                         "baseline_macro_f1": base["macro_f1"], "selected": chosen.selection.selected},
             "segment_names": {str(s): p["name"] for s, p in analysis.profiles.items()},
             "segment_encoder": segment_encoder,
+            "map_encoder": "base",  # the map reads the segments' base encoder (scoring places new reviews with it)
             "input_file": Path(input_path).name,
             "input_sha256": sha256_file(input_path),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),

@@ -23,6 +23,10 @@ class ProgressState:
     train_loss: list[tuple[int, float]] = field(default_factory=list)
     val_metrics: list[dict] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
+    phase: str = ""  # an app job's part: "quick" (its quick result), "fine_tune" (the full run)
+    stages: list[tuple[str, float]] = field(default_factory=list)  # (stage, when it began), in order
+    step_times: list[float] = field(default_factory=list)  # when each training step ended (this phase)
+    phases: list[tuple[str, float]] = field(default_factory=list)  # (phase, when it began)
 
     @property
     def fraction(self) -> float:
@@ -47,8 +51,20 @@ class Progress:
 
     def update(self, **changes) -> None:
         with self._lock:
+            now = time.time()
+            if "stage" in changes and changes["stage"] != self._state.stage:
+                self._state.stages.append((changes["stage"], now))
+            if "phase" in changes and changes["phase"] != self._state.phase:
+                self._state.phases.append((changes["phase"], now))
+                self._state.step_times = []  # a new phase trains its own model
             for key, value in changes.items():
                 setattr(self._state, key, value)
+
+    def add_step(self, step: int, at: float | None = None) -> None:
+        """A training step ended (its time feeds the live estimate, training.estimate)."""
+        with self._lock:
+            self._state.step = step
+            self._state.step_times.append(time.time() if at is None else at)
 
     def add_log(self, line: str) -> None:
         with self._lock:
@@ -68,7 +84,8 @@ class Progress:
             s = self._state
             return ProgressState(stage=s.stage, step=s.step, total_steps=s.total_steps, epoch=s.epoch,
                                  started=s.started, train_loss=list(s.train_loss),
-                                 val_metrics=[dict(m) for m in s.val_metrics], log=list(s.log))
+                                 val_metrics=[dict(m) for m in s.val_metrics], log=list(s.log), phase=s.phase,
+                                 stages=list(s.stages), step_times=list(s.step_times), phases=list(s.phases))
 
     def request_stop(self) -> None:
         self._stop.set()

@@ -6,6 +6,7 @@ import html
 import json
 import re
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -55,7 +56,13 @@ def test_segment_colours_are_the_same_on_segments_and_map(placed):
     at.switch_page("pages/map.py").run()
     (spec,) = _figures(_ok(at)).values()
     assert {t["name"]: t["marker"]["color"] for t in spec["data"]} == bars
-    assert any(c.value.startswith("Each point is one review.") for c in at.caption)  # what the map shows
+    # what the map shows: laid out by the base encoder, coloured by the model the run chose
+    meta = json.loads((placed / "model" / "segscope.json").read_text())
+    name = {"fine_tuned": "fine-tuned model", "average": "combined model", "frozen": "quick model",
+            "tfidf": "keyword baseline"}[meta["metrics"]["selected"]]
+    caption = next(c.value for c in at.caption if c.value.startswith("Each point is one review."))
+    assert f"how the base encoder ({Path(meta['segment_encoder']['path']).name}) reads each review" in caption
+    assert f"the label the {name} gives" in caption
 
 
 def test_map_hover_has_customer_segment_rating_label_and_how_sure(placed):
@@ -135,6 +142,7 @@ def _weighted_rating(run) -> float:
 
 
 def test_verdict_and_progress_words(tiny_run):
+    from segcore.training.estimate import Remaining
     from ui.train_text import progress_text, verdict
 
     metrics = json.loads((tiny_run.parent / "metrics.json").read_text())
@@ -148,12 +156,22 @@ def test_verdict_and_progress_words(tiny_run):
     won["selection"]["candidates"]["fine_tuned"] = {
         k: min(1.0, table["tfidf"][k] + 0.1) for k in ("val_macro_f1", "val_accuracy", "test_macro_f1", "test_accuracy")}
     reliable, text = verdict(won)
-    assert reliable and text.startswith("The model is reliable enough for segments")
-    assert f"better than the keyword baseline ({table['tfidf']['test_accuracy'] * 100:.0f} %)" in text
+    assert reliable and text.startswith("The fine-tuned model labels the reviews")
+    # one pair of figures: its agreement and the keyword count's
+    assert f"(a keyword count: {table['tfidf']['test_accuracy'] * 100:.0f} %)" in text
+    assert len(re.findall(r"\d+ %", text)) == 2
+    # better macro-F1 but lower agreement than the keyword count: never said to beat it
+    rare = json.loads(json.dumps(won))
+    rare["selection"]["candidates"]["fine_tuned"]["test_accuracy"] = table["tfidf"]["test_accuracy"] - 0.04
+    reliable, text = verdict(rare)
+    assert not reliable and "less often overall" in text and "better than" not in text
     for status, word in (("done", "Done"), ("cancelled", "Stopped"), ("failed", "Failed")):
-        assert progress_text("score", 22, 22, status=status, eta=None) == word
-    assert "left" not in progress_text("score", 22, 22, status="running", eta=None)
-    assert progress_text("training", 5, 10, status="running", eta=75) == "training: step 5/10 — about 1 min 15 s left"
+        assert progress_text("score", 22, 22, status=status) == word
+    assert "left" not in progress_text("score", 22, 22, status="running")
+    assert progress_text("select", 0, 0, status="running") == "reading every review and choosing the model that labels them…"
+    left = Remaining(600, 840)
+    assert progress_text("training", 5, 10, status="running", left=left) == \
+        "fine-tuning: step 5/10 — about 10–14 min left"
 
 
 def test_sidebar_follows_upload_and_training_and_train_page_speaks_plainly(models_dir, small_csv, tiny_model):

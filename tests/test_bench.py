@@ -42,14 +42,46 @@ def test_score_naive_and_segscope_agree_and_options_are_reported(tiny_classifier
     _check_shape(d)
     assert d["name"] == "score" and d["units"] == "reviews/s" and d["ratio"] == pytest.approx(d["value"] / d["baseline"], rel=1e-2)
     details = d["details"]
-    # Same model, same texts: padding and batching must not change predictions.
-    assert details["label_agreement_with_naive"] == 1.0
-    assert details["max_abs_prob_diff"] < 1e-4 and details["max_abs_embedding_diff"] < 1e-4
-    assert 0 <= details["accuracy"] <= 1
-    options = details["options"]
-    assert "int8" in options and ("bf16" in options) == cpu_has_fast_bf16()
-    for opt in options.values():
-        assert 0 <= opt["label_agreement_with_fp32"] <= 1 and "accuracy_change" in opt and opt["reviews_per_s"] > 0
+    assert details["precision"] == ("bf16" if cpu_has_fast_bf16() else "fp32")
+    # Same model, same texts, fp32: padding and batching must not change predictions.
+    fp32 = details["fp32"]
+    assert fp32["label_agreement_with_naive"] == 1.0
+    assert fp32["max_abs_prob_diff"] < 1e-4 and fp32["max_abs_embedding_diff"] < 1e-4
+    assert 0 <= details["accuracy"] <= 1 and 0 <= details["label_agreement_with_fp32"] <= 1
+    assert 0 <= details["int8"]["label_agreement_with_fp32"] <= 1 and details["int8"]["reviews_per_s"] > 0
+
+
+def test_map_group_share_and_estimate_error_on_known_layouts():
+    # two product groups: apart on the map, every neighbour shares the group; interleaved, half do
+    coords = np.array([[i, 0.0] for i in range(20)] + [[i, 50.0] for i in range(20)])
+    groups = ["Dresses"] * 20 + ["Knits"] * 20
+    assert bench.same_group_share(coords, groups, k=5) == 1.0
+    angle = np.arange(40) * 2 * np.pi / 40  # a ring: each point's 4 nearest are the 2 on either side
+    mixed = np.c_[np.cos(angle), np.sin(angle)]
+    assert bench.same_group_share(mixed, ["Dresses", "Knits"] * 20, k=4) == 0.5
+    assert bench.same_group_share(coords, groups[:-1] + [None], k=5) == 1.0  # no group: left out
+    # a job of 100 s; at 10 s it had said 60-120 s left: estimated total 100 s
+    samples = [(5.0, 200.0, 300.0), (10.0, 60.0, 120.0), (50.0, 40.0, 60.0)]
+    at = bench.estimate_error(samples, 100.0, 0.1)
+    assert at["estimated_total_s"] == 100.0 and at["error"] == 0.0 and at["real_total_in_range"]
+    assert bench.estimate_error(samples, 100.0, 0.5)["at_s"] == 50.0
+    assert bench.estimate_error(samples, 1000.0, 0.5) is None
+
+
+def test_cpu_hogs_take_cpu_time_and_end():
+    import os
+    import time
+
+    from segcore.threads import CpuMeter
+
+    meter = CpuMeter()
+    with bench.cpu_hogs(2) as procs:
+        time.sleep(1.0)
+        used = [int(open(f"/proc/{p.pid}/stat").read().split()[13]) for p in procs]  # utime, clock ticks
+        busy = meter.others()
+        pids = [p.pid for p in procs]
+    assert min(used) > 0 and busy is not None and busy > 0  # the meter sees other processes' work
+    assert all(not os.path.exists(f"/proc/{pid}") for pid in pids)  # killed and reaped
 
 
 def test_train_rates_from_both_recipes(tiny_model):
@@ -134,3 +166,25 @@ def test_ray_leaves_print_alone_so_numba_still_compiles():
     unpatched, threads = proc.stdout.split()[-2:]
     assert unpatched == "True" and int(threads) >= 1
 
+
+
+def test_the_quick_models_labels_are_refitted_as_the_run_fitted_them(tiny_run, small_csv):
+    """bench quick compares fp32 and bf16 quick models by refitting the frozen head on each run's
+    saved base embeddings and split: on a real run the refit gives the run's own test figure."""
+    from segcore.bench.quick import frozen_labels
+    from segcore.config import RunConfig
+    from segcore.ingest.prepare import prepare_reviews
+    from segcore.pipeline import load_input
+    from segcore.training.metrics import classification_metrics
+    from segcore.training.split import split_622
+
+    metrics = json.loads((tiny_run.parent / "metrics.json").read_text())
+    pred = frozen_labels(tiny_run.parent, small_csv, seed=42)
+    frame, columns = load_input(small_csv, RunConfig())
+    reviews = prepare_reviews(frame, columns, row_ids=frame.index.to_numpy()).reviews
+    assert len(pred) == metrics["n_reviews"] == len(reviews)
+    _, _, test_idx = split_622(reviews["label"], reviews["customer_id"], seed=42)
+    names = np.asarray(metrics["labels"])
+    f1 = classification_metrics(reviews["label"].iloc[test_idx].tolist(), names[pred[test_idx]].tolist(),
+                                labels=metrics["labels"])["macro_f1"]
+    assert f1 == pytest.approx(metrics["selection"]["candidates"]["frozen"]["test_macro_f1"], abs=0.02)

@@ -109,3 +109,39 @@ def test_two_sessions_starting_at_once_get_one_job(tmp_path, small_csv, tiny_mod
     assert len(jobs) == 1 and len(refusals) == 1 and "already running" in refusals[0]
     _wait(jobs[0])
     assert jobs[0].status == "done"
+
+
+def _plan(rows=400):
+    from segcore.training.estimate import Plan, estimate, rates_for
+
+    return Plan.from_estimate(rows, estimate(rows, rates_for("cpu", [])), quick_first=False)
+
+
+def test_a_second_persons_training_waits_in_the_queue_and_runs_after(tmp_path, small_csv, tiny_model):
+    store = RunStore(tmp_path / "models")
+    reg = JobRegistry(store)
+
+    class Slow(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            time.sleep(0.2)
+
+    assert reg.wait_before_start()[0] == 0
+    alice = reg.start(small_csv, _config(tiny_model, epochs=2), label="alice", owner="a", owner_name="alice",
+                      callbacks=[Slow()], plan=_plan())
+    # before pressing Start, a second person sees one training ahead and when theirs would start
+    ahead, wait = reg.wait_before_start()
+    assert ahead == 1 and wait is not None and 0 < wait.low <= wait.high
+    bob = reg.start(small_csv, _config(tiny_model), label="bob", owner="b", owner_name="bob", plan=_plan())
+    assert alice.status == "running" and bob.status == "queued" and reg.queue() == [alice, bob]
+    assert reg.wait_before_start()[0] == 2 and bob.time_left().low > 0
+    with pytest.raises(SegscopeError, match="already running"):  # one training per person at a time
+        reg.start(small_csv, _config(tiny_model), owner="b")
+    carol = reg.start(small_csv, _config(tiny_model), label="carol", owner="c", plan=_plan())
+    assert reg.stop(carol.run_id) and carol.status == "cancelled"  # leaves the queue, never ran
+    assert not store.work_path(carol.run_id).exists() and not store.path(carol.run_id).exists()
+    _wait(alice)
+    _wait(bob)
+    assert alice.status == bob.status == "done", (alice.error, bob.error)
+    assert bob.started_at >= alice.finished  # one training at a time, in the order they came
+    assert {r.run_id for r in store.list() if r.usable} == {alice.run_id, bob.run_id}
+    assert reg.queue() == [] and reg.wait_before_start()[0] == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
 import pandas as pd
 from conftest import run_cli
 
@@ -59,3 +60,40 @@ def test_job_shows_the_quick_result_before_fine_tuning_ends(tmp_path, small_csv,
     assert quick["quick"] and not full["quick"] and full["epochs_run"] >= 1
     # the full run had the quick candidates too, on the same split: the same keyword-model test score
     assert quick["baseline"]["macro_f1"] == full["baseline"]["macro_f1"]
+    assert [name for name, _ in job.progress.snapshot().phases] == ["quick", "fine_tune"]
+
+    # both maps are laid out from the base encoder: the fine-tuned run's map is the quick one
+    a = pd.read_csv(runs[1].path / "reviews_scored.csv")
+    b = pd.read_csv(runs[0].path / "reviews_scored.csv")
+    both = a.merge(b, on="row_id", suffixes=("_quick", "_tuned"))
+    assert len(both) == len(a) == len(b)
+    assert (both["x_quick"] == both["x_tuned"]).all() and (both["y_quick"] == both["y_tuned"]).all()
+    assert json.loads((runs[0].path / "model" / "segscope.json").read_text())["map_encoder"] == "base"
+
+    # what fine-tuning changed, as the Train page says it
+    changes = json.loads((runs[0].path / "since_quick.json").read_text())
+    assert changes["quick_run"] == job.quick_run_id and changes["n_reviews"] == len(both)
+    assert changes["labels_changed"] == int((both["pred_label_quick"] != both["pred_label_tuned"]).sum())
+    assert changes["n_unrated"] == full["n_unlabelled"] == 0 and changes["labels_changed_unrated"] == 0
+    customers = both.groupby("customer_id_quick")[["segment_name_quick", "segment_name_tuned"]].first()
+    assert changes["customers_moved"] == int((customers.iloc[:, 0] != customers.iloc[:, 1]).sum())
+    assert changes["tuned"]["test_macro_f1"] == full["selection"]["candidates"][full["selected"]]["test_macro_f1"]
+
+
+def test_embeddings_do_not_depend_on_the_reviews_batched_with_them(sample_frame):
+    """The quick pass's and scoring's path (bf16 where the CPU has AMX): every review's figures are
+    the same bit for bit whether it is read with the whole file, a chunk of it, or other batch sizes."""
+    from segcore.encoders.models import cpu_has_fast_bf16, load_classifier, load_tokenizer, resolve_model
+    from segcore.encoders.predict import predict
+
+    name = resolve_model("default")
+    model, tok = load_classifier(name, ["negative", "positive"]), load_tokenizer(name)
+    texts = sample_frame["Text"].head(200).tolist()
+    precision = "bf16" if cpu_has_fast_bf16() else "fp32"
+    probs, embs = predict(model, tok, texts, batch_size=64, max_length=128, precision=precision)
+    part = list(range(150, 37, -3))  # another order, another size, other neighbours in each batch
+    p2, e2 = predict(model, tok, [texts[i] for i in part], batch_size=16, max_length=128, precision=precision)
+    assert np.array_equal(e2, embs[part]) and np.array_equal(p2, probs[part])
+    _, e32 = predict(model, tok, texts, batch_size=64, max_length=128, precision="fp32")
+    cos = (embs * e32).sum(1) / np.linalg.norm(embs, axis=1) / np.linalg.norm(e32, axis=1)
+    assert cos.min() > 0.999  # bf16 reads the reviews as fp32 does

@@ -190,3 +190,34 @@ def test_models_page_scoring_job_progress_stop_reload_and_summary(models_dir, ti
     _ok(at)
     key = f"{RUN_ID}/{SCORES_DIR}/{folder.name}"
     assert any(key in c.value and f"{metrics['n_reviews']:,} reviews" in c.value for c in at.caption)
+
+
+def test_a_scoring_finishes_while_a_training_runs(tmp_path, tiny_run, small_csv, tiny_model):
+    from transformers import TrainerCallback
+
+    from segcore.config import RunConfig, TrainConfig
+    from segcore.threads import LIGHT, TRAIN, active_jobs
+
+    store = install_run(tiny_run, tmp_path / "models")
+    reg = JobRegistry(store)
+    shares = []
+
+    class Slow(TrainerCallback):  # a long fine-tune: it is still running when the scoring ends
+        def on_step_end(self, args, state, control, **kw):
+            shares.append(active_jobs())
+            time.sleep(0.3)
+
+    config = RunConfig(k=3, quick_first=False,
+                       train=TrainConfig(model=str(tiny_model), epochs=20, max_length=48, progress_bar=False))
+    training = reg.start(small_csv, config, label="long", callbacks=[Slow()])
+    while training.progress.snapshot().step < 1:
+        time.sleep(0.1)
+    scoring = reg.start_score(RUN_ID, OTHER_DOMAIN)  # not refused: the light slot
+    assert scoring.active and training.status == "running"
+    _wait(scoring)
+    assert scoring.status == "done", scoring.error
+    assert training.active  # the scoring did not wait for the fine-tune
+    assert {TRAIN: 1, LIGHT: 1} in shares  # both held the CPU at once, each with its share
+    assert reg.stop(training.run_id)
+    _wait(training)
+    assert training.status == "cancelled" and scoring_folders(store.path(RUN_ID))

@@ -52,9 +52,12 @@ def start_form() -> None:
     score_run = st.selectbox(t("scoring.model"), usable, key="score_run", index=0 if preselect else None,
                              placeholder=t("models.pick"))
     upload = st.file_uploader(t("scoring.file"), type=[s.lstrip(".") for s in SUPPORTED], key="score_upload")
-    busy = registry().active()
-    if busy is not None:
-        st.caption(t("scoring.busy_score" if busy.kind == "score" else "scoring.busy_train"))
+    # scoring is the light slot: refused only while another scoring runs; beside a training it runs
+    server = registry().registry
+    if any(j.kind == "score" and j.active for j in server.jobs()):
+        st.caption(t("scoring.busy_score"))
+    elif server.queue():
+        st.caption(t("scoring.beside.training"))
     if upload is not None and score_run is not None and \
             st.button(t("scoring.score"), type="primary", icon=":material/bolt:", key="score_start"):
         try:

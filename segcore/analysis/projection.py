@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,14 +21,18 @@ from .jitcache import enable_umap_cache
 log = logging.getLogger(__name__)
 
 MIN_UMAP_ROWS = 50
+# UMAP's own neighbour search costs a lot on a small CPU: below 4,096 points it computes every
+# pairwise distance with one Python call per pair (197 of the 223 s both UMAP fits took on 3,868
+# Women's reviews), above that pynndescent's NN-descent, whose kernels numba cannot cache (13 s of
+# compilation in every process for the segments' reduction, 8 s for the map). segscope gives UMAP
+# exact neighbours instead, from blocked matrix products (a few seconds for 23,000 points).
+_KNN_BYTES = 1 << 26  # distances computed per block of rows: at most 64 MB
 FIT_SAMPLE_ROWS = 50_000  # above this many points UMAP is fitted on a sample (fit cost grows fastest)
 TRANSFORM_BLOCK_ROWS = 50_000  # transform in fixed blocks: bounded memory, same result streamed or not
 PROJECTION_FILE = "projection.safetensors"
 LEGACY_PROJECTION_FILE = "projection.joblib"  # pickled UMAP / PCA written before; never loaded
 _FORMAT = 1
 _DISTANCE_BYTES = 1 << 26  # cosine distances computed per chunk of new points: at most 64 MB
-
-
 @dataclass
 class MapProjection:
     """A fitted map as arrays. kind "umap": `points` are the (L2-normalised) embeddings the map
@@ -63,6 +68,48 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms == 0, 1, norms)
 
 
+def exact_knn(x: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's k nearest points (itself first) and their distances, cosine or euclidean, in
+    blocks of rows (bounded memory; torch's matrix product and top-k use every thread)."""
+    import torch  # heavy: only when a map or a segment reduction is fitted
+
+    if metric not in ("cosine", "euclidean"):
+        raise ValueError(f"no exact neighbours for metric {metric!r}")
+    x = np.asarray(x, dtype=np.float32)
+    n = len(x)
+    k = min(k, n)
+    base = torch.from_numpy(_unit_rows(x) if metric == "cosine" else np.ascontiguousarray(x))
+    sq = (base * base).sum(dim=1)
+    indices = np.empty((n, k), dtype=np.int64)
+    dists = np.empty((n, k), dtype=np.float32)
+    step = max(1, _KNN_BYTES // (4 * n))
+    for i in range(0, n, step):
+        block = base[i : i + step] @ base.T
+        d = 1.0 - block if metric == "cosine" else sq[i : i + step, None] + sq[None, :] - 2.0 * block
+        d.clamp_(min=0.0)
+        rows = torch.arange(len(d))
+        d[rows, i + rows] = -1.0  # each point its own first neighbour, at distance 0
+        values, found = torch.topk(d, k, dim=1, largest=False, sorted=True)
+        indices[i : i + step] = found.numpy()
+        dists[i : i + step] = values.clamp(min=0.0).numpy()
+    if metric == "euclidean":
+        np.sqrt(dists, out=dists)
+    return indices, dists
+
+
+def umap_fit(x: np.ndarray, *, metric: str, seed: int, n_neighbors: int = 15, **kwargs):
+    """(fitted umap.UMAP, coordinates of `x`), UMAP given the exact neighbours (`exact_knn`)."""
+    import umap  # slow import (numba); only when needed
+
+    enable_umap_cache()
+    knn = exact_knn(x, n_neighbors, metric)
+    model = umap.UMAP(metric=metric, n_neighbors=n_neighbors, random_state=seed, n_jobs=1, precomputed_knn=knn,
+                      force_approximation_algorithm=True, **kwargs)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*precomputed")  # segscope places new points itself
+        return model, model.fit_transform(x)
+
+
 def fit_projection(embeddings: np.ndarray, *, seed: int = 42, n_neighbors: int = 15,
                    max_fit_rows: int | None = FIT_SAMPLE_ROWS):
     """A fitted `MapProjection`, and the 2-D coordinates of `embeddings`.
@@ -77,21 +124,16 @@ def fit_projection(embeddings: np.ndarray, *, seed: int = 42, n_neighbors: int =
         coords = pca.fit_transform(embeddings)
         proj = MapProjection.from_pca(pca)
     else:
-        import umap  # slow import (numba); only when needed
-
-        enable_umap_cache()
-
-        model = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, n - 1), min_dist=0.1,
-                          metric="cosine", random_state=seed, n_jobs=1)
+        settings = dict(n_components=2, n_neighbors=min(n_neighbors, n - 1), min_dist=0.1)
         if max_fit_rows is None or n <= max_fit_rows:
-            coords = model.fit_transform(embeddings)
+            model, coords = umap_fit(embeddings, metric="cosine", seed=seed, **settings)
             proj = MapProjection.from_umap(model, embeddings)
         else:
             fit_idx = np.sort(np.random.default_rng(seed).choice(n, size=max_fit_rows, replace=False))
             rest = np.setdiff1d(np.arange(n), fit_idx)
             log.info("map: fitting UMAP on %d of %d points, placing the rest", max_fit_rows, n)
             coords = np.zeros((n, 2), dtype=np.float32)
-            coords[fit_idx] = model.fit_transform(embeddings[fit_idx])
+            model, coords[fit_idx] = umap_fit(embeddings[fit_idx], metric="cosine", seed=seed, **settings)
             proj = MapProjection.from_umap(model, embeddings[fit_idx])
             coords[rest] = project(proj, embeddings[rest])
     if coords.shape[1] < 2:

@@ -250,15 +250,12 @@ def _clustering_space(x: np.ndarray, *, seed: int) -> tuple[np.ndarray, np.ndarr
     n = len(x)
     if n < UMAP_MIN_CUSTOMERS:
         return x, None
-    import umap  # slow import (numba); only when needed
+    from .projection import umap_fit  # vectorised distances below 4,096 customers (speed only)
 
-    from .jitcache import enable_umap_cache
-
-    enable_umap_cache()
     sample = np.arange(n) if n <= UMAP_FIT_SAMPLE else \
         np.sort(np.random.default_rng(seed).choice(n, size=UMAP_FIT_SAMPLE, replace=False))
-    reducer = umap.UMAP(n_components=5, n_neighbors=15, min_dist=0.0, random_state=seed, n_jobs=1)
-    return reducer.fit_transform(x[sample]), sample
+    _, reduced = umap_fit(x[sample], metric="euclidean", seed=seed, n_components=5, n_neighbors=15, min_dist=0.0)
+    return reduced, sample
 
 
 def _interest_classifier(x: np.ndarray, clusters: np.ndarray, *, seed: int):

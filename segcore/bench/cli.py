@@ -14,9 +14,12 @@ from ..encoders.models import pick_device, resolve_model
 from ..encoders.tiny import encoder_folder
 from .common import MEASUREMENTS, BenchConfig, Result, device_label, json_default
 from .e2e import bench_e2e
+from .job import bench_job
 from .keywords import bench_keywords
+from .load import bench_load
 from .maps import bench_map
 from .memory import bench_memory
+from .quick import bench_quick
 from .score import bench_score
 from .score_ray import bench_score_ray
 from .segments import bench_segments
@@ -42,6 +45,12 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--run", default=None, metavar="DIR",
                    help="a finished `segcore run` output folder to score / map with, instead of training one "
                         "first (the e2e measurement still trains)")
+    p.add_argument("--reviews", type=int, default=None,
+                   help="Women's Clothing rows for 'quick' (default: the whole file; --quick: 1,000) and 'job' "
+                        "(default 1,500; --quick: 400)")
+    p.add_argument("--hogs", type=int, default=None,
+                   help="CPU hogs (busy processes) beside the 'job' measurement (default 0; 'load' always starts "
+                        "one per core)")
     p.add_argument("--out", default=None, help="also append the JSON lines to this file")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -59,7 +68,8 @@ def run_bench(args) -> int:
 
         return recipes_main(["--out", args.out] if args.out else [])
     cfg = BenchConfig.for_run(quick=args.quick, device=device, model=args.model, seed=args.seed,
-                              memory_rows=args.rows, memory_model=args.memory_model, only=only)
+                              memory_rows=args.rows, memory_model=args.memory_model, only=only,
+                              quick_rows=args.reviews, job_rows=args.reviews, job_hogs=args.hogs)
     if device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # the Trainer and child processes stay on the CPU too
     out_file = open(args.out, "a", encoding="utf-8") if args.out else None
@@ -109,6 +119,12 @@ def run_bench(args) -> int:
                 emit(bench_keywords(cfg, resolve_model("default")))
             if "segments" in only:
                 emit(bench_segments(cfg, resolve_model("default")))
+            if "quick" in only and device == "cpu":
+                emit(bench_quick(cfg, resolve_model("default"), work))
+            if "load" in only and device == "cpu":
+                emit(bench_load(cfg, named if chosen != "bert-base" else resolve_model("default")))
+            if "job" in only:
+                emit(bench_job(cfg, work))
         summary = {"name": "summary", "device": device_label(torch.device(device)), "quick": bool(args.quick),
                    "ratios": {r.name: r.ratio for r in results}, "met": {r.name: r.met for r in results},
                    "values": {r.name: [r.value, r.units] for r in results},

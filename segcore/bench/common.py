@@ -12,7 +12,7 @@ from ..encoders.models import device_name
 from ..ingest.samples import STAR_LABELS
 
 LABELS = STAR_LABELS
-MEASUREMENTS = ("train", "score", "memory", "map", "e2e", "keywords", "segments", "score_ray")
+MEASUREMENTS = ("train", "score", "memory", "map", "e2e", "keywords", "segments", "quick", "load", "job", "score_ray")
 # Dense bf16 peak FLOP/s by GPU name; MFU is null where the peak is unknown (and on CPU).
 PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12}
 
@@ -38,6 +38,11 @@ class BenchConfig:
     # keywords: the shipped sample; the Women's Clothing reviews too where ../shared/data has them
     keyword_sets: tuple[str, ...] = ("amazon_food_sample", "womens_clothing_3000")
     segment_rows: int | None = None  # Women's Clothing rows for the segments measurement (None: all)
+    quick_rows: int | None = None  # Women's Clothing rows for time to first segments (None: the whole file)
+    load_steps: int = 20  # fine-tuning steps timed idle and beside the CPU hogs
+    load_hogs: int | None = None  # CPU hogs for the load measurement (None: one per core)
+    job_rows: int = 1500  # Women's Clothing rows for the app-job measurement (estimate, map, changes)
+    job_hogs: int = 0  # CPU hogs running beside that job
     only: tuple[str, ...] = MEASUREMENTS
 
     @classmethod
@@ -48,7 +53,8 @@ class BenchConfig:
             base.update(train_steps=10 if not cuda else 20, score_rows=256 if not cuda else 20_000,
                         memory_rows=2000, chunk_rows=500, map_sizes=(2000, 5000), map_threshold=1000,
                         e2e_rows=400, e2e_epochs=1, ray_rows=2000,
-                        keyword_sets=("amazon_food_sample",), segment_rows=3000)
+                        keyword_sets=("amazon_food_sample",), segment_rows=3000, quick_rows=1000, load_steps=8,
+                        job_rows=400)
         elif cuda:
             base.update(train_steps=50, score_rows=100_000, chunk_rows=50_000, ray_rows=100_000)
         return cls(**{**base, **{k: v for k, v in kw.items() if v is not None}})

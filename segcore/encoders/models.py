@@ -127,8 +127,8 @@ def cpu_has_fast_bf16() -> bool:
 
 def use_bf16(device: torch.device, precision: str = "auto", *, cpu_auto: bool) -> bool:
     """Whether to run in bf16 mixed precision. 'auto' means bf16 on a CUDA GPU that supports it,
-    and on a CPU with native bf16 only when `cpu_auto` (training: yes; scoring: no, so that CPU
-    scores stay identical however the rows are batched or chunked)."""
+    and on a CPU with native bf16 when `cpu_auto` (training and `predict` pass True: predict's
+    fixed batch shapes keep bf16 scores identical however the rows are batched or chunked)."""
     if precision not in PRECISIONS:
         raise SegscopeError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'.")
     if precision != "auto":

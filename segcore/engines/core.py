@@ -257,9 +257,10 @@ def score_batch(run: LoadedRun, chunk: pd.DataFrame, *, columns: ColumnMap, conf
     base = embs
     if run.base_model is not None:  # the segments' interest axis reads the base encoder
         _, base = predict(run.base_model, run.base_tokenizer, texts, batch_size=batch, max_length=run.max_length,
-                          precision=config.precision, progress=tick(1))
+                          truncation=run.truncation, precision=config.precision, progress=tick(1))
     text = review_text_features(run.segment_model, base)
-    return BatchResult(original=original, reviews=scored, text=text, embeddings=embs, keys=keys, dropped=dropped,
+    on_map = base if run.meta.get("map_encoder") == "base" else embs  # older runs: the saved model's map
+    return BatchResult(original=original, reviews=scored, text=text, embeddings=on_map, keys=keys, dropped=dropped,
                        part=customer_part(scored, text, run.labels) if sums else None, notes=notes,
                        aspect_counts=counts, labels=run.labels)
 

@@ -1,15 +1,22 @@
-"""Background jobs: one at a time per process, progress readable from any thread.
+"""Background jobs, progress readable from any thread: trainings one at a time in a queue, and a
+second slot for light jobs beside them.
 
 Two kinds. A training job ("train") trains in a worker thread into `models/.<run_id>.partial/`
 and is renamed to `models/<run_id>/` when complete. A failed or cancelled job leaves
 `models/<run_id>/` with only status.json (and the log), so the reason stays visible and nothing
 half-written looks usable. A scoring job ("score") applies a saved run to a new file into
 `models/<run>/scores/<score_id>/`, which appears whole when done (io.atomic) and not at all when
-the job fails or is stopped."""
+the job fails or is stopped.
+
+Trainings run one at a time: a second person's training waits in the queue ("queued") and starts
+when the ones before it end; one person has at most one training running or queued. A scoring
+job is light: it runs at once, beside a training (one scoring at a time), and the two share the
+cores (segcore.threads: the scoring gets its part, the training the rest)."""
 from __future__ import annotations
 
 import logging
 import shutil
+import json
 import threading
 import time
 import traceback
@@ -21,6 +28,9 @@ from ..errors import SegscopeError
 from ..io.atomic import atomic_folder
 from ..pipeline import run_pipeline, score_file
 from ..progress import JobCancelled, Progress
+from ..threads import LIGHT, TRAIN, cpu_work
+from ..training.estimate import PRIOR_MARGIN, Plan, Remaining, remaining
+from .changes import CHANGES_FILE, since_quick
 from .runs import RunStore, new_run_id, write_status
 from .scoring import SCORES_DIR, clean_partial_scorings
 
@@ -46,6 +56,10 @@ class Job:
     owner_name: str | None = None  # written into the run's status.json, shown on the Models page
     kind: str = "train"  # "train" or "score"
     model_run: str | None = None  # a scoring job's saved run (run_id is then the scoring's id)
+    plan: Plan | None = None  # its figures before the start (training.estimate), for the time left
+    input_path: Path | None = None  # a queued training's input, until it starts
+    callbacks: list = field(default_factory=list)
+    started_at: float | None = None  # when it began to run (a queued job: None)
 
     @property
     def out_dir(self) -> Path | None:
@@ -56,9 +70,30 @@ class Job:
     def active(self) -> bool:
         return self.status in ACTIVE
 
+    def time_left(self, *, now: float | None = None) -> Remaining | None:
+        """Seconds this job still needs, as a range (None without a plan): measured while it runs,
+        the plan's own figures while it waits."""
+        if self.plan is None or not self.active:
+            return None
+        if self.status == "queued":
+            total = self.plan.total_seconds
+            return Remaining(total * (1 - PRIOR_MARGIN), total * (1 + PRIOR_MARGIN))
+        return remaining(self.progress.snapshot(), self.plan, now=time.time() if now is None else now)
+
+
+def fraction_done(job: Job, *, now: float | None = None) -> float:
+    """The share of a running job's time already spent (against its time left); without a plan,
+    the training steps done."""
+    left = job.time_left(now=now)
+    if job.started_at is None or left is None:
+        return job.progress.snapshot().fraction
+    spent = (time.time() if now is None else now) - job.started_at
+    return min(0.99, spent / max(1e-6, spent + left.mid))
+
 
 class JobRegistry:
-    """Holds the jobs of this server process; `start` refuses a second concurrent job."""
+    """Holds the jobs of this server process: trainings one at a time (the others queued, at most
+    one per owner), light jobs (scoring) beside them, one at a time."""
 
     def __init__(self, store: RunStore):
         self.store = store
@@ -84,28 +119,81 @@ class JobRegistry:
         with self._lock:
             return next((j for j in self._jobs if j.active), None)
 
+    def queue(self) -> list[Job]:
+        """The trainings that run or wait, in the order they run (the running one first)."""
+        with self._lock:
+            return self._queue()
+
+    def _queue(self) -> list[Job]:  # the caller holds the lock
+        trainings = [j for j in self._jobs if j.kind == "train" and j.active]
+        return sorted(trainings, key=lambda j: j.status != "running")  # stable: queued in start order
+
+    def wait_before_start(self, *, now: float | None = None) -> tuple[int, Remaining | None]:
+        """What a training started now would wait for: (trainings ahead of it, seconds until they
+        are done as a range; None when one of them has no plan)."""
+        ahead = self.queue()
+        if not ahead:
+            return 0, Remaining(0.0, 0.0)
+        parts = [j.time_left(now=now) for j in ahead]
+        if any(p is None for p in parts):
+            return len(ahead), None
+        return len(ahead), Remaining(sum(p.low for p in parts), sum(p.high for p in parts))
+
     def start(self, input_path: str | Path, config: RunConfig, *, label: str = "run",
               input_name: str | None = None, callbacks=(), owner: str | None = None,
-              owner_name: str | None = None) -> Job:
+              owner_name: str | None = None, plan: Plan | None = None) -> Job:
+        """Start a training now, or queue it behind the trainings that run or wait. Refused while
+        the same owner has a training running or queued."""
         input_path = Path(input_path)
         with self._lock:
-            self._refuse_second()
+            self._refuse_second(owner)
             run_id = new_run_id(label)
             while self.store.path(run_id).exists() or any(j.run_id == run_id for j in self._jobs):
                 run_id += "-2"
             job = Job(run_id=run_id, input_name=input_name or input_path.name, config=config,
-                      owner=owner, owner_name=owner_name)
+                      owner=owner, owner_name=owner_name, plan=plan, callbacks=list(callbacks))
             self._jobs.append(job)
-        job.thread = threading.Thread(target=self._work, args=(job, input_path, list(callbacks)),
-                                      name=f"segscope-job-{run_id}", daemon=True)
-        job.thread.start()
+        work = self.store.work_path(run_id)
+        try:  # the input's copy: a queued job must not lose its file while it waits
+            work.mkdir(parents=True)
+            job.input_path = work / f"input{input_path.suffix.lower()}"
+            shutil.copyfile(input_path, job.input_path)
+        except OSError as exc:  # a job that never starts would hold the queue
+            shutil.rmtree(work, ignore_errors=True)
+            job.status, job.error, job.finished = "failed", f"could not read {job.input_name}: {exc.strerror or exc}", \
+                time.time()
+            raise SegscopeError(f"Could not read {job.input_name} ({exc.strerror or exc}); upload it again.") from exc
+        with self._lock:
+            ahead = [j for j in self._queue() if j is not job]
+            if not any(j.status == "running" for j in ahead) and all(j.input_path is not None for j in ahead):
+                self._launch(job)
+            else:
+                job.progress.add_log(f"queued: {len(ahead)} training(s) before this one")
         return job
 
-    def _refuse_second(self) -> None:  # the caller holds the lock
-        running = next((j for j in self._jobs if j.active), None)
+    def _launch(self, job: Job) -> None:  # the caller holds the lock
+        job.status, job.started_at = "running", time.time()
+        job.thread = threading.Thread(target=self._work, args=(job, job.input_path, job.callbacks),
+                                      name=f"segscope-job-{job.run_id}", daemon=True)
+        job.thread.start()
+
+    def _next(self) -> None:
+        """A training ended: the first queued one (whose input is copied) starts."""
+        with self._lock:
+            waiting = [j for j in self._jobs if j.kind == "train" and j.status == "queued" and j.input_path]
+            if waiting and not any(j.kind == "train" and j.status == "running" for j in self._jobs):
+                self._launch(waiting[0])
+
+    def _refuse_second(self, owner: str | None) -> None:  # the caller holds the lock
+        running = next((j for j in self._jobs if j.kind == "train" and j.active and j.owner == owner), None)
         if running is not None:
-            what = "A scoring job" if running.kind == "score" else "A training job"
-            raise SegscopeError(f"{what} is already running ({running.run_id}); "
+            raise SegscopeError(f"A training job is already running ({running.run_id}); "
+                                "wait for it to finish or stop it first.")
+
+    def _refuse_second_light(self) -> None:  # the caller holds the lock
+        running = next((j for j in self._jobs if j.kind == "score" and j.active), None)
+        if running is not None:
+            raise SegscopeError(f"A scoring job is already running ({running.run_id}); "
                                 "wait for it to finish or stop it first.")
 
     def start_score(self, model_run: str, input_path: str | Path, *, input_name: str | None = None,
@@ -119,7 +207,7 @@ class JobRegistry:
         if not self.store.info(model_run).usable:
             raise SegscopeError(f"Run '{model_run}' has no usable model; pick a finished run.")
         with self._lock:
-            self._refuse_second()
+            self._refuse_second_light()  # a training may run meanwhile: scoring is the light slot
             score_id = new_run_id(Path(name).stem)
             while (run_path / SCORES_DIR / score_id).exists() or self.store.work_path(score_id).exists():
                 score_id += "-2"
@@ -141,12 +229,19 @@ class JobRegistry:
         return job
 
     def stop(self, run_id: str) -> bool:
-        for job in self.jobs():
-            if job.run_id == run_id and job.active:
-                job.progress.request_stop()
-                job.progress.add_log("stop requested: stopping at the next step")
+        with self._lock:
+            job = next((j for j in self._jobs if j.run_id == run_id and j.active), None)
+            if job is not None and job.status == "queued" and job.kind == "train":  # never started: leaves the queue
+                job.status, job.error, job.finished = "cancelled", "stopped by the user", time.time()
+                shutil.rmtree(self.store.work_path(job.run_id), ignore_errors=True)
+                job.progress.add_log("cancelled: stopped by the user before it started")
+                job.progress.update(stage="cancelled")
                 return True
-        return False
+        if job is None:
+            return False
+        job.progress.request_stop()
+        job.progress.add_log("stop requested: stopping at the next step")
+        return True
 
     def _status(self, job: Job) -> dict:
         return {"run_id": job.run_id, "status": job.status, "created": job.created,
@@ -155,17 +250,29 @@ class JobRegistry:
                 "config": job.config.as_dict(), "owner": job.owner_name, "owner_key": job.owner}
 
     def _work(self, job: Job, input_path: Path, callbacks: list) -> None:
+        try:
+            with cpu_work(TRAIN):  # its threads follow the free cores, less a light job's share
+                self._train(job, input_path, callbacks)
+        finally:
+            self._next()
+
+    def _train(self, job: Job, input_path: Path, callbacks: list) -> None:
         work = self.store.work_path(job.run_id)
         final = self.store.path(job.run_id)
         job.status = "running"
         try:
-            work.mkdir(parents=True)
-            shutil.copyfile(input_path, work / f"input{input_path.suffix.lower()}")
+            work.mkdir(parents=True, exist_ok=True)  # start() copied the input there
             write_status(work, self._status(job))
+            quick = None
             if job.config.quick_first and not job.config.quick:
-                self._quick(job, work / f"input{input_path.suffix.lower()}")
-            result = run_pipeline(work / f"input{input_path.suffix.lower()}", work, job.config,
+                job.progress.update(phase="quick")
+                quick = self._quick(job, input_path)
+            job.progress.update(phase="quick" if job.config.quick else "fine_tune")
+            result = run_pipeline(input_path, work, job.config,
                                   progress=job.progress, callbacks=callbacks)
+            if quick is not None:  # what fine-tuning changed against the quick result (Train page)
+                (work / CHANGES_FILE).write_text(json.dumps(since_quick(quick, result, quick_run=job.quick_run_id),
+                                                            indent=1), encoding="utf-8")
             m = result.metrics
             job.metrics = {"test_macro_f1": m["test"]["macro_f1"], "baseline_macro_f1": m["baseline"]["macro_f1"],
                            "selected": m["selected"],
@@ -185,7 +292,7 @@ class JobRegistry:
         finally:
             job.progress.update(stage=job.status)
 
-    def _quick(self, job: Job, input_file: Path) -> None:
+    def _quick(self, job: Job, input_file: Path):
         """The quick result (no fine-tuning) as a run of its own, `<run_id>-quick`: segments, map and
         exports in minutes; the fine-tuned run replaces it on the pages when it is done."""
         quick_id = f"{job.run_id}-quick"
@@ -198,7 +305,7 @@ class JobRegistry:
         except SegscopeError as exc:  # the full run may still work (e.g. it has more to learn from)
             shutil.rmtree(work, ignore_errors=True)
             job.progress.add_log(f"quick result skipped: {exc}")
-            return
+            return None
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
@@ -211,8 +318,13 @@ class JobRegistry:
         work.replace(final)
         job.quick_run_id = quick_id
         job.progress.add_log(f"quick result ready ({m['seconds']:.0f} s): {quick_id}; fine-tuning now")
+        return result
 
     def _score(self, job: Job, input_file: Path) -> None:
+        with cpu_work(LIGHT):  # beside a training: its share of the cores
+            self._score_work(job, input_file)
+
+    def _score_work(self, job: Job, input_file: Path) -> None:
         run_path = self.store.path(job.model_run)
         job.status = "running"
         status, error = "failed", "interrupted"

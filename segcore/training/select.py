@@ -31,12 +31,13 @@ class Chosen:
 
 
 def select_model(texts: list[str], y: np.ndarray, labels: list[str], split: tuple, tuned, tuned_probs: np.ndarray,
-                 tuned_embeddings: np.ndarray, *, config, language: str | None = None) -> Chosen:
+                 tuned_embeddings: np.ndarray, *, config, language: str | None = None, progress=None) -> Chosen:
     """Candidates on the run's split (`y`: label strings, None where unlabelled), chosen on validation.
 
     When the frozen-encoder head wins, the run saves the base encoder (its embeddings feed the head
     and the segments); otherwise the fine-tuned encoder, with the keyword model beside it when the
-    keyword model or the average wins."""
+    keyword model or the average wins. `progress` (progress.Progress) counts the reviews embedded
+    (its step / total_steps) while the base encoder reads them."""
     train_idx, val_idx, test_idx = (np.asarray(i) for i in split)
     quick = tuned is None  # a quick run: the simple candidates only
     index = {lab: i for i, lab in enumerate(labels)}
@@ -45,9 +46,10 @@ def select_model(texts: list[str], y: np.ndarray, labels: list[str], split: tupl
     tfidf = fit_tfidf_head([texts[i] for i in train_idx], y_int[train_idx], n_classes=n, seed=config.seed)
     base = tuned.model_choice.path if tuned is not None and tuned.model_choice else \
         choose_model(config.train.model, language).path
+    counted = None if progress is None else (lambda done, total: progress.update(step=done, total_steps=total))
     base_emb = encoder_embeddings(base, texts, batch_size=config.scoring_batch(),
                                   max_length=config.train.max_length, precision=config.precision,
-                                  truncation=config.train.truncation)
+                                  truncation=config.train.truncation, progress=counted)
     frozen = fit_linear_head(base_emb[train_idx].astype(np.float64), y_int[train_idx], n_classes=n, seed=config.seed)
     tfidf_probs = tfidf.proba(texts)
     candidates = {"tfidf": tfidf_probs, "frozen": frozen.proba(base_emb.astype(np.float64))}

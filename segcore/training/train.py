@@ -26,7 +26,7 @@ from ..encoders.models import (
 )
 from ..encoders.predict import tokenize
 from ..progress import Progress
-from .callbacks import ProgressCallback, StepFloorEarlyStopping
+from .callbacks import AdaptiveThreads, ProgressCallback, StepFloorEarlyStopping
 from ..text.language import detect_language
 from .adversarial import FGMTrainer
 from .args import training_arguments
@@ -148,7 +148,7 @@ def fine_tune(train_texts: Sequence[str], train_labels: Sequence[str],
             compute_metrics=_macro_f1,
             compute_loss_func=_weighted_loss(weights) if weights is not None else None,
             callbacks=[StepFloorEarlyStopping(config.patience, min_steps=recipe["min_steps"]),
-                       ProgressCallback(progress), *callbacks],
+                       ProgressCallback(progress), AdaptiveThreads(), *callbacks],
             **extra,
         )
         if not config.progress_bar:  # quiet: no per-log dict on stdout either (ProgressCallback keeps them)

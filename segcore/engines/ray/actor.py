@@ -23,10 +23,11 @@ class Scorer:
     def __init__(self, model_dir: str, columns: dict, config, *, threads: int | None = None):
         import torch
 
+        from ...threads import limit_threads
         from ..core import load_run
 
         if threads:
-            torch.set_num_threads(threads)
+            limit_threads(threads)  # the actor's CPUs; segcore.threads stays within them
         self.run = load_run(model_dir, templates=config.templates, lang=config.lang)
         self.columns = ColumnMap(**columns)
         self.config = config

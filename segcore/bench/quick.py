@@ -1,0 +1,122 @@
+"""Measurement: time to first segments. `python -m segcore run FILE --quick` in a fresh process (as a
+person runs it) against a naive fp32 embedding pass over the same reviews (the seed's loop: pad to
+128, fp32, batches of 16, the shipped encoder), and the same quick run in fp32 for the labels:
+the default path (bf16 on a CPU with AMX) must keep >= 99 % of the fp32 run's labels and its test
+macro-F1 within 0.005.
+
+Goal (issue 28): the quick run at most half the naive pass's time; on the full Women's Clothing
+file (23,486 rows) first segments within 180 s on 2 idle cores."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .common import BenchConfig, Result, device_label
+from .keywords import SHARED_WOMENS
+
+GOAL_RATIO = 0.5
+LABELS_KEPT = 0.99
+F1_MOVE = 0.005
+
+
+def quick_input(cfg: BenchConfig, folder: Path) -> Path:
+    """The reviews to time: `cfg.quick_rows` rows of the Women's Clothing file (all of them when
+    None; the shipped sample where that file is not here)."""
+    from ..ingest.samples import SAMPLE
+
+    source = SHARED_WOMENS if SHARED_WOMENS.exists() else SAMPLE
+    if cfg.quick_rows is None:
+        return source
+    frame = pd.read_csv(source)
+    path = folder / f"reviews_{cfg.quick_rows}.csv"
+    frame.sample(min(cfg.quick_rows, len(frame)), random_state=cfg.seed).to_csv(path, index=False)
+    return path
+
+
+def quick_run(path: Path, out: Path, *, precision: str = "auto", extra: tuple = ()) -> dict:
+    """A `segcore run --quick` in its own process: wall seconds, and its metrics.json."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "segcore", "run", str(path), "--out", str(out), "--quick",
+                           "--precision", precision, *extra], capture_output=True, text=True, timeout=7200)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"segcore run --quick failed: {done.stderr[-1500:]}")
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    return {"wall_s": round(wall, 1), "run_s": metrics["seconds"], "metrics": metrics,
+            "stages": {k: round(v, 1) for k, v in metrics["stage_seconds"].items() if k != "total"}}
+
+
+def naive_pass(path: Path, model: str) -> tuple[float, int]:
+    """Seconds of the seed's fp32 embedding loop over the reviews a run reads from `path` (cleaned,
+    titles joined, as `segcore run` reads them)."""
+    from ..config import RunConfig
+    from ..encoders.models import load_classifier, load_tokenizer
+    from ..ingest.prepare import prepare_reviews
+    from ..pipeline import load_input
+    from .score import naive_predict
+
+    frame, columns = load_input(path, RunConfig())
+    texts = prepare_reviews(frame, columns, row_ids=frame.index.to_numpy()).reviews["_text"].tolist()
+    encoder, tokenizer = load_classifier(model, ["_", "__"]), load_tokenizer(model)
+    naive_predict(encoder, tokenizer, texts[:32], device="cpu")  # warm-up
+    start = time.perf_counter()
+    naive_predict(encoder, tokenizer, texts, device="cpu")
+    return time.perf_counter() - start, len(texts)
+
+
+def frozen_labels(run_dir: Path, path: Path, *, seed: int) -> np.ndarray:
+    """The quick model's labels (the frozen encoder's logistic-regression head, whichever candidate
+    the run chose) from a run's saved base embeddings, refitted on the run's own split."""
+    from ..analysis.analyse import BASE_EMBEDDINGS_FILE
+    from ..config import RunConfig
+    from ..ingest.prepare import prepare_reviews
+    from ..pipeline import load_input
+    from ..training.candidates import fit_linear_head
+    from ..training.split import split_622
+
+    frame, columns = load_input(path, RunConfig(seed=seed))
+    prepared = prepare_reviews(frame, columns, row_ids=frame.index.to_numpy())
+    reviews, labels = prepared.reviews, prepared.labels
+    train_idx, _, _ = split_622(reviews["label"], reviews["customer_id"], seed=seed)
+    y = np.array([labels.index(v) if v in labels else -1 for v in reviews["label"]])
+    emb = np.load(run_dir / BASE_EMBEDDINGS_FILE).astype(np.float64)
+    head = fit_linear_head(emb[train_idx], y[train_idx], n_classes=len(labels), seed=seed)
+    return head.proba(emb).argmax(axis=1)
+
+
+def bench_quick(cfg: BenchConfig, model: str, work: Path) -> Result:
+    path = quick_input(cfg, work)
+    fast = quick_run(path, work / "quick")
+    slow = quick_run(path, work / "quick_fp32", precision="fp32")
+    naive_s, n = naive_pass(path, model)
+    a = pd.read_csv(work / "quick" / "reviews_scored.csv", usecols=["row_id", "pred_label"])
+    b = pd.read_csv(work / "quick_fp32" / "reviews_scored.csv", usecols=["row_id", "pred_label"])
+    both = a.merge(b, on="row_id", suffixes=("", "_fp32"))
+    same_used = float((both["pred_label"] == both["pred_label_fp32"]).mean())
+    # the quick model itself (the frozen head), also where the keyword model won
+    same = float((frozen_labels(work / "quick", path, seed=cfg.seed) ==
+                  frozen_labels(work / "quick_fp32", path, seed=cfg.seed)).mean())
+    frozen = [r["metrics"]["selection"]["candidates"]["frozen"]["test_macro_f1"] for r in (fast, slow)]
+    f1, f1_fp32 = frozen
+    ratio = fast["wall_s"] / naive_s
+    met = ratio <= GOAL_RATIO and same >= LABELS_KEPT and abs(f1 - f1_fp32) <= F1_MOVE
+    details = {"file": path.name, "reviews": n, "naive_fp32_embedding_s": round(naive_s, 1),
+               "quick_run": {k: fast[k] for k in ("wall_s", "run_s", "stages")},
+               "quick_run_fp32": {k: slow[k] for k in ("wall_s", "run_s", "stages")},
+               "identical_quick_model_labels_vs_fp32": round(same, 4),
+               "quick_model_test_macro_f1": f1, "quick_model_test_macro_f1_fp32": f1_fp32,
+               "identical_labels_of_the_chosen_model": round(same_used, 4),
+               "selected": fast["metrics"]["selected"], "selected_fp32": slow["metrics"]["selected"],
+               "test_macro_f1_selected": fast["metrics"]["test"]["macro_f1"],
+               "note": "value: the quick run's wall seconds (a fresh process, imports and model loading included); "
+                       "baseline: the naive fp32 embedding pass alone"}
+    return Result("quick", fast["wall_s"], round(naive_s, 1), "seconds", f"<= {GOAL_RATIO:g}x the naive fp32 pass, "
+                  f">= {LABELS_KEPT:.0%} labels as fp32, test macro-F1 within {F1_MOVE}", met,
+                  device_label(torch.device("cpu")), details)
