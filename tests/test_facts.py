@@ -123,3 +123,16 @@ def test_what_to_fix_first_finds_a_complaint_injected_into_low_rated_reviews():
     assert top["aspect"] == "packaging" and top["clear"] and top["drag_high"] < 0, after["overall"][:3]
     assert top["share"] == pytest.approx(low.mean(), abs=0.02)
     assert after["segments"][0][0]["aspect"] == "packaging"
+
+
+def test_product_before_buyers_is_singular_or_reads_buyers_of():
+    from segcore.analysis.profiles import buyers_phrase
+
+    tea = {"key": "tea", "tag": "NN", "source": "reviews"}
+    assert buyers_phrase("Frequent", ["tea"], [tea]) == "Frequent tea buyers"
+    # the product column's plural values ("Dresses", "Jeans") and the tagger's NNS never precede "buyers"
+    assert buyers_phrase("", ["Dresses"], [{"key": "Dresses", "source": "column"}]) == "buyers of dresses"
+    assert buyers_phrase("Lapsed", ["chips"], [{"key": "chips", "tag": "NNS", "source": "reviews"}]) \
+        == "Lapsed buyers of chips"
+    assert buyers_phrase("", ["Dress"], [{"key": "Dress", "source": "column"}]) == "Dress buyers"
+    assert buyers_phrase("", [], []) == "customers"

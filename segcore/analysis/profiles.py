@@ -307,6 +307,26 @@ def _size_fact(p: dict) -> dict | None:
     return None
 
 
+def _plural(row: dict) -> bool:
+    """A product fact in the plural ("dresses", "chips"): the tagger's NNS, or a product column's
+    value ending in -s ("Dresses", "Jeans"), which a noun-adjunct ("Dresses buyers") would misuse."""
+    if row.get("tag"):
+        return row["tag"].split()[-1] in ("NNS", "NNPS")
+    last = row["key"].split()[-1].lower()
+    return row.get("source") == "column" and last.endswith("s") and not last.endswith("ss")
+
+
+def buyers_phrase(prefix: str, words: list[str], rows: list[dict]) -> str:
+    """'Tea buyers', 'Frequent tea buyers'; a plural product reads 'Buyers of dresses' (English
+    puts a singular before a noun, and 'jeans' or 'chips' have none), 'Customers' without one."""
+    if not words:
+        return " ".join(x for x in (prefix, "customers") if x)
+    if not any(_plural(r) for r in rows):
+        return " ".join(x for x in (prefix, " & ".join(words) + " buyers") if x)
+    shown = [w.lower() if w[:1].isupper() and w[1:].islower() else w for w in words]  # "Dresses" -> "dresses"
+    return " ".join(x for x in (prefix, "buyers of " + " & ".join(shown)) if x)
+
+
 _SIZE_WHO = {"petite": "Petite shoppers", "plus size": "Plus-size shoppers", "XS": "XS shoppers", "XL": "XL shoppers"}
 
 
@@ -362,7 +382,7 @@ def name_segments(profiles: dict[int, dict], overall: dict, *, language: str = "
         elif size:
             who = None
         else:
-            who = " ".join(x for x in (prefix, f"{word} buyers" if word else "customers") if x)
+            who = buyers_phrase(prefix, words, stated.get("products") or [])
         if size:
             stated["size"] = size
         mood = attitude_word(p["label_shares"])
