@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from ..text.textutil import is_chinese
 from .metrics import classification_metrics
+from ..config import DEFAULT_SEED
 
 # Preference among candidates the validation reviews cannot tell apart: the model that learnt the
 # most from the reviews first.
@@ -71,7 +72,7 @@ class LinearHead:
         return cls(coef=np.asarray(d["coef"], dtype=np.float64), intercept=np.asarray(d["intercept"], dtype=np.float64))
 
 
-def fit_linear_head(x, y: Sequence[int], *, n_classes: int, seed: int = 42, C: float = 1.0) -> LinearHead:
+def fit_linear_head(x, y: Sequence[int], *, n_classes: int, seed: int = DEFAULT_SEED, C: float = 1.0) -> LinearHead:
     """Balanced-class logistic regression on features `x` for integer labels `y` (0..n_classes-1)."""
     y = np.asarray(y, dtype=int)
     # one BLAS thread: on the 2-core machine with other work on it, this fit (13,600 Women's reviews
@@ -133,7 +134,7 @@ class TfidfHead:
 TFIDF_PARAMS = ("analyzer", "ngram_range", "sublinear_tf", "min_df", "strip_accents", "lowercase")
 
 
-def fit_tfidf_head(texts: Sequence[str], y: Sequence[int], *, n_classes: int, seed: int = 42) -> TfidfHead:
+def fit_tfidf_head(texts: Sequence[str], y: Sequence[int], *, n_classes: int, seed: int = DEFAULT_SEED) -> TfidfHead:
     vec, features = tfidf_vectorizer(texts)
     x = vec.fit_transform(list(texts))
     params = {k: v for k, v in vec.get_params().items() if k in TFIDF_PARAMS}
