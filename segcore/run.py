@@ -21,7 +21,7 @@ from .config import RunConfig
 from .engines.core import LoadedRun, RunResult, load_run
 from .engines.stream import score_file
 from .errors import SegscopeError
-from .io.artifacts import FORMAT_VERSION
+from .io.artifacts import FORMAT_VERSION, META_FILE
 from .pipeline import train_run
 from .progress import Progress
 
@@ -61,14 +61,14 @@ class SegscopeRun:
         """A saved run: its folder or its model/ folder. One-line SegscopeError for a damaged run,
         one too old to bring up to date or one made by a newer segscope."""
         path = Path(path)
-        folder = path.parent if (path / "segscope.json").exists() else path
+        model_dir = path if (path / META_FILE).exists() else path / "model"
         config = config or RunConfig()
-        parts = load_run(folder / "model", templates=config.templates, lang=config.lang)
-        return cls(folder=folder, config=config, parts=parts)
+        parts = load_run(model_dir, templates=config.templates, lang=config.lang)
+        return cls(folder=model_dir.parent, config=config, parts=parts)
 
     @property
     def model_dir(self) -> Path:
-        return self.folder / "model"
+        return self.parts.folder
 
     def score(self, reviews: str | Path | pd.DataFrame, out_dir: str | Path | None = None, *,
               config: RunConfig | None = None, progress: Progress | None = None,
@@ -82,8 +82,9 @@ class SegscopeRun:
                           run=self.parts if same else None)
 
     def save(self, path: str | Path) -> Path:
-        """Copy the whole run to `path` (written beside it and renamed into place when complete);
-        the object then reads from there."""
+        """Copy the whole run to `path` (written beside it and renamed into place when complete;
+        a model folder loaded on its own is copied to `path`/model); the object then reads from
+        there."""
         target = Path(path)
         if target.resolve() == self.folder.resolve():
             return target
@@ -91,8 +92,12 @@ class SegscopeRun:
             raise SegscopeError(f"{target} exists; save the run to a new folder.")
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+        whole = self.model_dir == self.folder / "model" and (self.folder / "metrics.json").is_file()
         try:
-            shutil.copytree(self.folder, tmp)
+            if whole:
+                shutil.copytree(self.folder, tmp)
+            else:
+                shutil.copytree(self.model_dir, tmp / "model")
             os.replace(tmp, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -139,7 +139,7 @@ class Explainer:
         from ..io.artifacts import check_model_dir, load_head
 
         meta = check_model_dir(model_dir)  # one line for a damaged folder, before transformers sees it
-        head = load_head(model_dir)
+        head = load_head(model_dir, meta)
         if which == "fine_tuned":
             head.selected = "fine_tuned"
         if head.selected == "tfidf":  # the keyword model labels the reviews: explain that, not the encoder
