@@ -15,7 +15,7 @@ import pytest
 from conftest import build_once, run_main
 from segcore import SegscopeRun
 from segcore.analysis.edit import resegment_run
-from segcore.config import RunConfig, TrainConfig
+from segcore.config import DEFAULT_SEED, RunConfig, TrainConfig
 from segcore.engines.core import load_run, score_texts
 from segcore.errors import SegscopeError
 from segcore.io.artifacts import FORMAT_VERSION, HEAD_FILE, META_FILE, load_meta
@@ -158,3 +158,8 @@ def test_resegmenting_keeps_the_runs_seed(head_tail_run, tmp_path):
     assert pd.read_csv(kept / "segments.csv")["segment_id"].tolist() == by_seed.customers["segment_id"].tolist()
     assert load_meta(kept / "model")["run_config"]["seed"] == SEED
     assert json.loads((kept / "metrics.json").read_text())["k"] == 4
+    # and the seed matters here: the default seed (what re-segmenting used to take) splits otherwise
+    other = tmp_path / "other"
+    shutil.copytree(head_tail_run, other)
+    by_default = resegment_run(other, k=4, templates=templates, seed=DEFAULT_SEED)
+    assert by_default.customers["segment_id"].tolist() != by_seed.customers["segment_id"].tolist()
