@@ -316,7 +316,7 @@ def score_texts(run: LoadedRun, texts: list[str], *, config, batch_size: int | N
     if run.base_path is not None:  # the segments' interest axis reads the base encoder
         base = encoder_embeddings(run.base_path, texts, model=run.base_model, tokenizer=run.base_tokenizer,
                                   batch_size=batch, progress=tick(1), remember=False, **cut)
-    on_map = base if run.meta.get("map_encoder") == "base" else embs  # older runs: the saved model's map
+    on_map = base if run.meta["map_encoder"] == "base" else embs  # "saved": runs before format 2
     return TextFeatures(probs=probs, embeddings=embs, base=base, on_map=on_map, aspects=column,
                         aspect_counts=counts)
 
