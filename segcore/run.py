@@ -61,7 +61,8 @@ class SegscopeRun:
         """A saved run: its folder or its model/ folder. One-line SegscopeError for a damaged run,
         one too old to bring up to date or one made by a newer segscope."""
         path = Path(path)
-        model_dir = path if (path / META_FILE).exists() else path / "model"
+        # a run folder holds model/; anything else is read as a model folder (and refused as one)
+        model_dir = path / "model" if (path / "model" / META_FILE).exists() else path
         config = config or RunConfig()
         parts = load_run(model_dir, templates=config.templates, lang=config.lang)
         return cls(folder=model_dir.parent, config=config, parts=parts)
