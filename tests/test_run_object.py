@@ -163,3 +163,19 @@ def test_resegmenting_keeps_the_runs_seed(head_tail_run, tmp_path):
     shutil.copytree(head_tail_run, other)
     by_default = resegment_run(other, k=4, templates=templates, seed=DEFAULT_SEED)
     assert by_default.customers["segment_id"].tolist() != by_seed.customers["segment_id"].tolist()
+
+
+def test_explanations_read_reviews_as_the_run_cut_them(head_tail_run):
+    """The explainer cuts a long review head + tail as the run does: its start and end are read
+    and weighted, its middle is marked unread."""
+    from segcore.explain.attribution import Explainer, explain
+
+    explainer = Explainer.load(head_tail_run / "model", which="fine_tuned")
+    assert (explainer.truncation, explainer.max_length) == ("head_tail", MAX_LENGTH)
+    texts = pd.read_csv(head_tail_run / "reviews_scored.csv")["Text"].astype(str)
+    text = max(texts, key=len)
+    [found] = explain(explainer, [text], n_steps=4)
+    read = [w.weight is not None for w in found.words]
+    assert read[0] and read[-1] and not all(read) and found.truncated
+    np.testing.assert_allclose(explainer.probabilities([text])[0], [found.probabilities[lab] for lab in
+                                                                     explainer.labels], atol=1e-5)
