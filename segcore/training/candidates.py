@@ -15,6 +15,7 @@ Heads are plain arrays and JSON (no pickle), so a saved run applies the chosen o
 scoring (`ScoringHead`, saved as model/head.json)."""
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -109,6 +110,9 @@ class TfidfHead:
     idf: np.ndarray
     head: LinearHead
     features: str = ""
+    # the last texts' probabilities: a training run asks for its reviews' twice (candidate
+    # selection, then scoring through engines.core.score_texts)
+    _last: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def _vectorizer(self) -> TfidfVectorizer:
         vec = TfidfVectorizer(vocabulary=self.vocabulary, **self.params)
@@ -116,7 +120,17 @@ class TfidfHead:
         return vec
 
     def proba(self, texts: Sequence[str]) -> np.ndarray:
-        return self.head.proba(self._vectorizer().transform(list(texts)))
+        texts = list(texts)
+        digest = hashlib.sha256()
+        for text in texts:
+            digest.update(f"{len(text)}:".encode())
+            digest.update(text.encode("utf-8", "surrogatepass"))
+        last = self._last
+        if last is not None and last[0] == digest.digest():
+            return last[1].copy()
+        probs = self.head.proba(self._vectorizer().transform(texts))
+        self._last = (digest.digest(), probs.copy())
+        return probs
 
     def to_dict(self) -> dict:
         return {"params": {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.items()},
