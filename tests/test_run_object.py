@@ -5,6 +5,7 @@ re-segmenting with the run's own seed."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -13,11 +14,13 @@ import pandas as pd
 import pytest
 
 from conftest import build_once, run_main
+import segcore
 from segcore import SegscopeRun
 from segcore.analysis.edit import resegment_run
 from segcore.config import DEFAULT_SEED, RunConfig, TrainConfig
 from segcore.engines.core import load_run, score_texts
 from segcore.errors import SegscopeError
+from segcore.explain.attribution import Explainer
 from segcore.io.artifacts import FORMAT_VERSION, HEAD_FILE, META_FILE, load_meta
 from segcore.services.runs import RunStore, write_status
 from segcore.strategy.suggest import load_templates
@@ -138,6 +141,13 @@ def test_too_old_and_newer_runs_are_refused_in_one_line(head_tail_run, small_csv
     assert proc.returncode == 2 and "segscope 9.9.0" in proc.stderr and "Traceback" not in proc.stderr
     with pytest.raises(SegscopeError, match="upgrade segscope"):
         resegment_run(new, k=2, templates=load_templates())
+    with pytest.raises(SegscopeError, match="upgrade segscope"):
+        Explainer.load(new / "model")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(small_csv, inbox)
+    proc = run_main("watch", inbox, "--model", new / "model", "--out", tmp_path / "watched")
+    assert proc.returncode == 2 and "upgrade segscope" in proc.stderr and "Traceback" not in proc.stderr
 
     # the app's run listing: the newer run is shown with the reason and cannot be used
     store = RunStore(models_dir)
@@ -168,7 +178,7 @@ def test_resegmenting_keeps_the_runs_seed(head_tail_run, tmp_path):
 def test_explanations_read_reviews_as_the_run_cut_them(head_tail_run):
     """The explainer cuts a long review head + tail as the run does: its start and end are read
     and weighted, its middle is marked unread."""
-    from segcore.explain.attribution import Explainer, explain
+    from segcore.explain.attribution import explain
 
     explainer = Explainer.load(head_tail_run / "model", which="fine_tuned")
     assert (explainer.truncation, explainer.max_length) == ("head_tail", MAX_LENGTH)
@@ -179,3 +189,13 @@ def test_explanations_read_reviews_as_the_run_cut_them(head_tail_run):
     assert read[0] and read[-1] and not all(read) and found.truncated
     np.testing.assert_allclose(explainer.probabilities([text])[0], [found.probabilities[lab] for lab in
                                                                      explainer.labels], atol=1e-5)
+
+
+def test_default_seeds_come_from_the_config():
+    """No function picks its own default seed: they all name config.DEFAULT_SEED (RunConfig.seed's)."""
+    root = Path(segcore.__file__).parent
+    literal = re.compile(r"\bseed(: int)? ?= ?42\b")
+    found = [f"{path.relative_to(root)}:{i}" for path in sorted(root.rglob("*.py"))
+             for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if literal.search(line)]
+    assert found == []
+    assert RunConfig().seed == DEFAULT_SEED
