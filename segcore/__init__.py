@@ -13,7 +13,7 @@ passive_waiting()  # before torch loads OpenMP: idle threads sleep instead of sp
 _EXPORTS = {"ColumnMap": "ingest.columns", "detect_columns": "ingest.columns", "SegscopeError": "errors",
             "list_sheets": "ingest.load", "read_table": "ingest.load", "RunConfig": "config", "RunResult": "pipeline",
             "run_pipeline": "pipeline", "score_file": "pipeline", "Progress": "progress", "TrainConfig": "config",
-            "AspectConfig": "config"}
+            "AspectConfig": "config", "SegscopeRun": "run"}
 
 __all__ = sorted(_EXPORTS)
 

@@ -244,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         import transformers
 
         transformers.logging.set_verbosity_error()  # keep the Trainer's progress bar, drop load reports
-        from .pipeline import process_rank, run_pipeline, score_file
+        from .pipeline import process_rank
+        from .run import SegscopeRun
 
         if args.command == "watch":
             from .compare.watch import watch
@@ -260,10 +261,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "run":
             if process_rank() != 0:  # a non-zero torchrun rank: it trains, rank 0 writes
-                run_pipeline(args.input, args.out, config)
+                SegscopeRun.fit(args.input, config, out_dir=args.out)
                 return 0
             with _outputs(args, args.input) as work:
-                result = run_pipeline(args.input, work, config)
+                result = SegscopeRun.fit(args.input, config, out_dir=work).result
             m = result.metrics
             aspects = m.get("aspects", {})
             extra = (f", aspect span F1 {aspects['heldout']['span']['f1']:.3f} vs lexicon"
@@ -286,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
                 if getattr(args, flag) is not None:
                     raise SegscopeError(f"--{flag.replace('_', '-')} is for --engine ray.")
             with _outputs(args, args.input, args.model) as work:
-                result = score_file(args.input, args.model, work, config, chunk_rows=score.chunk_rows)
+                result = SegscopeRun.load(args.model, config).score(args.input, work, chunk_rows=score.chunk_rows)
             print(f"scored {result.metrics['n_reviews']} reviews in {result.metrics['seconds']:.0f}s "
                   f"-> {Path(args.out)}")
         return 0

@@ -239,7 +239,7 @@ MODULE_SECONDS = {
     "test_ray.py": 185, "test_browser.py": 180, "test_cli.py": 80, "test_compare.py": 70, "test_bad_inputs.py": 70,
     "test_bench.py": 60, "test_workspace_person.py": 45, "test_outputs_atomic.py": 45, "test_multilingual.py": 40,
     "test_app.py": 35, "test_aspects.py": 32, "test_train_options.py": 32, "test_aspects_custom.py": 30,
-    "test_ddp.py": 29, "test_explain.py": 28, "test_recipe.py": 25, "test_app_charts.py": 24, "test_candidates.py": 20,
+    "test_ddp.py": 29, "test_run_object.py": 30, "test_explain.py": 28, "test_recipe.py": 25, "test_app_charts.py": 24, "test_candidates.py": 20,
 }
 LANE_SECONDS = 60
 HEAVY_SECONDS = 20

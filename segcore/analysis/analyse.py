@@ -11,6 +11,7 @@ from .behaviour import behaviour_from_sums, behaviour_sums
 from .profiles import add_relative, build_profiles
 from .quality import segment_quality
 from .segment import SegmentModel, attitude_codes, customer_embeddings, fit_segments, used_labels
+from ..config import DEFAULT_SEED
 
 
 BASE_EMBEDDINGS_FILE = "base_embeddings.npy"  # a run's base-encoder review embeddings (re-segmenting)
@@ -77,7 +78,7 @@ def customer_table(reviews: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
 
 
 def analyse(reviews: pd.DataFrame, probs: np.ndarray, embeddings: np.ndarray, *, labels: list[str],
-            templates: dict[str, str], k: int | None = None, seed: int = 42,
+            templates: dict[str, str], k: int | None = None, seed: int = DEFAULT_SEED,
             segment_model: SegmentModel | None = None, segment_names: dict[int, str] | None = None,
             categories: pd.DataFrame | None = None, language: str = "en") -> Analysis:
     """Fit segments (or assign with a saved `segment_model`), then profile and strategise.

@@ -83,14 +83,18 @@ def _save(run_path: Path, prepared: Prepared, analysis: Analysis, coords: np.nda
     to_json(metrics, metrics_file)
 
 
-def resegment_run(run_path: str | Path, *, k: int | None, templates: dict[str, str], seed: int = 42) -> Analysis:
-    """Fit segments again on the saved embeddings and predictions (k=None: by silhouette)."""
+def resegment_run(run_path: str | Path, *, k: int | None, templates: dict[str, str], seed: int | None = None
+                  ) -> Analysis:
+    """Fit segments again on the saved embeddings and predictions (k=None: by silhouette), with
+    the run's own seed (its saved config; older runs: the default seed they were made with)
+    unless `seed` is given. The saved config keeps the run's seed either way."""
     run_path = Path(run_path)
     prepared, probs, embeddings, coords, labels, meta = _load(run_path)
+    seed = int(meta["run_config"]["seed"]) if seed is None else seed
     used = {str(v) for v in (meta.get("columns") or {}).values() if v}
     categories = prepared.original[category_columns(prepared.original, used)]
     analysis = analyse(prepared.reviews, probs, embeddings, labels=labels, templates=templates, k=k, seed=seed,
-                       categories=categories, language=meta.get("output_language", "en"))
+                       categories=categories, language=meta["output_language"])
     _save_swapped(run_path, prepared, analysis, coords, labels, meta)
     return analysis
 
@@ -102,7 +106,7 @@ def current_analysis(run_path: str | Path, *, templates: dict[str, str]) -> Anal
     names = {int(k): v for k, v in meta.get("segment_names", {}).items()}
     return analyse(prepared.reviews, probs, embeddings, labels=labels, templates=templates,
                    segment_model=load_segment_model(run_path / "model"), segment_names=names,
-                   language=meta.get("output_language", "en"))
+                   language=meta["output_language"])
 
 
 def rename_run_segments(run_path: str | Path, names: dict[int, str], *, templates: dict[str, str]) -> Analysis:
@@ -113,7 +117,7 @@ def rename_run_segments(run_path: str | Path, names: dict[int, str], *, template
     saved = {int(k): v for k, v in meta.get("segment_names", {}).items()}
     base = analyse(prepared.reviews, probs, embeddings, labels=labels, templates=templates,
                    segment_model=load_segment_model(run_path / "model"), segment_names=saved,
-                   language=meta.get("output_language", "en"))
+                   language=meta["output_language"])
     analysis = rename_segments(base, clean, templates=templates)
     _save_swapped(run_path, prepared, analysis, coords, labels, meta)
     return analysis

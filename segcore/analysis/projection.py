@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import SegscopeError
 from .jitcache import enable_umap_cache
+from ..config import DEFAULT_SEED
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def umap_fit(x: np.ndarray, *, metric: str, seed: int, n_neighbors: int = 15, **
         return model, model.fit_transform(x)
 
 
-def fit_projection(embeddings: np.ndarray, *, seed: int = 42, n_neighbors: int = 15,
+def fit_projection(embeddings: np.ndarray, *, seed: int = DEFAULT_SEED, n_neighbors: int = 15,
                    max_fit_rows: int | None = FIT_SAMPLE_ROWS):
     """A fitted `MapProjection`, and the 2-D coordinates of `embeddings`.
 

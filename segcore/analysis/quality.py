@@ -15,6 +15,7 @@ import itertools
 import numpy as np
 import pandas as pd
 from sklearn.metrics import normalized_mutual_info_score, silhouette_score
+from ..config import DEFAULT_SEED
 
 MAX_CATEGORIES = 50
 
@@ -58,7 +59,7 @@ def category_columns(original: pd.DataFrame, used: set[str]) -> list[str]:
 def segment_quality(customers: pd.DataFrame, profiles: dict[int, dict], *, labels: list[str],
                     features: np.ndarray | None = None, attitude: np.ndarray | None = None,
                     review_segments: np.ndarray | None = None, categories: pd.DataFrame | None = None,
-                    seed: int = 42) -> dict:
+                    seed: int = DEFAULT_SEED) -> dict:
     """The figures above. `features` (customers' interest PCA) and `attitude` (their label
     codes) give the silhouette; `categories` (one row per review, aligned with
     `review_segments`) the NMI."""

@@ -32,6 +32,7 @@ from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
+from ..config import DEFAULT_SEED
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +271,7 @@ def _interest_classifier(x: np.ndarray, clusters: np.ndarray, *, seed: int):
 
 
 def fit_segments(cust_emb: np.ndarray, customers: pd.DataFrame, *, labels: list[str],
-                 k: int | None = None, k_range: tuple[int, int] = (3, AUTO_MAX_SEGMENTS), seed: int = 42,
+                 k: int | None = None, k_range: tuple[int, int] = (3, AUTO_MAX_SEGMENTS), seed: int = DEFAULT_SEED,
                  min_share: float = MIN_CELL_SHARE) -> tuple[SegmentModel, np.ndarray]:
     """Fit the segment model on customers' base embeddings and observed-first label shares;
     returns it and each customer's segment id.

@@ -10,6 +10,7 @@ import torch
 
 from ..encoders.models import device_name
 from ..ingest.samples import STAR_LABELS
+from ..config import DEFAULT_SEED
 
 LABELS = STAR_LABELS
 MEASUREMENTS = ("train", "score", "memory", "map", "e2e", "keywords", "segments", "quick", "load", "job", "score_ray")
@@ -23,7 +24,7 @@ class BenchConfig:
 
     device: str = "cpu"
     model: str | None = None  # None: MiniLM on CPU, a bert-base-sized encoder for training on GPU
-    seed: int = 42
+    seed: int = DEFAULT_SEED
     train_steps: int = 20
     train_batch: int = 16
     score_rows: int = 2000

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from ..config import DEFAULT_SEED
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ OPTION_SETS = ("amazon_en_2k", "womens_en_3k", "waimai_zh_2k")
 CHUNK = 4  # fine-tunes per worker task: small tasks keep every worker busy
 
 
-def prepare_sets(names, *, data_dir: Path = SHARED, seed: int = 42) -> dict:
+def prepare_sets(names, *, data_dir: Path = SHARED, seed: int = DEFAULT_SEED) -> dict:
     """{name: {texts, labels, groups, label_names, language}} as a run prepares them."""
     from ..ingest.columns import detect_columns
     from ..ingest.prepare import prepare_reviews

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .common import BenchConfig, Result
+from ..config import DEFAULT_SEED
 
 SHARED_EN = Path(__file__).resolve().parents[3] / "shared" / "data" / "en"
 # name -> (file, columns given to segscope, held-back category column)
@@ -64,7 +65,7 @@ def _kmeans(x: np.ndarray, k: int, seed: int) -> np.ndarray:
         return KMeans(n_clusters=k, n_init=5, random_state=seed).fit_predict(x)
 
 
-def measure_set(frame: pd.DataFrame, roles: dict, category: str, *, model_path: str, seed: int = 42) -> dict:
+def measure_set(frame: pd.DataFrame, roles: dict, category: str, *, model_path: str, seed: int = DEFAULT_SEED) -> dict:
     """The figures above for one file (`roles`: the only columns segscope is given)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import normalized_mutual_info_score as nmi

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from ..config import DEFAULT_SEED
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
@@ -65,7 +66,7 @@ def _frame(files, columns: dict, rows: int | None, seed: int) -> pd.DataFrame:
     return frame
 
 
-def ensure_run(name: str, work: Path, *, seed: int = 42) -> Path | None:
+def ensure_run(name: str, work: Path, *, seed: int = DEFAULT_SEED) -> Path | None:
     """The quick run of a set in `work`: re-segmented when already there, else run; None when the
     set's file is missing."""
     from ..analysis.edit import resegment_run
@@ -109,7 +110,7 @@ def _with_product(base: Path, out: Path, files, columns: dict, rows: int | None,
     meta_file.write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
 
-def from_bench_cache(name: str, *, seed: int = 42) -> tuple[dict, dict] | None:
+def from_bench_cache(name: str, *, seed: int = DEFAULT_SEED) -> tuple[dict, dict] | None:
     """(profiles, strategies) of a set from the base embeddings `segcore bench --only segments`
     cached (the same model and review texts), segmented as a quick run segments them: every
     review of these sets is rated, so the quick run's labels are the file's own and its segments

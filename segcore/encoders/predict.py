@@ -19,14 +19,27 @@ HEAD_SHARE = 0.25  # head + tail: the first quarter of the budget, then the end 
 def tokenize(tokenizer, texts: Sequence[str], *, max_length: int, truncation: str = "head") -> list[list[int]]:
     """Token ids per text, at most `max_length`. 'head' keeps the start; 'head_tail' keeps the
     first HEAD_SHARE of the budget and the rest from the end (special tokens stay at both ends)."""
-    if truncation == "head":
-        return tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
-    if truncation != "head_tail":
+    return tokenize_with_offsets(tokenizer, texts, max_length=max_length, truncation=truncation, offsets=False)[0]
+
+
+def tokenize_with_offsets(tokenizer, texts: Sequence[str], *, max_length: int, truncation: str = "head",
+                          offsets: bool = True) -> tuple[list[list[int]], list[list[tuple[int, int]]] | None]:
+    """`tokenize`'s ids and, with `offsets`, each kept token's character span in its text
+    (special tokens: (0, 0)), cut alike: what the model reads of each review, for explanations."""
+    if truncation not in TRUNCATIONS:
         raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {truncation!r}")
+    extra = {"return_offsets_mapping": True} if offsets else {}
+    if truncation == "head":
+        enc = tokenizer(list(texts), truncation=True, max_length=max_length, **extra)
+        return enc["input_ids"], enc["offset_mapping"] if offsets else None
     head = max(1, int(max_length * HEAD_SHARE))
     tail = max_length - head
-    ids = tokenizer(list(texts), truncation=False)["input_ids"]
-    return [x if len(x) <= max_length else x[:head] + x[-tail:] for x in ids]
+    enc = tokenizer(list(texts), truncation=False, **extra)
+
+    def cut(x: list) -> list:
+        return x if len(x) <= max_length else x[:head] + x[-tail:]
+
+    return [cut(x) for x in enc["input_ids"]], [cut(list(o)) for o in enc["offset_mapping"]] if offsets else None
 
 
 # Batches are shaped so that a review's result never depends on the reviews batched with it: each

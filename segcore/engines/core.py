@@ -77,7 +77,8 @@ def write_metrics(metrics: dict, out_dir: Path, timer: Timer, *, started: float)
 
 @dataclass
 class LoadedRun:
-    """A saved run (its model/ folder), checked and loaded once."""
+    """A run's scoring parts: loaded once from its model/ folder (`load_run`), or held in memory by
+    the training run that made them (`run_parts`). Both are built from the same metadata."""
 
     folder: Path
     meta: dict
@@ -96,68 +97,94 @@ class LoadedRun:
     head: object = None  # training.candidates.ScoringHead: the candidate selected on validation
     base_model: object = None  # the segments' base encoder, when it is not the saved one
     base_tokenizer: object = None
+    base_path: str | None = None  # that encoder's folder (None: the saved encoder); keys its cached embeddings
+    model_name: str | None = None  # the folder whose weights `model` carries unchanged (a training run's
+    # frozen-head or quick result saves the base encoder): keys its cached outputs
 
     @property
     def aspects(self) -> bool:
         return self.tagger is not None or bool((self.meta.get("aspects") or {}).get("enabled"))
 
+    @property
+    def seed(self) -> int:
+        """The run's one seed (its saved config), which re-segmenting keeps."""
+        return int(self.meta["run_config"]["seed"])
+
+
+def run_parts(folder: Path, meta: dict, *, segment_model, projection, templates: dict[str, str],
+              language: str, **loaded) -> LoadedRun:
+    """A LoadedRun from a run's metadata (as written, or as io.artifacts.load_meta brought it up
+    to date) and its parts: how reviews are cut, labels, names and columns are read from `meta`
+    here only, for a loaded run and the training run alike."""
+    return LoadedRun(folder=Path(folder), meta=meta, labels=list(meta["labels"]),
+                     max_length=int(meta["train_config"]["max_length"]),
+                     truncation=meta["train_config"]["truncation"],
+                     segment_names={int(k): v for k, v in (meta.get("segment_names") or {}).items()},
+                     columns=dict(meta.get("columns") or {}), segment_model=segment_model, projection=projection,
+                     templates=templates, language=language, base_path=base_encoder_path(meta), **loaded)
+
 
 def load_run(model_dir: str | Path, *, templates: str | None = None, model: bool = True,
              lang: str | None = "auto") -> LoadedRun:
-    """Check the folder (one-line SegscopeError for a damaged or mismatched run) and load it."""
+    """Check the folder (one-line SegscopeError for a damaged, mismatched, too old or too new
+    run) and load it."""
     from ..analysis.projection import load_projection
     from ..io.artifacts import PROJECTION_FILE, check_model_dir, load_head, load_segment_model
     from ..strategy.suggest import output_language, validate_templates
 
     folder = Path(model_dir)
     meta = check_model_dir(folder)
-    language = output_language(lang, meta.get("output_language", meta.get("language")))  # auto: the run's
+    language = output_language(lang, meta["output_language"])  # auto: the run's
     try:
         projection = load_projection(folder / PROJECTION_FILE)
     except Exception as exc:  # safetensors / JSON raise many types for a damaged file
         raise SegscopeError(f"{folder / PROJECTION_FILE} cannot be read ({type(exc).__name__}); "
                             "re-run training.") from None
-    run = LoadedRun(folder=folder, meta=meta, labels=list(meta["labels"]),
-                    max_length=int(meta["train_config"]["max_length"]),
-                    truncation=meta["train_config"].get("truncation", "head"),
-                    segment_names={int(k): v for k, v in (meta.get("segment_names") or {}).items()},
-                    columns=dict(meta.get("columns") or {}), segment_model=load_segment_model(folder),
-                    projection=projection, templates=validate_templates(templates, language=language),
-                    language=language)
+    run = run_parts(folder, meta, segment_model=load_segment_model(folder), projection=projection,
+                    templates=validate_templates(templates, language=language), language=language)
     if model:
         from ..encoders.models import load_classifier, load_tokenizer
         from .tagging import saved_tagger
 
         run.tokenizer = load_tokenizer(str(folder))
         run.model = load_classifier(str(folder))
-        run.head = load_head(folder)
+        run.head = load_head(folder, meta)
         run.tagger = saved_tagger(folder)
-        run.base_model, run.base_tokenizer = _base_encoder(meta)
+        run.base_model, run.base_tokenizer = _base_encoder(run.base_path)
         if run.model.config.num_labels != len(run.labels):
             raise SegscopeError(f"{folder.name}: the model has {run.model.config.num_labels} classes but the run "
                                 f"names {len(run.labels)} labels; the files come from different runs.")
     return run
 
 
-def _base_encoder(meta: dict):
-    """(model, tokenizer) of the encoder the segments' interest axis reads, or (None, None) when
-    it is the encoder saved with the run. The shipped encoders are found by name ('default' /
-    'multilingual'), so a run copied to another machine still scores."""
+def base_encoder_path(meta: dict) -> str | None:
+    """The folder of the encoder the segments' interest axis reads, or None when it is the encoder
+    saved with the run. The shipped encoders are found by name ('default' / 'multilingual'), so a
+    run copied to another machine still scores."""
+    from ..encoders.models import DEFAULT_MODEL, MULTILINGUAL_MODEL, resolve_model
+
+    enc = meta["segment_encoder"]
+    if enc.get("saved", True):
+        return None
+    return str(resolve_model(enc["chosen"]) if enc.get("chosen") in (DEFAULT_MODEL, MULTILINGUAL_MODEL)
+               else enc.get("path") or "")
+
+
+def _base_encoder(path: str | None):
+    """(model, tokenizer) of the segments' base encoder, or (None, None) when it is the saved one."""
     from transformers.utils import logging as hf_logging
 
-    from ..encoders.models import MULTILINGUAL_MODEL, DEFAULT_MODEL, load_classifier, load_tokenizer, resolve_model
+    from ..encoders.models import load_classifier, load_tokenizer
 
-    enc = meta.get("segment_encoder") or {}
-    if enc.get("saved", True):
+    if path is None:
         return None, None
-    path = resolve_model(enc["chosen"]) if enc.get("chosen") in (DEFAULT_MODEL, MULTILINGUAL_MODEL) else enc.get("path")
-    if not path or (not Path(str(path)).exists() and Path(str(path)).is_absolute()):
+    if not path or (not Path(path).exists() and Path(path).is_absolute()):
         raise SegscopeError(f"The run's segments read the base encoder {path}, which is not here; copy it "
                             "or re-run training.")
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # its fresh classifier head is never used
     try:
-        return load_classifier(str(path), ["_", "__"]), load_tokenizer(str(path))
+        return load_classifier(path, ["_", "__"]), load_tokenizer(path)
     finally:
         hf_logging.set_verbosity(verbosity)
 
@@ -213,8 +240,6 @@ def score_batch(run: LoadedRun, chunk: pd.DataFrame, *, columns: ColumnMap, conf
     and finds duplicates across batches itself. With `sums=False` no customer sums are made
     (Ray sums after its duplicate pass). `on_batch(done, total)` is called after every predict
     batch (a job's progress; it may raise to stop), counting both passes when there are two."""
-    from ..encoders.predict import predict
-
     try:
         prepared = prepare_reviews(chunk, columns, require_labels=False, row_offset=row_offset, row_ids=row_ids,
                                    mask_pii=config.mask_pii)
@@ -236,33 +261,64 @@ def score_batch(run: LoadedRun, chunk: pd.DataFrame, *, columns: ColumnMap, conf
                                        keys[~dup])
     if reviews.empty:
         return _empty(run, dropped, notes)
-    texts = reviews["_text"].tolist()
-    batch = predict_batch_size or config.scoring_batch()
-    passes = 2 if run.base_model is not None else 1
+    features = score_texts(run, reviews["_text"].tolist(), config=config,
+                           batch_size=predict_batch_size or config.scoring_batch(), on_batch=on_batch)
+    if features.aspects is not None:
+        reviews = reviews.assign(aspects=features.aspects)
+    scored = add_predictions(reviews, features.probs, run.labels)
+    text = review_text_features(run.segment_model, features.base)
+    return BatchResult(original=original, reviews=scored, text=text, embeddings=features.on_map, keys=keys,
+                       dropped=dropped, part=customer_part(scored, text, run.labels) if sums else None, notes=notes,
+                       aspect_counts=features.aspect_counts, labels=run.labels)
+
+
+@dataclass
+class TextFeatures:
+    """What a run makes of cleaned review texts (row i = text i)."""
+
+    probs: np.ndarray  # the selected candidate's class probabilities
+    embeddings: np.ndarray  # the saved encoder's
+    base: np.ndarray  # the segments' interest axis: the base encoder's (the saved one's when it is that)
+    on_map: np.ndarray  # what the map projection places
+    aspects: list | None = None  # per review, when the run tags aspects
+    aspect_counts: Counter = field(default_factory=Counter)
+
+
+def score_texts(run: LoadedRun, texts: list[str], *, config, batch_size: int | None = None,
+                on_batch=None) -> TextFeatures:
+    """Predict, apply the run's selected head, tag aspects and embed for segments and map: the
+    one scoring step of every engine and of training itself (pipeline), so a run scores its own
+    training file as it was trained, whatever max_length and truncation it used.
+
+    Both encoder passes go through encoders.embed's cache: a training run that has just scored
+    and embedded these texts for candidate selection reuses those outputs instead of a second
+    pass. `on_batch(done, total)` after every predict batch, counting both passes when there
+    are two."""
+    from ..encoders.embed import encoder_embeddings, encoder_outputs
+
+    batch = batch_size or config.scoring_batch()
+    passes = 2 if run.base_path is not None else 1
 
     def tick(first: int):  # predict's progress for pass `first` (0: the model, 1: the base encoder)
         return None if on_batch is None else (lambda done, n: on_batch(first * n + done, passes * n))
 
-    probs, embs = predict(run.model, run.tokenizer, texts, batch_size=batch, max_length=run.max_length,
-                          truncation=run.truncation,
-                          precision=config.precision, progress=tick(0))
+    cut = {"max_length": run.max_length, "truncation": run.truncation, "precision": config.precision}
+    # looked up, not stored: a scored file's outputs are not asked for again
+    probs, embs = encoder_outputs(run.model, run.tokenizer, texts, name=run.model_name, batch_size=batch,
+                                  progress=tick(0), remember=False, **cut)
     probs = run.head.apply(texts, embs, probs)  # the run's selected candidate
-    counts: Counter = Counter()
+    column, counts = None, Counter()
     if run.tagger is not None:  # per review, so batching cannot change it
         from .tagging import tag_reviews
 
         column, counts = tag_reviews(run.tagger, texts, batch_size=batch)
-        reviews = reviews.assign(aspects=column)
-    scored = add_predictions(reviews, probs, run.labels)
     base = embs
-    if run.base_model is not None:  # the segments' interest axis reads the base encoder
-        _, base = predict(run.base_model, run.base_tokenizer, texts, batch_size=batch, max_length=run.max_length,
-                          truncation=run.truncation, precision=config.precision, progress=tick(1))
-    text = review_text_features(run.segment_model, base)
-    on_map = base if run.meta.get("map_encoder") == "base" else embs  # older runs: the saved model's map
-    return BatchResult(original=original, reviews=scored, text=text, embeddings=on_map, keys=keys, dropped=dropped,
-                       part=customer_part(scored, text, run.labels) if sums else None, notes=notes,
-                       aspect_counts=counts, labels=run.labels)
+    if run.base_path is not None:  # the segments' interest axis reads the base encoder
+        base = encoder_embeddings(run.base_path, texts, model=run.base_model, tokenizer=run.base_tokenizer,
+                                  batch_size=batch, progress=tick(1), remember=False, **cut)
+    on_map = base if run.meta["map_encoder"] == "base" else embs  # "saved": runs before format 2
+    return TextFeatures(probs=probs, embeddings=embs, base=base, on_map=on_map, aspects=column,
+                        aspect_counts=counts)
 
 
 def _masked(dropped: pd.DataFrame, columns: ColumnMap, config) -> pd.DataFrame:

@@ -30,12 +30,14 @@ from ..analysis.behaviour import combine_sums
 from ..analysis.projection import TRANSFORM_BLOCK_ROWS, project
 from ..compare.frame import scored_frame
 from ..compare.periods import attach_periods
+from ..config import DEFAULT_SEED
 from ..errors import SegscopeError
 from ..ingest.load import csv_chunks, read_table
 from ..ingest.prepare import sample_rows
 from ..io.export import neutralise, safe_frame
 from ..progress import JobCancelled, Progress
 from .core import (
+    LoadedRun,
     RunResult,
     Timer,
     agreement,
@@ -51,10 +53,16 @@ PROFILE_SAMPLE_ROWS = 50_000  # reviews kept for keywords / examples / top produ
 MERGE_EVERY = 8  # partial customer tables combined every N chunks
 
 
-def iter_chunks(path: str | Path, chunk_rows: int | None, *, sheet: str | None = None,
-                max_rows: int | None = None, seed: int = 42) -> Iterator[pd.DataFrame]:
+def iter_chunks(path: str | Path | pd.DataFrame, chunk_rows: int | None, *, sheet: str | None = None,
+                max_rows: int | None = None, seed: int = DEFAULT_SEED) -> Iterator[pd.DataFrame]:
     """The file's rows, `chunk_rows` at a time (None: the whole file, sampled to `max_rows`).
-    Excel and JSON arrays cannot be read in parts: they are read whole and handed out in slices."""
+    Excel and JSON arrays cannot be read in parts: they are read whole and handed out in slices.
+    A DataFrame is handed out as a file read whole would be."""
+    if isinstance(path, pd.DataFrame):
+        frame = sample_rows(path.rename(columns=lambda c: str(c).strip()).reset_index(drop=True), max_rows, seed=seed)
+        for i in range(0, max(len(frame), 1), chunk_rows or max(len(frame), 1)):
+            yield frame.iloc[i : i + (chunk_rows or len(frame))]
+        return
     path = Path(path)
     if not chunk_rows:
         yield sample_rows(read_table(path, sheet=sheet), max_rows, seed=seed)
@@ -94,15 +102,18 @@ class _Sample:
         return self.rows.sort_values("row_id").drop(columns="_key").reset_index(drop=True)
 
 
-def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Path, config=None, *,
-               progress: Progress | None = None, chunk_rows: int | None = None) -> RunResult:
+def score_file(input_path: str | Path | pd.DataFrame, model_dir: str | Path, out_dir: str | Path, config=None, *,
+               progress: Progress | None = None, chunk_rows: int | None = None,
+               run: LoadedRun | None = None) -> RunResult:
     """Score new reviews with a saved run: labels, segments by nearest centroid, map coordinates
     by the saved projection. No training.
 
     With `chunk_rows`, the file is streamed in chunks of that many rows (bounded memory, same
     outputs). The result has `prepared=None`, no coordinates, and its `analysis.reviews` holds
     no reviews (they are in reviews_scored.csv). With `progress`, its step counts the reviews
-    scored (of the current chunk) and a requested stop raises JobCancelled between batches."""
+    scored (of the current chunk) and a requested stop raises JobCancelled between batches.
+    `input_path` may be a DataFrame of reviews; `run`: the run at `model_dir`, already loaded
+    (segcore.run.SegscopeRun)."""
     from ..config import RunConfig
 
     config = config or RunConfig()
@@ -112,7 +123,7 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
     timer = Timer(progress)
     started = time.time()
     with timer.stage("load"):
-        run = load_run(model_dir, templates=config.templates, lang=config.lang)
+        run = run if run is not None else load_run(model_dir, templates=config.templates, lang=config.lang)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     columns = None
@@ -188,7 +199,8 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
             write_segment_outputs(out_dir, analysis)
     _check_stop(progress)
     with timer.stage("compare"):
-        compared = _compare(out_dir, run, name=Path(input_path).name, reviews=table, sums=sums)
+        name = "reviews" if isinstance(input_path, pd.DataFrame) else Path(input_path).name
+        compared = _compare(out_dir, run, name=name, reviews=table, sums=sums)
     y_true, y_pred = np.concatenate(known_true), np.concatenate(known_pred)
     extra = {"chunk_rows": chunk_rows, "n_chunks": n_chunks} if chunk_rows else {}
     metrics = score_metrics(run, n_rows_read=n_read, n_reviews=n_reviews, reasons=reasons, notes=notes,

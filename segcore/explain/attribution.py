@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..encoders.predict import pad_batch, tokenize_with_offsets
+
 # A unit a person reads: one CJK character, a run of letters / digits (with inner apostrophes), or
 # one other visible character (punctuation such as "!" can carry the label too).
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -71,16 +73,15 @@ def units(text: str) -> list[tuple[int, int]]:
 
 
 def merge_to_units(text: str, offsets: Sequence[tuple[int, int]], token_weights: Sequence[float]) -> list[Word]:
-    """Sum token weights into the units they overlap, by characters covered; units after the last
-    token read get weight None."""
+    """Sum token weights into the units they overlap, by characters covered; units no token read
+    covers (after the budget, or in the middle of a review cut head + tail) get weight None."""
     spans = units(text)
     weights = np.zeros(len(spans))
+    read = np.zeros(len(spans), dtype=bool)
     starts = np.array([s for s, _ in spans], dtype=int)
-    read_to = 0
     for (s, e), w in zip(offsets, token_weights):
         if e <= s:
             continue  # special or empty token
-        read_to = max(read_to, e)
         first = max(int(np.searchsorted(starts, s, side="right")) - 1, 0)
         covered = []
         for u in range(first, len(spans)):
@@ -93,7 +94,8 @@ def merge_to_units(text: str, offsets: Sequence[tuple[int, int]], token_weights:
         total = sum(o for _, o in covered)
         for u, o in covered:
             weights[u] += w * o / total
-    return [Word(text[s:e], s, e, float(weights[i]) if s < read_to else None) for i, (s, e) in enumerate(spans)]
+            read[u] = True
+    return [Word(text[s:e], s, e, float(weights[i]) if read[i] else None) for i, (s, e) in enumerate(spans)]
 
 
 class _Scorer(torch.nn.Module):
@@ -131,6 +133,7 @@ class Explainer:
     note: str = ""
     linear: object = None
     tfidf: object = None  # the keyword model (training.candidates.TfidfHead) when the run chose it
+    truncation: str = "head"  # how the run cut long reviews (encoders.predict.tokenize): explained as read
 
     @classmethod
     def load(cls, model_dir: str | Path, *, which: str = "selected") -> Explainer:
@@ -139,22 +142,31 @@ class Explainer:
         from ..io.artifacts import check_model_dir, load_head
 
         meta = check_model_dir(model_dir)  # one line for a damaged folder, before transformers sees it
-        head = load_head(model_dir)
+        head = load_head(model_dir, meta)
         if which == "fine_tuned":
             head.selected = "fine_tuned"
         if head.selected == "tfidf":  # the keyword model labels the reviews: explain that, not the encoder
             return cls(None, None, list(meta["labels"]), source="tfidf", tfidf=head.tfidf)
         model = load_classifier(str(model_dir)).eval()
         tokenizer = load_tokenizer(str(model_dir))
-        max_length = int(meta.get("train_config", {}).get("max_length", 128))
+        max_length = int(meta["train_config"]["max_length"])
+        truncation = meta["train_config"]["truncation"]
         if head.selected == "frozen":
-            return cls(model, tokenizer, list(meta["labels"]), max_length, "frozen", linear=head.linear)
+            return cls(model, tokenizer, list(meta["labels"]), max_length, "frozen", linear=head.linear,
+                       truncation=truncation)
         note = "" if head.selected == "fine_tuned" else (
             f"The run labels reviews with the '{head.selected}' model; these weights explain the fine-tuned model.")
-        return cls(model, tokenizer, list(meta["labels"]), max_length, "fine_tuned", note)
+        return cls(model, tokenizer, list(meta["labels"]), max_length, "fine_tuned", note, truncation=truncation)
 
     def scorer(self) -> _Scorer:
         return _Scorer(self.model, self.linear).eval()
+
+    def encode(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, list]:
+        """(ids, attention mask, each row's token offsets): the reviews cut as the run cuts them."""
+        ids, offsets = tokenize_with_offsets(self.tokenizer, texts, max_length=self.max_length,
+                                             truncation=self.truncation)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        return (*pad_batch(ids, pad), offsets)
 
     def probabilities(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         """Class probabilities of the explained model for `texts`, batched (row i = texts[i])."""
@@ -164,9 +176,8 @@ class Explainer:
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         with torch.inference_mode():
             for start in range(0, len(texts), batch_size):
-                enc = self.tokenizer(list(texts[start:start + batch_size]), truncation=True,
-                                     max_length=self.max_length, padding=True, return_tensors="pt")
-                out[start:start + batch_size] = scorer(enc["input_ids"], enc["attention_mask"]).numpy()
+                ids, mask, _ = self.encode(list(texts[start:start + batch_size]))
+                out[start:start + batch_size] = scorer(ids, mask).numpy()
         return out
 
 
@@ -197,9 +208,7 @@ def explain(model: str | Path | Explainer, texts: str | Sequence[str], *, target
     out: list[Explanation] = []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start:start + batch_size]
-        enc = tok(chunk, truncation=True, max_length=explainer.max_length, padding=True, return_tensors="pt",
-                  return_offsets_mapping=True, return_overflowing_tokens=False)
-        ids, mask = enc["input_ids"], enc["attention_mask"]
+        ids, mask, chunk_offsets = explainer.encode(chunk)
         with torch.no_grad():
             probs = scorer(ids, mask)
         if targets is None:
@@ -216,7 +225,7 @@ def explain(model: str | Path | Explainer, texts: str | Sequence[str], *, target
         token_weights = (attributions.sum(-1) * mask).detach().numpy()
         for row, text in enumerate(chunk):
             n_tok = int(mask[row].sum())
-            offsets = [tuple(map(int, o)) for o in enc["offset_mapping"][row][:n_tok]]
+            offsets = [tuple(map(int, o)) for o in chunk_offsets[row][:n_tok]]
             words = merge_to_units(text, offsets, token_weights[row][:n_tok])
             label = int(label_ids[row])
             out.append(Explanation(text=text, label=explainer.labels[label], probability=float(probs[row, label]),

@@ -20,6 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..errors import SegscopeError
+from ..config import DEFAULT_SEED
 
 MIN_PER_CLASS = 5  # each class must appear in every fold
 
@@ -30,7 +31,7 @@ def _oof(estimator, x, y: np.ndarray, *, n_folds: int, seed: int) -> np.ndarray:
 
 
 def out_of_fold_probs(texts: Sequence[str], y: Sequence[int], *, embeddings: np.ndarray | None = None,
-                      n_folds: int = 5, seed: int = 42) -> np.ndarray:
+                      n_folds: int = 5, seed: int = DEFAULT_SEED) -> np.ndarray:
     """[n, classes] probabilities, each row from models trained without that review: TF-IDF +
     logistic regression, averaged with logistic regression on `embeddings` when given."""
     from ..training.candidates import tfidf_vectorizer
@@ -85,7 +86,7 @@ def find_label_issues(probs: np.ndarray, y: Sequence[int], labels: Sequence[str]
 
 
 def label_issues(texts: Sequence[str], labels_given: Sequence[str], *, embeddings: np.ndarray | None = None,
-                 n_folds: int = 5, seed: int = 42) -> pd.DataFrame:
+                 n_folds: int = 5, seed: int = DEFAULT_SEED) -> pd.DataFrame:
     """`find_label_issues` from texts and their string labels (order of classes: first seen sorted)."""
     from ..ingest.labels import ordered_labels
 

@@ -16,10 +16,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from ..errors import SegscopeError
+from ..config import DEFAULT_SEED
 
 
 def quick_probs(texts: Sequence[str], y: np.ndarray, labelled: np.ndarray, *, embeddings: np.ndarray | None = None,
-                seed: int = 42) -> np.ndarray:
+                seed: int = DEFAULT_SEED) -> np.ndarray:
     """Class probabilities for every review from models fitted on the `labelled` positions."""
     from ..training.candidates import tfidf_vectorizer
 
@@ -44,7 +45,7 @@ def margins(probs: np.ndarray) -> np.ndarray:
     return top[:, -1] - top[:, -2]
 
 
-def pick_batch(probs: np.ndarray, features: np.ndarray, *, batch: int, seed: int = 42) -> np.ndarray:
+def pick_batch(probs: np.ndarray, features: np.ndarray, *, batch: int, seed: int = DEFAULT_SEED) -> np.ndarray:
     """Positions (rows of probs / features) of `batch` reviews: the smallest margin in each of
     `batch` k-means clusters of `features`, most uncertain first."""
     n = len(probs)
@@ -57,7 +58,7 @@ def pick_batch(probs: np.ndarray, features: np.ndarray, *, batch: int, seed: int
 
 
 def label_next(texts: Sequence[str], labels: Sequence, *, batch: int = 20, embeddings: np.ndarray | None = None,
-               seed: int = 42) -> np.ndarray:
+               seed: int = DEFAULT_SEED) -> np.ndarray:
     """Positions of the unlabelled reviews (label None / NaN) to label next, best first."""
     known = np.array([not pd.isna(lab) and str(lab) != "" for lab in labels])
     if known.sum() < 2 or (~known).sum() == 0:

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from ..config import DEFAULT_SEED
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_reviews.csv"
 STAR_LABELS = ["negative", "neutral", "positive"]
 
 
-def real_reviews(n: int, *, seed: int = 42, distinct_rows: bool = False) -> pd.DataFrame:
+def real_reviews(n: int, *, seed: int = DEFAULT_SEED, distinct_rows: bool = False) -> pd.DataFrame:
     """`n` real reviews drawn with replacement from the shipped sample. `distinct_rows` gives
     each row a fresh Id and a customer among n/3, so cleaning does not drop the repeats as
     duplicates and customers have a few reviews each."""

@@ -10,14 +10,26 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import __version__
 from ..analysis.projection import PROJECTION_FILE  # noqa: F401  (re-exported: model folder file names live here)
 from ..analysis.segment import SegmentModel
 from ..encoders.folder import check_encoder_folder
+from ..config import DEFAULT_SEED
 from ..errors import SegscopeError
 
 META_FILE = "segscope.json"
 SEGMENTS_FILE = "segments.json"
 HEAD_FILE = "head.json"  # which candidate scores reviews (training.candidates)
+
+# The run format (`segscope_version` in META_FILE), raised when what a run folder holds changes:
+#   (none) before the field: no head.json before the safety net, no truncation (head), no
+#          segment / map encoder (the saved one), no output_language (the reviews' language);
+#   1      the field written, the rest as before (the same gaps, found by looking);
+#   2      every one of those written out: head, truncation, segment_encoder, map_encoder,
+#          output_language, run_config.seed, made_by.
+# A run of an older format is brought up to date in memory here (`load_meta`), nowhere else.
+FORMAT_VERSION = 2
+MADE_BY = f"segscope {__version__}"
 
 
 def sha256_file(path: str | Path) -> str:
@@ -76,11 +88,43 @@ def save_model_dir(target: str | Path, *, model, tokenizer, meta: dict, segment_
 
 
 def load_meta(model_dir: str | Path) -> dict:
+    """The run's metadata in the current format (older formats brought up to date in memory);
+    one-line SegscopeError for a folder that is no run, a run too old to bring up to date or one
+    made by a newer segscope."""
     path = Path(model_dir) / META_FILE
     if not path.exists():
         raise SegscopeError(f"{model_dir} is not a segscope model (no {META_FILE}); "
                             "give the model/ folder of a finished run.")
-    return _read_json(path)
+    return up_to_date(_read_json(path), Path(model_dir))
+
+
+def up_to_date(meta, folder: Path) -> dict:
+    """`meta` of the run in `folder` in format FORMAT_VERSION (see there), or a one-line refusal."""
+    if not isinstance(meta, dict):
+        raise SegscopeError(f"{folder / META_FILE} is damaged (not a JSON object); re-run training.")
+    version = meta.get("segscope_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise SegscopeError(f"{folder / META_FILE} has an unreadable segscope_version {version!r}; the saved run "
+                            "is damaged - re-run training.")
+    if version > FORMAT_VERSION:
+        raise SegscopeError(f"{folder.parent.name or folder.name} was made by "
+                            f"{meta.get('made_by') or 'a newer segscope'} (run format {version}; this is "
+                            f"{MADE_BY}, which reads up to {FORMAT_VERSION}); upgrade segscope to use it.")
+    if version == FORMAT_VERSION:
+        return meta
+    missing = [what for what, ok in (("labels", meta.get("labels")),
+                                     ("train_config", isinstance(meta.get("train_config"), dict))) if not ok]
+    if missing:
+        raise SegscopeError(f"{folder.parent.name or folder.name} was saved by an older segscope without "
+                            f"{' or '.join(missing)}; re-run training on its review file to use it.")
+    meta = {**meta, "segscope_version": FORMAT_VERSION, "made_by": meta.get("made_by")}
+    meta["train_config"] = {"truncation": "head", **meta["train_config"]}
+    meta.setdefault("output_language", meta.get("language") or "en")
+    meta.setdefault("segment_encoder", {"chosen": None, "path": None, "saved": True})
+    meta.setdefault("map_encoder", "saved")  # the saved model's embeddings were mapped
+    meta["run_config"] = {"seed": DEFAULT_SEED, **(meta.get("run_config") or {})}
+    meta.setdefault("head", HEAD_FILE if (folder / HEAD_FILE).exists() else None)  # none: the fine-tuned model
+    return meta
 
 
 def _read_json(path: Path):
@@ -109,7 +153,7 @@ def check_model_dir(model_dir: str | Path) -> dict:
     if not folder.is_dir():
         raise SegscopeError(f"Model folder not found: {folder}; give the model/ folder of a finished run.")
     meta = load_meta(folder)
-    if not isinstance(meta, dict) or not meta.get("labels"):
+    if not meta.get("labels"):
         raise SegscopeError(f"{folder / META_FILE} has no 'labels'; the saved run is damaged - re-run training.")
     try:
         int(meta["train_config"]["max_length"])
@@ -126,17 +170,22 @@ def check_model_dir(model_dir: str | Path) -> dict:
         raise SegscopeError(f"{folder} has no {PROJECTION_FILE} (the map projection); re-run training.")
     _check_weights(folder)
     check_encoder_folder(folder)  # config, weights and tokenizer agree, nothing pickled
-    load_head(folder)
+    load_head(folder, meta)
     return meta
 
 
-def load_head(model_dir: str | Path):
-    """The run's selected model (head.json); runs saved before the safety net use the fine-tuned model."""
+def load_head(model_dir: str | Path, meta: dict | None = None):
+    """The run's selected model (head.json; `meta["head"]` None: a run saved before the safety
+    net, which scores with the fine-tuned model)."""
     from ..training.candidates import ScoringHead
 
+    meta = load_meta(model_dir) if meta is None else meta
+    if meta.get("head") is None:
+        return ScoringHead()
     path = Path(model_dir) / HEAD_FILE
     if not path.exists():
-        return ScoringHead()
+        raise SegscopeError(f"{model_dir} has no {HEAD_FILE} (which model scores); copy the whole model/ folder "
+                            "again or re-run training.")
     data = _read_json(path)
     if not isinstance(data, dict):
         raise SegscopeError(f"{path} is damaged (not a JSON object); re-run training.")

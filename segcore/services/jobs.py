@@ -26,7 +26,7 @@ from pathlib import Path
 from ..config import RunConfig
 from ..errors import SegscopeError
 from ..io.atomic import atomic_folder
-from ..pipeline import run_pipeline, score_file
+from ..run import SegscopeRun
 from ..progress import JobCancelled, Progress
 from ..threads import LIGHT, TRAIN, cpu_work
 from ..training.estimate import PRIOR_MARGIN, Plan, Remaining, remaining
@@ -268,8 +268,8 @@ class JobRegistry:
                 job.progress.update(phase="quick")
                 quick = self._quick(job, input_path)
             job.progress.update(phase="quick" if job.config.quick else "fine_tune")
-            result = run_pipeline(input_path, work, job.config,
-                                  progress=job.progress, callbacks=callbacks)
+            result = SegscopeRun.fit(input_path, job.config, out_dir=work, progress=job.progress,
+                                     callbacks=callbacks).result
             if quick is not None:  # what fine-tuning changed against the quick result (Train page)
                 (work / CHANGES_FILE).write_text(json.dumps(since_quick(quick, result, quick_run=job.quick_run_id),
                                                             indent=1), encoding="utf-8")
@@ -301,7 +301,7 @@ class JobRegistry:
         job.progress.add_log("quick result: the base encoder's head, no fine-tuning yet")
         try:
             work.mkdir(parents=True)
-            result = run_pipeline(input_file, work, config, progress=job.progress)
+            result = SegscopeRun.fit(input_file, config, out_dir=work, progress=job.progress).result
         except SegscopeError as exc:  # the full run may still work (e.g. it has more to learn from)
             shutil.rmtree(work, ignore_errors=True)
             job.progress.add_log(f"quick result skipped: {exc}")
@@ -330,7 +330,7 @@ class JobRegistry:
         status, error = "failed", "interrupted"
         try:
             with atomic_folder(run_path / job.out_dir) as tmp:  # whole when done, gone when not
-                result = score_file(input_file, run_path / "model", tmp, job.config, progress=job.progress)
+                result = SegscopeRun.load(run_path, job.config).score(input_file, tmp, progress=job.progress)
                 m = result.metrics
                 job.metrics = {"n_reviews": m["n_reviews"], "k": len(result.analysis.profiles),
                                "seconds": m["seconds"]}

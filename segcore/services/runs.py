@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import SegscopeError
+from ..io.artifacts import META_FILE, load_meta
 from ..io.export import read_export_csv
 
 STATUS_FILE = "status.json"
@@ -46,10 +47,23 @@ class RunInfo:
     owner: str | None = None  # who started it (status.json); None: made outside the app (CLI)
     owner_key: str | None = None
     shared: bool = False  # shared with the team by its owner: others may view it (read-only)
+    unreadable: str | None = None  # why this segscope cannot use the run (io.artifacts.load_meta's one line)
 
     @property
     def usable(self) -> bool:
-        return self.status == "done" and (self.path / "model" / "segscope.json").exists()
+        return self.status == "done" and (self.path / "model" / META_FILE).exists() and not self.unreadable
+
+
+def format_problem(model_dir: Path) -> str | None:
+    """Why the saved run in `model_dir` cannot be used (made by a newer segscope, too old, damaged
+    metadata), or None; checked where runs are listed, so the app shows it before anyone opens it."""
+    if not (model_dir / META_FILE).exists():
+        return None
+    try:
+        load_meta(model_dir)
+    except SegscopeError as exc:
+        return str(exc)
+    return None
 
 
 def may_view(run: RunInfo, who) -> bool:
@@ -84,12 +98,13 @@ class RunStore:
         if not status:
             raise SegscopeError(f"Run '{run_id}' not found.")
         m = status.get("metrics") or {}
+        problem = format_problem(path / "model") if status.get("status") == "done" else None
         return RunInfo(run_id=run_id, path=path, status=status.get("status", "unknown"),
                        created=status.get("created", ""), input_file=status.get("input_file", ""),
                        macro_f1=m.get("test_macro_f1"), baseline_macro_f1=m.get("baseline_macro_f1"),
-                       n_reviews=m.get("n_reviews"), k=m.get("k"), error=status.get("error"),
+                       n_reviews=m.get("n_reviews"), k=m.get("k"), error=status.get("error") or problem,
                        owner=status.get("owner"), owner_key=status.get("owner_key"),
-                       shared=status.get("shared") is True)
+                       shared=status.get("shared") is True, unreadable=problem)
 
     def set_shared(self, run_id: str, shared: bool) -> None:
         path = self.path(run_id)
@@ -178,15 +193,15 @@ def load_outputs(path: str | Path) -> RunOutputs:
     def js(name):
         return json.loads((path / name).read_text(encoding="utf-8"))
 
-    meta_file = path / "model" / "segscope.json"
-    if not meta_file.exists() and path.parent.name == "scores":  # a scoring: its run's model (columns, labels)
-        meta_file = path.parent.parent / "model" / "segscope.json"
+    model_dir = path / "model"
+    if not (model_dir / META_FILE).exists() and path.parent.name == "scores":  # a scoring: its run's model
+        model_dir = path.parent.parent / "model"  # (columns, labels)
     return RunOutputs(
         metrics=js("metrics.json"),
         profiles={int(k): v for k, v in js("segment_profiles.json").items()},
         strategies={int(k): v for k, v in js("strategies.json").items()},
         reviews=read_export_csv(path / "reviews_scored.csv"),
         segments=read_export_csv(path / "segments.csv", dtype={"customer_id": str}),
-        meta=json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.exists() else {},
+        meta=load_meta(model_dir) if (model_dir / META_FILE).exists() else {},
         fix_first=js("fix_first.json") if (path / "fix_first.json").exists() else None,
     )

@@ -7,11 +7,12 @@ import numpy as np
 
 from .candidates import fit_tfidf_head
 from .metrics import classification_metrics
+from ..config import DEFAULT_SEED
 
 
 def baseline_metrics(train_texts: Sequence[str], train_labels: Sequence[str],
                      test_texts: Sequence[str], test_labels: Sequence[str], *,
-                     labels: Sequence[str], seed: int = 42) -> dict:
+                     labels: Sequence[str], seed: int = DEFAULT_SEED) -> dict:
     index = {lab: i for i, lab in enumerate(labels)}
     head = fit_tfidf_head(list(train_texts), [index[v] for v in train_labels], n_classes=len(labels), seed=seed)
     pred = np.asarray(labels, dtype=object)[head.proba(list(test_texts)).argmax(axis=1)]

@@ -15,6 +15,7 @@ Heads are plain arrays and JSON (no pickle), so a saved run applies the chosen o
 scoring (`ScoringHead`, saved as model/head.json)."""
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from ..text.textutil import is_chinese
 from .metrics import classification_metrics
+from ..config import DEFAULT_SEED
 
 # Preference among candidates the validation reviews cannot tell apart: the model that learnt the
 # most from the reviews first.
@@ -71,7 +73,7 @@ class LinearHead:
         return cls(coef=np.asarray(d["coef"], dtype=np.float64), intercept=np.asarray(d["intercept"], dtype=np.float64))
 
 
-def fit_linear_head(x, y: Sequence[int], *, n_classes: int, seed: int = 42, C: float = 1.0) -> LinearHead:
+def fit_linear_head(x, y: Sequence[int], *, n_classes: int, seed: int = DEFAULT_SEED, C: float = 1.0) -> LinearHead:
     """Balanced-class logistic regression on features `x` for integer labels `y` (0..n_classes-1)."""
     y = np.asarray(y, dtype=int)
     # one BLAS thread: on the 2-core machine with other work on it, this fit (13,600 Women's reviews
@@ -108,6 +110,9 @@ class TfidfHead:
     idf: np.ndarray
     head: LinearHead
     features: str = ""
+    # the last texts' probabilities: a training run asks for its reviews' twice (candidate
+    # selection, then scoring through engines.core.score_texts)
+    _last: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def _vectorizer(self) -> TfidfVectorizer:
         vec = TfidfVectorizer(vocabulary=self.vocabulary, **self.params)
@@ -115,7 +120,17 @@ class TfidfHead:
         return vec
 
     def proba(self, texts: Sequence[str]) -> np.ndarray:
-        return self.head.proba(self._vectorizer().transform(list(texts)))
+        texts = list(texts)
+        digest = hashlib.sha256()
+        for text in texts:
+            digest.update(f"{len(text)}:".encode())
+            digest.update(text.encode("utf-8", "surrogatepass"))
+        last = self._last
+        if last is not None and last[0] == digest.digest():
+            return last[1].copy()
+        probs = self.head.proba(self._vectorizer().transform(texts))
+        self._last = (digest.digest(), probs.copy())
+        return probs
 
     def to_dict(self) -> dict:
         return {"params": {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.items()},
@@ -133,7 +148,7 @@ class TfidfHead:
 TFIDF_PARAMS = ("analyzer", "ngram_range", "sublinear_tf", "min_df", "strip_accents", "lowercase")
 
 
-def fit_tfidf_head(texts: Sequence[str], y: Sequence[int], *, n_classes: int, seed: int = 42) -> TfidfHead:
+def fit_tfidf_head(texts: Sequence[str], y: Sequence[int], *, n_classes: int, seed: int = DEFAULT_SEED) -> TfidfHead:
     vec, features = tfidf_vectorizer(texts)
     x = vec.fit_transform(list(texts))
     params = {k: v for k, v in vec.get_params().items() if k in TFIDF_PARAMS}

@@ -6,6 +6,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from ..errors import SegscopeError
+from ..config import DEFAULT_SEED
 
 MIN_PER_CLASS = 8
 WARN_PER_CLASS = 10  # 8-9 examples of a class train, with a warning
@@ -39,7 +40,7 @@ def check_trainable(labels: pd.Series, *, min_per_class: int = MIN_PER_CLASS, mi
             for k, v in few.items()]
 
 
-def split_622(labels: pd.Series, groups: pd.Series, *, seed: int = 42
+def split_622(labels: pd.Series, groups: pd.Series, *, seed: int = DEFAULT_SEED
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions (into `labels`) of train, val and test rows; missing labels are left out.
 

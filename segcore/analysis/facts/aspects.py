@@ -17,6 +17,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
 from .rules import aspect_word
 from .terms import fact, shares
+from ...config import DEFAULT_SEED
 
 PHRASE_SAMPLE = 12_000  # reviews the phrase counts are taken on (seeded); shares scale
 MAX_EVIDENCE = 3
@@ -80,7 +81,7 @@ def _analyzer(language: str):
 class PhraseCounts:
     """Binary review x phrase counts over a seeded sample of the reviews (built once per run)."""
 
-    def __init__(self, texts: Sequence[str], *, language: str, seed: int = 42):
+    def __init__(self, texts: Sequence[str], *, language: str, seed: int = DEFAULT_SEED):
         n = len(texts)
         self.rows = np.arange(n) if n <= PHRASE_SAMPLE else \
             np.sort(np.random.default_rng(seed).choice(n, size=PHRASE_SAMPLE, replace=False))
@@ -156,7 +157,7 @@ def aspect_table(aspects: pd.Series) -> tuple[list[str], np.ndarray]:
 
 def aspect_facts(aspects: pd.Series, polarity: pd.Series, segments: np.ndarray, texts: Sequence[str], *,
                  language: str, aspect_terms: dict[str, Sequence[str]], kinds: dict[int, dict] | None = None,
-                 seed: int = 42) -> dict[int, dict[str, list[dict]]]:
+                 seed: int = DEFAULT_SEED) -> dict[int, dict[str, list[dict]]]:
     """{segment: {"mentions": [...], "praise": [...], "complaints": [...]}}, each list of facts
     (key = aspect, `word` its name in `language`), the most stated first; praise and complaints
     with `mention_share` / `mention_elsewhere` and `evidence` phrases. `polarity` holds each

@@ -13,6 +13,7 @@ import pandas as pd
 
 from .aspects import aspect_table
 from .rules import aspect_word
+from ...config import DEFAULT_SEED
 
 N_BOOT = 1000
 MIN_MENTIONS = 5  # fewer mentions: no row (an interval on 2 reviews says nothing)
@@ -52,7 +53,7 @@ def drag_rows(table: np.ndarray, names: list[str], score: np.ndarray, rows: np.n
 
 def fix_first(aspects: pd.Series, segments: np.ndarray, *, ratings: pd.Series | None = None,
               polarity: pd.Series | None = None, language: str = "en", kinds: dict[int, dict] | None = None,
-              seed: int = 42, n_boot: int = N_BOOT) -> dict:
+              seed: int = DEFAULT_SEED, n_boot: int = N_BOOT) -> dict:
     """{"measure": "rating" | "negative share", "overall": [rows], "segments": {seg: [rows]}}; a row
     is {aspect, word, share, n_reviews, drag, drag_low, drag_high, impact, clear}, ranked."""
     names, table = aspect_table(aspects)
