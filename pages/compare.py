@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from segcore.errors import SegscopeError
-from segcore.io.export import csv_bytes, read_export_csv
+from segcore.services import scoring
+from segcore.services.exports import csv_bytes
 from ui.charts import segment_colour, segment_label
 from ui.compare import RUN_DATA, alert_line, comparison, file_name, scorings
 from ui.i18n import shown_as, t, t_or
@@ -140,16 +141,8 @@ m1, m2, m3 = st.columns(3)
 m1.metric(t("compare.in_both"), f"{movers['n_recurring']:,}")
 m2.metric(t("compare.moved"), f"{movers['n_moved']:,}")
 m3.metric(t("compare.at_risk", threshold=risk["threshold"]), f"{risk['n']:,}")
-movers_file = found[after_name] / "movers.csv"
-if before_name != RUN_DATA or not movers_file.exists():
-    from segcore.compare import load_scoring, movers_table
-    from segcore.io.artifacts import load_meta
-
-    meta = load_meta(run.path / "model")
-    before_path = run.path if before_name == RUN_DATA else found[before_name]
-    movers_frame = movers_table(load_scoring(before_path, meta=meta), load_scoring(found[after_name], meta=meta))
-else:
-    movers_frame = read_export_csv(movers_file, dtype={"customer_id": str})
+before_folder = run.path if before_name == RUN_DATA else found[before_name]
+movers_frame = scoring.movers(run.path, before_folder, found[after_name])
 if len(movers_frame):
     st.dataframe(movers_frame.head(200), hide_index=True)
 st.download_button(t("compare.movers"), csv_bytes(movers_frame), file_name="movers.csv", mime="text/csv",

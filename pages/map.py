@@ -9,8 +9,8 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from segcore.analysis.maptable import aspect_choices, map_table, mentions_aspect, selection_table
-from segcore.io.export import csv_bytes, safe_filename, xlsx_bytes
+from segcore.services.exports import (aspect_choices, csv_bytes, map_table, mentions_aspect, safe_filename,
+                                      selection_table, xlsx_bytes)
 from ui.charts import NEUTRAL, label_colours, ordered_colours, segment_colour, sort_ordered
 from ui.i18n import label_name, shown_as, t
 from ui.shared import need_run, outputs

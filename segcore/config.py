@@ -89,6 +89,12 @@ def default_of(f: Field):
     return f.default_factory() if f.default is MISSING and f.default_factory is not MISSING else f.default
 
 
+def field_default(cls, name: str):
+    """The default of the config class `cls`'s field `name`: for code that takes the option as a plain
+    argument (None there = this default), so the value is written once, here."""
+    return default_of(cls.__dataclass_fields__[name])
+
+
 def options(cls) -> Iterator[tuple[Field, Option]]:
     """(field, Option) for each field of the config class `cls` that has one, in field order."""
     for f in fields(cls):
