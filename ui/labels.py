@@ -111,6 +111,13 @@ def explainer_for(run):
     return explainer(str(model_dir), (model_dir / "segscope.json").stat().st_mtime_ns)
 
 
+def explain_text(run, text: str):
+    """Which words made the run's model give `text` its label (segcore.explain)."""
+    from segcore.explain import explain  # torch: only when asked
+
+    return explain(explainer_for(run), text)[0]
+
+
 def shares(labels: pd.Series) -> str:
     counts = labels.value_counts()
     return ", ".join(f"{k} {v:,}" for k, v in counts.items()) + (
