@@ -10,6 +10,7 @@ from segcore.services.workspace import fingerprint
 from ui.highlight import highlight_html
 from ui.labels import (
     explain_text,
+    explainer_for,
     accept_above,
     find_issues,
     labelled_data,
