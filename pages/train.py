@@ -31,7 +31,7 @@ st.title(t("train.title"))
 dataset = current_dataset()
 reg = registry()
 
-MODEL_CHOICES = ("auto", "default", "multilingual", "local", "hub")  # shown as t("train.choice_<kind>")
+MODEL_CHOICES = training.MODEL_KINDS  # shown as t("train.choice_<kind>")
 
 st.caption(t("train.dataset", name=dataset.name, text=dataset.columns.get("text") or "auto",
              labels=dataset.columns.get("label") or dataset.columns.get("rating") or "auto"))

@@ -178,3 +178,21 @@ def test_no_module_over_400_lines():
     long = {str(p.relative_to(ROOT)): n for folder in ("segcore", "ui", "pages") for p in (ROOT / folder).rglob("*.py")
             if p not in aside and (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
     assert not long, long
+
+
+def test_score_job_uses_the_runs_config(tiny_run, tmp_path, small_csv):
+    """A scoring started from the Models page keeps the run's seed and PII masking, as watch does."""
+    from segcore.services.jobs import JobRegistry
+    from segcore.services.runs import RunStore, write_status
+
+    root = tmp_path / "models"
+    shutil.copytree(tiny_run.parent, root / "r1", ignore=shutil.ignore_patterns("scores"))
+    meta_file = root / "r1" / "model" / "segscope.json"
+    meta = json.loads(meta_file.read_text())
+    meta["run_config"].update(seed=7, mask_pii=False)
+    meta_file.write_text(json.dumps(meta))
+    write_status(root / "r1", {"run_id": "r1", "status": "done", "created": "2026-01-01T00:00:00"})
+    job = JobRegistry(RunStore(root)).start_score("r1", small_csv)
+    assert (job.config.seed, job.config.mask_pii) == (7, False)
+    job.thread.join(300)
+    assert job.status == "done", job.error

@@ -17,10 +17,12 @@ from .changes import load_changes
 from .jobs import Job, fraction_done
 from .runs import RunStore
 
-__all__ = ["BUILTIN_MODELS", "CANDIDATE_NAMES", "GROUPS", "PAGE_CONFIGS", "TRAINING_OPTIONS", "Plan", "Remaining",
+__all__ = ["BUILTIN_MODELS", "CANDIDATE_NAMES", "GROUPS", "MODEL_KINDS", "PAGE_CONFIGS", "TRAINING_OPTIONS", "Plan", "Remaining",
            "build_config", "fraction_done", "load_changes", "measured_runs", "minutes", "option_field",
-           "page_options", "queued_wait", "training_estimate", "trainings_added", "widget_key"]
+           "page_options", "planned_rows", "queued_wait", "training_estimate", "trainings_added", "widget_key"]
 
+# The Train page's encoder choices: the built-in ones (TrainConfig.model's names), a local folder, a hub id.
+MODEL_KINDS = (*BUILTIN_MODELS, "local", "hub")
 # The Train page's owners of option fields, in the order the page shows them.
 PAGE_CONFIGS = {"train": TrainConfig, "run": RunConfig, "aspect": AspectConfig}
 GROUPS = (DATA, EXPERT)  # its two expanders: business choices, then the learning knobs
