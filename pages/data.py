@@ -92,11 +92,12 @@ except SegscopeError as exc:
 
 # Column mapping: auto-detected choices pre-selected, saved with the dataset (services.datasets).
 detected, failed = datasets.preselected(frame, dataset.columns)
+try:
+    auto, why = ({}, {}) if failed else _detected(_stamp(dataset), sheet)
+except SegscopeError as exc:  # detection alone fails where the saved choices help it
+    failed, auto, why = str(exc), {}, {}
 if failed:
     st.warning(failed)
-    auto, why = {}, {}
-else:
-    auto, why = _detected(_stamp(dataset), sheet)
 options = [NONE, *frame.columns]
 st.markdown("#### " + t("data.columns"))
 picked = {}
