@@ -3,13 +3,12 @@ from ui.auth import guard
 
 guard()  # before anything else: no page runs without the login
 
-import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from segcore.errors import SegscopeError
 from segcore.services import datasets
 from segcore.services.datasets import ROLES, read_table
+from ui.charts import length_chart, rating_chart
 from ui.i18n import language_name, shown_as, t
 from ui.segtext import say
 from ui.shared import current_dataset, show_error, workspace
@@ -155,15 +154,8 @@ else:
 
 c1, c2 = st.columns(2)
 if "rating_distribution" in report:
-    dist = pd.DataFrame({"rating": list(report["rating_distribution"]),
-                         "reviews": list(report["rating_distribution"].values())})
-    c1.plotly_chart(px.bar(dist, x="rating", y="reviews", title=t("data.rating_chart"),
-                           labels={"rating": t("data.axis_rating"), "reviews": t("data.axis_reviews")}),
-                    width="stretch")
-lengths = pd.DataFrame({"characters": report["text_lengths"]})
-c2.plotly_chart(px.histogram(lengths, x="characters", nbins=40, title=t("data.length_chart"))
-                .update_layout(xaxis_title=t("data.axis_characters"), yaxis_title=t("data.axis_reviews")),
-                width="stretch")
+    c1.plotly_chart(rating_chart(report["rating_distribution"]), width="stretch")
+c2.plotly_chart(length_chart(report["text_lengths"]), width="stretch")
 if report["dropped"]:
     with st.expander(t("data.dropped_rows", n=report["dropped"])):
         st.dataframe(report["dropped_rows"], hide_index=True)

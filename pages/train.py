@@ -4,15 +4,13 @@ from ui.auth import guard
 guard()  # before anything else: no page runs without the login
 
 import pandas as pd
-import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
 from segcore.errors import SegscopeError
 from segcore.services import training
 from segcore.services.training import GROUPS, TRAINING_OPTIONS, Plan, Remaining, minutes
 from ui import aspects as aspect_lists
-from ui.charts import loss_axis
+from ui import train_charts
 from ui.config_form import control, grid
 from ui.i18n import label_name, language_name, shown_as, t
 from ui.train_text import changes_text, progress_text, queue_text, seconds_text, verdict
@@ -115,24 +113,6 @@ def _fmt_seconds(s):
     return t("train.estimating") if s is None else seconds_text(s)
 
 
-def _curves(snap):
-    fig = go.Figure()
-    if snap.train_loss:
-        steps, losses = zip(*snap.train_loss)
-        fig.add_scatter(x=steps, y=losses, name=t("train.train_loss"), mode="lines+markers")
-    if snap.val_metrics:
-        fig.add_scatter(x=[m["step"] for m in snap.val_metrics], y=[m.get("eval_macro_f1") for m in snap.val_metrics],
-                        name=t("train.val_f1"), mode="lines+markers", yaxis="y2")
-        fig.add_scatter(x=[m["step"] for m in snap.val_metrics], y=[m.get("eval_loss") for m in snap.val_metrics],
-                        name=t("train.val_loss"), mode="lines+markers")
-    losses = [loss for _, loss in snap.train_loss] + [m.get("eval_loss") for m in snap.val_metrics]
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), xaxis_title=t("train.axis_step"),
-                      yaxis=dict(title=t("train.axis_loss"), range=loss_axis(losses)),  # from 0: noise stays flat
-                      yaxis2=dict(title="macro-F1", overlaying="y", side="right", range=[0, 1]),
-                      legend=dict(orientation="h", y=1.15))
-    return fig
-
-
 def _metric_row(*items):
     """One row of st.metric cards from (label, value, extra keyword arguments)."""
     for col, (label, value, extra) in zip(st.columns(len(items)), items):
@@ -148,7 +128,6 @@ def _results(run_id):
         return
     out = outputs(info)
     m = out.metrics
-    labels = m["labels"]
     st.markdown("#### " + t("train.test_results"))
     changes = training.load_changes(info.path)  # against the job's quick result, when there was one
     reliable, sentence = verdict(m, changes)  # one sentence, one pair of figures; the rest one click away
@@ -176,11 +155,7 @@ def _results(run_id):
         left, right = st.columns(2)
         report = pd.DataFrame(m["test"]["report"]).T.drop(index=["accuracy"], errors="ignore").rename(index=label_name)
         left.dataframe(report.round(3), width="stretch")
-        shown = [label_name(x) for x in labels]
-        cm = px.imshow(m["confusion_matrix"], x=shown, y=shown, text_auto=True, color_continuous_scale="Blues",
-                       labels=dict(x=t("train.predicted"), y=t("train.true"), color=t("train.reviews")),
-                       title=t("train.confusion"))
-        right.plotly_chart(cm, width="stretch")
+        right.plotly_chart(train_charts.confusion(m), width="stretch")
         unlabelled = m.get("n_unlabelled", 0)
         st.caption(t("train.split", train=m["n_train"], val=m["n_val"], test=m["n_test"])
                    + (t("train.unlabelled", n=unlabelled) if unlabelled else "") + t("train.saved_as", run=run_id))
@@ -244,7 +219,7 @@ def monitor():
     else:
         st.error(t("train.failed", error=job.error), icon=":material/error:")
     if snap.train_loss or snap.val_metrics:
-        st.plotly_chart(_curves(snap), width="stretch", key=f"curves_{job.run_id}")
+        st.plotly_chart(train_charts.curves(snap), width="stretch", key=f"curves_{job.run_id}")
     with st.expander(t("train.log"), expanded=False):
         st.code("\n".join(snap.log[-30:]) or t("train.waiting"), language=None)
     if job.status == "done":

@@ -40,6 +40,11 @@ def test_pages_import_only_services_and_errors():
              if not any(m == a or m.startswith(a + ".") for a in ALLOWED)}
     assert not wrong, wrong
     assert any(_segcore_imports(p) for p in pages)  # the walk does see their imports
+    # figures are built in ui/ (charts, segment_charts, compare_charts, map_chart, train_charts), not in pages
+    plotting = {p.name for p in pages for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+                if isinstance(node, (ast.Import, ast.ImportFrom))
+                and any(n.startswith("plotly") for n in [getattr(node, "module", None) or ""] + [a.name for a in node.names])}
+    assert not plotting, plotting
 
 
 def test_segments_k_bound_is_the_options():
