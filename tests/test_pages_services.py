@@ -62,7 +62,6 @@ def test_segments_k_bound_is_the_options():
 
 def test_resegment_uses_the_runs_seed(tiny_run, tmp_path):
     """Re-segmenting a run made with seed 7 gives what the analysis gives with seed 7."""
-    from segcore.analysis.edit import resegment_run
     from segcore.strategy.suggest import load_templates
 
     templates = load_templates()
@@ -77,7 +76,7 @@ def test_resegment_uses_the_runs_seed(tiny_run, tmp_path):
         copies.append(run)
     assert segments.run_seed(copies[0]) == 7
     via_page = segments.resegment(copies[0], k=None, templates=templates)
-    direct = resegment_run(copies[1], k=None, templates=templates, seed=7)
+    direct = segments.resegment_run(copies[1], k=None, templates=templates, seed=7)  # what the service calls
     assert via_page.segment_model.k == direct.segment_model.k
     np.testing.assert_array_equal(via_page.reviews["segment_id"].to_numpy(), direct.reviews["segment_id"].to_numpy())
 
