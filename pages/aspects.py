@@ -6,7 +6,7 @@ guard()  # before anything else: no page runs without the login
 
 import streamlit as st
 
-from segcore.aspects.custom import (
+from segcore.services.aspects import (
     MAX_TERM,
     add_category,
     lexicon_json,

@@ -3,14 +3,12 @@ from ui.auth import guard
 
 guard()  # before anything else: no page runs without the login
 
-import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from segcore.errors import SegscopeError
-from segcore.ingest.columns import ROLES, detect_columns
-from segcore.ingest.load import SUPPORTED, list_sheets, read_table
-from segcore.ingest.quality import quality_report
+from segcore.services import datasets
+from segcore.services.datasets import ROLES, read_table
+from ui.charts import length_chart, rating_chart
 from ui.i18n import language_name, shown_as, t
 from ui.segtext import say
 from ui.shared import current_dataset, show_error, workspace
@@ -33,13 +31,12 @@ def _read_file(stamp: tuple[str, int, int], sheet: str | None):
 # What detection alone picks and why, shown next to the choices (the saved mapping may differ).
 @st.cache_data(max_entries=2, show_spinner=False)
 def _detected(stamp: tuple[str, int, int], sheet: str | None) -> tuple[dict, dict]:
-    found = detect_columns(_read_file(stamp, sheet))
-    return found.as_dict(), found.why
+    return datasets.detected(_read_file(stamp, sheet))
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
 def _sheets(stamp: tuple[str, int, int]):
-    return list_sheets(stamp[0])
+    return datasets.list_sheets(stamp[0])
 
 
 st.title(t("data.title"))
@@ -47,7 +44,7 @@ st.caption(t("data.intro"))
 
 ws = workspace()
 left, right = st.columns([3, 1])
-upload = left.file_uploader(t("data.file"), type=[s.lstrip(".") for s in SUPPORTED] + ["xls"],
+upload = left.file_uploader(t("data.file"), type=datasets.upload_suffixes(),
                             key="upload")
 if right.button(t("data.use_sample"), icon=":material/dataset:", width="stretch"):
     ws.use_sample()  # the file still in the uploader stays refused (same signature); a new upload wins
@@ -72,7 +69,7 @@ if dataset.is_sample:
 
 st.subheader(dataset.name)
 sheet = dataset.sheet
-if dataset.path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+if datasets.is_excel(dataset.path.name):
     try:
         sheets = _sheets(_stamp(dataset))
     except SegscopeError as exc:
@@ -92,43 +89,37 @@ except SegscopeError as exc:
     show_error(exc)
     stop_page()
 
-# Column mapping: auto-detected choices pre-selected, saved with the dataset. A role saved as
-# "" was set to none here: it stays none (also for training), not detected again.
-saved = {k: (v or None) for k, v in dataset.columns.items() if v == "" or v in frame.columns}
+# Column mapping: auto-detected choices pre-selected, saved with the dataset (services.datasets).
+detected, failed = datasets.preselected(frame, dataset.columns)
 try:
-    detected = detect_columns(frame, **saved).as_dict()
-    auto, why = _detected(_stamp(dataset), sheet)
-except SegscopeError as exc:
-    detected = {role: saved.get(role) for role in ROLES}
-    auto, why = {}, {}
-    st.warning(str(exc))
+    auto, why = ({}, {}) if failed else _detected(_stamp(dataset), sheet)
+except SegscopeError as exc:  # detection alone fails where the saved choices help it
+    failed, auto, why = str(exc), {}, {}
+if failed:
+    st.warning(failed)
 options = [NONE, *frame.columns]
 st.markdown("#### " + t("data.columns"))
-mapping = {}
+picked = {}
 half = (len(ROLES) + 1) // 2
 for row in (ROLES[:half], ROLES[half:]):
     for col, role in zip(st.columns(half), row):
         current = detected.get(role)
-        mapping[role] = col.selectbox(t(f"data.role_{role}"), options,
-                                      format_func=shown_as([NONE], lambda c: t("data.none")),
-                                      index=options.index(current) if current in options else 0,
-                                      key=f"map_{role}_{dataset.path.name}")
-mapping = {k: (None if v == NONE else v) for k, v in mapping.items()}
-if mapping["title"] and mapping["title"] == mapping["text"]:  # the title column picked as the text: no title
-    mapping["title"] = None
-    st.caption(t("data.no_title", col=mapping["text"]))
+        picked[role] = col.selectbox(t(f"data.role_{role}"), options,
+                                     format_func=shown_as([NONE], lambda c: t("data.none")),
+                                     index=options.index(current) if current in options else 0,
+                                     key=f"map_{role}_{dataset.path.name}")
+settled = datasets.check_mapping({k: (None if v == NONE else v) for k, v in picked.items()})
+mapping = settled.columns
+if settled.title_dropped:
+    st.caption(t("data.no_title", col=settled.title_dropped))
 reasons = [f"**{t(f'data.rolename_{r}')}**: `{c}` ({say(why[r])})" for r, c in mapping.items()
            if c and auto.get(r) == c and r in why]
 if reasons:
     st.caption(t("data.detected", reasons="; ".join(reasons)))
-chosen = [v for v in mapping.values() if v]
-if len(chosen) != len(set(chosen)):
-    st.error(t("data.twice"))
+if settled.problem:
+    st.error(t("data.twice" if settled.problem == "twice" else "data.pick_text"))
     stop_page()
-if not mapping["text"]:
-    st.error(t("data.pick_text"))
-    stop_page()
-stored = {k: (v or "") for k, v in mapping.items()}  # "" = none, kept none for training
+stored = datasets.stored_columns(mapping)
 if stored != dataset.columns or sheet != dataset.sheet or dataset.rows != len(frame):
     dataset.columns, dataset.sheet, dataset.rows = stored, sheet, len(frame)
     ws.update(dataset)
@@ -137,9 +128,7 @@ with st.expander(t("data.preview"), expanded=False):
     st.dataframe(frame.head(50), hide_index=True)
 
 try:
-    from segcore.ingest.columns import ColumnMap
-
-    report = quality_report(frame, ColumnMap(**mapping))
+    report = datasets.data_quality(frame, mapping)
 except SegscopeError as exc:
     show_error(exc)
     stop_page()
@@ -165,15 +154,8 @@ else:
 
 c1, c2 = st.columns(2)
 if "rating_distribution" in report:
-    dist = pd.DataFrame({"rating": list(report["rating_distribution"]),
-                         "reviews": list(report["rating_distribution"].values())})
-    c1.plotly_chart(px.bar(dist, x="rating", y="reviews", title=t("data.rating_chart"),
-                           labels={"rating": t("data.axis_rating"), "reviews": t("data.axis_reviews")}),
-                    width="stretch")
-lengths = pd.DataFrame({"characters": report["text_lengths"]})
-c2.plotly_chart(px.histogram(lengths, x="characters", nbins=40, title=t("data.length_chart"))
-                .update_layout(xaxis_title=t("data.axis_characters"), yaxis_title=t("data.axis_reviews")),
-                width="stretch")
+    c1.plotly_chart(rating_chart(report["rating_distribution"]), width="stretch")
+c2.plotly_chart(length_chart(report["text_lengths"]), width="stretch")
 if report["dropped"]:
     with st.expander(t("data.dropped_rows", n=report["dropped"])):
         st.dataframe(report["dropped_rows"], hide_index=True)

@@ -9,6 +9,7 @@ from segcore.errors import SegscopeError
 from segcore.services.workspace import fingerprint
 from ui.highlight import highlight_html
 from ui.labels import (
+    explain_text,
     explainer_for,
     accept_above,
     find_issues,
@@ -48,10 +49,8 @@ with explain_tab:
         text = own.strip() or pick
         if text and st.button(t("labels.explain"), key="explain_go", icon=":material/psychology:"):
             try:
-                from segcore.explain import explain
-
                 with st.spinner(t("labels.explaining")):
-                    e = explain(explainer_for(run), text)[0]
+                    e = explain_text(run, text)
                 st.session_state["explanation"] = e
             except SegscopeError as exc:
                 show_error(exc)

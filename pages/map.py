@@ -3,15 +3,13 @@ from ui.auth import guard
 
 guard()  # before anything else: no page runs without the login
 
-import html
 from pathlib import Path
 
-import plotly.graph_objects as go
 import streamlit as st
 
-from segcore.analysis.maptable import aspect_choices, map_table, mentions_aspect, selection_table
-from segcore.io.export import csv_bytes, safe_filename, xlsx_bytes
-from ui.charts import NEUTRAL, label_colours, ordered_colours, segment_colour, sort_ordered
+from segcore.services.exports import (aspect_choices, csv_bytes, map_table, mentions_aspect, safe_filename,
+                                      selection_table, xlsx_bytes)
+from ui import map_chart
 from ui.i18n import label_name, shown_as, t
 from ui.shared import need_run, outputs
 
@@ -54,43 +52,9 @@ if c3 is not None:
         st.caption(t("map.n_mention", n=len(table), aspect=aspect))
 phrase = (c3 or c2).text_input(t("map.highlight"), placeholder=t("map.highlight_eg"), key="map_phrase")
 
-custom = table[["index", "hover_id", "hover", "hover_facts"]].to_numpy()  # escaped (segcore.analysis.maptable)
-hovertemplate = "<b>%{customdata[1]}</b><br>%{customdata[3]}<br><br>%{customdata[2]}<extra></extra>"
-fig = go.Figure()
-if colour == "churn risk":
-    fig.add_trace(go.Scattergl(x=table["x"], y=table["y"], mode="markers", customdata=custom,
-                               hovertemplate=hovertemplate, name=t("map.reviews"),
-                               marker=dict(size=5, color=table["churn risk"], colorscale="RdYlGn_r",
-                                           showscale=True, colorbar=dict(title=t("map.colour_churn_risk")))))
-else:
-    # The same colours as every other page: segments by id, sentiment fixed, ratings low red to high green.
-    if colour == "segment":
-        keys = sorted(table["segment_id"].unique())
-        groups = {k: table[table["segment_id"] == k] for k in keys}
-        names = {k: html.escape(groups[k]["segment"].iloc[0]) for k in keys}
-        colours = {k: segment_colour(k) for k in keys}
-    else:
-        present = set(table[colour])
-        keys = ([x for x in out.metrics["labels"] if x in present] + sorted(present - set(out.metrics["labels"]))
-                if colour == "predicted label" else sort_ordered(present))
-        groups = {k: table[table[colour] == k] for k in keys}
-        names = {k: html.escape((label_name(k) if colour == "predicted label" else str(k)) or t("map.no_rating"))
-                 for k in keys}
-        colours = label_colours(keys) if colour == "predicted label" else ordered_colours([k for k in keys if k])
-    for k in keys:
-        group = groups[k]
-        fig.add_trace(go.Scattergl(x=group["x"], y=group["y"], mode="markers", name=names[k],
-                                   customdata=custom[group.index], hovertemplate=hovertemplate,
-                                   marker=dict(size=5, color=colours.get(k, NEUTRAL), opacity=0.8)))
-if phrase.strip():
-    hits = table[table["text"].str.contains(phrase.strip(), case=False, regex=False, na=False)]
-    st.caption(t("map.n_contain", n=len(hits), phrase=phrase.strip()))
-    fig.add_trace(go.Scattergl(x=hits["x"], y=hits["y"], mode="markers", name=html.escape(t("map.contains", phrase=phrase.strip())),
-                               customdata=custom[hits.index], hovertemplate=hovertemplate,
-                               marker=dict(size=10, color="rgba(0,0,0,0)", line=dict(width=2, color="black"))))
-fig.update_layout(height=620, margin=dict(l=0, r=0, t=10, b=0), dragmode="lasso",
-                  legend=dict(orientation="h", y=-0.05), xaxis=dict(showticklabels=False, title=None),
-                  yaxis=dict(showticklabels=False, title=None))
+fig, hits = map_chart.map_figure(table, colour=colour, labels=out.metrics["labels"], phrase=phrase)
+if hits is not None:
+    st.caption(t("map.n_contain", n=hits, phrase=phrase.strip()))
 event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode=("box", "lasso"), key="map")
 
 points = event.selection.points if event and event.selection else []

@@ -4,13 +4,12 @@ from ui.auth import guard
 guard()  # before anything else: no page runs without the login
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
-from segcore.analysis.edit import rename_run_segments, resegment_run
-from segcore.aspects.profile import aspect_table
 from segcore.errors import SegscopeError
-from ui.charts import segment_colours, segment_label, segment_traits, sentiment_chart, traits_chart
+from segcore.services import segments
+from ui import segment_charts
+from ui.charts import segment_traits, sentiment_chart, traits_chart
 from ui.i18n import label_name, t
 from ui.segtext import say
 from ui.shared import md_escape, need_run, outputs, registry, show_error
@@ -44,19 +43,10 @@ if quality:
                 help=t("segments.nmi_help", found=", ".join(f"{md_escape(c)} {v:.2f}" for c, v in nmi.items())
                        or t("segments.none_found")))
 
-seg_colours = segment_colours(profiles)  # one colour per segment, the same on every page
-sizes = pd.DataFrame([{"segment": segment_label(s, p["name"]), "customers": p["size"], "reviews": p["n_reviews"],
-                       "share": p["share_of_customers"]} for s, p in sorted(profiles.items())])
-order = {"segment": list(sizes["segment"])}
 left, right = st.columns([3, 2])
-left.plotly_chart(px.bar(sizes, x="customers", y="segment", orientation="h", text="customers", color="segment",
-                         color_discrete_map=seg_colours, category_orders=order, title=t("segments.per_segment"),
-                         labels={"customers": t("segments.axis_customers")})
-                  .update_yaxes(autorange="reversed", title=None).update_layout(showlegend=False), width="stretch")
-right.plotly_chart(px.pie(sizes, names="segment", values="customers", hole=0.5, title=t("segments.share"),
-                          color="segment", color_discrete_map=seg_colours, category_orders=order)
-                   .update_traces(sort=False, textinfo="percent")
-                   .update_layout(legend=dict(orientation="h", y=-0.1)), width="stretch")
+bars, ring = segment_charts.size_charts(profiles)
+left.plotly_chart(bars, width="stretch")
+right.plotly_chart(ring, width="stretch")
 st.plotly_chart(sentiment_chart(profiles, labels), width="stretch")
 
 # What to fix first (analysis.facts.fix_first): over all reviews, then per segment in its card
@@ -80,42 +70,21 @@ trait_fig = traits_chart(*segment_traits(profiles, labels))
 if trait_fig is not None:
     st.plotly_chart(trait_fig, width="stretch", key="traits")
 
-aspects = aspect_table(profiles, labels)
+aspects = segments.aspect_table(profiles, labels)
 if not aspects.empty:
     st.markdown("#### " + t("segments.aspects"))
-    shares = aspects.pivot(index="segment", columns="aspect", values="share").fillna(0.0)
-    fig = px.imshow(shares, aspect="auto", color_continuous_scale="Blues", text_auto=".0%",
-                    title=t("segments.aspect_share"), labels={"x": t("segments.axis_aspect"), "y": ""})
-    fig.update_layout(coloraxis_showscale=False, height=140 + 45 * len(shares), xaxis_side="top")
-    st.plotly_chart(fig, width="stretch")
-    if "negative" in aspects:
-        st.plotly_chart(px.bar(aspects, x="aspect", y="negative", facet_col="segment", facet_col_wrap=2,
-                               hover_data=["share", "n_reviews"], range_y=[0, 1],
-                               labels={"aspect": t("segments.axis_aspect"), "negative": t("segments.axis_negative")},
-                               title=t("segments.aspect_negative")),
-                        width="stretch")
+    st.plotly_chart(segment_charts.aspect_share_chart(aspects), width="stretch")
+    negative = segment_charts.aspect_negative_chart(aspects)
+    if negative is not None:
+        st.plotly_chart(negative, width="stretch")
 
-periods = [{"segment": segment_label(s, p["name"]), "period": r["period"], "share of reviews": r["share"],
-            "negative share": r["negative"], "reviews": r["n_reviews"]}
-           for s, p in sorted(profiles.items()) for r in (p.get("periods") or {}).get("rows", [])]
-if periods:
-    freq = next(p["periods"]["freq"] for p in profiles.values() if p.get("periods"))
+over_time = segment_charts.period_charts(profiles)
+if over_time is not None:
+    freq = segment_charts.period_frequency(profiles)
     st.markdown("#### " + t("segments.over_time", freq=t(f"segments.freq_{freq}")))
-    per = pd.DataFrame(periods)
-    time_axes = {"period": t("segments.axis_period"), "share of reviews": t("segments.axis_share_reviews"),
-                 "negative share": t("segments.axis_negative"), "segment": t("segments.axis_segment"),
-                 "reviews": t("segments.axis_reviews")}
     c1, c2 = st.columns(2)
-    c1.plotly_chart(px.line(per, x="period", y="share of reviews", color="segment", markers=True,
-                            color_discrete_map=seg_colours, category_orders=order,
-                            hover_data=["reviews"], labels=time_axes,
-                            title=t("segments.share_per", freq=t(f"segments.freq_{freq}"))),
-                    width="stretch")
-    c2.plotly_chart(px.line(per.dropna(subset=["negative share"]), x="period", y="negative share", color="segment",
-                            color_discrete_map=seg_colours, category_orders=order,
-                            markers=True, hover_data=["reviews"], range_y=[0, 1],
-                            labels=time_axes, title=t("segments.negative_per", freq=t(f"segments.freq_{freq}"))),
-                    width="stretch")
+    c1.plotly_chart(over_time[0], width="stretch")
+    c2.plotly_chart(over_time[1], width="stretch")
 
 st.markdown("#### " + t("segments.profiles"))
 for s, p in sorted(profiles.items()):
@@ -164,12 +133,13 @@ if "/" in run.run_id or not reg.may_manage(run):  # a scoring, or a run shared w
 c1, c2 = st.columns(2)
 with c1.form("resegment"):
     st.write(t("segments.resegment_intro"))
-    k = st.number_input(t("segments.k"), 0, 20, 0)
+    k_bounds = segments.k_option()  # 0 = by silhouette; otherwise RunConfig.k's bounds
+    k = st.number_input(t("segments.k"), 0, int(k_bounds.max), 0)
     if st.form_submit_button(t("segments.resegment"), icon=":material/refresh:"):
         try:
             with st.spinner(t("segments.resegmenting")):
                 templates = current_templates(run_language)
-                reg.edit(run.run_id, lambda path: resegment_run(path, k=int(k) or None, templates=templates),
+                reg.edit(run.run_id, lambda path: segments.resegment(path, k=int(k) or None, templates=templates),
                          what="re-segment")
             st.cache_data.clear()
             st.rerun()
@@ -182,7 +152,7 @@ with c2.form("rename"):
     if st.form_submit_button(t("segments.save_names"), icon=":material/edit:"):
         try:
             templates = current_templates(run_language)
-            reg.edit(run.run_id, lambda path: rename_run_segments(path, names, templates=templates), what="rename")
+            reg.edit(run.run_id, lambda path: segments.rename(path, names, templates=templates), what="rename")
             st.cache_data.clear()
             st.rerun()
         except SegscopeError as exc:

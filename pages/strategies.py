@@ -5,9 +5,8 @@ guard()  # before anything else: no page runs without the login
 
 import streamlit as st
 
-from segcore.io.export import campaign_lists, campaigns_xlsx, csv_bytes, made_up_ids_warning, safe_filename
-from segcore.strategy.report import report_html, report_markdown
-from segcore.strategy.suggest import render_strategies
+from segcore.services.exports import (campaign_lists, campaigns_xlsx, csv_bytes, made_up_ids_warning, render_strategies,
+                                      report_html, report_markdown, safe_filename)
 from ui.i18n import lang, shown_as, t
 from ui.segtext import say
 from ui.shared import md_escape, md_escaped, need_run, outputs, show_error

@@ -3,33 +3,16 @@ from ui.auth import guard
 
 guard()  # before anything else: no page runs without the login
 
-import json
-from dataclasses import fields, replace
-
 import pandas as pd
-import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
-from segcore.config import (
-    DATA,
-    EXPERT,
-    AspectConfig,
-    RunConfig,
-    TrainConfig,
-    default_of,
-    options,
-)
-from segcore.encoders.models import MODEL_CHOICES as BUILTIN_MODELS
 from segcore.errors import SegscopeError
-from segcore.training.candidates import PLAIN_NAMES as CANDIDATE_NAMES
-from segcore.services.changes import load_changes
-from segcore.services.jobs import fraction_done
-from segcore.training.estimate import Plan, Remaining, estimate, minutes, rates_for
-from segcore.training.options import OFF
+from segcore.services import training
+from segcore.services.training import GROUPS, TRAINING_OPTIONS, Plan, Remaining, minutes
 from ui import aspects as aspect_lists
-from ui.charts import loss_axis
-from ui.i18n import label_name, lang, language_name, shown_as, t, t_or
+from ui import train_charts
+from ui.config_form import control, grid
+from ui.i18n import label_name, language_name, shown_as, t
 from ui.train_text import changes_text, progress_text, queue_text, seconds_text, verdict
 from ui.segtext import say
 from ui.shared import (
@@ -45,36 +28,19 @@ from ui.shared import (
 st.title(t("train.title"))
 dataset = current_dataset()
 reg = registry()
-defaults = TrainConfig()
 
-MODEL_CHOICES = ("auto", "default", "multilingual", "local", "hub")  # shown as t("train.choice_<kind>")
+MODEL_CHOICES = training.MODEL_KINDS  # shown as t("train.choice_<kind>")
 
 st.caption(t("train.dataset", name=dataset.name, text=dataset.columns.get("text") or "auto",
              labels=dataset.columns.get("label") or dataset.columns.get("rating") or "auto"))
 
 
-def _measured_runs(limit: int = 20):
-    """(run_id, metrics.json) of the newest finished runs on this server, newest first."""
-    for info in [r for r in store().list() if r.usable][:limit]:
-        try:
-            yield info.run_id, json.loads((info.path / "metrics.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-
-
 def _estimate(rows: int, *, epochs=None, min_steps=None, batch_size=None, extra: int = 0):
-    """The figures before a training on `rows` reviews (segcore.training.estimate), and their source."""
+    """The figures before a training on `rows` reviews (services.training), and their source."""
     device = device_label()
-    rates = rates_for(device, _measured_runs())
-    guess = estimate(rows, rates, device=device, epochs=epochs, min_steps=defaults.min_steps if min_steps is None
-                     else min_steps, batch_size=batch_size, extra_trainings=extra)
+    guess, rates = training.training_estimate(rows, store(), device=device, epochs=epochs, min_steps=min_steps,
+                                              batch_size=batch_size, extra=extra)
     return guess, rates, device
-
-
-def _extra_runs(values: dict) -> int:
-    """Training options on: each one costs one more training when their effect is measured."""
-    on = sum(bool(values.get(k)) for k in ("lora", "augment", "mlm_epochs", "fgm", "adversarial"))
-    return on if values.get("compare", values.get("compare_options", True)) else 0
 
 
 def time_estimate() -> None:
@@ -87,7 +53,7 @@ def time_estimate() -> None:
     state = st.session_state
     rows = min(rows, state.get("max_rows") or rows)
     guess, rates, device = _estimate(rows, epochs=state.get("epochs"), min_steps=state.get("min_steps"),
-                                     batch_size=state.get("batch_size"), extra=_extra_runs(state))
+                                     batch_size=state.get("batch_size"), extra=training.trainings_added(state))
     source = (t("train.estimate_measured", run=rates.measured_by) if rates.measured_by
               else t("train.estimate_default", device=device))
     text = t("train.estimate", rows=rows, quick=minutes(guess.quick_seconds), fine=minutes(guess.fine_tune_seconds))
@@ -103,83 +69,37 @@ def time_estimate() -> None:
 
 
 time_estimate()
-def control(where, f, opt):
-    """One widget from a config field's Option: label, help, bounds and default come from
-    segcore.config, so the page offers what the Python API and the CLI accept; the value it
-    returns goes to the field as is (the dataclass checks it with the same message)."""
-    default, key = default_of(f), opt.key or f.name
-    kind = opt.type or type(default)
-    if lang() != "en":  # the config's English words are the source; other languages from ui/locales
-        opt = replace(opt, label=t_or(f"opt.{key}", opt.label), help=t_or(f"opt.{key}_help", opt.help),
-                      none=t_or(f"opt.{key}_none", opt.none) if opt.none else opt.none)
-    help_text = opt.help[:1].upper() + opt.help[1:] + ("." if lang() == "en" else "")
-    if kind is bool:
-        return where.checkbox(opt.label, value=default, key=key, help=help_text)
-    if opt.choices is not None:
-        values = [c for c in opt.choices if c is not None]
-        if None in opt.choices and len(values) == 1:  # off / one method: a checkbox
-            return values[0] if where.checkbox(opt.label, value=default == values[0], key=key, help=help_text) else None
-        return where.selectbox(opt.label, opt.choices, index=opt.choices.index(default), key=key, help=help_text)
-    bound = (lambda v: None if v is None else kind(v))
-    label = opt.label + (t("train.empty", none=opt.none) if default is None and opt.none else "")
-    value = where.number_input(label, min_value=bound(opt.min), max_value=bound(opt.max), value=default,
-                               step=bound(opt.step) or (1 if kind is int else None), format=opt.format, key=key,
-                               help=help_text, placeholder=opt.none)
-    return bound(value)
-
-
-# The Train page's owners of option fields, in the order the page shows them.
-PAGE_CONFIGS = {"train": TrainConfig, "run": RunConfig, "aspect": AspectConfig}
-# The training options (each on costs a comparison run) and the switch for that comparison.
-TRAINING_OPTIONS = {name for off in OFF.values() for name in off} | {"compare_options"}
-
-
-def page_options(group: str) -> list[tuple[str, object, object]]:
-    """(owner, field, Option) of the controls in `group`, training options last."""
-    found = [(owner, f, opt) for owner, cls in PAGE_CONFIGS.items() for f, opt in options(cls) if opt.group == group]
-    return sorted(found, key=lambda item: item[1].name in TRAINING_OPTIONS)  # stable: field order kept
-
-
-def _grid(items, values):
-    cols = st.columns(3)
-    for i, (owner, f, opt) in enumerate(items):
-        values[owner][f.name] = control(cols[i % 3], f, opt)
-
-
 with st.form("train_form"):
     kind = st.radio(t("train.model"), MODEL_CHOICES, format_func=shown_as(MODEL_CHOICES, lambda k: t(f"train.choice_{k}")), horizontal=True,
                     key="model_kind")
     where = st.text_input(t("train.where"), placeholder=t("train.where_eg"), help=t("train.where_help"),
                           key="model_where")
-    values: dict[str, dict] = {owner: {} for owner in PAGE_CONFIGS}
+    values: dict[str, dict] = {owner: {} for owner in training.PAGE_CONFIGS}
     # business choices and the learning knobs apart: a marketer opens the first, an expert the second
-    for group, group_key in ((DATA, "group_data"), (EXPERT, "group_expert")):
+    for group, group_key in zip(GROUPS, ("group_data", "group_expert")):
         with st.expander(t("train." + group_key)):
-            items = page_options(group)
-            _grid([i for i in items if i[1].name not in TRAINING_OPTIONS], values)
+            items = training.page_options(group)
+            grid([i for i in items if i[1].name not in TRAINING_OPTIONS], values)
             options_part = [i for i in items if i[1].name in TRAINING_OPTIONS]
             if options_part:
                 st.markdown(t("train.options_intro"))
-                _grid(options_part, values)
-    aspects_field = next(f for f in fields(RunConfig) if f.name == "aspects")
-    values["run"]["aspects"] = control(st, aspects_field, aspects_field.metadata["option"])
+                grid(options_part, values)
+    values["run"]["aspects"] = control(st, *training.option_field("run", "aspects"))
     st.caption(aspect_lists.caption())
     start = st.form_submit_button(t("train.start"), type="primary", icon=":material/play_arrow:")
 if start:
-    model = kind if kind in BUILTIN_MODELS else where.strip()
+    model = kind if kind in training.BUILTIN_MODELS else where.strip()
     if not model:
         st.error(t("train.need_where"))
     else:
         try:
-            if values["run"]["aspects"]:  # the Aspects page's list, when edited
-                values["run"]["aspect_lexicon"] = aspect_lists.run_lexicon_file()
-            config = RunConfig(columns=dict(dataset.columns), sheet=dataset.sheet, **values["run"],
-                               aspect_config=AspectConfig(**values["aspect"]),
-                               train=TrainConfig(model=model, progress_bar=False, **values["train"]))
-            rows = min(dataset.rows or 0, config.max_rows or dataset.rows or 0)
+            lexicon = aspect_lists.run_lexicon_file() if values["run"]["aspects"] else None  # the Aspects page's list
+            config = training.build_config(columns=dataset.columns, sheet=dataset.sheet, model=model, values=values,
+                                           aspect_lexicon=lexicon)
+            rows = training.planned_rows(dataset.rows, config)
             guess, _, _ = _estimate(rows, epochs=config.train.epochs, min_steps=config.train.min_steps,
                                     batch_size=config.train.batch_size,
-                                    extra=_extra_runs({**values["train"], **values["run"]}))
+                                    extra=training.trainings_added({**values["train"], **values["run"]}))
             plan = Plan.from_estimate(rows, guess, quick_first=config.quick_first, fine_tune=not config.quick)
             job = reg.start(dataset.path, config, label=dataset.path.stem.removeprefix("upload-"),
                             input_name=dataset.name, plan=plan)
@@ -191,24 +111,6 @@ if start:
 
 def _fmt_seconds(s):
     return t("train.estimating") if s is None else seconds_text(s)
-
-
-def _curves(snap):
-    fig = go.Figure()
-    if snap.train_loss:
-        steps, losses = zip(*snap.train_loss)
-        fig.add_scatter(x=steps, y=losses, name=t("train.train_loss"), mode="lines+markers")
-    if snap.val_metrics:
-        fig.add_scatter(x=[m["step"] for m in snap.val_metrics], y=[m.get("eval_macro_f1") for m in snap.val_metrics],
-                        name=t("train.val_f1"), mode="lines+markers", yaxis="y2")
-        fig.add_scatter(x=[m["step"] for m in snap.val_metrics], y=[m.get("eval_loss") for m in snap.val_metrics],
-                        name=t("train.val_loss"), mode="lines+markers")
-    losses = [loss for _, loss in snap.train_loss] + [m.get("eval_loss") for m in snap.val_metrics]
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), xaxis_title=t("train.axis_step"),
-                      yaxis=dict(title=t("train.axis_loss"), range=loss_axis(losses)),  # from 0: noise stays flat
-                      yaxis2=dict(title="macro-F1", overlaying="y", side="right", range=[0, 1]),
-                      legend=dict(orientation="h", y=1.15))
-    return fig
 
 
 def _metric_row(*items):
@@ -226,9 +128,8 @@ def _results(run_id):
         return
     out = outputs(info)
     m = out.metrics
-    labels = m["labels"]
     st.markdown("#### " + t("train.test_results"))
-    changes = load_changes(info.path)  # against the job's quick result, when there was one
+    changes = training.load_changes(info.path)  # against the job's quick result, when there was one
     reliable, sentence = verdict(m, changes)  # one sentence, one pair of figures; the rest one click away
     since = changes_text(changes, m)
     if since:
@@ -241,7 +142,7 @@ def _results(run_id):
         if selection:  # which model labels the reviews, and why (training.candidates)
             st.caption(say(selection["message"]))
             table = pd.DataFrame(selection["candidates"]).T.rename(
-                index=lambda c: t(f"train.model_{c}") if c in CANDIDATE_NAMES else c)
+                index=lambda c: t(f"train.model_{c}") if c in training.CANDIDATE_NAMES else c)
             st.dataframe(table.rename(columns=lambda c: c.replace("val_", "held-out (validation) ").replace(
                 "test_", "test ").replace("_", "-").replace("macro-f1", "macro-F1")), width="stretch")
         _metric_row((t("train.test_f1"), f"{m['test']['macro_f1']:.3f}",
@@ -254,11 +155,7 @@ def _results(run_id):
         left, right = st.columns(2)
         report = pd.DataFrame(m["test"]["report"]).T.drop(index=["accuracy"], errors="ignore").rename(index=label_name)
         left.dataframe(report.round(3), width="stretch")
-        shown = [label_name(x) for x in labels]
-        cm = px.imshow(m["confusion_matrix"], x=shown, y=shown, text_auto=True, color_continuous_scale="Blues",
-                       labels=dict(x=t("train.predicted"), y=t("train.true"), color=t("train.reviews")),
-                       title=t("train.confusion"))
-        right.plotly_chart(cm, width="stretch")
+        right.plotly_chart(train_charts.confusion(m), width="stretch")
         unlabelled = m.get("n_unlabelled", 0)
         st.caption(t("train.split", train=m["n_train"], val=m["n_val"], test=m["n_test"])
                    + (t("train.unlabelled", n=unlabelled) if unlabelled else "") + t("train.saved_as", run=run_id))
@@ -304,17 +201,13 @@ def monitor():
         st.page_link("pages/segments.py", label=t("train.open_segments"), icon=":material/groups:")
     if job.active:
         if job.status == "queued":
-            queue = reg.registry.queue()
-            ahead = queue[: queue.index(job)] if job in queue else queue
-            left = [j.time_left() for j in ahead]
-            wait = None if not left or any(x is None for x in left) else Remaining(sum(x.low for x in left),
-                                                                                    sum(x.high for x in left))
+            wait = training.queued_wait(reg.registry.queue(), job)
             st.progress(0.0, text=progress_text(snap.stage, 0, 0, status="queued", left=wait))
         else:
             left = job.time_left() if job.plan is not None else None
             if left is None and snap.stage == "training" and snap.eta_seconds is not None:
                 left = Remaining(snap.eta_seconds, snap.eta_seconds)
-            st.progress(fraction_done(job), text=progress_text(snap.stage, snap.step, snap.total_steps,
+            st.progress(training.fraction_done(job), text=progress_text(snap.stage, snap.step, snap.total_steps,
                                                                status=job.status, left=left, phase=snap.phase))
         if st.button(t("train.stop"), icon=":material/stop:", key="stop"):
             reg.stop(job.run_id)
@@ -326,7 +219,7 @@ def monitor():
     else:
         st.error(t("train.failed", error=job.error), icon=":material/error:")
     if snap.train_loss or snap.val_metrics:
-        st.plotly_chart(_curves(snap), width="stretch", key=f"curves_{job.run_id}")
+        st.plotly_chart(train_charts.curves(snap), width="stretch", key=f"curves_{job.run_id}")
     with st.expander(t("train.log"), expanded=False):
         st.code("\n".join(snap.log[-30:]) or t("train.waiting"), language=None)
     if job.status == "done":

@@ -116,7 +116,6 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("folder", help="folder that new review files arrive in")
     watch.add_argument("--model", required=True, help="the model/ folder of a finished run")
     watch.add_argument("--out", required=True, help="output folder (history, scores/, compare.json)")
-    watch.add_argument("--chunk-rows", type=int, metavar="N", help="stream each file N rows at a time")
     watch.add_argument("--debug", action="store_true", help="show tracebacks")
     _add_options(watch, "watch")
     from .explain.command import add_explain_parser
@@ -252,8 +251,11 @@ def main(argv: list[str] | None = None) -> int:
 
             thresholds = CompareConfig(**{f.name: getattr(args, _dest(flag)) for owner, f, _, flag
                                           in cli_options("watch") if getattr(args, _dest(flag)) is not None})
-            added = watch(args.folder, args.model, args.out, config=RunConfig(), compare_config=thresholds,
-                          chunk_rows=args.chunk_rows)
+            from .services.scoring import scoring_config
+
+            # the run's own seed, PII masking, precision and language (services.scoring.SCORING_KEEPS)
+            added = watch(args.folder, args.model, args.out, config=scoring_config(args.model),
+                          compare_config=thresholds, chunk_rows=args.chunk_rows)
             if added:
                 print(f"  {added[-1]['top_alert'] or 'no comparison'} -> {Path(args.out) / 'compare.json'}")
             else:

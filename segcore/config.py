@@ -89,6 +89,22 @@ def default_of(f: Field):
     return f.default_factory() if f.default is MISSING and f.default_factory is not MISSING else f.default
 
 
+def field_default(cls, name: str):
+    """The default of the config class `cls`'s field `name`: for code that takes the option as a plain
+    argument (None there = this default), so the value is written once, here."""
+    return default_of(cls.__dataclass_fields__[name])
+
+
+def flag_kwargs(cls, name: str) -> dict:
+    """argparse keyword arguments (help, type, default, metavar) for the field `name` of `cls`, for
+    commands parsed apart from segcore.cli (bench, explain) that share one of its options."""
+    f = cls.__dataclass_fields__[name]
+    opt, default = f.metadata["option"], default_of(f)
+    kind = opt.type or type(default)
+    shown = f" (default: {_fmt(default)})" if default is not None else f" (default: {opt.none})" if opt.none else ""
+    return {"help": opt.help + shown, "type": kind, "default": default, "metavar": opt.metavar}
+
+
 def options(cls) -> Iterator[tuple[Field, Option]]:
     """(field, Option) for each field of the config class `cls` that has one, in field order."""
     for f in fields(cls):
@@ -250,7 +266,7 @@ _NESTED = ("train", "aspect_config")
 class ScoreOptions(_Checked):
     """Options of `segcore score` beyond the run's (the CLI's engine knobs)."""
 
-    chunk_rows: int | None = option(None, type=int, min=1, commands=("score",), none="the whole file at once",
+    chunk_rows: int | None = option(None, type=int, min=1, commands=("score", "watch"), none="the whole file at once",
                                     help="stream the file N rows at a time (bounded memory for very large files)")
     engine: str = option("local", choices=("local", "ray"), commands=("score",),
                          help="local: this process; ray: Ray Data on a Ray cluster (CSV / Parquet: a file, a folder "

@@ -104,6 +104,9 @@ def test_train_segments_map_strategies_models(trained, tiny_model, models_dir):
     next(b for b in at.button if b.label == "Save names").click()
     _ok(at.run())
     assert any("VIP coffee lovers" in m.value for m in at.markdown)
+    from segcore.services.segments import k_option
+
+    assert (at.number_input[0].min, at.number_input[0].max) == (0, k_option().max)  # 0 = by silhouette
     at.number_input[0].set_value(2)
     next(b for b in at.button if b.label == "Re-segment").click()
     _ok(at.run())

@@ -13,7 +13,7 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 from segcore.strategy.suggest import _trial_profiles, load_templates, output_language, render_strategies
-from segcore.strategy.template_meta import split_template, template_title
+from segcore.strategy.template_file import split_template, template_title
 from ui.i18n import LANGUAGES, catalogue, from_locale
 
 

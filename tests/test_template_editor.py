@@ -11,9 +11,10 @@ from conftest import app_test, browser_workspace
 
 from segcore.strategy.suggest import (SUFFIX, TemplateError, _environment, _trial_profiles, load_templates,
                                       render_strategies, render_template, segment_facts)
-from segcore.strategy.template_meta import (FACTS, MERGE_FIELDS, Clause, check_template, condition_expression,
-                                            describe, join_template, parse_condition, save_template,
-                                            split_template, template_title)
+from segcore.strategy.conditions import FACTS, Clause, condition_expression, describe, parse_condition
+from segcore.strategy.merge_fields import MERGE_FIELDS
+from segcore.strategy.template_file import join_template, split_template, template_title
+from segcore.strategy.template_meta import check_template, save_template
 
 
 def _applies(expression: str, profile: dict) -> bool:
@@ -230,7 +231,7 @@ def test_the_message_reads_as_text_with_fact_chips_and_goes_back_to_the_same_tem
     """Every shipped template (English and Chinese): the message as a marketer edits it has no
     Jinja, facts show as chips in the UI language, and the text turns back into the same template;
     a chip typed by hand becomes its fact."""
-    from segcore.strategy.template_meta import message_body, message_text
+    from segcore.strategy.merge_fields import message_body, message_text
 
     zh = {"Negative reviews (%)": "差评占比（%）", "Segment name": "客群名称"}
     for language in ("en", "zh"):

@@ -199,3 +199,17 @@ def loss_axis(values: Iterable[float], *, pad: float = 0.1) -> list[float]:
     values = [v for v in values if v is not None and np.isfinite(v)]
     top = max(values) if values else 1.0
     return [0.0, top * (1 + pad) if top > 0 else 1.0]
+
+
+def rating_chart(distribution: Mapping) -> go.Figure:
+    """Reviews per rating (the Data page's quality report's rating_distribution)."""
+    dist = pd.DataFrame({"rating": list(distribution), "reviews": list(distribution.values())})
+    return px.bar(dist, x="rating", y="reviews", title=t("data.rating_chart"),
+                  labels={"rating": t("data.axis_rating"), "reviews": t("data.axis_reviews")})
+
+
+def length_chart(lengths: Iterable[int]) -> go.Figure:
+    """How long the reviews are, in characters."""
+    return (px.histogram(pd.DataFrame({"characters": list(lengths)}), x="characters", nbins=40,
+                         title=t("data.length_chart"))
+            .update_layout(xaxis_title=t("data.axis_characters"), yaxis_title=t("data.axis_reviews")))

@@ -14,10 +14,10 @@ import streamlit as st
 
 from segcore.errors import SegscopeError
 from segcore.strategy.suggest import SUFFIX, TemplateError, load_templates
-from segcore.strategy.template_meta import (FACTS, MERGE_FIELDS, OPS, Clause, check_for_saving, check_template,
-                                             message_body, message_text,
-                                            describe, display_value, from_display, join_template, ops_for,
-                                            Words, save_template, split_template, template_title, with_groups)
+from segcore.strategy.conditions import FACTS, OPS, Clause, Words, describe, display_value, from_display, ops_for
+from segcore.strategy.merge_fields import MERGE_FIELDS, message_body, message_text
+from segcore.strategy.template_file import join_template, split_template, template_title, with_groups
+from segcore.strategy.template_meta import check_for_saving, check_template, save_template
 from ui.i18n import lang, shown_as, t, t_or
 from ui.shared import md_escape, owner, show_error, template_store
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..config import RunConfig, flag_kwargs
 from ..encoders.models import pick_device, resolve_model
 from ..encoders.tiny import encoder_folder
 from .common import MEASUREMENTS, BenchConfig, Result, device_label, json_default
@@ -52,7 +53,7 @@ def add_bench_parser(sub) -> None:
                    help="CPU hogs (busy processes) beside the 'job' measurement (default 0; 'load' always starts "
                         "one per core)")
     p.add_argument("--out", default=None, help="also append the JSON lines to this file")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", **flag_kwargs(RunConfig, "seed"))
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 

@@ -32,6 +32,7 @@ from ..threads import LIGHT, TRAIN, cpu_work
 from ..training.estimate import PRIOR_MARGIN, Plan, Remaining, remaining
 from .changes import CHANGES_FILE, since_quick
 from .runs import RunStore, new_run_id, write_status
+from .scoring import scoring_config
 from .scoring import SCORES_DIR, clean_partial_scorings
 
 log = logging.getLogger(__name__)
@@ -211,7 +212,9 @@ class JobRegistry:
             score_id = new_run_id(Path(name).stem)
             while (run_path / SCORES_DIR / score_id).exists() or self.store.work_path(score_id).exists():
                 score_id += "-2"
-            job = Job(run_id=score_id, input_name=name, config=config or RunConfig(), kind="score",
+            # by default the run's own seed, PII masking, precision and language, as `segscope watch`
+            config = config or scoring_config(run_path / "model")
+            job = Job(run_id=score_id, input_name=name, config=config, kind="score",
                       model_run=model_run, owner=owner, owner_name=owner_name)
             work = self.store.work_path(score_id)  # the input's copy; removed with the job, or at the next start
             work.mkdir(parents=True)

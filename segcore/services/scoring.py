@@ -11,7 +11,13 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
+
+from ..compare import load_scoring, movers_table
+from ..config import RunConfig
 from ..errors import SegscopeError
+from ..io.artifacts import load_meta
+from ..io.export import read_export_csv
 from .runs import RunInfo
 
 SCORES_DIR = "scores"
@@ -94,3 +100,29 @@ def scoring_info(store, key, *, owner_key: str | None = None) -> RunInfo | None:
     s = scoring_summary(folder)
     return RunInfo(run_id=key, path=folder, status="done", created=folder.name, input_file=s["input_file"],
                    macro_f1=None, baseline_macro_f1=None, n_reviews=s["n_reviews"], k=len(s["segments"]), error=None)
+
+
+# The run's own settings a scoring keeps: how reviews are read (PII masking), sampled (seed) and
+# computed (precision), and the language of names and strategies. The rest (its training file's
+# sheet and sample size, k, template folder) belongs to the training, not to new files.
+SCORING_KEEPS = ("seed", "mask_pii", "precision", "lang")
+
+
+def scoring_config(model_dir: str | Path, **given) -> RunConfig:
+    """The config a scoring with the saved run `model_dir` uses: the run's own SCORING_KEEPS (runs
+    saved without them: the defaults), then the values `given` (flags, the page's choices)."""
+    saved = load_meta(model_dir).get("run_config") or {}
+    kept = {name: saved[name] for name in SCORING_KEEPS if name in saved}
+    return RunConfig(**{**kept, **given})
+
+
+def movers(run_path: str | Path, before: str | Path, after: str | Path) -> pd.DataFrame:
+    """The customers in both `before` and `after` (the run's folder for its own data, or one of its
+    scorings) whose segment changed: the movers.csv a scoring wrote against the run's data, else
+    computed from the two folders."""
+    run_path, before, after = Path(run_path), Path(before), Path(after)
+    saved = after / "movers.csv"
+    if before == run_path and saved.exists():
+        return read_export_csv(saved, dtype={"customer_id": str})
+    meta = load_meta(run_path / "model")
+    return movers_table(load_scoring(before, meta=meta), load_scoring(after, meta=meta))

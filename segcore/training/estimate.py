@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import DEFAULT_EPOCHS
+from ..config import DEFAULT_EPOCHS, TrainConfig, field_default
 from .recipe import DEVICE_BATCHES, epochs_for
 
 TRAIN_SHARE = 0.6  # training.split.split_622: 60 % of the labelled reviews train the model
@@ -109,13 +109,15 @@ def rates_for(device: str, runs: Iterable[tuple[str, Mapping]]) -> Rates:
 
 
 def estimate(rows: int, rates: Rates, *, device: str = "cpu", epochs: int | None = None,
-             min_steps: int = 300, max_epochs: int = 20, batch_size: int | None = None,
+             min_steps: int | None = None, max_epochs: int | None = None, batch_size: int | None = None,
              extra_trainings: int = 0) -> Estimate:
     """Seconds for the quick result and for the whole fine-tuning run on `rows` reviews.
 
     Epochs as the trainer picks them (empty: DEFAULT_EPOCHS, raised on small files to
-    `min_steps` steps); `extra_trainings`: comparison runs the training options add, each about
-    one more training."""
+    `min_steps` steps, at most `max_epochs`; None: TrainConfig's defaults); `extra_trainings`:
+    comparison runs the training options add, each about one more training."""
+    min_steps = field_default(TrainConfig, "min_steps") if min_steps is None else min_steps
+    max_epochs = field_default(TrainConfig, "max_epochs") if max_epochs is None else max_epochs
     rows = max(0, int(rows))
     n_train = math.ceil(rows * TRAIN_SHARE)
     batch = batch_size or DEVICE_BATCHES.get(_kind(device), DEVICE_BATCHES["cpu"])[0]
