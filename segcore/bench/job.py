@@ -70,7 +70,7 @@ def job_input(cfg: BenchConfig, folder: Path) -> tuple[Path, pd.DataFrame]:
     source = SHARED_WOMENS if SHARED_WOMENS.exists() else SAMPLE
     frame = pd.read_csv(source)
     part = frame.sample(min(cfg.job_rows, len(frame)), random_state=cfg.seed)
-    path = folder / f"job_{len(part)}.csv"
+    path = folder / f"job_{source.stem}_{len(part)}.csv"  # which file the figures are of
     part.to_csv(path, index=False)
     return path, part.reset_index(drop=True)
 
@@ -102,7 +102,7 @@ def bench_job(cfg: BenchConfig, work: Path) -> Result:
     tuned, quick = store.path(job.run_id), store.path(job.quick_run_id)
     metrics = json.loads((tuned / "metrics.json").read_text(encoding="utf-8"))
     first = errors["10%"]
-    details = {"reviews": len(frame), "hogs": cfg.job_hogs, "total_s": round(total, 1),
+    details = {"input": path.name, "reviews": len(frame), "hogs": cfg.job_hogs, "total_s": round(total, 1),
                "plan_total_s": round(plan.total_seconds, 1), "estimate": errors,
                "quick_result_s": json.loads((quick / "metrics.json").read_text(encoding="utf-8"))["seconds"],
                "fine_tuned_run_s": metrics["seconds"], "stage_seconds": metrics["stage_seconds"],
