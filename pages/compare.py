@@ -15,8 +15,8 @@ from ui.charts import segment_colour, segment_label
 from ui.compare import RUN_DATA, alert_line, comparison, file_name, scorings
 from ui.i18n import shown_as, t, t_or
 from ui.segtext import say
-from ui.shared import md_escape, need_run, show_error
-from ui.sidebar import stop_page
+from ui.shared import md_escape, show_error
+from ui.sidebar import need_run, stop_page
 
 LEGEND_MAX = 8  # legend entries a chart shows at most
 

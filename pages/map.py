@@ -13,7 +13,8 @@ from segcore.analysis.maptable import aspect_choices, map_table, mentions_aspect
 from segcore.io.export import csv_bytes, safe_filename, xlsx_bytes
 from ui.charts import NEUTRAL, label_colours, ordered_colours, segment_colour, sort_ordered
 from ui.i18n import label_name, shown_as, t
-from ui.shared import need_run, outputs
+from ui.shared import outputs
+from ui.sidebar import need_run
 
 MAX_POINTS = 100_000
 

@@ -7,14 +7,14 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from segcore.analysis.edit import rename_run_segments, resegment_run
+from segcore.services.edit import rename_run_segments, resegment_run
 from segcore.aspects.profile import aspect_table
 from segcore.errors import SegscopeError
 from ui.charts import segment_colours, segment_label, segment_traits, sentiment_chart, traits_chart
 from ui.i18n import label_name, t
 from ui.segtext import say
-from ui.shared import md_escape, need_run, outputs, registry, show_error
-from ui.sidebar import stop_page
+from ui.shared import md_escape, outputs, registry, show_error
+from ui.sidebar import need_run, stop_page
 from ui.templates import current_templates
 
 st.title(t("segments.title"))

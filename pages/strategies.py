@@ -10,7 +10,8 @@ from segcore.strategy.report import report_html, report_markdown
 from segcore.strategy.suggest import render_strategies
 from ui.i18n import lang, shown_as, t
 from ui.segtext import say
-from ui.shared import md_escape, md_escaped, need_run, outputs, show_error
+from ui.shared import md_escape, md_escaped, outputs, show_error
+from ui.sidebar import need_run
 from ui.templates import current_templates, template_editor
 
 

@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         from .pipeline import process_rank, run_pipeline, score_file
 
         if args.command == "watch":
-            from .compare.watch import watch
+            from .services.watch import watch
 
             thresholds = CompareConfig(**{f.name: getattr(args, _dest(flag)) for owner, f, _, flag
                                           in cli_options("watch") if getattr(args, _dest(flag)) is not None})

@@ -236,6 +236,17 @@ class AspectConfig(_Checked):
     run_precision = TrainConfig.run_precision
 
 
+# Per device: training batch, validation batch, scoring batch. A CPU is fastest with small
+# batches (measured: docs/benchmarks.md, "Speed and memory"); a GPU is launch-bound at 16 and fills better with more.
+DEVICE_BATCHES = {"cpu": (16, 64, 64), "cuda": (32, 256, 512)}
+
+
+def device_batches(device) -> tuple[int, int, int]:
+    """(training, validation, scoring) batch sizes for `device` (a torch.device or its name, e.g. 'cuda:0')."""
+    kind = str(getattr(device, "type", device)).split(":")[0]
+    return DEVICE_BATCHES.get(kind, DEVICE_BATCHES["cpu"])
+
+
 def _cuda() -> bool:
     import torch
 
@@ -331,11 +342,9 @@ class RunConfig(_Checked):
         return bool(self.aspects or self.aspect_lexicon)
 
     def scoring_batch(self, device=None) -> int:
-        """predict_batch_size, or the device's scoring batch (segcore.training.recipe)."""
+        """predict_batch_size, or the device's scoring batch (DEVICE_BATCHES)."""
         if self.predict_batch_size:
             return self.predict_batch_size
-        from .training.recipe import device_batches  # torch: imported only when scoring
-
         return device_batches(device or ("cuda" if _cuda() else "cpu"))[2]
 
     def __post_init__(self):

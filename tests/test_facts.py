@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from conftest import DATA
 
-from segcore.analysis.analyse import analyse
+from segcore.strategy.segments import analyse
 from segcore.analysis.facts import fix_first, holds
 from segcore.analysis.profiles import review_aspects
 from segcore.encoders.embed import encoder_embeddings

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segcore.analysis.analyse import BASE_EMBEDDINGS_FILE, analyse
+from segcore.analysis.analyse import BASE_EMBEDDINGS_FILE
+from segcore.strategy.segments import analyse
 from segcore.analysis.quality import category_columns
 from segcore.encoders.embed import encoder_embeddings
 from segcore.ingest.columns import ColumnMap

@@ -13,7 +13,7 @@ facts it names. The files can be checked line by line; the first lines count rul
 Eval-only sets (no licence to copy them): only figures, names, product words and short evidence
 phrases (two or three words) are written, never review text; the run folders with the reviews
 stay in `--work` (a temporary folder by default). A `--work` folder with finished runs is
-re-segmented (segcore.analysis.edit.resegment_run: the saved base embeddings, seconds) instead
+re-segmented (segcore.services.edit.resegment_run: the saved base embeddings, seconds) instead
 of run again, so the audit follows code changes to names and plays quickly; a `_product` set is
 made from its text + rating twin's run when that is there (`_with_product`)."""
 from __future__ import annotations
@@ -68,7 +68,7 @@ def _frame(files, columns: dict, rows: int | None, seed: int) -> pd.DataFrame:
 def ensure_run(name: str, work: Path, *, seed: int = 42) -> Path | None:
     """The quick run of a set in `work`: re-segmented when already there, else run; None when the
     set's file is missing."""
-    from ..analysis.edit import resegment_run
+    from ..services.edit import resegment_run
     from ..config import RunConfig
     from ..pipeline import run_pipeline
     from ..strategy.suggest import load_templates
@@ -118,7 +118,7 @@ def from_bench_cache(name: str, *, seed: int = 42) -> tuple[dict, dict] | None:
 
     import numpy as np
 
-    from ..analysis.analyse import analyse
+    from ..strategy.segments import analyse
     from ..encoders.models import resolve_model
     from ..ingest.columns import ColumnMap
     from ..ingest.prepare import prepare_reviews

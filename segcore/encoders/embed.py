@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from transformers.utils import logging as hf_logging
@@ -57,3 +59,16 @@ def encoder_embeddings(name: str, texts: Sequence[str], *, batch_size: int = 64,
         while len(_cache) > CACHE_ENTRIES:
             _cache.popitem(last=False)
     return embs
+
+
+def cached_embeddings(model_path: str, texts: list[str]) -> np.ndarray:
+    """`encoder_embeddings` (max_length 128) kept on disk under the system temp folder, keyed by
+    model and texts: the measurements (bench segments, explain.measure_issues) embed the same
+    large files again and again."""
+    key = hashlib.sha1((model_path + "\x00" + "\x00".join(texts)).encode("utf-8")).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"segscope-bench-emb-{key}.npy"
+    if path.exists():
+        return np.load(path)
+    emb = encoder_embeddings(model_path, texts, max_length=128)
+    np.save(path, emb.astype(np.float32))
+    return emb

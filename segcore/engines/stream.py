@@ -25,27 +25,29 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..analysis.analyse import analyse_sums, profile_review_columns
+from ..analysis.analyse import profile_review_columns
 from ..analysis.behaviour import combine_sums
 from ..analysis.projection import TRANSFORM_BLOCK_ROWS, project
 from ..compare.frame import scored_frame
 from ..compare.periods import attach_periods
 from ..errors import SegscopeError
+from ..ingest.columns import resolve_columns
 from ..ingest.load import csv_chunks, read_table
 from ..ingest.prepare import sample_rows
 from ..io.export import neutralise, safe_frame
+from ..io.scored import add_segment_columns
 from ..progress import JobCancelled, Progress
+from ..strategy.segments import analyse_sums
 from .core import (
     RunResult,
     Timer,
     agreement,
     load_run,
-    resolve_columns,
     score_batch,
     score_metrics,
     write_metrics,
 )
-from .outputs import add_segment_columns, write_segment_outputs
+from .outputs import write_segment_outputs
 
 PROFILE_SAMPLE_ROWS = 50_000  # reviews kept for keywords / examples / top products
 MERGE_EVERY = 8  # partial customer tables combined every N chunks
