@@ -96,7 +96,7 @@ def options(cls) -> Iterator[tuple[Field, Option]]:
             yield f, f.metadata["option"]
 
 
-class _Checked:
+class Checked:
     """Every assignment of an option field (in __init__ and later) goes through `check`."""
 
     _prefix = ""  # how messages name this class's settings
@@ -112,7 +112,7 @@ class _Checked:
 
 
 @dataclass
-class TrainConfig(_Checked):
+class TrainConfig(Checked):
     """Fine-tuning options; defaults suit the shipped MiniLM on a 2-core CPU."""
 
     model: str = option(AUTO_MODEL, metavar="NAME_OR_PATH", help=(
@@ -205,7 +205,7 @@ class TrainConfig(_Checked):
 
 
 @dataclass
-class AspectConfig(_Checked):
+class AspectConfig(Checked):
     """Tagger training options; defaults keep the extra CPU time to a few minutes."""
 
     _prefix = "aspect_config."
@@ -258,7 +258,7 @@ _NESTED = ("train", "aspect_config")
 
 
 @dataclass
-class ScoreOptions(_Checked):
+class ScoreOptions(Checked):
     """Options of `segcore score` beyond the run's (the CLI's engine knobs)."""
 
     chunk_rows: int | None = option(None, type=int, min=1, commands=("score",), none="the whole file at once",
@@ -277,7 +277,7 @@ class ScoreOptions(_Checked):
 
 
 @dataclass
-class RunConfig(_Checked):
+class RunConfig(Checked):
     """Options of `segcore run`; `columns` holds the column names given by the user."""
 
     columns: dict[str, str | None] = field(default_factory=dict)

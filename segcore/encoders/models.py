@@ -80,7 +80,8 @@ def resolve_model(name: str | None) -> str:
     return name  # a hub id: transformers fetches it when there is internet
 
 
-def _load(loader, name: str, **kwargs):
+def load_pretrained(loader, name: str, **kwargs):
+    """`loader.from_pretrained(name)` (a transformers Auto class), failing in one line."""
     try:
         return loader.from_pretrained(name, **kwargs)
     except OSError as exc:
@@ -92,7 +93,7 @@ def _load(loader, name: str, **kwargs):
 
 
 def load_tokenizer(name: str):
-    return _load(AutoTokenizer, name)
+    return load_pretrained(AutoTokenizer, name)
 
 
 def load_classifier(name: str, labels: Sequence[str] | None = None, *, dropout: float | None = None,
@@ -108,7 +109,7 @@ def load_classifier(name: str, labels: Sequence[str] | None = None, *, dropout: 
         kwargs.update(attention_probs_dropout_prob=attention_dropout)
     if attn_implementation:
         kwargs.update(attn_implementation=attn_implementation)
-    return _load(AutoModelForSequenceClassification, name, **kwargs)
+    return load_pretrained(AutoModelForSequenceClassification, name, **kwargs)
 
 
 def pick_device(preferred: str | None = None) -> torch.device:
