@@ -12,6 +12,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from ..config import AUTO_MODEL, PRECISIONS
 from ..errors import SegscopeError
 from .folder import check_encoder_folder
+from .multilingual import multilingual_model_path
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,6 @@ def resolve_model(name: str | None) -> str:
     if not name or name == DEFAULT_MODEL:
         return default_model_path()
     if name == MULTILINGUAL_MODEL:
-        from .multilingual import multilingual_model_path
-
         return multilingual_model_path()
     if name == AUTO_MODEL:
         raise SegscopeError("model 'auto' is chosen by language; call choose_model(name, language).")

@@ -28,8 +28,11 @@ import pandas as pd
 from ..analysis.analyse import profile_review_columns
 from ..analysis.behaviour import combine_sums
 from ..analysis.projection import TRANSFORM_BLOCK_ROWS, project
+from ..compare import compare_with_run
+from ..compare.compare import top_alert
 from ..compare.frame import scored_frame
 from ..compare.periods import attach_periods
+from ..config import RunConfig
 from ..errors import SegscopeError
 from ..ingest.columns import resolve_columns
 from ..ingest.load import csv_chunks, read_table
@@ -105,8 +108,6 @@ def score_file(input_path: str | Path, model_dir: str | Path, out_dir: str | Pat
     outputs). The result has `prepared=None`, no coordinates, and its `analysis.reviews` holds
     no reviews (they are in reviews_scored.csv). With `progress`, its step counts the reviews
     scored (of the current chunk) and a requested stop raises JobCancelled between batches."""
-    from ..config import RunConfig
-
     config = config or RunConfig()
     if chunk_rows and config.max_rows:
         raise SegscopeError("--max-rows samples the whole file and cannot be combined with --chunk-rows.")
@@ -222,9 +223,6 @@ def _check_stop(progress: Progress | None) -> None:
 def _compare(out_dir: Path, run, **kwargs) -> dict:
     """compare.json against the run's own data; a run folder without its outputs (a model/
     folder copied alone) skips it with a note rather than failing the scoring."""
-    from ..compare import compare_with_run
-    from ..compare.compare import top_alert
-
     try:
         result = compare_with_run(out_dir, run, **kwargs)
     except SegscopeError as exc:

@@ -42,6 +42,7 @@ from ...io.scored import MAP_COLUMNS, add_segment_columns, added_columns, predic
 from ...strategy.segments import analyse_sums
 from ..core import agreement, load_run, score_metrics
 from ..outputs import write_segment_outputs
+from ..stream import PROFILE_SAMPLE_ROWS
 from .actor import KEY, STANDARD, Scorer
 from .reader import ERROR, ROW, H, ReviewFiles, input_files, read_plan, row_offsets
 from .session import quiet_ray_data, ray_session
@@ -215,8 +216,6 @@ def _clear_shards(folder: Path) -> None:
 def _profile_sample(scored, first: pd.Series, labels: list[str], n_reviews: int, *, seed: int) -> pd.DataFrame:
     """The reviews that segment keywords, examples and top products come from: all of them up
     to PROFILE_SAMPLE_ROWS, else a seeded sample of that size (as streamed scoring does)."""
-    from ..stream import PROFILE_SAMPLE_ROWS
-
     def rows(batch: pd.DataFrame) -> pd.DataFrame:
         good = _good(batch)
         good = good[~_is_duplicate(good, first)]
