@@ -26,8 +26,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import normalized_mutual_info_score as nmi
+from threadpoolctl import threadpool_limits
 
 from ..encoders.embed import cached_embeddings
+from ..ingest.columns import ColumnMap
+from ..ingest.prepare import prepare_reviews
+from ..strategy.segments import analyse
+from ..strategy.suggest import REWARD_PLAY, load_templates
 from .common import BenchConfig, Result
 
 SHARED_EN = Path(__file__).resolve().parents[3] / "shared" / "data" / "en"
@@ -44,23 +52,12 @@ QUICK_WOMENS_ROWS = 3000
 
 
 def _kmeans(x: np.ndarray, k: int, seed: int) -> np.ndarray:
-    from sklearn.cluster import KMeans
-    from threadpoolctl import threadpool_limits
-
     with threadpool_limits(1):
         return KMeans(n_clusters=k, n_init=5, random_state=seed).fit_predict(x)
 
 
 def measure_set(frame: pd.DataFrame, roles: dict, category: str, *, model_path: str, seed: int = 42) -> dict:
     """The figures above for one file (`roles`: the only columns segscope is given)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import normalized_mutual_info_score as nmi
-
-    from ..strategy.segments import analyse
-    from ..ingest.columns import ColumnMap
-    from ..ingest.prepare import prepare_reviews
-    from ..strategy.suggest import REWARD_PLAY, load_templates
-
     given = frame[list(roles.values())].copy()
     prepared = prepare_reviews(given, ColumnMap(**roles))
     reviews, labels = prepared.reviews, prepared.labels

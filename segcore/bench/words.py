@@ -19,14 +19,26 @@ made from its text + rating twin's run when that is there (`_with_product`)."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+
+from ..analysis.facts import NAME_MIN_SHARE, holds
+from ..config import RunConfig
+from ..encoders.models import resolve_model
+from ..ingest.columns import ColumnMap
+from ..ingest.prepare import prepare_reviews
+from ..services.edit import resegment_run
+from ..strategy.segments import analyse
+from ..strategy.suggest import load_templates
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
@@ -68,10 +80,7 @@ def _frame(files, columns: dict, rows: int | None, seed: int) -> pd.DataFrame:
 def ensure_run(name: str, work: Path, *, seed: int = 42) -> Path | None:
     """The quick run of a set in `work`: re-segmented when already there, else run; None when the
     set's file is missing."""
-    from ..services.edit import resegment_run
-    from ..config import RunConfig
     from ..pipeline import run_pipeline
-    from ..strategy.suggest import load_templates
 
     files, columns, rows, _ = SETS[name]
     if not all(Path(f).exists() for f in (files if isinstance(files, list) else [files])):
@@ -96,8 +105,6 @@ def _with_product(base: Path, out: Path, files, columns: dict, rows: int | None,
     re-segmenting it then gives what `run --quick` with that column gives (segments depend only on
     the base embeddings and the ratings; every review of these sets is rated), without embedding
     the reviews a second time."""
-    import shutil
-
     shutil.copytree(base, out)
     frame = _frame(files, columns, rows, seed)
     scored = pd.read_csv(out / "reviews_scored.csv")
@@ -114,16 +121,6 @@ def from_bench_cache(name: str, *, seed: int = 42) -> tuple[dict, dict] | None:
     cached (the same model and review texts), segmented as a quick run segments them: every
     review of these sets is rated, so the quick run's labels are the file's own and its segments
     depend only on these embeddings. None when the cache has no embeddings of the set."""
-    import hashlib
-
-    import numpy as np
-
-    from ..strategy.segments import analyse
-    from ..encoders.models import resolve_model
-    from ..ingest.columns import ColumnMap
-    from ..ingest.prepare import prepare_reviews
-    from ..strategy.suggest import load_templates
-
     files, columns, rows, _ = SETS[name]
     if not all(Path(f).exists() for f in (files if isinstance(files, list) else [files])):
         return None
@@ -155,8 +152,6 @@ def _present(word: str, line: str) -> bool:
 
 def audit_lines(profiles: dict[int, dict], strategies: dict[int, list[dict]], *, title: str) -> tuple[list[str], dict]:
     """The audit file's lines and its counts: {segments, play_lines, aspect_breaks, product_breaks}."""
-    from ..analysis.facts import NAME_MIN_SHARE, holds
-
     counts = {"segments": len(profiles), "play_lines": 0, "aspect_breaks": 0, "product_breaks": 0}
     body: list[str] = []
     for seg, p in sorted(profiles.items()):
