@@ -14,8 +14,8 @@ from ui import compare_charts
 from ui.compare import RUN_DATA, alert_line, comparison, file_name, scorings
 from ui.i18n import shown_as, t
 from ui.segtext import say
-from ui.shared import md_escape, need_run, show_error
-from ui.sidebar import stop_page
+from ui.shared import md_escape, show_error
+from ui.sidebar import need_run, stop_page
 
 st.title(t("compare.title"))
 run = need_run()

@@ -11,7 +11,8 @@ from segcore.services.exports import (aspect_choices, csv_bytes, map_table, ment
                                       selection_table, xlsx_bytes)
 from ui import map_chart
 from ui.i18n import label_name, shown_as, t
-from ui.shared import need_run, outputs
+from ui.shared import outputs
+from ui.sidebar import need_run
 
 MAX_POINTS = 100_000
 

@@ -12,8 +12,8 @@ from ui import segment_charts
 from ui.charts import segment_traits, sentiment_chart, traits_chart
 from ui.i18n import label_name, t
 from ui.segtext import say
-from ui.shared import md_escape, need_run, outputs, registry, show_error
-from ui.sidebar import stop_page
+from ui.shared import md_escape, outputs, registry, show_error
+from ui.sidebar import need_run, stop_page
 from ui.templates import current_templates
 
 st.title(t("segments.title"))

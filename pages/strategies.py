@@ -9,7 +9,8 @@ from segcore.services.exports import (campaign_lists, campaigns_xlsx, csv_bytes,
                                       report_html, report_markdown, safe_filename)
 from ui.i18n import lang, shown_as, t
 from ui.segtext import say
-from ui.shared import md_escape, md_escaped, need_run, outputs, show_error
+from ui.shared import md_escape, md_escaped, outputs, show_error
+from ui.sidebar import need_run
 from ui.templates import current_templates, template_editor
 
 

@@ -11,6 +11,9 @@ from . import __version__
 from .compare.options import CompareConfig
 from .config import AspectConfig, RunConfig, ScoreOptions, TrainConfig, default_of, options
 from .errors import SegscopeError
+from .io.atomic import atomic_folder
+from .services.watch import watch
+from .threads import configure_process
 
 COLUMN_FLAGS = {"text": "--text-col", "title": "--title-col", "id": "--id-col", "rating": "--rating-col",
                 "label": "--label-col", "date": "--date-col", "amount": "--amount-col", "product": "--product-col"}
@@ -180,8 +183,6 @@ def _outputs(args, *inside: str):
     """The folder to write into: swapped in as --out when the command succeeds (io.atomic), so a
     failed or killed run leaves the old outputs or none. Refuses an --out that holds the input or
     the model being read."""
-    from .io.atomic import atomic_folder
-
     out = Path(args.out).resolve()
     for given in inside:
         path = Path(given).resolve()
@@ -223,8 +224,6 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(noisy).setLevel(logging.WARNING)
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         if args.command in ("run", "score"):
-            from .threads import configure_process
-
             configure_process()  # one inter-op pool thread: the work is intra-op (segcore.threads)
         if args.command == "bench":
             import transformers
@@ -247,8 +246,6 @@ def main(argv: list[str] | None = None) -> int:
         from .run import SegscopeRun
 
         if args.command == "watch":
-            from .compare.watch import watch
-
             thresholds = CompareConfig(**{f.name: getattr(args, _dest(flag)) for owner, f, _, flag
                                           in cli_options("watch") if getattr(args, _dest(flag)) is not None})
             from .services.scoring import scoring_config

@@ -112,7 +112,7 @@ def options(cls) -> Iterator[tuple[Field, Option]]:
             yield f, f.metadata["option"]
 
 
-class _Checked:
+class Checked:
     """Every assignment of an option field (in __init__ and later) goes through `check`."""
 
     _prefix = ""  # how messages name this class's settings
@@ -128,7 +128,7 @@ class _Checked:
 
 
 @dataclass
-class TrainConfig(_Checked):
+class TrainConfig(Checked):
     """Fine-tuning options; defaults suit the shipped MiniLM on a 2-core CPU."""
 
     model: str = option(AUTO_MODEL, metavar="NAME_OR_PATH", help=(
@@ -221,7 +221,7 @@ class TrainConfig(_Checked):
 
 
 @dataclass
-class AspectConfig(_Checked):
+class AspectConfig(Checked):
     """Tagger training options; defaults keep the extra CPU time to a few minutes."""
 
     _prefix = "aspect_config."
@@ -252,6 +252,17 @@ class AspectConfig(_Checked):
     run_precision = TrainConfig.run_precision
 
 
+# Per device: training batch, validation batch, scoring batch. A CPU is fastest with small
+# batches (measured: docs/benchmarks.md, "Speed and memory"); a GPU is launch-bound at 16 and fills better with more.
+DEVICE_BATCHES = {"cpu": (16, 64, 64), "cuda": (32, 256, 512)}
+
+
+def device_batches(device) -> tuple[int, int, int]:
+    """(training, validation, scoring) batch sizes for `device` (a torch.device or its name, e.g. 'cuda:0')."""
+    kind = str(getattr(device, "type", device)).split(":")[0]
+    return DEVICE_BATCHES.get(kind, DEVICE_BATCHES["cpu"])
+
+
 def _cuda() -> bool:
     import torch
 
@@ -263,7 +274,7 @@ _NESTED = ("train", "aspect_config")
 
 
 @dataclass
-class ScoreOptions(_Checked):
+class ScoreOptions(Checked):
     """Options of `segcore score` beyond the run's (the CLI's engine knobs)."""
 
     chunk_rows: int | None = option(None, type=int, min=1, commands=("score", "watch"), none="the whole file at once",
@@ -282,7 +293,7 @@ class ScoreOptions(_Checked):
 
 
 @dataclass
-class RunConfig(_Checked):
+class RunConfig(Checked):
     """Options of `segcore run`; `columns` holds the column names given by the user."""
 
     columns: dict[str, str | None] = field(default_factory=dict)
@@ -347,11 +358,9 @@ class RunConfig(_Checked):
         return bool(self.aspects or self.aspect_lexicon)
 
     def scoring_batch(self, device=None) -> int:
-        """predict_batch_size, or the device's scoring batch (segcore.training.recipe)."""
+        """predict_batch_size, or the device's scoring batch (DEVICE_BATCHES)."""
         if self.predict_batch_size:
             return self.predict_batch_size
-        from .training.recipe import device_batches  # torch: imported only when scoring
-
         return device_batches(device or ("cuda" if _cuda() else "cpu"))[2]
 
     def __post_init__(self):

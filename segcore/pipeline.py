@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .analysis.analyse import BASE_EMBEDDINGS_FILE, analyse
+from .analysis.analyse import BASE_EMBEDDINGS_FILE
 from .analysis.quality import category_columns
 from .analysis.projection import fit_projection
 from .aspects import TAGGER_DIR, AspectTagger
@@ -25,22 +25,24 @@ from .config import RunConfig
 from .encoders.models import choose_model, device_name, pick_device
 from .encoders.predict import predict
 from .encoders.embed import encoder_outputs
-from .engines.core import LoadedRun, RunResult, Timer, resolve_columns, run_parts, score_texts, write_metrics
+from .engines.core import LoadedRun, RunResult, Timer, run_parts, score_texts, write_metrics
 from .engines.outputs import write_outputs
 from .engines.stream import score_file
 from .engines.tagging import aspect_coverage
-from .ingest.columns import ColumnMap
+from .ingest.columns import ColumnMap, resolve_columns
+from .ingest.labels import check_trainable
 from .ingest.load import read_table
 from .ingest.prepare import Prepared, prepare_reviews, sample_rows
 from .io.artifacts import FORMAT_VERSION, HEAD_FILE, MADE_BY, save_model_dir, sha256_file
 from .progress import JobCancelled, Progress
+from .strategy.segments import analyse
 from .strategy.suggest import output_language, validate_templates
 from .text.language import detect_language
 from .training.select import select_model
 from .training.metrics import classification_metrics
 from .training.mlm import domain_adapt
 from .training.options import add_effect, compare_options, options_on
-from .training.split import check_trainable, split_622
+from .training.split import split_622
 from .training.train import fine_tune
 
 __all__ = ["RunResult", "load_input", "run_pipeline", "score_file", "train_aspects", "train_run"]

@@ -8,7 +8,7 @@ import pytest
 from conftest import DATA, run_main
 from test_app import _app, _ok, _train, _wait_done
 
-from segcore.analysis.edit import resegment_run
+from segcore.services.edit import resegment_run
 from segcore.analysis.profiles import build_profiles
 from segcore.aspects import (
     bio_labels,

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import DATA
 from segcore.config import RunConfig
-from segcore.engines.core import resolve_columns
+from segcore.ingest.columns import resolve_columns
 from segcore.ingest.columns import detect_columns
 from segcore.ingest.content import parse_amount
 from segcore.ingest.prepare import prepare_reviews

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 def test_data_page_shows_detection_reasons_and_keeps_none(models_dir, small_csv):
     from segcore.config import RunConfig
-    from segcore.engines.core import resolve_columns
+    from segcore.ingest.columns import resolve_columns
 
     frame = pd.read_csv(small_csv)
     frame["Posted"] = pd.to_datetime(frame.pop("Time"), unit="s").dt.strftime("%Y-%m-%d")

@@ -13,7 +13,7 @@ from conftest import DATA
 
 from segcore.config import RunConfig
 from segcore.engines.core import load_run
-from segcore.engines.outputs import added_columns, input_columns
+from segcore.io.scored import added_columns, input_columns
 from segcore.errors import SegscopeError
 from segcore.io.artifacts import PROJECTION_FILE
 from segcore.io.export import read_export_csv

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from conftest import DATA
 
-from segcore.analysis.analyse import analyse
 from segcore.analysis.facts import fix_first, holds
 from segcore.analysis.profiles import review_aspects
 from segcore.encoders.embed import encoder_embeddings
 from segcore.ingest.columns import ColumnMap
 from segcore.ingest.prepare import prepare_reviews
+from segcore.strategy.segments import analyse
 from segcore.strategy.suggest import RECOVERY_PLAY, load_templates
 from segcore.text.pos import tag_terms
 

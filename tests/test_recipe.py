@@ -7,8 +7,8 @@ from transformers import AutoConfig
 
 from segcore.encoders.models import default_model_path, load_tokenizer
 from segcore.encoders.predict import tokenize
-from segcore.training.recipe import (LR_DEEP_ENCODER, LR_SMALL_ENCODER, device_batches, encoder_lr,
-                                     epochs_for)
+from segcore.config import device_batches
+from segcore.training.recipe import LR_DEEP_ENCODER, LR_SMALL_ENCODER, encoder_lr, epochs_for
 
 
 def test_learning_rate_by_encoder(tmp_path):

@@ -16,7 +16,7 @@ import pytest
 from conftest import build_once, run_main
 import segcore
 from segcore import SegscopeRun
-from segcore.analysis.edit import resegment_run
+from segcore.services.edit import resegment_run
 from segcore.config import DEFAULT_SEED, RunConfig, TrainConfig
 from segcore.engines.core import load_run, score_texts
 from segcore.errors import SegscopeError

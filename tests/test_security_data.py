@@ -64,7 +64,7 @@ def test_run_with_control_characters_exports_and_renames(tmp_path, small_csv, ti
     import openpyxl
     import pandas as pd
 
-    from segcore.analysis.edit import rename_run_segments
+    from segcore.services.edit import rename_run_segments
     from segcore.cli import main
     from segcore.strategy.suggest import load_templates
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from conftest import DATA, ROOT
 
-from segcore.analysis.edit import rename_run_segments, resegment_run
+from segcore.services.edit import rename_run_segments, resegment_run
 from segcore.errors import SegscopeError
 from segcore.services.jobs import JobRegistry
 from segcore.services.owners import Owner, OwnerJobs
@@ -108,7 +108,7 @@ def test_scorings_are_their_makers_alone(server, tmp_path):
 _KILL_AT = """
 import os, signal, sys
 from pathlib import Path
-from segcore.analysis.edit import rename_run_segments
+from segcore.services.edit import rename_run_segments
 from segcore.strategy.suggest import load_templates
 
 run, when = Path(sys.argv[1]), sys.argv[2]

@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segcore.analysis.analyse import BASE_EMBEDDINGS_FILE, analyse
+from segcore.analysis.analyse import BASE_EMBEDDINGS_FILE
 from segcore.analysis.quality import category_columns
 from segcore.encoders.embed import encoder_embeddings
 from segcore.ingest.columns import ColumnMap
 from segcore.ingest.prepare import prepare_reviews
 from segcore.io.export import campaign_lists
+from segcore.strategy.segments import analyse
 from segcore.strategy.suggest import RECOVERY_PLAY, REWARD_PLAY, customer_actions, load_templates, render_strategies
 
 from conftest import DATA

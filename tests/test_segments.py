@@ -1,10 +1,11 @@
 import numpy as np
 import pandas as pd
 
-from segcore.analysis.analyse import analyse, rename_segments
-from segcore.analysis.behaviour import customer_behaviour, parse_dates
+from segcore.analysis.behaviour import customer_behaviour
 from segcore.analysis.keywords import segment_keywords
 from segcore.analysis.segment import SegmentModel, fit_segments
+from segcore.ingest.content import parse_dates
+from segcore.strategy.segments import analyse, rename_segments
 from segcore.strategy.suggest import load_templates
 
 LABELS = ["negative", "neutral", "positive"]

@@ -4,7 +4,8 @@ import pytest
 
 from segcore.errors import SegscopeError
 from segcore.ingest.labels import labels_from_rating
-from segcore.training.split import check_trainable, split_622
+from segcore.ingest.labels import check_trainable
+from segcore.training.split import split_622
 
 
 def test_split_is_622_grouped_stratified_and_seeded(sample_frame):

@@ -12,7 +12,7 @@ import streamlit as st
 from segcore.errors import SegscopeError
 from segcore.services.jobs import JobRegistry
 from segcore.services.owners import Owner, OwnerJobs
-from segcore.services.runs import RunStore
+from segcore.services.runs import RunStore, load_outputs
 from segcore.services.workspace import Workspace
 from segcore.services.templates import TemplateStore
 from segcore.strategy.safe_markdown import md_escape  # noqa: F401 (the pages' escape, from segcore)
@@ -108,17 +108,6 @@ def selected_run():
     return mine[0] if mine else next((r for r in runs.values() if r.owner_key is None), None)
 
 
-def need_run():
-    run = selected_run()
-    if run is None:
-        st.info(t("shared.no_run"))
-        st.page_link("pages/train.py", label=t("shared.go_train"), icon=":material/model_training:")
-        from ui.sidebar import stop_page  # ui.sidebar imports this module
-
-        stop_page()
-    return run
-
-
 _DATA_KEYED = ("top_products", "label_shares")  # dicts whose keys are values from the file
 
 
@@ -146,8 +135,6 @@ def show_error(exc: Exception) -> None:
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def _outputs(path: str, stamp: float):
-    from segcore.services.runs import load_outputs
-
     return load_outputs(path)
 
 

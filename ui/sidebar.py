@@ -56,3 +56,13 @@ def stop_page():
     """A page's st.stop(), with the sidebar filled first: after st.stop() nothing more is drawn."""
     fill()
     st.stop()
+
+
+def need_run():
+    """The selected run; without one, a page says so, links to Train and stops."""
+    run = selected_run()
+    if run is None:
+        st.info(t("shared.no_run"))
+        st.page_link("pages/train.py", label=t("shared.go_train"), icon=":material/model_training:")
+        stop_page()
+    return run

@@ -12,22 +12,6 @@ import numpy as np
 import pandas as pd
 
 
-def parse_dates(series: pd.Series) -> pd.Series:
-    """Datetimes from date strings or unix seconds / milliseconds; NaT when unparseable."""
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return pd.to_datetime(series, errors="coerce", utc=True).dt.tz_localize(None)
-    numeric = pd.to_numeric(series, errors="coerce")
-    if numeric.notna().mean() > 0.8:
-        med = numeric.median()
-        if 3e8 < med < 5e9:
-            return pd.to_datetime(numeric, unit="s", errors="coerce")
-        if 3e11 < med < 5e12:
-            return pd.to_datetime(numeric, unit="ms", errors="coerce")
-        return pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
-    out = pd.to_datetime(series.astype("object"), errors="coerce", utc=True, format="mixed")
-    return out.dt.tz_localize(None)
-
-
 def behaviour_sums(reviews: pd.DataFrame) -> pd.DataFrame:
     """Per-customer additive parts (counts, sums, latest date) of the behaviour columns.
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
+from ..text.chinese import keyword_tokens
 from ..text.textutil import is_chinese
 
 # Words that say nothing about a segment in review text, on top of sklearn's English list.
@@ -25,20 +26,18 @@ REVIEW_STOP = {"br", "just", "like", "really", "product", "amazon", "get", "got"
                "actually", "said", "came", "let", "want", "wanted"}
 
 
-def _vectorizer(texts: Sequence[str]) -> CountVectorizer:
+def keyword_vectorizer(texts: Sequence[str]) -> CountVectorizer:
+    """The word counter segment keywords use: jieba words for Chinese, English words and pairs."""
     if is_chinese(texts):
         # Chinese has no spaces: jieba cuts words; stop words and single characters are dropped.
-        from ..text.chinese import keyword_tokens
-
         return CountVectorizer(tokenizer=keyword_tokens, token_pattern=None, lowercase=False, min_df=2)
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
     return CountVectorizer(stop_words=sorted(ENGLISH_STOP_WORDS | REVIEW_STOP), min_df=2,
                            token_pattern=r"(?u)\b[^\W\d_][^\W\d_]+\b", ngram_range=(1, 2))
 
 
 def _term_stats(texts: list[str], groups: np.ndarray, keys: list, prior: float):
     """Per group: (terms, share of the group's reviews using each term, log-odds z against the rest)."""
-    vec = _vectorizer(texts)
+    vec = keyword_vectorizer(texts)
     try:
         counts = vec.fit_transform(texts)
     except ValueError:  # vocabulary empty after min_df / stop words

@@ -30,9 +30,12 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
 from ..config import DEFAULT_SEED
+
+from .projection import umap_fit
 
 log = logging.getLogger(__name__)
 
@@ -251,8 +254,6 @@ def _clustering_space(x: np.ndarray, *, seed: int) -> tuple[np.ndarray, np.ndarr
     n = len(x)
     if n < UMAP_MIN_CUSTOMERS:
         return x, None
-    from .projection import umap_fit  # vectorised distances below 4,096 customers (speed only)
-
     sample = np.arange(n) if n <= UMAP_FIT_SAMPLE else \
         np.sort(np.random.default_rng(seed).choice(n, size=UMAP_FIT_SAMPLE, replace=False))
     _, reduced = umap_fit(x[sample], metric="euclidean", seed=seed, n_components=5, n_neighbors=15, min_dist=0.0)
@@ -262,8 +263,6 @@ def _clustering_space(x: np.ndarray, *, seed: int) -> tuple[np.ndarray, np.ndarr
 def _interest_classifier(x: np.ndarray, clusters: np.ndarray, *, seed: int):
     """A logistic regression from PCA vectors to the UMAP clusters: what the saved model keeps (on
     the Women's reviews it agrees with the clusters on 96 % of customers, NMI 0.418 vs 0.423)."""
-    from sklearn.linear_model import LogisticRegression
-
     if len(np.unique(clusters)) < 2:
         return None
     with threadpool_limits(1):

@@ -16,7 +16,7 @@ import torch
 from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification, Trainer
 
 from ..config import AspectConfig
-from ..encoders.models import _load, load_tokenizer, pick_device, resolve_model
+from ..encoders.models import load_pretrained, load_tokenizer, pick_device, resolve_model
 from ..errors import SegscopeError
 from ..training.args import training_arguments
 from .custom import LEXICON_FILE, lexicon_json, load_lexicon
@@ -59,7 +59,7 @@ def load_tagger(folder: str | Path) -> AspectTagger:
     if not (folder / CONFIG_FILE).exists():
         raise SegscopeError(f"{folder} is not a saved aspect tagger (no {CONFIG_FILE}).")
     conf = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-    model = _load(AutoModelForTokenClassification, str(folder)).eval()
+    model = load_pretrained(AutoModelForTokenClassification, str(folder)).eval()
     # taggers saved before custom lexicons have no lexicon file: they used the shipped one
     lexicon = load_lexicon(folder / LEXICON_FILE) if (folder / LEXICON_FILE).exists() else None
     return AspectTagger(model=model, tokenizer=load_tokenizer(str(folder)), labels=list(conf["labels"]),
@@ -80,7 +80,7 @@ class _Windows(torch.utils.data.Dataset):
 
 
 def _new_model(name: str, labels: list[str], **kwargs):
-    return _load(AutoModelForTokenClassification, name, num_labels=len(labels),
+    return load_pretrained(AutoModelForTokenClassification, name, num_labels=len(labels),
                  id2label=dict(enumerate(labels)), label2id={lab: i for i, lab in enumerate(labels)}, **kwargs)
 
 

@@ -13,6 +13,7 @@ import torch
 from ..config import RunConfig, flag_kwargs
 from ..encoders.models import pick_device, resolve_model
 from ..encoders.tiny import encoder_folder
+from ..errors import SegscopeError
 from .common import MEASUREMENTS, BenchConfig, Result, device_label, json_default
 from .e2e import bench_e2e
 from .job import bench_job
@@ -21,6 +22,7 @@ from .load import bench_load
 from .maps import bench_map
 from .memory import bench_memory
 from .quick import bench_quick
+from .recipes import main as recipes_main
 from .score import bench_score
 from .score_ray import bench_score_ray
 from .segments import bench_segments
@@ -60,13 +62,9 @@ def add_bench_parser(sub) -> None:
 def run_bench(args) -> int:
     device = args.device or pick_device().type
     if device == "cuda" and not torch.cuda.is_available():
-        from ..errors import SegscopeError
-
         raise SegscopeError("--device cuda: no CUDA device is visible.")
     only = tuple(x.strip() for x in args.only.split(",")) if args.only else MEASUREMENTS
     if only == ("recipes",):
-        from .recipes import main as recipes_main
-
         return recipes_main(["--out", args.out] if args.out else [])
     cfg = BenchConfig.for_run(quick=args.quick, device=device, model=args.model, seed=args.seed,
                               memory_rows=args.rows, memory_model=args.memory_model, only=only,
@@ -92,8 +90,6 @@ def run_bench(args) -> int:
             named = str(encoder_folder(work / "bert-base")) if chosen == "bert-base" else resolve_model(chosen)
             run_dir = Path(args.run) if getattr(args, "run", None) else None
             if run_dir is not None and not (run_dir / "model" / "segscope.json").exists():
-                from ..errors import SegscopeError
-
                 raise SegscopeError(f"--run {run_dir}: not a finished segcore run (no model/segscope.json).")
             run_model = run_dir / "model" if run_dir else None
             needs_run = {"score", "memory", "map", "score_ray"} & set(only) and run_dir is None

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import torch
 
+from ..config import RunConfig, TrainConfig
 from ..ingest.samples import SAMPLE
 from .common import BenchConfig, Result, device_label
 
 
 def bench_e2e(cfg: BenchConfig, model_name: str, out: Path) -> tuple[Result, Path]:
-    from ..config import RunConfig, TrainConfig
     from ..pipeline import run_pipeline
 
     config = RunConfig(max_rows=cfg.e2e_rows, seed=cfg.seed,

@@ -20,7 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.neighbors import NearestNeighbors
 
+from ..config import RunConfig
+from ..ingest.samples import SAMPLE
+from ..services.runs import RunStore
+from ..training.estimate import Plan, estimate, rates_for
 from .common import BenchConfig, Result, device_label
 from .keywords import SHARED_WOMENS
 from .load import cpu_hogs
@@ -34,8 +39,6 @@ GROUP_COLUMN = "Class Name"
 def same_group_share(coords: np.ndarray, groups, *, k: int = 10) -> float:
     """Mean share of each point's k nearest map neighbours (Euclidean on the map) in its own group;
     points without a group are left out (as centres and as neighbours)."""
-    from sklearn.neighbors import NearestNeighbors
-
     groups = pd.Series(groups).reset_index(drop=True)
     keep = groups.notna().to_numpy()
     xy, g = np.asarray(coords, dtype=float)[keep], groups[keep].to_numpy()
@@ -65,8 +68,6 @@ def estimate_error(samples: list[tuple[float, float, float]], total: float, at: 
 
 
 def job_input(cfg: BenchConfig, folder: Path) -> tuple[Path, pd.DataFrame]:
-    from ..ingest.samples import SAMPLE
-
     source = SHARED_WOMENS if SHARED_WOMENS.exists() else SAMPLE
     frame = pd.read_csv(source)
     part = frame.sample(min(cfg.job_rows, len(frame)), random_state=cfg.seed)
@@ -76,10 +77,7 @@ def job_input(cfg: BenchConfig, folder: Path) -> tuple[Path, pd.DataFrame]:
 
 
 def bench_job(cfg: BenchConfig, work: Path) -> Result:
-    from ..config import RunConfig
     from ..services.jobs import JobRegistry
-    from ..services.runs import RunStore
-    from ..training.estimate import Plan, estimate, rates_for
 
     path, frame = job_input(cfg, work)
     store = RunStore(work / "models")

@@ -9,7 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.cluster import KMeans
 
+from ..analysis.keywords import keyword_vectorizer, segment_keywords
+from ..encoders.embed import encoder_embeddings
+from ..ingest.samples import SAMPLE
 from .common import BenchConfig, Result
 
 SHARED_WOMENS = Path(__file__).resolve().parents[3] / "shared" / "data" / "en" / "womens_clothing_ecommerce_reviews.csv"
@@ -18,10 +22,8 @@ KS = (3, 4, 6, 8)
 
 def ctfidf_keywords(texts: list[str], groups: np.ndarray, *, top_n: int = 10) -> dict:
     """The reference: c-TF-IDF = tf(term, group) * log(1 + A / f(term)) on the same words."""
-    from ..analysis.keywords import _vectorizer
-
     keys = list(dict.fromkeys(groups.tolist()))
-    vec = _vectorizer(texts)
+    vec = keyword_vectorizer(texts)
     counts = vec.fit_transform(texts)
     per_group = np.vstack([np.asarray(counts[groups == k].sum(axis=0)).ravel() for k in keys])
     tf = per_group / np.maximum(per_group.sum(axis=1, keepdims=True), 1)
@@ -36,8 +38,6 @@ def mean_jaccard(lists: dict) -> float:
 
 
 def _sets(cfg: BenchConfig) -> dict[str, list[str]]:
-    from ..ingest.samples import SAMPLE
-
     sets = {"amazon_food_sample": pd.read_csv(SAMPLE)["Text"].astype(str).str.replace("<br />", " ").tolist()}
     if "womens_clothing_3000" in cfg.keyword_sets and SHARED_WOMENS.exists():
         frame = pd.read_csv(SHARED_WOMENS)["Review Text"].dropna().astype(str)
@@ -46,11 +46,6 @@ def _sets(cfg: BenchConfig) -> dict[str, list[str]]:
 
 
 def bench_keywords(cfg: BenchConfig, model_path: str) -> Result:
-    from sklearn.cluster import KMeans
-
-    from ..analysis.keywords import segment_keywords
-    from ..encoders.embed import encoder_embeddings
-
     per_set, ours, ref = {}, [], []
     for name, texts in _sets(cfg).items():
         emb = encoder_embeddings(model_path, texts, max_length=128)

@@ -16,8 +16,10 @@ from contextlib import contextmanager
 
 import torch
 
+from ..ingest.samples import real_reviews, star_labels
 from ..threads import WAIT_ENV, cpu_count
 from .common import BenchConfig, Result, device_label
+from .train import segscope_train_rate
 
 # A busy loop that ends by itself when its parent is gone (a benchmark killed mid-run leaves none).
 HOG = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
@@ -79,9 +81,6 @@ def bench_load(cfg: BenchConfig, model: str) -> Result:
 
 
 def _child(model: str, steps: int, batch: int, seed: int) -> None:
-    from ..ingest.samples import real_reviews, star_labels
-    from .train import segscope_train_rate
-
     data = real_reviews((2 + steps) * batch + 16, seed=seed)
     rate = segscope_train_rate(model, data["Text"].tolist(), star_labels(data["Score"]), steps=steps, batch=batch,
                                device="cpu", warmup=2)

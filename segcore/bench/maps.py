@@ -6,15 +6,15 @@ import time
 
 import numpy as np
 import torch
+from sklearn.neighbors import NearestNeighbors
 
+from ..analysis.projection import fit_projection
 from .common import BenchConfig, Result, device_label
 
 
 def neighbour_preservation(emb: np.ndarray, coords: np.ndarray, *, k: int = 10, n: int = 2000, seed: int = 0) -> float:
     """Share of each point's k nearest neighbours (cosine, in embedding space) that stay among
     its k nearest on the map, over a sample of n points."""
-    from sklearn.neighbors import NearestNeighbors
-
     idx = np.random.default_rng(seed).choice(len(emb), size=min(n, len(emb)), replace=False)
     e, c = emb[idx], coords[idx]
     hi = NearestNeighbors(n_neighbors=k + 1, metric="cosine").fit(e).kneighbors(e, return_distance=False)[:, 1:]
@@ -30,8 +30,6 @@ def map_embeddings(base: np.ndarray, n: int, *, seed: int) -> np.ndarray:
 
 
 def bench_map(cfg: BenchConfig, base: np.ndarray) -> Result:
-    from ..analysis.projection import fit_projection
-
     # UMAP compiles its numba kernels (nearest-neighbour descent, fit, transform) on first use:
     # a minute on a 2-core CPU, which would land on whichever size is timed first.
     start = time.perf_counter()

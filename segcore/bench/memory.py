@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..config import RunConfig, TrainConfig
 from ..encoders.tiny import encoder_folder
 from ..ingest.samples import SAMPLE, real_reviews
+from ..io.export import read_export_csv
 from .common import BenchConfig, Result, device_label
 
 log = logging.getLogger(__name__)
@@ -35,8 +37,6 @@ def peak_rss_of(cmd: list[str], *, env: dict | None = None) -> tuple[int, float,
 
 
 def compare_outputs(whole: Path, chunked: Path) -> dict:
-    from ..io.export import read_export_csv
-
     a, b = read_export_csv(whole / "reviews_scored.csv"), read_export_csv(chunked / "reviews_scored.csv")
     p_cols = [c for c in a if c.startswith("p_")]
     close = (np.abs(a[["x", "y"]].to_numpy() - b[["x", "y"]].to_numpy()) <= 1e-3).all(axis=1)
@@ -65,7 +65,6 @@ def tiny_run(work: Path, *, seed: int) -> str:
     """A finished run (model, segments, projection) on a 2-layer random-weight encoder, so that
     the memory of streaming a million rows can be measured in minutes instead of CPU-hours; the
     streaming code path is the same, only the model's forward pass is cheaper."""
-    from ..config import RunConfig, TrainConfig
     from ..pipeline import run_pipeline
 
     encoder = encoder_folder(work / "tiny-encoder", "tiny")

@@ -18,8 +18,16 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..analysis.analyse import BASE_EMBEDDINGS_FILE
+from ..config import RunConfig
+from ..encoders.models import load_classifier, load_tokenizer
+from ..ingest.prepare import prepare_reviews
+from ..ingest.samples import SAMPLE
+from ..training.candidates import fit_linear_head
+from ..training.split import split_622
 from .common import BenchConfig, Result, device_label
 from .keywords import SHARED_WOMENS
+from .score import naive_predict
 
 GOAL_RATIO = 0.5
 LABELS_KEPT = 0.99
@@ -29,8 +37,6 @@ F1_MOVE = 0.005
 def quick_input(cfg: BenchConfig, folder: Path) -> Path:
     """The reviews to time: `cfg.quick_rows` rows of the Women's Clothing file (all of them when
     None; the shipped sample where that file is not here)."""
-    from ..ingest.samples import SAMPLE
-
     source = SHARED_WOMENS if SHARED_WOMENS.exists() else SAMPLE
     if cfg.quick_rows is None:
         return source
@@ -56,11 +62,7 @@ def quick_run(path: Path, out: Path, *, precision: str = "auto", extra: tuple = 
 def naive_pass(path: Path, model: str) -> tuple[float, int]:
     """Seconds of the seed's fp32 embedding loop over the reviews a run reads from `path` (cleaned,
     titles joined, as `segcore run` reads them)."""
-    from ..config import RunConfig
-    from ..encoders.models import load_classifier, load_tokenizer
-    from ..ingest.prepare import prepare_reviews
     from ..pipeline import load_input
-    from .score import naive_predict
 
     frame, columns = load_input(path, RunConfig())
     texts = prepare_reviews(frame, columns, row_ids=frame.index.to_numpy()).reviews["_text"].tolist()
@@ -74,12 +76,7 @@ def naive_pass(path: Path, model: str) -> tuple[float, int]:
 def frozen_labels(run_dir: Path, path: Path, *, seed: int) -> np.ndarray:
     """The quick model's labels (the frozen encoder's logistic-regression head, whichever candidate
     the run chose) from a run's saved base embeddings, refitted on the run's own split."""
-    from ..analysis.analyse import BASE_EMBEDDINGS_FILE
-    from ..config import RunConfig
-    from ..ingest.prepare import prepare_reviews
     from ..pipeline import load_input
-    from ..training.candidates import fit_linear_head
-    from ..training.split import split_622
 
     frame, columns = load_input(path, RunConfig(seed=seed))
     prepared = prepare_reviews(frame, columns, row_ids=frame.index.to_numpy())

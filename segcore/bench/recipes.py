@@ -29,7 +29,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from ..config import DEFAULT_SEED
+from sklearn.metrics import f1_score
+
+from ..config import DEFAULT_SEED, TrainConfig
+from ..encoders.embed import encoder_embeddings
+from ..encoders.models import choose_model
+from ..encoders.predict import predict
+from ..ingest.columns import detect_columns
+from ..ingest.prepare import prepare_reviews
+from ..text.language import detect_language
+from ..training.candidates import fit_linear_head, fit_tfidf_head, select_candidate
+from ..training.split import split_622
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +83,6 @@ CHUNK = 4  # fine-tunes per worker task: small tasks keep every worker busy
 
 def prepare_sets(names, *, data_dir: Path = SHARED, seed: int = DEFAULT_SEED) -> dict:
     """{name: {texts, labels, groups, label_names, language}} as a run prepares them."""
-    from ..ingest.columns import detect_columns
-    from ..ingest.prepare import prepare_reviews
-    from ..text.language import detect_language
-
     out = {}
     for name in names:
         spec = SETS[name]
@@ -125,15 +131,11 @@ def tasks_for(sets: dict, *, seeds: int, recipes, options, full_recipes=FULL_REC
 
 
 def _model_for(language: str, models: dict) -> str:
-    from ..encoders.models import choose_model
-
     key = "en" if language in ("en", "unknown") else "zh"
     return models.get(key) or choose_model("auto", language).path
 
 
 def _split(data: dict, seed: int):
-    from ..training.split import split_622
-
     return split_622(pd.Series(data["labels"]), pd.Series(data["groups"]), seed=seed)
 
 
@@ -144,8 +146,6 @@ def _label_ids(data: dict) -> np.ndarray:
 
 
 def _macro_f1(y_true, probs, label_names) -> float:
-    from sklearn.metrics import f1_score
-
     pred = np.asarray(label_names)[np.asarray(probs).argmax(axis=1)]
     return float(f1_score(y_true, pred, labels=label_names, average="macro", zero_division=0))
 
@@ -153,9 +153,6 @@ def _macro_f1(y_true, probs, label_names) -> float:
 def simple_models(data: dict, *, seed: int, model: str, emb_cache: dict) -> dict:
     """TF-IDF + LR and the frozen encoder + LR on the split of `seed`: {name: {test, val, probs}}
     (macro-F1 on test and validation; probabilities for every review)."""
-    from ..encoders.embed import encoder_embeddings
-    from ..training.candidates import fit_linear_head, fit_tfidf_head
-
     names = data["label_names"]
     texts, y = data["texts"], _label_ids(data)
     tr, va, te = _split(data, seed)
@@ -175,8 +172,6 @@ def simple_models(data: dict, *, seed: int, model: str, emb_cache: dict) -> dict
 def selected_cell(data: dict, *, seed: int, tuned_probs: np.ndarray, simple: dict) -> dict:
     """What a run ships: the safety net's choice on validation (training.candidates.select_candidate)
     among the fine-tuned model, the simple models and the average; its test figure and the average's."""
-    from ..training.candidates import select_candidate
-
     _, va, te = _split(data, seed)
     probs = {"fine_tuned": tuned_probs, **{n: simple[n]["probs"] for n in ("tfidf", "frozen")}}
     selection, _ = select_candidate(probs, _label_ids(data), val_idx=np.asarray(va), test_idx=np.asarray(te),
@@ -190,8 +185,6 @@ def selected_cell(data: dict, *, seed: int, tuned_probs: np.ndarray, simple: dic
 
 def fine_tune_cell(data: dict, *, seed: int, recipe: str, model: str) -> dict:
     """Fine-tune with `recipe` on the split of `seed`; test / validation macro-F1 and what ran."""
-    from ..config import TrainConfig
-    from ..encoders.predict import predict
     from ..training.mlm import domain_adapt
     from ..training.train import fine_tune
 

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from ..encoders.models import load_classifier, load_tokenizer, use_bf16
+from ..encoders.predict import predict
 from ..ingest.samples import real_reviews, star_labels
 from .common import BenchConfig, Result, device_label, timed
 
@@ -36,8 +37,6 @@ def bench_score(cfg: BenchConfig, model_dir: str, *, texts: list[str] | None = N
     """`predict` as runs and scoring call it (precision "auto": bf16 on a GPU and on a CPU with
     native bf16) against the naive loop, with the fp32 path (the same predictions as the naive
     loop: only padding and batching differ) and int8 reported beside it."""
-    from ..encoders.predict import predict
-
     dev = torch.device(cfg.device)
     if texts is None:
         data = real_reviews(cfg.score_rows, seed=cfg.seed + 1)

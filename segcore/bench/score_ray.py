@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..config import RunConfig
 from ..ingest.samples import real_reviews
+from ..io.export import read_export_csv
 from .common import BenchConfig, Result, device_label
 
 
@@ -18,7 +20,6 @@ def bench_score_ray(cfg: BenchConfig, model_dir: str, work: Path, *, rows: int |
     both timed end to end on the same file (model loading, scoring, segments, map, writing;
     Ray's own start-up is reported apart). Also checks that both give the same labels and
     segments row by row."""
-    from ..config import RunConfig
     from ..pipeline import score_file
 
     try:
@@ -36,8 +37,6 @@ def bench_score_ray(cfg: BenchConfig, model_dir: str, work: Path, *, rows: int |
     with ray_session(None):
         t_start = time.perf_counter() - start
         summary = score_ray(path, model_dir, work / "ray-out", RunConfig())
-    from ..io.export import read_export_csv
-
     a = read_export_csv(work / "ray-local" / "reviews_scored.csv")
     b = pd.read_parquet(work / "ray-out" / "reviews_scored").sort_values("row_id").reset_index(drop=True)
     same_rows = len(a) == len(b) and bool((a["row_id"].to_numpy() == b["row_id"].to_numpy()).all())

@@ -20,15 +20,22 @@ Base embeddings are cached under the system temp folder (keyed by model and text
 Women's reviews take minutes to embed on a 2-core CPU."""
 from __future__ import annotations
 
-import hashlib
 import itertools
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import normalized_mutual_info_score as nmi
+from threadpoolctl import threadpool_limits
 
+from ..encoders.embed import cached_embeddings
+from ..ingest.columns import ColumnMap
+from ..ingest.prepare import prepare_reviews
+from ..strategy.segments import analyse
+from ..strategy.suggest import REWARD_PLAY, load_templates
 from .common import BenchConfig, Result
 from ..config import DEFAULT_SEED
 
@@ -45,36 +52,13 @@ SETS = {
 QUICK_WOMENS_ROWS = 3000
 
 
-def cached_embeddings(model_path: str, texts: list[str]) -> np.ndarray:
-    from ..encoders.embed import encoder_embeddings
-
-    key = hashlib.sha1((model_path + "\x00" + "\x00".join(texts)).encode("utf-8")).hexdigest()[:16]
-    path = Path(tempfile.gettempdir()) / f"segscope-bench-emb-{key}.npy"
-    if path.exists():
-        return np.load(path)
-    emb = encoder_embeddings(model_path, texts, max_length=128)
-    np.save(path, emb.astype(np.float32))
-    return emb
-
-
 def _kmeans(x: np.ndarray, k: int, seed: int) -> np.ndarray:
-    from sklearn.cluster import KMeans
-    from threadpoolctl import threadpool_limits
-
     with threadpool_limits(1):
         return KMeans(n_clusters=k, n_init=5, random_state=seed).fit_predict(x)
 
 
 def measure_set(frame: pd.DataFrame, roles: dict, category: str, *, model_path: str, seed: int = DEFAULT_SEED) -> dict:
     """The figures above for one file (`roles`: the only columns segscope is given)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import normalized_mutual_info_score as nmi
-
-    from ..analysis.analyse import analyse
-    from ..ingest.columns import ColumnMap
-    from ..ingest.prepare import prepare_reviews
-    from ..strategy.suggest import REWARD_PLAY, load_templates
-
     given = frame[list(roles.values())].copy()
     prepared = prepare_reviews(given, ColumnMap(**roles))
     reviews, labels = prepared.reviews, prepared.labels

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import torch
 
+from ..config import TrainConfig
 from ..encoders.models import load_classifier, load_tokenizer
 from ..ingest.samples import real_reviews, star_labels
 from .common import LABELS, BenchConfig, Result, dense_params, device_label, mfu, rounded, sync
@@ -50,7 +51,6 @@ def segscope_train_rate(model_name: str, texts: list[str], labels: list[str], *,
     timed step and the last one (model loading and the epoch-end evaluation are not timed)."""
     from transformers import TrainerCallback
 
-    from ..config import TrainConfig
     from ..training.train import fine_tune
 
     dev = torch.device(device)

@@ -13,21 +13,33 @@ facts it names. The files can be checked line by line; the first lines count rul
 Eval-only sets (no licence to copy them): only figures, names, product words and short evidence
 phrases (two or three words) are written, never review text; the run folders with the reviews
 stay in `--work` (a temporary folder by default). A `--work` folder with finished runs is
-re-segmented (segcore.analysis.edit.resegment_run: the saved base embeddings, seconds) instead
+re-segmented (segcore.services.edit.resegment_run: the saved base embeddings, seconds) instead
 of run again, so the audit follows code changes to names and plays quickly; a `_product` set is
 made from its text + rating twin's run when that is there (`_with_product`)."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from ..config import DEFAULT_SEED
+
+from ..analysis.facts import NAME_MIN_SHARE, holds
+from ..config import RunConfig
+from ..encoders.models import resolve_model
+from ..ingest.columns import ColumnMap
+from ..ingest.prepare import prepare_reviews
+from ..services.edit import resegment_run
+from ..strategy.segments import analyse
+from ..strategy.suggest import load_templates
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
@@ -69,10 +81,7 @@ def _frame(files, columns: dict, rows: int | None, seed: int) -> pd.DataFrame:
 def ensure_run(name: str, work: Path, *, seed: int = DEFAULT_SEED) -> Path | None:
     """The quick run of a set in `work`: re-segmented when already there, else run; None when the
     set's file is missing."""
-    from ..analysis.edit import resegment_run
-    from ..config import RunConfig
     from ..pipeline import run_pipeline
-    from ..strategy.suggest import load_templates
 
     files, columns, rows, _ = SETS[name]
     if not all(Path(f).exists() for f in (files if isinstance(files, list) else [files])):
@@ -97,8 +106,6 @@ def _with_product(base: Path, out: Path, files, columns: dict, rows: int | None,
     re-segmenting it then gives what `run --quick` with that column gives (segments depend only on
     the base embeddings and the ratings; every review of these sets is rated), without embedding
     the reviews a second time."""
-    import shutil
-
     shutil.copytree(base, out)
     frame = _frame(files, columns, rows, seed)
     scored = pd.read_csv(out / "reviews_scored.csv")
@@ -115,16 +122,6 @@ def from_bench_cache(name: str, *, seed: int = DEFAULT_SEED) -> tuple[dict, dict
     cached (the same model and review texts), segmented as a quick run segments them: every
     review of these sets is rated, so the quick run's labels are the file's own and its segments
     depend only on these embeddings. None when the cache has no embeddings of the set."""
-    import hashlib
-
-    import numpy as np
-
-    from ..analysis.analyse import analyse
-    from ..encoders.models import resolve_model
-    from ..ingest.columns import ColumnMap
-    from ..ingest.prepare import prepare_reviews
-    from ..strategy.suggest import load_templates
-
     files, columns, rows, _ = SETS[name]
     if not all(Path(f).exists() for f in (files if isinstance(files, list) else [files])):
         return None
@@ -156,8 +153,6 @@ def _present(word: str, line: str) -> bool:
 
 def audit_lines(profiles: dict[int, dict], strategies: dict[int, list[dict]], *, title: str) -> tuple[list[str], dict]:
     """The audit file's lines and its counts: {segments, play_lines, aspect_breaks, product_breaks}."""
-    from ..analysis.facts import NAME_MIN_SHARE, holds
-
     counts = {"segments": len(profiles), "play_lines": 0, "aspect_breaks": 0, "product_breaks": 0}
     body: list[str] = []
     for seg, p in sorted(profiles.items()):

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..io.artifacts import to_json
+from ..io.artifacts import load_meta, to_json
 from ..io.export import write_csv
 from .alerts import change_alerts
+from .drift import customer_distances, drift_signal, training_distances
 from .frame import Scoring, load_scoring
 from .options import CompareConfig
 from .periods import segment_periods, segment_stats
@@ -114,8 +115,6 @@ def compare_folders(before: str | Path, after: str | Path, *, model_dir: str | P
                     config: CompareConfig | None = None, out_dir: str | Path | None = None) -> dict:
     """Compare two run / scoring folders made with one saved run (`model_dir`, default the run
     folder's model/ when `before` is the run). Written to `out_dir` when given."""
-    from ..io.artifacts import load_meta
-
     model_dir = Path(model_dir) if model_dir else Path(before) / "model"
     meta = load_meta(model_dir)
     b = load_scoring(before, meta=meta)
@@ -131,8 +130,6 @@ def compare_with_run(out_dir: Path, run, *, name: str, reviews: pd.DataFrame | N
     its comparison table `reviews` when already read) with the saved run's own data (the run
     folder above model/), with the drift signal from `sums` (the new customers' combined sums).
     Raises SegscopeError when the run folder holds no outputs."""
-    from .drift import customer_distances, drift_signal, training_distances
-
     config = config or CompareConfig()
     run_dir = Path(run.folder).parent
     before = load_scoring(run_dir, meta=run.meta, name=f"the training data ({run.meta.get('input_file') or run_dir.name})")

@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..analysis.analyse import BASE_EMBEDDINGS_FILE, customer_part, review_text_features, text_columns
+from ..analysis.analyse import BASE_EMBEDDINGS_FILE, add_predictions, customer_part, review_text_features, text_columns
 from ..analysis.segment import SegmentModel
+from ..io.artifacts import load_segment_model
+from ..io.scored import load_scored_run
 
 
 def customer_distances(segment_model: SegmentModel, sums: pd.DataFrame, labels: list[str]) -> np.ndarray:
@@ -30,14 +32,10 @@ def customer_distances(segment_model: SegmentModel, sums: pd.DataFrame, labels: 
 def training_distances(run_dir: str | Path) -> np.ndarray | None:
     """The training customers' distances, from a run folder's saved embeddings and predictions;
     None when the folder has no base-encoder embeddings (then there is nothing to measure against)."""
-    from ..analysis.analyse import add_predictions
-    from ..analysis.edit import _load
-    from ..io.artifacts import load_segment_model
-
     run_dir = Path(run_dir)
     if not (run_dir / BASE_EMBEDDINGS_FILE).exists():
         return None
-    prepared, probs, embeddings, _, labels, _ = _load(run_dir)
+    prepared, probs, embeddings, _, labels, _ = load_scored_run(run_dir)
     model = load_segment_model(run_dir / "model")
     scored = add_predictions(prepared.reviews, probs, labels)
     sums = customer_part(scored, review_text_features(model, embeddings), labels)

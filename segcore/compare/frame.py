@@ -16,9 +16,13 @@ import pandas as pd
 
 from ..aspects.lexicon import lexicon_spans
 from ..aspects.profile import parse_aspects
+from ..config import RunConfig
 from ..errors import SegscopeError
+from ..ingest.columns import resolve_columns
+from ..ingest.prepare import prepare_reviews
 from ..io.artifacts import load_meta
 from ..io.export import read_export_csv
+from ..io.scored import input_columns
 
 NEGATIVE = "negative"
 
@@ -78,11 +82,6 @@ def review_frame(reviews: pd.DataFrame, *, labels: list[str]) -> pd.DataFrame:
 def scored_frame(folder: str | Path, meta: dict) -> pd.DataFrame:
     """The comparison table of a folder's reviews_scored.csv; `meta` is the saved run's
     segscope.json, whose column roles are used where the file has them."""
-    from ..config import RunConfig
-    from ..engines.core import resolve_columns
-    from ..engines.outputs import input_columns
-    from ..ingest.prepare import prepare_reviews
-
     labels = list(meta["labels"])
     scored = read_export_csv(Path(folder) / "reviews_scored.csv", dtype={"customer_id": str})
     aspects = "aspects" in scored

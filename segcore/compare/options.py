@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import _Checked, option
+from ..config import Checked, option
 
 
 @dataclass
-class CompareConfig(_Checked):
+class CompareConfig(Checked):
     """When a change is worth an alert, and how periods, phrases and drift are measured."""
 
     _prefix = "compare."

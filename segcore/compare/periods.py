@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .frame import NEGATIVE
+from .frame import NEGATIVE, review_frame
 
 # (pandas period code, word): finest first
 FREQS = (("W", "week"), ("M", "month"), ("Q", "quarter"), ("Y", "year"))
@@ -89,8 +89,6 @@ def attach_periods(profiles: dict[int, dict], reviews: pd.DataFrame, *, labels: 
     """`profiles` with a `periods` key per segment ({freq, rows}) when `reviews` (segcore's
     standard columns, or a comparison table) have dates; unchanged otherwise. Changes the
     profiles in place and returns them."""
-    from .frame import review_frame
-
     if "date" not in reviews or reviews["date"].notna().sum() == 0:
         return profiles
     table = reviews if "sentiment" in reviews else review_frame(reviews, labels=labels)

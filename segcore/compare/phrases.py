@@ -14,13 +14,12 @@ import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
 from ..analysis.keywords import REVIEW_STOP
+from ..text.chinese import keyword_tokens
 from ..text.textutil import is_chinese
 
 
 def _vectorizer(texts: Sequence[str], min_df: int) -> CountVectorizer:
     if is_chinese(texts):
-        from ..text.chinese import keyword_tokens
-
         return CountVectorizer(tokenizer=keyword_tokens, token_pattern=None, lowercase=False, min_df=min_df,
                                ngram_range=(1, 2))
     return CountVectorizer(stop_words=sorted(ENGLISH_STOP_WORDS | REVIEW_STOP), min_df=min_df,

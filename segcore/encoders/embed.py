@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from transformers.utils import logging as hf_logging
@@ -97,3 +99,16 @@ def encoder_embeddings(name: str, texts: Sequence[str], *, batch_size: int = 64,
             hf_logging.set_verbosity(verbosity)
     return encoder_outputs(model, tokenizer if tokenizer is not None else load_tokenizer(name), texts, name=name,
                            batch_size=batch_size, progress=progress, remember=remember, **settings)[1]
+
+
+def cached_embeddings(model_path: str, texts: list[str]) -> np.ndarray:
+    """`encoder_embeddings` (max_length 128) kept on disk under the system temp folder, keyed by
+    model and texts: the measurements (bench segments, explain.measure_issues) embed the same
+    large files again and again."""
+    key = hashlib.sha1((model_path + "\x00" + "\x00".join(texts)).encode("utf-8")).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"segscope-bench-emb-{key}.npy"
+    if path.exists():
+        return np.load(path)
+    emb = encoder_embeddings(model_path, texts, max_length=128)
+    np.save(path, emb.astype(np.float32))
+    return emb

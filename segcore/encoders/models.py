@@ -12,6 +12,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from ..config import AUTO_MODEL, PRECISIONS
 from ..errors import SegscopeError
 from .folder import check_encoder_folder
+from .multilingual import multilingual_model_path
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,6 @@ def resolve_model(name: str | None) -> str:
     if not name or name == DEFAULT_MODEL:
         return default_model_path()
     if name == MULTILINGUAL_MODEL:
-        from .multilingual import multilingual_model_path
-
         return multilingual_model_path()
     if name == AUTO_MODEL:
         raise SegscopeError("model 'auto' is chosen by language; call choose_model(name, language).")
@@ -80,7 +79,8 @@ def resolve_model(name: str | None) -> str:
     return name  # a hub id: transformers fetches it when there is internet
 
 
-def _load(loader, name: str, **kwargs):
+def load_pretrained(loader, name: str, **kwargs):
+    """`loader.from_pretrained(name)` (a transformers Auto class), failing in one line."""
     try:
         return loader.from_pretrained(name, **kwargs)
     except OSError as exc:
@@ -92,7 +92,7 @@ def _load(loader, name: str, **kwargs):
 
 
 def load_tokenizer(name: str):
-    return _load(AutoTokenizer, name)
+    return load_pretrained(AutoTokenizer, name)
 
 
 def load_classifier(name: str, labels: Sequence[str] | None = None, *, dropout: float | None = None,
@@ -108,7 +108,7 @@ def load_classifier(name: str, labels: Sequence[str] | None = None, *, dropout: 
         kwargs.update(attention_probs_dropout_prob=attention_dropout)
     if attn_implementation:
         kwargs.update(attn_implementation=attn_implementation)
-    return _load(AutoModelForSequenceClassification, name, **kwargs)
+    return load_pretrained(AutoModelForSequenceClassification, name, **kwargs)
 
 
 def pick_device(preferred: str | None = None) -> torch.device:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SegscopeError
-from ..io.artifacts import sha256_file
+from ..files import sha256_file
 
 log = logging.getLogger(__name__)
 

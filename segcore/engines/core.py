@@ -24,10 +24,10 @@ from ..analysis.analyse import (
 )
 from ..errors import SegscopeError
 from ..ingest.clean import clean_reviews
-from ..ingest.columns import ColumnMap, detect_columns
+from ..ingest.columns import ColumnMap
 from ..ingest.prepare import mask_text_columns, masking_keep, prepare_reviews
 from ..progress import Progress
-from .outputs import prediction_rows
+from ..io.scored import prediction_rows
 
 log = logging.getLogger(__name__)
 
@@ -187,22 +187,6 @@ def _base_encoder(path: str | None):
         return load_classifier(path, ["_", "__"]), load_tokenizer(path)
     finally:
         hf_logging.set_verbosity(verbosity)
-
-
-def resolve_columns(frame: pd.DataFrame, config, *, preferred: dict | None = None) -> ColumnMap:
-    """Column roles: the user's, then a saved run's (where the file has them), then detected.
-    A role given as "" is none (not detected). A saved run's title is repeated, never added: a
-    run trained without titles (or saved before titles were joined) scores the text alone, as
-    it learnt it."""
-    given = {k: v for k, v in config.columns.items() if v}
-    # "" is a role the user set to none on the Data page: not detected again behind their back.
-    given.update({k: None for k, v in config.columns.items() if v == ""})
-    for role, col in (preferred or {}).items():
-        if role not in given and col and col in frame.columns:
-            given[role] = col
-    if preferred is not None and "title" not in given:
-        given["title"] = None
-    return detect_columns(frame, **given)
 
 
 @dataclass

@@ -25,29 +25,33 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..analysis.analyse import analyse_sums, profile_review_columns
+from ..analysis.analyse import profile_review_columns
 from ..analysis.behaviour import combine_sums
 from ..analysis.projection import TRANSFORM_BLOCK_ROWS, project
+from ..compare import compare_with_run
+from ..compare.compare import top_alert
 from ..compare.frame import scored_frame
 from ..compare.periods import attach_periods
-from ..config import DEFAULT_SEED
+from ..config import DEFAULT_SEED, RunConfig
 from ..errors import SegscopeError
+from ..ingest.columns import resolve_columns
 from ..ingest.load import csv_chunks, read_table
 from ..ingest.prepare import sample_rows
 from ..io.export import neutralise, safe_frame
+from ..io.scored import add_segment_columns
 from ..progress import JobCancelled, Progress
+from ..strategy.segments import analyse_sums
 from .core import (
     LoadedRun,
     RunResult,
     Timer,
     agreement,
     load_run,
-    resolve_columns,
     score_batch,
     score_metrics,
     write_metrics,
 )
-from .outputs import add_segment_columns, write_segment_outputs
+from .outputs import write_segment_outputs
 
 PROFILE_SAMPLE_ROWS = 50_000  # reviews kept for keywords / examples / top products
 MERGE_EVERY = 8  # partial customer tables combined every N chunks
@@ -114,8 +118,6 @@ def score_file(input_path: str | Path | pd.DataFrame, model_dir: str | Path, out
     scored (of the current chunk) and a requested stop raises JobCancelled between batches.
     `input_path` may be a DataFrame of reviews; `run`: the run at `model_dir`, already loaded
     (segcore.run.SegscopeRun)."""
-    from ..config import RunConfig
-
     config = config or RunConfig()
     if chunk_rows and config.max_rows:
         raise SegscopeError("--max-rows samples the whole file and cannot be combined with --chunk-rows.")
@@ -232,9 +234,6 @@ def _check_stop(progress: Progress | None) -> None:
 def _compare(out_dir: Path, run, **kwargs) -> dict:
     """compare.json against the run's own data; a run folder without its outputs (a model/
     folder copied alone) skips it with a note rather than failing the scoring."""
-    from ..compare import compare_with_run
-    from ..compare.compare import top_alert
-
     try:
         result = compare_with_run(out_dir, run, **kwargs)
     except SegscopeError as exc:

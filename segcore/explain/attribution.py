@@ -17,7 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..encoders.models import load_classifier, load_tokenizer
 from ..encoders.predict import pad_batch, tokenize_with_offsets
+from ..errors import SegscopeError
+from ..io.artifacts import check_model_dir, load_head
+from ..text.chinese import word_spans
 
 # A unit a person reads: one CJK character, a run of letters / digits (with inner apostrophes), or
 # one other visible character (punctuation such as "!" can carry the label too).
@@ -60,8 +64,6 @@ _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 def units(text: str) -> list[tuple[int, int]]:
     """Character spans of the words / punctuation marks of `text`; a run of Chinese characters is
     cut into words by jieba ("送餐" "太慢", not "送" "餐" "太" "慢"), so "why this label" shows words."""
-    from ..text.chinese import word_spans
-
     spans = [m.span() for m in UNIT.finditer(text)]
     runs = [m.span() for m in _CJK_RUN.finditer(text)]
     if not runs:
@@ -138,9 +140,6 @@ class Explainer:
     @classmethod
     def load(cls, model_dir: str | Path, *, which: str = "selected") -> Explainer:
         """The run's labelling model ("selected"), or its fine-tuned classifier ("fine_tuned")."""
-        from ..encoders.models import load_classifier, load_tokenizer
-        from ..io.artifacts import check_model_dir, load_head
-
         meta = check_model_dir(model_dir)  # one line for a damaged folder, before transformers sees it
         head = load_head(model_dir, meta)
         if which == "fine_tuned":
@@ -193,8 +192,6 @@ def explain(model: str | Path | Explainer, texts: str | Sequence[str], *, target
     if targets is not None:
         unknown = sorted(set(targets) - set(explainer.labels))
         if unknown or len(targets) != len(texts):
-            from ..errors import SegscopeError
-
             raise SegscopeError(f"target must be one of {', '.join(explainer.labels)} per review, got {unknown}.")
     if explainer.tfidf is not None:
         return [_occlusion(explainer, text, None if targets is None else targets[i]) for i, text in enumerate(texts)]

@@ -6,6 +6,10 @@ import json
 import unicodedata
 
 from ..errors import SegscopeError
+from ..ingest.clean import clean_text
+from ..ingest.columns import detect_columns
+from ..ingest.load import read_table
+from .attribution import Explainer, explain
 
 MAX_STEPS = 256  # integration steps: each one more forward and backward pass per review (20,000: MemoryError)
 
@@ -31,10 +35,6 @@ def _texts(args: argparse.Namespace) -> list[str]:
     if args.text:
         texts = args.text
     else:
-        from ..ingest.clean import clean_text
-        from ..ingest.columns import detect_columns
-        from ..ingest.load import read_table
-
         if args.limit < 1:
             raise SegscopeError(f"--limit must be at least 1, got {args.limit}.")
         frame = read_table(args.input)
@@ -71,8 +71,6 @@ def _json_line(record: dict) -> str:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from .attribution import Explainer, explain
-
     if args.top < 1 or not 2 <= args.steps <= MAX_STEPS:
         raise SegscopeError(f"--top must be at least 1 and --steps between 2 and {MAX_STEPS}, got {args.steps}.")
     texts = _texts(args)

@@ -21,6 +21,8 @@ from sklearn.preprocessing import StandardScaler
 
 from ..errors import SegscopeError
 from ..config import DEFAULT_SEED
+from ..ingest.labels import labels_from_column, labels_from_rating, ordered_labels, parse_rating
+from ..training.candidates import tfidf_vectorizer
 
 MIN_PER_CLASS = 5  # each class must appear in every fold
 
@@ -34,8 +36,6 @@ def out_of_fold_probs(texts: Sequence[str], y: Sequence[int], *, embeddings: np.
                       n_folds: int = 5, seed: int = DEFAULT_SEED) -> np.ndarray:
     """[n, classes] probabilities, each row from models trained without that review: TF-IDF +
     logistic regression, averaged with logistic regression on `embeddings` when given."""
-    from ..training.candidates import tfidf_vectorizer
-
     y = np.asarray(y, dtype=int)
     counts = np.bincount(y)
     if len(counts) < 2 or counts.min() < max(MIN_PER_CLASS, n_folds):
@@ -88,8 +88,6 @@ def find_label_issues(probs: np.ndarray, y: Sequence[int], labels: Sequence[str]
 def label_issues(texts: Sequence[str], labels_given: Sequence[str], *, embeddings: np.ndarray | None = None,
                  n_folds: int = 5, seed: int = DEFAULT_SEED) -> pd.DataFrame:
     """`find_label_issues` from texts and their string labels (order of classes: first seen sorted)."""
-    from ..ingest.labels import ordered_labels
-
     labels = ordered_labels(pd.Series(list(labels_given)))
     index = {lab: i for i, lab in enumerate(labels)}
     y = np.array([index[lab] for lab in labels_given])
@@ -125,8 +123,6 @@ def apply_corrections(frame: pd.DataFrame, decisions: pd.DataFrame, *, label_col
     `decisions` has `row` (an index label of `frame`), `action` (keep / change / drop) and `label`
     (the new label for change). Labels that came from the rating are written to a new label
     column (`segscope_label`), which training reads before the rating; dropped rows are removed."""
-    from ..ingest.labels import labels_from_column, labels_from_rating, parse_rating
-
     bad = set(decisions["action"]) - set(ACTIONS)
     if bad:
         raise SegscopeError(f"action must be keep, change or drop, got {sorted(bad)}.")

@@ -17,13 +17,12 @@ from sklearn.preprocessing import StandardScaler
 
 from ..errors import SegscopeError
 from ..config import DEFAULT_SEED
+from ..training.candidates import tfidf_vectorizer
 
 
 def quick_probs(texts: Sequence[str], y: np.ndarray, labelled: np.ndarray, *, embeddings: np.ndarray | None = None,
                 seed: int = DEFAULT_SEED) -> np.ndarray:
     """Class probabilities for every review from models fitted on the `labelled` positions."""
-    from ..training.candidates import tfidf_vectorizer
-
     texts = list(texts)
     lab_texts = [texts[i] for i in labelled]
     vec, _ = tfidf_vectorizer(lab_texts if len(lab_texts) >= 20 else texts)

@@ -9,13 +9,18 @@ import json
 import sys
 import time
 
+import numpy as np
+from sklearn.metrics import f1_score
+from sklearn.model_selection import train_test_split
+
+from ..ingest.clean import clean_text
+from ..ingest.columns import detect_columns
+from ..ingest.load import read_table
+from .attribution import Explainer, deletion_check, explain
+from .label_next import label_next, quick_probs
+
 
 def main(argv: list[str]) -> int:
-    from ..ingest.clean import clean_text
-    from ..ingest.columns import detect_columns
-    from ..ingest.load import read_table
-    from .attribution import Explainer, deletion_check, explain
-
     model_dir, path = argv[0], argv[1]
     n = int(argv[2]) if len(argv) > 2 else 300
     frame = read_table(path)
@@ -41,12 +46,6 @@ def label_next_rounds(texts, y, embeddings, *, seed: int, start: float = 0.10, s
                       test_share: float = 0.3, strategy: str = "segscope") -> list[float]:
     """Test macro-F1 after each round of revealing `step` of the pool's labels, chosen by
     `strategy` ("segscope": label_next; "random"), starting from `start` labelled at random."""
-    import numpy as np
-    from sklearn.metrics import f1_score
-    from sklearn.model_selection import train_test_split
-
-    from .label_next import label_next, quick_probs
-
     y = np.asarray(y)
     idx = np.arange(len(y))
     pool, test = train_test_split(idx, test_size=test_share, random_state=seed, stratify=y)

@@ -14,16 +14,22 @@ import json
 import sys
 
 import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ..encoders.embed import cached_embeddings
+from ..encoders.models import default_model_path
+from ..ingest.columns import ColumnMap
+from ..ingest.prepare import prepare_reviews
+from ..training.candidates import tfidf_vectorizer
+from .label_issues import find_label_issues, flip_labels, out_of_fold_probs, precision_recall
 
 
 def quick_macro_f1(train_texts, train_y, train_emb, test_texts, test_y, test_emb, *, seed: int) -> float:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import f1_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from ..training.candidates import tfidf_vectorizer
-
     vec, _ = tfidf_vectorizer(train_texts)
     words = make_pipeline(vec, LogisticRegression(C=4, max_iter=3000, class_weight="balanced", random_state=seed))
     emb = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=3000, class_weight="balanced",
@@ -35,10 +41,6 @@ def quick_macro_f1(train_texts, train_y, train_emb, test_texts, test_y, test_emb
 
 
 def measure(texts: list[str], labels: np.ndarray, emb: np.ndarray, *, size: int, seeds, flip: float) -> dict:
-    from sklearn.model_selection import train_test_split
-
-    from .label_issues import find_label_issues, flip_labels, out_of_fold_probs, precision_recall
-
     rows = []
     for seed in seeds:
         idx = np.random.default_rng(seed).choice(len(texts), size=min(size, len(texts)), replace=False)
@@ -68,13 +70,6 @@ def measure(texts: list[str], labels: np.ndarray, emb: np.ndarray, *, size: int,
 
 
 def main(argv: list[str]) -> int:
-    import pandas as pd
-
-    from ..bench.segments import cached_embeddings
-    from ..encoders.models import default_model_path
-    from ..ingest.columns import ColumnMap
-    from ..ingest.prepare import prepare_reviews
-
     ap = argparse.ArgumentParser(prog="python -m segcore.explain.measure_issues")
     ap.add_argument("file")
     ap.add_argument("--text-col", required=True)

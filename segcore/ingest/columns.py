@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, fields
 import pandas as pd
 
 from ..errors import SegscopeError
+from .content import judge_amount, judge_date, judge_product, parse_amount, parse_dates
+from .labels import parse_rating
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +84,10 @@ def _fits(role: str, series: pd.Series) -> bool:
         return False
     s = s.head(500)
     if role == "rating":
-        from .labels import parse_rating
         return parse_rating(s).notna().mean() >= 0.5
     if role == "amount":
-        from .content import parse_amount
         return parse_amount(s).notna().mean() >= 0.8
     if role == "date":
-        from ..analysis.behaviour import parse_dates
         return parse_dates(s).notna().mean() >= 0.8
     return True
 
@@ -145,12 +144,26 @@ def detect_columns(frame: pd.DataFrame, **given: str | None) -> ColumnMap:
     return mapping
 
 
+def resolve_columns(frame: pd.DataFrame, config, *, preferred: dict | None = None) -> ColumnMap:
+    """Column roles: the user's (a RunConfig's `columns`), then a saved run's (where the file has
+    them), then detected. A role given as "" is none (not detected). A saved run's title is repeated, never added: a
+    run trained without titles (or saved before titles were joined) scores the text alone, as
+    it learnt it."""
+    given = {k: v for k, v in config.columns.items() if v}
+    # "" is a role the user set to none on the Data page: not detected again behind their back.
+    given.update({k: None for k, v in config.columns.items() if v == ""})
+    for role, col in (preferred or {}).items():
+        if role not in given and col and col in frame.columns:
+            given[role] = col
+    if preferred is not None and "title" not in given:
+        given["title"] = None
+    return detect_columns(frame, **given)
+
+
 def _by_content(role: str, frame: pd.DataFrame, free: list) -> tuple[str, str] | None:
     """The best free column for a role judged by its values, and why; None when none fits.
     Products rank written names before codes, then by distinct values (the finer category);
     the other candidates are named so the user knows what else is on offer."""
-    from .content import judge_amount, judge_date, judge_product
-
     if role == "product":
         fits = []
         for c in free:

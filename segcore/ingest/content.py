@@ -79,12 +79,26 @@ def parse_amount(series: pd.Series) -> pd.Series:
     return pd.to_numeric(parts["num"].str.replace(",", "", regex=False), errors="coerce").astype(float)
 
 
+def parse_dates(series: pd.Series) -> pd.Series:
+    """Datetimes from date strings or unix seconds / milliseconds; NaT when unparseable."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return pd.to_datetime(series, errors="coerce", utc=True).dt.tz_localize(None)
+    numeric = pd.to_numeric(series, errors="coerce")
+    if numeric.notna().mean() > 0.8:
+        med = numeric.median()
+        if 3e8 < med < 5e9:
+            return pd.to_datetime(numeric, unit="s", errors="coerce")
+        if 3e11 < med < 5e12:
+            return pd.to_datetime(numeric, unit="ms", errors="coerce")
+        return pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
+    out = pd.to_datetime(series.astype("object"), errors="coerce", utc=True, format="mixed")
+    return out.dt.tz_localize(None)
+
+
 def judge_date(name: str, series: pd.Series) -> tuple[bool, str]:
     """Written dates (or a datetime column) in a plausible year range. Plain numbers are not
     judged by content: a 10-digit customer id would read as unix seconds; a header such as
     'Time' or 'Date' is needed for those."""
-    from ..analysis.behaviour import parse_dates
-
     s = _values(series)
     if s.empty:
         return False, "empty"

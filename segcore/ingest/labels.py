@@ -1,10 +1,12 @@
-"""Parse star ratings and derive sentiment labels."""
+"""Parse star ratings, derive sentiment labels, and check that the labels can train a classifier."""
 from __future__ import annotations
 
 import re
 
 import numpy as np
 import pandas as pd
+
+from ..errors import SegscopeError
 
 RATING_LABELS = ("negative", "neutral", "positive")
 _NUMBER = re.compile(r"(-?\d+(?:[.,]\d+)?)")
@@ -92,3 +94,35 @@ def ordered_labels(labels: pd.Series) -> list[str]:
     if present <= set(RATING_LABELS):
         return [lab for lab in RATING_LABELS if lab in present]
     return sorted(present)
+
+
+MIN_PER_CLASS = 8
+WARN_PER_CLASS = 10  # 8-9 examples of a class train, with a warning
+MIN_TOTAL = 20
+
+
+def check_trainable(labels: pd.Series, *, min_per_class: int = MIN_PER_CLASS, min_total: int = MIN_TOTAL,
+                    warn_per_class: int = WARN_PER_CLASS) -> list[str]:
+    """Raise a one-line error when the labelled rows cannot train a classifier; return warnings
+    (a class with fewer than `warn_per_class` examples trains, but its test score is noisy).
+
+    Blank labels do not count: only labelled rows are trained on."""
+    counts = labels.dropna().value_counts()
+    if len(counts) == 0:
+        raise SegscopeError("No labelled reviews: give a rating or label column (--rating-col / --label-col).")
+    if counts.sum() < min_total:
+        raise SegscopeError(f"Only {counts.sum()} labelled review(s) left after cleaning (empty and duplicate "
+                            f"reviews are dropped); at least {min_total} are needed to train.")
+    if len(counts) == 1:
+        raise SegscopeError(f"Only one class ('{counts.index[0]}') is present; at least two are "
+                            "needed to train - add reviews of other classes.")
+    small = counts[counts < min_per_class]
+    if len(small):
+        listed = ", ".join(f"'{k}' has {v}" for k, v in small.items())
+        raise SegscopeError(f"Too few examples to train: {listed} (at least {min_per_class} per "
+                            f"class are needed, {warn_per_class} or more recommended); add labelled "
+                            "reviews or merge the class.")
+    few = counts[counts < warn_per_class]
+    return [f"few examples: '{k}' has only {v} labelled reviews (fewer than {warn_per_class}); training "
+            "works, but its test scores rest on one or two reviews - label more if you can"
+            for k, v in few.items()]

@@ -9,11 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..analysis.behaviour import parse_dates
 from ..errors import SegscopeError
 from .clean import clean_reviews, clean_text
 from .columns import ColumnMap
-from .content import parse_amount
+from .content import parse_amount, parse_dates
 from .labels import labels_from_column, labels_from_rating, ordered_labels, parse_rating, sentiment_names
 from .pii import is_free_text, mask_series
 

@@ -5,8 +5,8 @@ import pandas as pd
 
 from ..errors import SegscopeError
 from ..text.language import detect_language
-from ..training.split import check_trainable
 from .columns import ColumnMap
+from .labels import check_trainable
 from .prepare import prepare_reviews
 
 

@@ -1,7 +1,6 @@
 """Saved runs: the fine-tuned model folder and the files written next to it."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -16,6 +15,7 @@ from ..analysis.segment import SegmentModel
 from ..encoders.folder import check_encoder_folder
 from ..config import DEFAULT_SEED
 from ..errors import SegscopeError
+from ..files import sha256_file  # noqa: F401 (re-exported: the pipeline imports it from here)
 
 META_FILE = "segscope.json"
 SEGMENTS_FILE = "segments.json"
@@ -30,14 +30,6 @@ HEAD_FILE = "head.json"  # which candidate scores reviews (training.candidates)
 # A run of an older format is brought up to date in memory here (`load_meta`), nowhere else.
 FORMAT_VERSION = 2
 MADE_BY = f"segscope {__version__}"
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def to_json(data, path: str | Path) -> Path:

@@ -158,7 +158,7 @@ class OwnerJobs:
             self.store.set_shared(run_id, shared)
 
     def edit(self, run_id: str, change, *, what: str):
-        """Apply `change(run_path)` (analysis.edit's rename / re-segment, which swap the run in
+        """Apply `change(run_path)` (services.edit's rename / re-segment, which swap the run in
         whole) to a run this person may manage."""
         with _EDITS:
             info = self._manageable(run_id, what)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 from pathlib import Path
 
-from ..analysis.edit import rename_run_segments, resegment_run
+from .edit import rename_run_segments, resegment_run
 from ..aspects.profile import aspect_table
 from ..config import DEFAULT_SEED, Option, RunConfig, check
 from ..io.artifacts import load_meta

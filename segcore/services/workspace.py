@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SegscopeError
-from ..io.artifacts import sha256_file
+from ..files import sha256_file
 from ..io.export import safe_filename
 
 SAMPLE_PATH = Path(__file__).resolve().parents[1] / "data" / "sample_reviews.csv"

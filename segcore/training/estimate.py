@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import DEFAULT_EPOCHS, TrainConfig, field_default
-from .recipe import DEVICE_BATCHES, epochs_for
+from ..config import DEFAULT_EPOCHS, DEVICE_BATCHES, TrainConfig, field_default
+from .recipe import epochs_for
 
 TRAIN_SHARE = 0.6  # training.split.split_622: 60 % of the labelled reviews train the model
 

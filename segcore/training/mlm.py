@@ -18,13 +18,12 @@ from pathlib import Path
 import torch
 from transformers import AutoModel, AutoModelForMaskedLM, DataCollatorForLanguageModeling, Trainer
 
-from ..config import TrainConfig
+from ..config import TrainConfig, device_batches
 from ..encoders.models import load_tokenizer, pick_device, resolve_model
 from ..encoders.predict import tokenize
 from ..progress import Progress
 from .callbacks import ProgressCallback
 from .args import training_arguments
-from .recipe import device_batches
 
 log = logging.getLogger(__name__)
 

@@ -8,37 +8,6 @@ from sklearn.model_selection import StratifiedGroupKFold
 from ..errors import SegscopeError
 from ..config import DEFAULT_SEED
 
-MIN_PER_CLASS = 8
-WARN_PER_CLASS = 10  # 8-9 examples of a class train, with a warning
-MIN_TOTAL = 20
-
-
-def check_trainable(labels: pd.Series, *, min_per_class: int = MIN_PER_CLASS, min_total: int = MIN_TOTAL,
-                    warn_per_class: int = WARN_PER_CLASS) -> list[str]:
-    """Raise a one-line error when the labelled rows cannot train a classifier; return warnings
-    (a class with fewer than `warn_per_class` examples trains, but its test score is noisy).
-
-    Blank labels do not count: only labelled rows are trained on."""
-    counts = labels.dropna().value_counts()
-    if len(counts) == 0:
-        raise SegscopeError("No labelled reviews: give a rating or label column (--rating-col / --label-col).")
-    if counts.sum() < min_total:
-        raise SegscopeError(f"Only {counts.sum()} labelled review(s) left after cleaning (empty and duplicate "
-                            f"reviews are dropped); at least {min_total} are needed to train.")
-    if len(counts) == 1:
-        raise SegscopeError(f"Only one class ('{counts.index[0]}') is present; at least two are "
-                            "needed to train - add reviews of other classes.")
-    small = counts[counts < min_per_class]
-    if len(small):
-        listed = ", ".join(f"'{k}' has {v}" for k, v in small.items())
-        raise SegscopeError(f"Too few examples to train: {listed} (at least {min_per_class} per "
-                            f"class are needed, {warn_per_class} or more recommended); add labelled "
-                            "reviews or merge the class.")
-    few = counts[counts < warn_per_class]
-    return [f"few examples: '{k}' has only {v} labelled reviews (fewer than {warn_per_class}); training "
-            "works, but its test scores rest on one or two reviews - label more if you can"
-            for k, v in few.items()]
-
 
 def split_622(labels: pd.Series, groups: pd.Series, *, seed: int = DEFAULT_SEED
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

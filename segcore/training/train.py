@@ -15,7 +15,7 @@ from sklearn.metrics import f1_score
 from sklearn.utils.class_weight import compute_class_weight
 from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainerCallback
 
-from ..config import AUTO_MODEL, DEFAULT_EPOCHS, TrainConfig
+from ..config import AUTO_MODEL, DEFAULT_EPOCHS, TrainConfig, device_batches
 from ..encoders.models import (
     ModelChoice,
     choose_model,
@@ -32,7 +32,7 @@ from .adversarial import FGMTrainer
 from .args import training_arguments
 from .augment import augment_train
 from .lora import add_lora, merged
-from .recipe import device_batches, encoder_lr, epochs_for
+from .recipe import encoder_lr, epochs_for
 
 log = logging.getLogger(__name__)
 

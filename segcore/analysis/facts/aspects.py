@@ -9,12 +9,14 @@ polarity that they use far more than all other reviews, and that come with the a
 reviews with the phrase mention it, or the phrase holds one of its terms."""
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
+from ...text.chinese import cut, stopwords
 from .rules import aspect_word
 from .terms import fact, shares
 from ...config import DEFAULT_SEED
@@ -30,17 +32,11 @@ APPAREL_MIN_SHARE = 0.15
 
 
 def _chinese_stop() -> frozenset[str]:
-    from ...text.chinese import stopwords
-
     return stopwords()
 
 
 def _analyzer(language: str):
-    import re
-
     if language == "zh":
-        from ...text.chinese import cut
-
         stop = _chinese_stop()
 
         def grams(text: str) -> list[str]:

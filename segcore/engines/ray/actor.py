@@ -8,7 +8,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ...analysis.projection import project
 from ...ingest.columns import ColumnMap
+from ...ingest.prepare import mask_text_columns, masking_keep
+from ...threads import limit_threads
+from ..core import load_run, score_batch
 from .reader import ERROR, ROW, H
 
 KEY = H + "key"
@@ -22,9 +26,6 @@ class Scorer:
 
     def __init__(self, model_dir: str, columns: dict, config, *, threads: int | None = None):
         import torch
-
-        from ...threads import limit_threads
-        from ..core import load_run
 
         if threads:
             limit_threads(threads)  # the actor's CPUs; segcore.threads stays within them
@@ -62,9 +63,6 @@ class Scorer:
                                      self._score_or_split(frame.iloc[mid:].reset_index(drop=True), rows[mid:], schema)])
 
     def _score(self, frame: pd.DataFrame, rows: np.ndarray, schema: pa.Schema) -> pa.Table:
-        from ...analysis.projection import project
-        from ..core import score_batch
-
         if self.columns.text not in frame:
             return self._errors(frame, rows, [f"no column '{self.columns.text}' in this file"] * len(frame), schema)
         # Duplicates across batches are found after scoring (a groupby on KEY), so no seen_keys;
@@ -93,8 +91,6 @@ class Scorer:
                 masked: bool = False) -> pa.Table:
         """Error rows, masked as the local engine masks dropped rows (`masked`: already are)."""
         if self.config.mask_pii and not masked:
-            from ...ingest.prepare import mask_text_columns, masking_keep
-
             frame = mask_text_columns(frame, masking_keep(self.columns), text_col=self.columns.text)
         return _table(frame, schema, rows, reasons, {}, self.hidden)
 

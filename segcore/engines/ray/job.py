@@ -10,7 +10,7 @@ over the cluster:
 3. Customers: duplicates across batches (same customer and text; the first is kept, as in
    cleaning) are found by a groupby on the batch keys; per-customer sums
    (`analyse.customer_part`) are combined by a Ray groupby-aggregate, and the driver turns that
-   table into segments by the saved centroids as the local engines do (`analyse.analyse_sums`).
+   table into segments by the saved centroids as the local engines do (`strategy.segments.analyse_sums`).
 4. Write: `reviews_scored/` and `errors/` Parquet shards (the layout of `engines.outputs`),
    `segments.csv` with the other customer-level files, and `metrics.json` with the local
    engines' keys plus the Ray details.
@@ -34,18 +34,15 @@ from ray.data import ActorPoolStrategy
 from ray.data.aggregate import Count, Max, Min, Sum
 from ray.data.context import ShuffleStrategy
 
-from ...analysis.analyse import analyse_sums, customer_part, profile_review_columns
+from ...analysis.analyse import customer_part, profile_review_columns
 from ...errors import SegscopeError
+from ...ingest.columns import resolve_columns
 from ...io.artifacts import to_json
-from ..core import agreement, load_run, resolve_columns, score_metrics
-from ..outputs import (
-    MAP_COLUMNS,
-    add_segment_columns,
-    added_columns,
-    prediction_columns,
-    prediction_rows,
-    write_segment_outputs,
-)
+from ...io.scored import MAP_COLUMNS, add_segment_columns, added_columns, prediction_columns, prediction_rows
+from ...strategy.segments import analyse_sums
+from ..core import agreement, load_run, score_metrics
+from ..outputs import write_segment_outputs
+from ..stream import PROFILE_SAMPLE_ROWS
 from .actor import KEY, STANDARD, Scorer
 from .reader import ERROR, ROW, H, ReviewFiles, input_files, read_plan, row_offsets
 from .session import quiet_ray_data, ray_session
@@ -219,8 +216,6 @@ def _clear_shards(folder: Path) -> None:
 def _profile_sample(scored, first: pd.Series, labels: list[str], n_reviews: int, *, seed: int) -> pd.DataFrame:
     """The reviews that segment keywords, examples and top products come from: all of them up
     to PROFILE_SAMPLE_ROWS, else a seeded sample of that size (as streamed scoring does)."""
-    from ..stream import PROFILE_SAMPLE_ROWS
-
     def rows(batch: pd.DataFrame) -> pd.DataFrame:
         good = _good(batch)
         good = good[~_is_duplicate(good, first)]

@@ -12,43 +12,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..engines.outputs import input_columns, write_outputs
-from ..errors import SegscopeError
-from ..ingest.columns import column_map_from_dict
-from ..ingest.prepare import Prepared, prepare_reviews
-from ..io.artifacts import META_FILE, SEGMENTS_FILE, load_meta, load_segment_model, to_json
+from ..analysis.analyse import Analysis
+from ..analysis.quality import category_columns
+from ..engines.outputs import write_outputs
+from ..ingest.prepare import Prepared
+from ..io.artifacts import META_FILE, SEGMENTS_FILE, load_segment_model, to_json
 from ..io.atomic import edited_copy
 from ..io.export import clean_name, read_export_csv
-from .quality import category_columns
-from .analyse import BASE_EMBEDDINGS_FILE, Analysis, analyse, rename_segments
-
-
-def _load(run_path: Path) -> tuple[Prepared, np.ndarray, np.ndarray, np.ndarray, list[str], dict]:
-    meta = load_meta(run_path / "model")
-    labels = list(meta["labels"])
-    scored = read_export_csv(run_path / "reviews_scored.csv")
-    emb_file = run_path / BASE_EMBEDDINGS_FILE  # the segments' interest axis
-    if not emb_file.exists():
-        raise SegscopeError(f"{run_path.name} has no saved base-encoder embeddings ({BASE_EMBEDDINGS_FILE}); "
-                            "re-run training to re-segment it.")
-    embeddings = np.load(emb_file).astype(np.float32)
-    prob_cols = [f"p_{lab}" for lab in labels]
-    aspects = scored["aspects"] if (meta.get("aspects") or {}).get("enabled") and "aspects" in scored else None
-    original = input_columns(scored, labels, aspects=aspects is not None)
-    columns = column_map_from_dict(meta["columns"])
-    prepared = prepare_reviews(original.drop(columns=["row_id"]), columns, require_labels=False)
-    if len(prepared.reviews) != len(scored):
-        raise SegscopeError(f"{run_path.name}: saved outputs do not match; re-run training.")
-    # Keep the run's own row ids and customer ids (they came from the original file).
-    prepared.reviews["row_id"] = scored["row_id"].to_numpy()
-    prepared.original["row_id"] = scored["row_id"].to_numpy()
-    prepared.reviews["customer_id"] = scored["customer_id"].astype(str).to_numpy()
-    if aspects is not None:  # the run's tagged aspects feed the profiles again
-        prepared.reviews["aspects"] = aspects.fillna("").astype(str).to_numpy()
-    prepared.dropped = read_export_csv(run_path / "dropped_rows.csv")
-    probs = scored[prob_cols].to_numpy(dtype=np.float32)
-    coords = scored[["x", "y"]].to_numpy(dtype=np.float32)
-    return prepared, probs, embeddings, coords, labels, meta
+from ..io.scored import load_scored_run
+from ..strategy.segments import analyse, rename_segments
 
 
 def _linked(relative: Path) -> bool:
@@ -89,7 +61,7 @@ def resegment_run(run_path: str | Path, *, k: int | None, templates: dict[str, s
     the run's own seed (its saved config; older runs: the default seed they were made with)
     unless `seed` is given. The saved config keeps the run's seed either way."""
     run_path = Path(run_path)
-    prepared, probs, embeddings, coords, labels, meta = _load(run_path)
+    prepared, probs, embeddings, coords, labels, meta = load_scored_run(run_path)
     seed = int(meta["run_config"]["seed"]) if seed is None else seed
     used = {str(v) for v in (meta.get("columns") or {}).values() if v}
     categories = prepared.original[category_columns(prepared.original, used)]
@@ -102,7 +74,7 @@ def resegment_run(run_path: str | Path, *, k: int | None, templates: dict[str, s
 def current_analysis(run_path: str | Path, *, templates: dict[str, str]) -> Analysis:
     """The run's analysis as saved (segments from the saved model and names)."""
     run_path = Path(run_path)
-    prepared, probs, embeddings, _, labels, meta = _load(run_path)
+    prepared, probs, embeddings, _, labels, meta = load_scored_run(run_path)
     names = {int(k): v for k, v in meta.get("segment_names", {}).items()}
     return analyse(prepared.reviews, probs, embeddings, labels=labels, templates=templates,
                    segment_model=load_segment_model(run_path / "model"), segment_names=names,
@@ -113,7 +85,7 @@ def rename_run_segments(run_path: str | Path, names: dict[int, str], *, template
     """New names flow into segments.csv, profiles, strategies and campaign files."""
     run_path = Path(run_path)
     clean = {int(s): clean_name(n) for s, n in names.items() if clean_name(n)}
-    prepared, probs, embeddings, coords, labels, meta = _load(run_path)
+    prepared, probs, embeddings, coords, labels, meta = load_scored_run(run_path)
     saved = {int(k): v for k, v in meta.get("segment_names", {}).items()}
     base = analyse(prepared.reviews, probs, embeddings, labels=labels, templates=templates,
                    segment_model=load_segment_model(run_path / "model"), segment_names=saved,

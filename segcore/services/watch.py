@@ -20,14 +20,16 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
+from ..compare.compare import top_alert, write_comparison
+from ..compare.frame import load_scoring
+from ..compare.options import CompareConfig
+from ..engines.stream import score_file
 from ..errors import SegscopeError
+from ..files import sha256_file
 from ..ingest.load import SUPPORTED
-from ..io.artifacts import load_meta, sha256_file
+from ..io.artifacts import load_meta
 from ..io.atomic import atomic_folder
 from ..io.export import safe_filename
-from .compare import top_alert, write_comparison
-from .frame import load_scoring
-from .options import CompareConfig
 
 HISTORY_FILE = "history.jsonl"
 
@@ -87,8 +89,6 @@ def watch(folder: str | Path, model_dir: str | Path, out_dir: str | Path, *, con
           echo: Callable[[str], None] = print) -> list[dict]:
     """Score every pending file of `folder` with the saved run `model_dir` into `out_dir`, in name
     order; returns the history entries added. `echo` gets one line `scored FILE` per file."""
-    from ..pipeline import score_file
-
     out_dir = Path(out_dir)
     model_dir = Path(model_dir)
     if out_dir.resolve() in [Path(folder).resolve(), *Path(folder).resolve().parents]:
