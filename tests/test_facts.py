@@ -136,3 +136,14 @@ def test_product_before_buyers_is_singular_or_reads_buyers_of():
         == "Lapsed buyers of chips"
     assert buyers_phrase("", ["Dress"], [{"key": "Dress", "source": "column"}]) == "Dress buyers"
     assert buyers_phrase("", [], []) == "customers"
+
+
+def test_plays_name_the_buyers_as_the_segment_name_does():
+    from segcore.strategy.suggest import typed_facts
+
+    column = {"facts": {"products": [{"key": "Dresses", "share": 0.6, "elsewhere": 0.1, "lift": 6.0, "source": "column"}]}}
+    noun = {"facts": {"products": [{"key": "tea", "share": 0.4, "elsewhere": 0.05, "lift": 8.0, "tag": "NN",
+                                    "source": "reviews"}]}}
+    assert typed_facts(column)["buyers"] == "buyers of dresses"
+    assert typed_facts(noun)["buyers"] == "tea buyers"
+    assert typed_facts({"facts": {"products": []}})["buyers"] is None

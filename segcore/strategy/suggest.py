@@ -16,7 +16,7 @@ import pandas as pd
 
 from jinja2 import DictLoader, StrictUndefined, UndefinedError
 
-from ..analysis.profiles import add_relative
+from ..analysis.profiles import add_relative, buyers_phrase
 from ..errors import SegscopeError
 from .safe_markdown import inert_markdown, md_inline
 from .sandbox import MAX_SIZE, MAX_STEPS, TIME_LIMIT_S, LimitedSandbox, TemplateLimit  # noqa: F401 (re-exported)
@@ -104,6 +104,8 @@ def typed_facts(profile: dict) -> dict:
     size = (profile.get("name_facts") or {}).get("size")
     return {
         "products": [r["key"] for r in products][:5],  # nouns by the tagger, or the product column
+        # who buys the first: "dress buyers", "buyers of jeans" (a plural never sits before "buyers")
+        "buyers": buyers_phrase("", [products[0]["key"]], products[:1]) if products else None,
         "kind": (fx.get("kind") or {}).get("kind") or "other",  # consumable / apparel / other
         "size_group": size["key"] if size else None,
         "praise": praise, "complaints": complaints,
