@@ -42,11 +42,16 @@ def mention_matrix(texts: Sequence[str], terms: Sequence[Sequence[str]] | Sequen
     substrings in Chinese). A term may be a tuple of alternatives (a size group)."""
     chinese = language == "zh"
     out = np.zeros((len(texts), len(terms)), dtype=bool)
-    series = pd.Series([str(t) for t in texts])
+    texts = [str(t) for t in texts]
+    lowered = [t.lower() for t in texts]
     for j, term in enumerate(terms):
         alts = [term] if isinstance(term, str) else list(term)
-        pattern = "|".join(f"(?:{_pattern(a, chinese).pattern})" for a in alts)
-        out[:, j] = series.str.contains(pattern, flags=re.IGNORECASE, regex=True).to_numpy()
+        pattern = re.compile("|".join(f"(?:{_pattern(a, chinese).pattern})" for a in alts), re.IGNORECASE)
+        # the regex only where the first word occurs at all: a substring test is ~50x cheaper, and
+        # most reviews name none of the terms (9.7 s -> under 1 s for 50 terms in 22,600 reviews)
+        firsts = {a.split()[0].lower() if a.split() else a.lower() for a in alts}
+        hits = [i for i, t in enumerate(lowered) if any(f in t for f in firsts)]
+        out[hits, j] = [pattern.search(texts[i]) is not None for i in hits]
     return out
 
 
