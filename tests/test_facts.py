@@ -141,9 +141,10 @@ def test_product_before_buyers_is_singular_or_reads_buyers_of():
 def test_plays_name_the_buyers_as_the_segment_name_does():
     from segcore.strategy.suggest import typed_facts
 
-    column = {"facts": {"products": [{"key": "Dresses", "share": 0.6, "elsewhere": 0.1, "lift": 6.0, "source": "column"}]}}
-    noun = {"facts": {"products": [{"key": "tea", "share": 0.4, "elsewhere": 0.05, "lift": 8.0, "tag": "NN",
-                                    "source": "reviews"}]}}
-    assert typed_facts(column)["buyers"] == "buyers of dresses"
-    assert typed_facts(noun)["buyers"] == "tea buyers"
-    assert typed_facts({"facts": {"products": []}})["buyers"] is None
+    dresses = {"key": "Dresses", "share": 0.6, "elsewhere": 0.1, "lift": 6.0, "source": "column"}
+    tea = {"key": "tea", "share": 0.4, "elsewhere": 0.05, "lift": 8.0, "tag": "NN", "source": "reviews"}
+    assert typed_facts({"facts": {"products": [dresses]}, "name_facts": {"products": [dresses]}})["buyers"] \
+        == "buyers of dresses"
+    assert typed_facts({"facts": {"products": [tea]}, "name_facts": {"products": [tea]}})["buyers"] == "tea buyers"
+    # a product the name does not state ("Customers, unhappy") is no "for tea buyers" in a play's title
+    assert typed_facts({"facts": {"products": [tea]}, "name_facts": {"products": []}})["buyers"] is None

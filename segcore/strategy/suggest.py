@@ -101,11 +101,13 @@ def typed_facts(profile: dict) -> dict:
         word = (profile.get("relative") or {}).get("interest")
         products = [{"key": word}] if word else []
     praise, complaints = _typed(fx.get("praise", [])), _typed(fx.get("complaints", []))
+    named = [r for r in (profile.get("name_facts") or {}).get("products") or [] if r]
     size = (profile.get("name_facts") or {}).get("size")
     return {
         "products": [r["key"] for r in products][:5],  # nouns by the tagger, or the product column
-        # who buys the first: "dress buyers", "buyers of jeans" (a plural never sits before "buyers")
-        "buyers": buyers_phrase("", [products[0]["key"]], products[:1]) if products else None,
+        # who they are by what they buy, as the segment's name states it ("dress buyers", "buyers of
+        # jeans"; a plural never sits before "buyers"); None where the name states no product
+        "buyers": buyers_phrase("", [named[0]["key"]], named[:1]) if named else None,
         "kind": (fx.get("kind") or {}).get("kind") or "other",  # consumable / apparel / other
         "size_group": size["key"] if size else None,
         "praise": praise, "complaints": complaints,
