@@ -80,9 +80,10 @@ def test_language_detected_on_real_rows(zh_frame):
 
 
 def test_model_follows_language_and_can_be_overridden(monkeypatch):
-    import segcore.encoders.multilingual as ml
+    import segcore.encoders.models as models
 
-    monkeypatch.setattr(ml, "multilingual_model_path", lambda: "/converted/e5")
+    # where choose_model looks it up (the conversion itself is test_chinese_reviews_end_to_end's)
+    monkeypatch.setattr(models, "multilingual_model_path", lambda: "/converted/e5")
     auto_en = choose_model(AUTO_MODEL, "en")
     assert auto_en.chosen == DEFAULT_MODEL and auto_en.path == default_model_path()
     auto_zh = choose_model(AUTO_MODEL, "zh")
