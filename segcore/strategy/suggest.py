@@ -101,7 +101,9 @@ def typed_facts(profile: dict) -> dict:
         word = (profile.get("relative") or {}).get("interest")
         products = [{"key": word}] if word else []
     praise, complaints = _typed(fx.get("praise", [])), _typed(fx.get("complaints", []))
-    named = [r for r in (profile.get("name_facts") or {}).get("products") or [] if r]
+    # saved before typed facts: the name's interest word stands for what the name states
+    named = [r for r in (profile.get("name_facts") or {}).get("products") or [] if r] if "facts" in profile \
+        else products
     size = (profile.get("name_facts") or {}).get("size")
     return {
         "products": [r["key"] for r in products][:5],  # nouns by the tagger, or the product column
