@@ -48,7 +48,7 @@ def mention_matrix(texts: Sequence[str], terms: Sequence[Sequence[str]] | Sequen
         alts = [term] if isinstance(term, str) else list(term)
         pattern = re.compile("|".join(f"(?:{_pattern(a, chinese).pattern})" for a in alts), re.IGNORECASE)
         # the regex only where the first word occurs at all: a substring test is ~50x cheaper, and
-        # most reviews name none of the terms (9.7 s -> under 1 s for 50 terms in 22,600 reviews)
+        # most reviews name none of the terms (6.8 s -> 1.3 s for 45 terms over the 22,600 Women's reviews)
         firsts = {a.split()[0].lower() if a.split() else a.lower() for a in alts}
         hits = [i for i, t in enumerate(lowered) if any(f in t for f in firsts)]
         out[hits, j] = [pattern.search(texts[i]) is not None for i in hits]
