@@ -23,6 +23,16 @@ def _config(tiny_model, epochs=1):
                      quick_first=False)
 
 
+class Slow(TrainerCallback):
+    """Each training step takes `seconds` longer: the test acts while the job still runs."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def on_step_end(self, args, state, control, **kw):
+        time.sleep(self.seconds)
+
+
 def test_job_done_refuses_second_and_lists_run(tmp_path, small_csv, tiny_model):
     store = RunStore(tmp_path / "models")
     reg = JobRegistry(store)
@@ -63,11 +73,7 @@ def test_stop_cancels_and_keeps_earlier_runs(tmp_path, small_csv, tiny_model):
     store = RunStore(tmp_path / "models")
     reg = JobRegistry(store)
 
-    class Slow(TrainerCallback):
-        def on_step_end(self, args, state, control, **kw):
-            time.sleep(0.3)
-
-    job = reg.start(small_csv, _config(tiny_model, epochs=5), callbacks=[Slow()])
+    job = reg.start(small_csv, _config(tiny_model, epochs=5), callbacks=[Slow(0.3)])
     while job.progress.snapshot().step < 2:
         time.sleep(0.1)
     assert reg.stop(job.run_id)
@@ -121,13 +127,9 @@ def test_a_second_persons_training_waits_in_the_queue_and_runs_after(tmp_path, s
     store = RunStore(tmp_path / "models")
     reg = JobRegistry(store)
 
-    class Slow(TrainerCallback):
-        def on_step_end(self, args, state, control, **kw):
-            time.sleep(0.2)
-
     assert reg.wait_before_start()[0] == 0
     alice = reg.start(small_csv, _config(tiny_model, epochs=2), label="alice", owner="a", owner_name="alice",
-                      callbacks=[Slow()], plan=_plan())
+                      callbacks=[Slow(0.2)], plan=_plan())
     # before pressing Start, a second person sees one training ahead and when theirs would start
     ahead, wait = reg.wait_before_start()
     assert ahead == 1 and wait is not None and 0 < wait.low <= wait.high
