@@ -450,7 +450,8 @@ def _only_login_everywhere(page, server: str, login) -> None:
     for path in PATHS:
         page.goto(server + path)
         expect(login()).to_be_visible()
-        page.wait_for_timeout(1000)  # let any page script that would run render
+        # the script has ended: whatever a page would render is on screen by now
+        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', state="attached")
         assert page.locator("h1").all_inner_texts() == ["segscope"], path
         for test_id in ("stSidebarNavItems", "stFileUploader", "stDownloadButton", "stDataFrame", "stSidebar"):
             assert page.get_by_test_id(test_id).count() == 0, (path, test_id)

@@ -138,3 +138,15 @@ def test_segscope_app_serves_the_checkouts_app(tmp_path):
         proc.terminate()
         proc.wait(timeout=30)
     assert "Traceback" not in log_path.read_text()
+
+
+def test_the_apps_settings_keep_jobs_running_while_pages_poll():
+    """Streamlit's full gc.collect() after every script run held the GIL each second a job's
+    progress fragment reran: 80 reviews scored beside a fine-tune took 101 s in the app instead of
+    1.4 s (tests/test_browser_jobs.py). The checkout's settings turn it off, and Streamlit knows
+    the option by that name."""
+    from streamlit import config
+
+    settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert settings["runner"]["postScriptGC"] is False
+    assert config.get_option("runner.postScriptGC") in (True, False)  # a real option of this Streamlit
