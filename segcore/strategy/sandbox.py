@@ -276,13 +276,20 @@ def _arguments(signature, args, kwargs) -> dict:
     return bound.arguments
 
 
+@functools.lru_cache(maxsize=512)
+def _signature(func) -> inspect.Signature | None:
+    """Jinja's filters are the same functions in every environment: their signatures are read once
+    (an environment is made per template check and render; reading ~50 signatures took most of it)."""
+    try:
+        return inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
+
+
 def _limited_filter(env: LimitedSandbox, name: str, func):
     """A filter that refuses huge widths / counts, and sizes what it would build before building
     it (replace, indent, wordwrap, join, format; every argument's text size)."""
-    try:
-        signature = inspect.signature(func)
-    except (TypeError, ValueError):
-        signature = None
+    signature = _signature(func)
 
     @functools.wraps(func)  # keeps jinja's pass_context / pass_environment marks
     def limited(*args, **kwargs):
