@@ -19,6 +19,7 @@ from ..config import AspectConfig
 from ..encoders.models import load_pretrained, load_tokenizer, pick_device, resolve_model
 from ..errors import SegscopeError
 from ..training.args import training_arguments
+from ..training.trainer import run_trainer
 from .custom import LEXICON_FILE, lexicon_json, load_lexicon
 from .lexicon import bio_labels, encode_weak, first_subtokens, flat_lexicon, lexicon_spans, windows, word_span
 
@@ -109,7 +110,7 @@ def train_tagger(texts: Sequence[str], config: AspectConfig, *, lexicon: dict | 
         )
         trainer = Trainer(model=model, args=args, train_dataset=dataset,
                           data_collator=DataCollatorForTokenClassification(tokenizer), processing_class=tokenizer)
-        trainer.train()
+        run_trainer(trainer)
         # A fresh copy, as in train.fine_tune: no leftover autocast wrapper, default attention.
         fresh = _new_model(name, labels)
         fresh.load_state_dict(trainer.model.state_dict())

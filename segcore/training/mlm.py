@@ -24,6 +24,7 @@ from ..encoders.predict import tokenize
 from ..progress import Progress
 from .callbacks import ProgressCallback
 from .args import training_arguments
+from .trainer import run_trainer
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ def domain_adapt(texts: Sequence[str], *, model: str, epochs: int, out_dir: str 
         callbacks = [ProgressCallback(progress)] if progress is not None else []
         trainer = Trainer(model=mlm, args=args, train_dataset=train_ds, data_collator=collator,
                           processing_class=tokenizer, callbacks=callbacks)
-        trainer.train()
+        run_trainer(trainer)
     mlm = trainer.model.to(device)
     after = mlm_loss(mlm, batches, device)
     log.info("MLM loss on held-out reviews after %d epoch(s): %.3f (perplexity %.1f)", epochs, after,

@@ -33,6 +33,7 @@ from .args import training_arguments
 from .augment import augment_train
 from .lora import add_lora, merged
 from .recipe import encoder_lr, epochs_for
+from .trainer import run_trainer
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ def fine_tune(train_texts: Sequence[str], train_labels: Sequence[str],
         )
         if not config.progress_bar:  # quiet: no per-log dict on stdout either (ProgressCallback keeps them)
             trainer.remove_callback(PrinterCallback)
-        trainer.train()
+        run_trainer(trainer)
         if config.adversarial == "fgm":
             adv = trainer.adversarial_losses
             options["fgm"] = {"epsilon": config.fgm_epsilon, "perturbed_steps": len(adv),
