@@ -64,14 +64,19 @@ def test_fine_tune_runs_reports_progress_and_stops(tiny_model, sample_frame):
                 progress.request_stop()
 
     cfg = TrainConfig(model=str(tiny_model), epochs=3, batch_size=16, max_length=48, progress_bar=False)
-    tuned = fine_tune(texts[:120], y[:120].tolist(), texts[120:], y[120:].tolist(), labels=LABELS,
-                      config=cfg, progress=progress, callbacks=[StopAfterTwo()])
+    gc.unfreeze()  # nothing frozen before training, as in a segscope process (conftest froze the session's)
+    try:
+        tuned = fine_tune(texts[:120], y[:120].tolist(), texts[120:], y[120:].tolist(), labels=LABELS,
+                          config=cfg, progress=progress, callbacks=[StopAfterTwo()])
+        after = gc.get_freeze_count()
+    finally:
+        gc.freeze()
     snap = progress.snapshot()
     # Asked after step 2, training ends at the end of the next step.
     assert tuned.stopped and snap.step == 3 and snap.total_steps == 3 * 8
     # training.trainer.run_trainer: the objects alive before training sit out of the collector's
     # full passes while it runs (Trainer.train's own gc.collect() among them), and come back after
-    assert min(frozen) > 100_000 and gc.get_freeze_count() == 0
+    assert min(frozen) > 100_000 and after == 0
     assert tuned.labels == LABELS and tuned.model.config.id2label[2] == "positive"
 
     progress = Progress()
