@@ -420,25 +420,6 @@ def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_mode
     assert sorted(customers) == sorted(pd.read_csv(small_csv)["UserId"].astype(str).unique())
 
 
-@pytest.mark.parametrize("server", [["--server.maxUploadSize", "1"]], indirect=True)
-def test_file_over_upload_limit_is_refused_clearly(server):
-    """With a 1 MB limit, the 1 MB-review fixture is refused in the browser; the app stays usable."""
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=60_000)
-    big = Path(__file__).parent / "fixtures" / "inputs" / "one_megabyte_review.csv"
-    assert big.stat().st_size > 1024 * 1024
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page()
-        page.goto(server)
-        expect(page.locator("h1", has_text="Data")).to_be_visible()
-        page.locator("input[type=file]").set_input_files(str(big))
-        expect(page.get_by_text("File must be 1.0MB or smaller")).to_be_visible()
-        expect(page.get_by_text("Showing the shipped sample reviews")).to_be_visible()  # data kept
-        browser.close()
-
-
 PATHS = ["/models", "/", "/data", "/train", "/segments", "/map", "/strategies", "/labels", "/compare"]
 TITLES = ["Data", "Train", "Segments", "Map", "Strategies & export", "Labels", "Aspects", "Models", "Compare"]
 
@@ -457,11 +438,12 @@ def _only_login_everywhere(page, server: str, login) -> None:
             assert page.get_by_test_id(test_id).count() == 0, (path, test_id)
 
 
-@pytest.mark.parametrize("server", [{"password": "s3cret"}], indirect=True)
+@pytest.mark.parametrize("server", [{"password": "s3cret", "args": ["--server.maxUploadSize", "1"]}], indirect=True)
 def test_no_page_or_download_without_the_password(server):
     """A fresh server, opened first at /models (the run where Streamlit would serve pages/*.py by
     URL), then at every page path: only the login form; after login the links list the nine pages
-    and never a helper module."""
+    and never a helper module. With a 1 MB upload limit (one server for both checks), the 1 MB-review
+    fixture is refused in the browser and the app stays usable."""
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=60_000)
@@ -477,6 +459,11 @@ def test_no_page_or_download_without_the_password(server):
         expect(links).to_have_count(len(TITLES))
         assert [t.split("\n")[-1] for t in links.all_inner_texts()] == TITLES  # (icon name, then title)
         assert page.get_by_test_id("stSidebarNavItems").count() == 0
+        big = Path(__file__).parent / "fixtures" / "inputs" / "one_megabyte_review.csv"
+        assert big.stat().st_size > 1024 * 1024
+        page.locator("input[type=file]").set_input_files(str(big))
+        expect(page.get_by_text("File must be 1.0MB or smaller")).to_be_visible()
+        expect(page.get_by_text("Showing the shipped sample reviews")).to_be_visible()  # data kept
         nav(page, "Models").click()
         expect(page.locator("h1", has_text="Models")).to_be_visible()
         browser.close()
