@@ -124,8 +124,8 @@ def test_bench_parser_and_quick_sizes():
 
 
 def test_memory_with_a_tiny_run_adds_the_models_extra_memory(tmp_path, tiny_run):
-    run_model = str(tiny_run)  # stands in for the fine-tuned run (bench_memory fits its own tiny run too)
-    cfg = bench.BenchConfig(memory_rows=600, chunk_rows=200, memory_model="tiny")
+    run_model = str(tiny_run)  # stands in for the fine-tuned run, and is the tiny run (not fitted again)
+    cfg = bench.BenchConfig(memory_rows=600, chunk_rows=200, memory_model="tiny", memory_tiny_run=run_model)
     d = bench.bench_memory(cfg, run_model, tmp_path).as_dict()
     _check_shape(d)
     det = d["details"]

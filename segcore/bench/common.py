@@ -30,6 +30,7 @@ class BenchConfig:
     score_rows: int = 2000
     memory_rows: int = 1_000_000
     memory_model: str = "run"  # "run": the fine-tuned MiniLM; "tiny": a 2-layer run (see bench_memory)
+    memory_tiny_run: str | None = None  # "tiny": the model folder of a tiny run already fitted, not a new one
     chunk_rows: int = 20_000
     map_sizes: tuple[int, ...] = (10_000, 100_000, 200_000)
     map_threshold: int = 50_000

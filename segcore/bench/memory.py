@@ -85,7 +85,9 @@ def bench_memory(cfg: BenchConfig, model_dir: str, work: Path) -> Result:
     frame.to_csv(csv_path, index=False)
     frame.to_parquet(pq_path, index=False)
     del frame
-    big_model = tiny_run(work, seed=cfg.seed) if cfg.memory_model == "tiny" else model_dir
+    big_model = model_dir
+    if cfg.memory_model == "tiny":
+        big_model = cfg.memory_tiny_run or tiny_run(work, seed=cfg.seed)
     peaks, seconds = {}, {}
     for path in (csv_path, pq_path):
         key = path.suffix[1:]
@@ -100,7 +102,8 @@ def bench_memory(cfg: BenchConfig, model_dir: str, work: Path) -> Result:
         ref, ref_chunk = work / "reference.csv", min(cfg.chunk_rows, 2000)
         real_reviews(2 * ref_chunk, seed=cfg.seed + 4, distinct_rows=True).to_csv(ref, index=False)
         tiny_gb, _ = _score_peak(big_model, ref, work / "ref-tiny", ref_chunk)
-        run_gb, _ = _score_peak(model_dir, ref, work / "ref-run", ref_chunk)
+        same = Path(model_dir).resolve() == Path(big_model).resolve()  # nothing more to measure
+        run_gb = tiny_gb if same else _score_peak(model_dir, ref, work / "ref-run", ref_chunk)[0]
         details["reference_rows"] = 2 * ref_chunk
         details["reference_peak_rss_gb"] = {"tiny": tiny_gb, "run": run_gb}
         # The fine-tuned model's extra memory (weights, activations) does not grow with rows.
