@@ -6,6 +6,7 @@ import contextlib
 import gc
 import io
 import json
+import linecache
 import logging
 import os
 import resource
@@ -281,6 +282,14 @@ def order_for_workers(nodeids: list[str], workers: int, seconds: dict[str, float
 
 
 @pytest.hookimpl(trylast=True)  # after -m / -k have deselected: the shares are of what runs
+def pytest_runtest_setup(item):
+    """Playwright's sync API takes inspect.stack() on every call; for a frame whose file does not
+    exist (an xdist worker runs its loop as exec'd "<string>" code) inspect.getmodule scans all
+    ~5,000 loaded modules: 35 s of the suite's CPU (py-spy). A linecache entry for that name
+    answers the lookup at once (set per test: something may clear the cache)."""
+    linecache.cache.setdefault("<string>", (0, None, [], "<string>"))
+
+
 def pytest_collection_finish(session):
     """What collection imported (torch, transformers, streamlit, the tests) lives as long as the
     worker: frozen out of the cyclic GC, so that its full passes (automatic ones, Trainer.train's,

@@ -46,6 +46,7 @@ def ray_session(address: str | None):
            "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[3]),
                                                         os.environ.get("PYTHONPATH")]))}
     kwargs = dict(logging_level=logging.WARNING, runtime_env={"env_vars": env})
+    saved = {}
     try:
         if address:
             if address != "auto":  # a remote cluster: ship this package to its workers
@@ -53,13 +54,28 @@ def ray_session(address: str | None):
                                          "py_modules": [str(Path(__file__).resolve().parents[2])]}
             ray.init(address=address, **kwargs)
         else:
+            # A local instance's workers inherit this process's environment: set there, not as a
+            # runtime_env, which starts every worker through Ray's setup_worker (2 s of imports each).
+            saved = {k: os.environ.get(k) for k in env}
+            os.environ.update(env)
+            del kwargs["runtime_env"]
             ray.init(num_cpus=os.cpu_count(), include_dashboard=False, **kwargs)
     except ConnectionError as exc:
+        _restore(saved)
         raise SegscopeError(f"Cannot connect to the Ray cluster at {address}: {' '.join(str(exc).split())[:200]}") from None
     try:
         yield
     finally:
         ray.shutdown()
+        _restore(saved)
+
+
+def _restore(saved: dict) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def quiet_ray_data() -> None:
