@@ -8,7 +8,7 @@ import shutil
 
 import pandas as pd
 import pytest
-from conftest import SAMPLE, run_cli
+from conftest import SAMPLE, run_main
 
 from segcore.aspects.lexicon import lexicon_spans
 from segcore.compare import CompareConfig, compare_folders, load_scoring
@@ -186,11 +186,11 @@ def test_watch_twice_scores_only_the_new_file(tiny_run, tmp_path):
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()
     frame[half == "2012H1"].head(150).to_csv(inbox / "a.csv", index=False)
-    first = run_cli("watch", inbox, "--model", tiny_run, "--out", out)
+    first = run_main("watch", inbox, "--model", tiny_run, "--out", out)
     assert first.returncode == 0, first.stderr
     assert [l for l in first.stdout.splitlines() if l.startswith("scored ")] == [f"scored {inbox / 'a.csv'}"]
     frame[half == "2012H2"].head(150).to_csv(inbox / "b.csv", index=False)
-    second = run_cli("watch", inbox, "--model", tiny_run, "--out", out, "--min-change", "0.1")
+    second = run_main("watch", inbox, "--model", tiny_run, "--out", out, "--min-change", "0.1")
     assert second.returncode == 0, second.stderr
     assert [l for l in second.stdout.splitlines() if l.startswith("scored ")] == [f"scored {inbox / 'b.csv'}"]
     history = [json.loads(l) for l in (out / "history.jsonl").read_text().splitlines()]
@@ -199,7 +199,7 @@ def test_watch_twice_scores_only_the_new_file(tiny_run, tmp_path):
     assert result["before"]["name"] == "a.csv" and result["after"]["name"] == "b.csv"
     assert result["config"]["min_change"] == 0.1 and (out / "movers.csv").exists()
     assert sorted(p.name.split("-")[0] for p in (out / "scores").iterdir()) == ["a", "b"]
-    bad = run_cli("watch", inbox, "--model", tiny_run, "--out", out, "--min-change", "2")
+    bad = run_main("watch", inbox, "--model", tiny_run, "--out", out, "--min-change", "2")
     assert bad.returncode == 2 and "min_change must be at most 1" in bad.stderr
 
 

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pandas as pd
-from conftest import run_cli
+from conftest import run_cli, run_main
 
 from segcore.config import RunConfig, TrainConfig
 from segcore.services.jobs import JobRegistry
@@ -16,7 +16,7 @@ from segcore.services.runs import RunStore
 
 def test_run_quick_gives_the_whole_result_and_scores_again(tmp_path, small_csv, tiny_model):
     out = tmp_path / "quick"
-    done = run_cli("run", small_csv, "--out", out, "--quick", "--model", tiny_model, "--k", "3")
+    done = run_main("run", small_csv, "--out", out, "--quick", "--model", tiny_model, "--k", "3")
     assert done.returncode == 0, done.stderr[-2000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["quick"] is True and metrics["epochs_run"] == 0 and metrics["fine_tuned_test"] is None
@@ -24,7 +24,8 @@ def test_run_quick_gives_the_whole_result_and_scores_again(tmp_path, small_csv, 
     assert set(metrics["selection"]["candidates"]) == {"frozen", "tfidf"}  # nothing fine-tuned
     assert metrics["k"] == 3 and (out / "campaigns.xlsx").exists() and (out / "model" / "head.json").exists()
     scored = pd.read_csv(out / "reviews_scored.csv")
-    # scoring the same file with the saved quick run gives every review the same label (same head)
+    # scoring the same file with the saved quick run, in a new process (nothing kept from the run's),
+    # gives every review the same label (same head)
     again = run_cli("score", small_csv, "--model", out / "model", "--out", tmp_path / "again")
     assert again.returncode == 0, again.stderr[-2000:]
     rescored = pd.read_csv(tmp_path / "again" / "reviews_scored.csv")
