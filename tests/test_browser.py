@@ -339,6 +339,8 @@ def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_mode
         page.locator("input[aria-label=\"Epochs (max) (empty: 4, more on small files)\"]").fill("2")
         page.locator("input[aria-label=\"Tokens per review\"]").fill("48")
         page.locator("input[aria-label=\"Segments (empty: chosen by silhouette, at most 12)\"]").fill("3")
+        page.keyboard.press("Tab")  # the value is taken and the page reruns before Start (a click
+        settled(page, "Train settings")  # during that rerun was once lost: no training started in 60 s)
         page.get_by_role("button", name="Start training").click()
         # the quick result comes first (its own run), then fine-tuning
         # (the whole flow took 176 s in one full-suite run on two cores; this wait alone ran past

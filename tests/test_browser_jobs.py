@@ -51,6 +51,8 @@ def test_scoring_finishes_while_a_fine_tune_runs_and_the_queue_shows(installed_r
         first.locator("input[aria-label=\"Early-stopping patience (epochs)\"]").fill("100")  # runs on
         first.locator("input[aria-label=\"Tokens per review\"]").fill("32")
         first.locator("input[aria-label=\"Segments (empty: chosen by silhouette, at most 12)\"]").fill("3")
+        first.keyboard.press("Tab")  # the value is taken and the page reruns before Start (a click
+        settled(first, "Train settings")  # during that rerun was once lost: no training started in 60 s)
         first.get_by_role("button", name="Start training").click()
         expect(first.get_by_text(re.compile(r" — running$"))).to_be_visible()
         expect(first.get_by_test_id("stProgress")).to_contain_text(re.compile(r"left|…"))
