@@ -281,7 +281,6 @@ def order_for_workers(nodeids: list[str], workers: int, seconds: dict[str, float
     return order + light
 
 
-@pytest.hookimpl(trylast=True)  # after -m / -k have deselected: the shares are of what runs
 def pytest_runtest_setup(item):
     """Playwright's sync API takes inspect.stack() on every call; for a frame whose file does not
     exist (an xdist worker runs its loop as exec'd "<string>" code) inspect.getmodule scans all
@@ -297,6 +296,7 @@ def pytest_collection_finish(session):
     gc.freeze()
 
 
+@pytest.hookimpl(trylast=True)  # after -m / -k have deselected: the shares are of what runs
 def pytest_collection_modifyitems(config, items):
     """Under xdist, heavy modules first in each worker's share (order_for_workers, made for
     .ci/run's worksteal; another --dist mode only sees another order). Workers collect alike."""
