@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import torch
 from conftest import run_cli, run_main
 
 from segcore.config import RunConfig, TrainConfig
@@ -95,6 +96,7 @@ def test_embeddings_do_not_depend_on_the_reviews_batched_with_them(sample_frame)
     part = list(range(150, 37, -3))  # another order, another size, other neighbours in each batch
     p2, e2 = predict(model, tok, [texts[i] for i in part], batch_size=16, max_length=128, precision=precision)
     assert np.array_equal(e2, embs[part]) and np.array_equal(p2, probs[part])
+    assert {p.dtype for p in model.parameters()} == {torch.float32}  # bf16 read a copy
     _, e32 = predict(model, tok, texts, batch_size=64, max_length=128, precision="fp32")
     cos = (embs * e32).sum(1) / np.linalg.norm(embs, axis=1) / np.linalg.norm(e32, axis=1)
     assert cos.min() > 0.999  # bf16 reads the reviews as fp32 does
