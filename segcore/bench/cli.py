@@ -52,8 +52,8 @@ def add_bench_parser(sub) -> None:
                    help="Women's Clothing rows for 'quick' (default: the whole file; --quick: 1,000) and 'job' "
                         "(default 1,500; --quick: 400)")
     p.add_argument("--hogs", type=int, default=None,
-                   help="CPU hogs (busy processes) beside the 'job' measurement (default 0; 'load' always starts "
-                        "one per core)")
+                   help="CPU hogs (busy processes) beside the 'job' measurement, and beside a second quick run "
+                        "in 'quick' (default 0; 'load' always starts one per core)")
     p.add_argument("--out", default=None, help="also append the JSON lines to this file")
     p.add_argument("--seed", **flag_kwargs(RunConfig, "seed"))
     p.add_argument("--debug", action="store_true", help="show tracebacks")

@@ -44,7 +44,7 @@ class BenchConfig:
     load_steps: int = 20  # fine-tuning steps timed idle and beside the CPU hogs
     load_hogs: int | None = None  # CPU hogs for the load measurement (None: one per core)
     job_rows: int = 1500  # Women's Clothing rows for the app-job measurement (estimate, map, changes)
-    job_hogs: int = 0  # CPU hogs running beside that job
+    job_hogs: int = 0  # CPU hogs running beside that job (and beside a second quick run)
     only: tuple[str, ...] = MEASUREMENTS
 
     @classmethod

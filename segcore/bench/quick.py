@@ -5,7 +5,8 @@ the default path (bf16 on a CPU with AMX) must keep >= 99 % of the fp32 run's la
 macro-F1 within 0.005.
 
 Goal (issue 28): the quick run at most half the naive pass's time; on the full Women's Clothing
-file (23,486 rows) first segments within 180 s on 2 idle cores."""
+file (23,486 rows) first segments within 180 s on 2 idle cores. With `--hogs N` the quick run is
+timed once more beside N CPU hogs (time to first segments on a loaded machine)."""
 from __future__ import annotations
 
 import json
@@ -27,6 +28,7 @@ from ..training.candidates import fit_linear_head
 from ..training.split import split_622
 from .common import BenchConfig, Result, device_label
 from .keywords import SHARED_WOMENS
+from .load import cpu_hogs
 from .score import naive_predict
 
 GOAL_RATIO = 0.5
@@ -88,18 +90,26 @@ def frozen_labels(run_dir: Path, path: Path, *, seed: int) -> np.ndarray:
     return head.proba(emb).argmax(axis=1)
 
 
+def _same_labels(a: Path, b: Path) -> float:
+    """Share of reviews two runs over the same file label alike (matched by row id)."""
+    x, y = (pd.read_csv(d / "reviews_scored.csv", usecols=["row_id", "pred_label"]) for d in (a, b))
+    both = x.merge(y, on="row_id", suffixes=("", "_b"))
+    return round(float((both["pred_label"] == both["pred_label_b"]).mean()), 4)
+
+
 def bench_quick(cfg: BenchConfig, model: str, work: Path) -> Result:
     path = quick_input(cfg, work)
     fast = quick_run(path, work / "quick")
     slow = quick_run(path, work / "quick_fp32", precision="fp32")
     naive_s, n = naive_pass(path, model)
-    a = pd.read_csv(work / "quick" / "reviews_scored.csv", usecols=["row_id", "pred_label"])
-    b = pd.read_csv(work / "quick_fp32" / "reviews_scored.csv", usecols=["row_id", "pred_label"])
-    both = a.merge(b, on="row_id", suffixes=("", "_fp32"))
-    same_used = float((both["pred_label"] == both["pred_label_fp32"]).mean())
+    same_used = _same_labels(work / "quick", work / "quick_fp32")
     # the quick model itself (the frozen head), also where the keyword model won
     same = float((frozen_labels(work / "quick", path, seed=cfg.seed) ==
                   frozen_labels(work / "quick_fp32", path, seed=cfg.seed)).mean())
+    loaded = None
+    if cfg.job_hogs:
+        with cpu_hogs(cfg.job_hogs):
+            loaded = quick_run(path, work / "quick_loaded")
     frozen = [r["metrics"]["selection"]["candidates"]["frozen"]["test_macro_f1"] for r in (fast, slow)]
     f1, f1_fp32 = frozen
     ratio = fast["wall_s"] / naive_s
@@ -109,9 +119,13 @@ def bench_quick(cfg: BenchConfig, model: str, work: Path) -> Result:
                "quick_run_fp32": {k: slow[k] for k in ("wall_s", "run_s", "stages")},
                "identical_quick_model_labels_vs_fp32": round(same, 4),
                "quick_model_test_macro_f1": f1, "quick_model_test_macro_f1_fp32": f1_fp32,
-               "identical_labels_of_the_chosen_model": round(same_used, 4),
+               "identical_labels_of_the_chosen_model": same_used,
                "selected": fast["metrics"]["selected"], "selected_fp32": slow["metrics"]["selected"],
                "test_macro_f1_selected": fast["metrics"]["test"]["macro_f1"],
+               **({"quick_run_loaded": {"hogs": cfg.job_hogs, **{k: loaded[k] for k in ("wall_s", "run_s", "stages")},
+                                        "slowdown_vs_idle": round(loaded["wall_s"] / fast["wall_s"], 2),
+                                        "identical_labels_vs_idle": _same_labels(work / "quick", work / "quick_loaded")}}
+                  if loaded else {}),
                "note": "value: the quick run's wall seconds (a fresh process, imports and model loading included); "
                        "baseline: the naive fp32 embedding pass alone"}
     return Result("quick", fast["wall_s"], round(naive_s, 1), "seconds", f"<= {GOAL_RATIO:g}x the naive fp32 pass, "
