@@ -250,11 +250,11 @@ def test_a_rise_from_47_to_63_percent_among_130_customers_raises_an_alert():
     stats_b, stats_a = segment_stats(before), segment_stats(after)
     assert stats_b[0]["complaints"]["taste"] == pytest.approx(0.47, abs=0.005)
     assert stats_a[0]["complaints"]["taste"] == pytest.approx(0.63, abs=0.005)
-    alerts = change_alerts(stats_b, stats_a, names={0: "Customers, unhappy", 1: "Tea buyers, happy"},
+    alerts = change_alerts(stats_b, stats_a, names={0: "Unhappy customers", 1: "Tea buyers, happy"},
                            n_before=len(before), n_after=len(after), since="the first file")
     taste_alert = [a for a in alerts if a.get("aspect") == "taste"]
     assert len(taste_alert) == 1 and taste_alert[0]["p"] < 0.02 and taste_alert[0]["change"] > 0.15, alerts
-    assert "Complaints about taste in 'Customers, unhappy' rose from 47 % to 63 %" in taste_alert[0]["text"]
+    assert "Complaints about taste in 'Unhappy customers' rose from 47 % to 63 %" in taste_alert[0]["text"]
     # no change: two halves of one pool with the same share of taste complaints
     pool = taste[:122] + other[:138]
     same_b = _complaint_frame(pool[0::2], "negative", 0)

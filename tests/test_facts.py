@@ -146,5 +146,5 @@ def test_plays_name_the_buyers_as_the_segment_name_does():
     assert typed_facts({"facts": {"products": [dresses]}, "name_facts": {"products": [dresses]}})["buyers"] \
         == "buyers of dresses"
     assert typed_facts({"facts": {"products": [tea]}, "name_facts": {"products": [tea]}})["buyers"] == "tea buyers"
-    # a product the name does not state ("Customers, unhappy") is no "for tea buyers" in a play's title
+    # a product the name does not state ("Unhappy customers") is no "for tea buyers" in a play's title
     assert typed_facts({"facts": {"products": [tea]}, "name_facts": {"products": []}})["buyers"] is None

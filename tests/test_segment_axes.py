@@ -88,8 +88,9 @@ def test_names_unique_honest_and_on_both_axes(womens):
             shown = f"buyers of {word.lower()}" if fact["tag"].split()[-1] == "NNS" else f"{word.lower()} buyers"
             assert shown in text and fact["tag"].startswith("NN"), (p["name"], fact)
             assert fact["share"] >= 0.05 and fact["lift"] >= 1.5 and word in p["interest_terms"], fact
-        else:
-            assert text.startswith("customers"), p["name"]
+        else:  # "Customers unhappy with fit", "Happy customers"
+            assert text.startswith("customers") or text in ("happy customers", "unhappy customers",
+                                                            "lukewarm customers"), p["name"]
     assert moods == {"happy", "unhappy"}
     # no near-duplicates: a segment is one interest cluster's majority attitude, or a minority
     # attitude pooled over interest clusters that no other segment of that attitude holds
@@ -193,6 +194,35 @@ def test_a_cluster_that_only_talks_about_delivery_has_no_product_word():
     plays = render_strategies(profiles, templates=load_templates())
     text = json.dumps(plays)
     assert "None" not in text and "shipping buyers" not in text.lower() and "coffee buyers" in text.lower()
+
+
+def test_segments_that_come_out_alike_say_what_sets_them_apart():
+    """Two interest clusters whose reviews name the same product column value (the full Women's
+    run: "Buyers of knits, happy" twice, one cluster about tops and camis, the other about shirts
+    and tees) each add their own cluster's nouns; a segment with no product reads "Unhappy
+    customers", not "Customers, unhappy"."""
+    from segcore.analysis.profiles import name_segments
+
+    behaviour = {"mean_frequency": 1.0, "mean_monetary": None, "median_recency_days": None, "churn_risk": None}
+    happy = {"negative": 0.02, "neutral": 0.13, "positive": 0.85}
+
+    def segment(seg, size, products, shares=happy):
+        return {"segment_id": seg, "size": size, "n_reviews": size, "interest_id": seg, "attitude_terms": [],
+                "label_shares": shares, "behaviour": behaviour,
+                "facts": {"products": [{"key": k, "share": sh, "lift": lift, "source": "column"} for k, sh, lift in products]}}
+
+    knits = [("Knits", 0.52, 3.4), ("Blouses", 0.38, 4.1)]
+    profiles = {0: segment(0, 3187, knits), 1: segment(1, 2088, knits),
+                2: segment(2, 1137, [("Knits", 0.16, 0.8)], {"negative": 1.0, "neutral": 0.0, "positive": 0.0})}
+    overall = {"behaviour": behaviour, "label_shares": {"negative": 0.1, "neutral": 0.1, "positive": 0.8}}
+    terms = {0: ["tops", "knits", "peplum", "cami"], 1: ["shirt", "tops", "tee", "blouse"], 2: ["skirt", "piece"]}
+    names = name_segments({s: dict(p) for s, p in profiles.items()}, overall, cluster_terms=terms)
+    assert names == {0: "Buyers of knits, happy — peplum, cami", 1: "Buyers of knits, happy — shirt, tee",
+                     2: "Unhappy customers"}
+    zh = name_segments({s: dict(p) for s, p in profiles.items()}, overall, cluster_terms=terms, language="zh")
+    assert zh[0].endswith("——peplum、cami") and zh[1].endswith("——shirt、tee") and len(set(zh.values())) == 3
+    same = name_segments({s: dict(p) for s, p in profiles.items()}, overall, cluster_terms={0: ["tops"], 1: ["tops"]})
+    assert same[0] == "Buyers of knits, happy" and same[1] == "Buyers of knits, happy (1)"  # nothing sets them apart
 
 
 def test_cells_give_complaints_their_own_segments_and_keep_the_purity_goal():

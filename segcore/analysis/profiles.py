@@ -341,6 +341,8 @@ def name_segments(profiles: dict[int, dict], overall: dict, *, language: str = "
         p["name_facts"] = stated
         if language == "zh":
             name = _name_zh(prefix, size["key"] if size else word, mood, about)
+        elif who == "customers" and not about and mood in _PLAIN_MOOD:
+            name = _PLAIN_MOOD[mood]  # "Unhappy customers", not "Customers, unhappy"
         elif mood == "happy":
             loyal = who.startswith("Frequent")
             name = f"{who}, loyal" if loyal else (f"{who} happy with {about}" if about else f"{who}, happy")
@@ -351,8 +353,33 @@ def name_segments(profiles: dict[int, dict], overall: dict, *, language: str = "
             name = f"{who} with mixed views on {about}" if about else f"{who}, mixed views"
         else:
             name = f"{who}, {mood}"
-        name = name[0].upper() + name[1:]
-        while name in names.values():
-            name += f" ({seg})"
-        names[seg] = name
-    return names
+        names[seg] = name[0].upper() + name[1:]
+    return _told_apart(names, profiles, terms_of, language=language)
+
+
+_PLAIN_MOOD = {"happy": "Happy customers", "unhappy": "Unhappy customers", "lukewarm": "Lukewarm customers",
+               "mixed": "Customers with mixed views"}
+DISTINCT_TERMS = 2  # nouns that tell two like-named segments apart
+
+
+def _told_apart(names: dict[int, str], profiles: dict[int, dict], terms_of: dict, *, language: str) -> dict[int, str]:
+    """Segments that came out with one name (two interest clusters whose reviews name the same
+    product column value) each add the first nouns of their own interest cluster that the others'
+    lack ("Buyers of knits, happy — shirt, tee" beside "… — tops, peplum"); a segment with none
+    left gets its number."""
+    out = dict(names)
+    for name in {n for n in names.values() if list(names.values()).count(n) > 1}:
+        alike = [seg for seg, n in names.items() if n == name]
+        nouns = {seg: [w for w in terms_of.get(profiles[seg].get("interest_id")) or []
+                       if w.lower() not in _ASPECT_TERMS and w.lower() not in name.lower()] for seg in alike}
+        for seg in alike:
+            others = {w.lower() for o in alike if o != seg for w in nouns[o]}
+            own = [w for w in nouns[seg] if w.lower() not in others][:DISTINCT_TERMS]
+            if own:
+                out[seg] = f"{name}——{'、'.join(own)}" if language == "zh" else f"{name} — {', '.join(own)}"
+    taken: set[str] = set()
+    for seg in sorted(out, key=lambda s: -profiles[s]["size"]):  # the larger keeps the plain name
+        while out[seg] in taken:
+            out[seg] += f" ({seg})"
+        taken.add(out[seg])
+    return out
