@@ -220,7 +220,7 @@ def test_segments_that_come_out_alike_say_what_sets_them_apart():
     assert names == {0: "Buyers of knits, happy — peplum, cami", 1: "Buyers of knits, happy — shirt, tee",
                      2: "Unhappy customers"}
     zh = name_segments({s: dict(p) for s, p in profiles.items()}, overall, cluster_terms=terms, language="zh")
-    assert zh[0].endswith("——peplum、cami") and zh[1].endswith("——shirt、tee") and len(set(zh.values())) == 3
+    assert zh[0].endswith("——peplum、cami") and zh[1].endswith("——shirt、tee") and zh[2] == "不满的客户"
     same = name_segments({s: dict(p) for s, p in profiles.items()}, overall, cluster_terms={0: ["tops"], 1: ["tops"]})
     assert same[0] == "Buyers of knits, happy" and same[1] == "Buyers of knits, happy (1)"  # nothing sets them apart
 

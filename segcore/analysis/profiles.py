@@ -224,7 +224,7 @@ def _name_zh(prefix: str, word: str | None, mood: str, about: str | None) -> str
     if mood == "happy" and prefix == "Frequent":
         return f"{who}（忠实）"
     if mood in _MOOD_ZH:
-        return f"对{about}{_MOOD_ZH[mood]}的{who}" if about else f"{who}（{_MOOD_ZH[mood]}）"
+        return f"对{about}{_MOOD_ZH[mood]}的{who}" if about else f"{_MOOD_ZH[mood]}的{who}"  # 不满的客户
     return f"{who}（{mood.replace('mostly', '多为')}）"
 
 
