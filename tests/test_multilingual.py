@@ -10,6 +10,8 @@ from conftest import DATA, SAMPLE, run_main
 
 from segcore.config import AUTO_MODEL
 from segcore.encoders.models import DEFAULT_MODEL, MULTILINGUAL_MODEL, choose_model, default_model_path
+from segcore.services.edit import resegment_run
+from segcore.strategy.suggest import load_templates
 from segcore.text.language import detect_language
 
 ZH = DATA / "asap_zh_300.csv"
@@ -176,3 +178,19 @@ def test_pages_show_language_and_model_choice(tmp_path, monkeypatch):
     radio = at.radio(key="model_kind")
     assert radio.value == "auto" and len(radio.options) == 5
     assert "multilingual" in " ".join(radio.options).lower()
+
+
+@pytest.mark.multilingual
+def test_segmenting_a_saved_quick_run_again_gives_its_segments(tmp_path, converted):
+    """A run segments the base embeddings at the precision it saves them in (float16), so fitting
+    segments again on the saved run with its own settings gives back its segments and names (on
+    the 300 ASAP reviews they moved by two customers before)."""
+    out = tmp_path / "zh"
+    proc = run_main("run", ZH, "--out", out, "--quick")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    before = pd.read_csv(out / "segments.csv", dtype={"customer_id": str})
+    names = {int(s): p["name"] for s, p in json.loads((out / "segment_profiles.json").read_text(encoding="utf-8")).items()}
+    again = resegment_run(out, k=None, templates=load_templates())
+    after = pd.read_csv(out / "segments.csv", dtype={"customer_id": str})
+    assert before["segment_id"].tolist() == after["segment_id"].tolist()
+    assert {s: p["name"] for s, p in again.profiles.items()} == names
