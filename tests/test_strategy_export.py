@@ -181,6 +181,8 @@ def test_sheet_titles_cut_at_words_and_stay_unique():
     assert got[1:3] == ["0 Happy customers praising (2)", "0 Happy customers praising (3)"]
     assert got[3] == "x" * 31 and got[4] == "Loyal customers praising chips"
     assert all(len(t) <= 31 for t in got)
+    # like-named segments' nouns come after a dash: a cut never leaves the dash hanging
+    assert sheet_title("4 Buyers of knits, happy — shirt, blouse", used) == "4 Buyers of knits, happy"
 
 
 def test_report_headings_and_summary_table():

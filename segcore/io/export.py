@@ -94,7 +94,7 @@ def _cut_words(text: str, limit: int) -> str:
         return text
     head = text[: limit + 1]
     cut = head.rfind(" ")
-    return (text[:cut] if cut > 0 else text[:limit]).rstrip(" &-,;.(")
+    return (text[:cut] if cut > 0 else text[:limit]).rstrip(" &-–—,;.(、")  # no dangling "—" or ","
 
 
 def sheet_title(name: str, used: set[str]) -> str:
