@@ -14,13 +14,9 @@ import numpy as np
 import torch
 from sklearn.metrics import f1_score
 
-from segcore.config import RunConfig
+from segcore.bench.quick import head_labels, quick_split
 from segcore.encoders.models import load_classifier, load_tokenizer, resolve_model
 from segcore.encoders.predict import predict
-from segcore.ingest.prepare import prepare_reviews
-from segcore.pipeline import load_input
-from segcore.training.candidates import fit_linear_head
-from segcore.training.split import split_622
 
 
 class Autocast(torch.nn.Module):
@@ -42,12 +38,8 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=None, help="a seeded sample of this many rows")
     p.add_argument("--seed", type=int, default=42)
     args = p.parse_args()
-    frame, columns = load_input(args.file, RunConfig(seed=args.seed, max_rows=args.rows))
-    prepared = prepare_reviews(frame, columns, row_ids=frame.index.to_numpy())
-    reviews, labels = prepared.reviews, prepared.labels
-    texts = reviews["_text"].tolist()
-    train, _, test = split_622(reviews["label"], reviews["customer_id"], seed=args.seed)
-    y = np.array([labels.index(v) if v in labels else -1 for v in reviews["label"]])
+    split = quick_split(args.file, seed=args.seed, max_rows=args.rows)
+    texts, test = split.texts, split.test_idx
     path = resolve_model(args.model)
     tok, model = load_tokenizer(path), load_classifier(path, ["_", "__"])
     predict(model, tok, texts[:64])  # warm-up
@@ -57,10 +49,9 @@ def main() -> None:
         start = time.perf_counter()
         _, emb = predict(m, tok, texts, precision=precision)
         seconds = time.perf_counter() - start
-        head = fit_linear_head(emb[train].astype(np.float64), y[train], n_classes=len(labels), seed=args.seed)
-        pred = head.proba(emb.astype(np.float64)).argmax(1)
+        pred = head_labels(emb, split, seed=args.seed)
         row = {"reviews_per_s": round(len(texts) / seconds, 1),
-               "test_macro_f1": round(float(f1_score(y[test], pred[test], average="macro")), 4)}
+               "test_macro_f1": round(float(f1_score(split.y[test], pred[test], average="macro")), 4)}
         if ref is None:
             ref = (pred, emb)
         else:

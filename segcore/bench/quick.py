@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -75,19 +76,40 @@ def naive_pass(path: Path, model: str) -> tuple[float, int]:
     return time.perf_counter() - start, len(texts)
 
 
+@dataclass
+class QuickSplit:
+    """The reviews a run reads from a file (cleaned, titles joined) and its 6:2:2 split: what the
+    quick model (the frozen encoder's head) is fitted and tested on."""
+
+    texts: list[str]
+    y: np.ndarray  # label index per review, -1 without one
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+    n_classes: int
+
+
+def quick_split(path: Path, *, seed: int, max_rows: int | None = None) -> QuickSplit:
+    from ..pipeline import load_input
+
+    frame, columns = load_input(path, RunConfig(seed=seed, max_rows=max_rows))
+    prepared = prepare_reviews(frame, columns, row_ids=frame.index.to_numpy())
+    reviews, labels = prepared.reviews, prepared.labels
+    train_idx, _, test_idx = split_622(reviews["label"], reviews["customer_id"], seed=seed)
+    y = np.array([labels.index(v) if v in labels else -1 for v in reviews["label"]])
+    return QuickSplit(reviews["_text"].tolist(), y, train_idx, test_idx, len(labels))
+
+
+def head_labels(emb: np.ndarray, split: QuickSplit, *, seed: int) -> np.ndarray:
+    """The quick model's label per review: its head fitted on `emb` of the split's train rows."""
+    emb = np.asarray(emb, dtype=np.float64)
+    head = fit_linear_head(emb[split.train_idx], split.y[split.train_idx], n_classes=split.n_classes, seed=seed)
+    return head.proba(emb).argmax(axis=1)
+
+
 def frozen_labels(run_dir: Path, path: Path, *, seed: int) -> np.ndarray:
     """The quick model's labels (the frozen encoder's logistic-regression head, whichever candidate
     the run chose) from a run's saved base embeddings, refitted on the run's own split."""
-    from ..pipeline import load_input
-
-    frame, columns = load_input(path, RunConfig(seed=seed))
-    prepared = prepare_reviews(frame, columns, row_ids=frame.index.to_numpy())
-    reviews, labels = prepared.reviews, prepared.labels
-    train_idx, _, _ = split_622(reviews["label"], reviews["customer_id"], seed=seed)
-    y = np.array([labels.index(v) if v in labels else -1 for v in reviews["label"]])
-    emb = np.load(run_dir / BASE_EMBEDDINGS_FILE).astype(np.float64)
-    head = fit_linear_head(emb[train_idx], y[train_idx], n_classes=len(labels), seed=seed)
-    return head.proba(emb).argmax(axis=1)
+    return head_labels(np.load(run_dir / BASE_EMBEDDINGS_FILE), quick_split(path, seed=seed), seed=seed)
 
 
 def _same_labels(a: Path, b: Path) -> float:
