@@ -312,6 +312,28 @@ def pytest_collection_modifyitems(config, items):
     items[:] = [items[i] for i in order_for_workers([item.nodeid for item in items], workers, seconds)]
 
 
+FAILURE_NOTES = pytest.StashKey[list]()
+
+
+def on_failure(request, describe: Callable[[], tuple[str, str]]) -> None:
+    """If the test fails, describe() -> (title, text) becomes a section of its report: what the
+    server logged, what the browser showed, gathered while they still run (before teardown)."""
+    request.node.stash.setdefault(FAILURE_NOTES, []).append(describe)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call" and report.failed:
+        for describe in item.stash.get(FAILURE_NOTES, []):
+            try:
+                title, text = describe()
+            except Exception as exc:  # the report comes first
+                title, text = "diagnostics", f"could not be gathered: {exc!r}"
+            report.sections.append((title, text))
+    return report
+
+
 def _cpu_seconds() -> float:
     """CPU time of this process and of the children it has waited for (CLI subprocesses, servers)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -18,7 +18,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import ROOT, SAMPLE
+from conftest import ROOT, SAMPLE, on_failure
 
 pytestmark = pytest.mark.browser
 
@@ -55,6 +55,7 @@ def server(tmp_path, request):
                              "--server.address", "127.0.0.1", "--server.headless", "true", *extra],
                             cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    on_failure(request, lambda: ("streamlit server log, its end", (tmp_path / "streamlit.log").read_text()[-4000:]))
     for _ in range(120):
         try:
             if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
@@ -69,6 +70,30 @@ def server(tmp_path, request):
     proc.wait(timeout=20)
     log.close()
     assert "Traceback" not in (tmp_path / "streamlit.log").read_text()
+
+
+@pytest.fixture
+def chromium(request, tmp_path):
+    """Debian's chromium driven by Playwright. If the test fails, each open page's text goes into
+    the report and its screenshot into tmp_path (failure-N.png)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+        def pages() -> tuple[str, str]:
+            texts = []
+            for i, page in enumerate(pg for context in browser.contexts for pg in context.pages):
+                page.screenshot(path=str(tmp_path / f"failure-{i}.png"), full_page=True)
+                running = page.locator('[data-testid="stApp"]').get_attribute("data-test-script-state", timeout=5_000)
+                main = page.get_by_test_id("stMain")  # the page, not the sidebar
+                text = (main if main.count() else page.locator("body")).inner_text(timeout=5_000)
+                texts.append(f"--- page {i}: {page.url} (script {running})\n{text[:5000]}")
+            return "the browser's pages at the failure", "\n".join(texts)
+
+        on_failure(request, pages)
+        yield browser
+        browser.close()
 
 
 def nav(page, name):
@@ -219,8 +244,12 @@ def score_later_file(page, later: Path, trained) -> Path:
     expect(page.get_by_text("Score new reviews with a saved model")).to_be_visible()
     pick(page, "Model", trained.run_id)
     page.locator(".st-key-score_upload input[type=file]").set_input_files(str(later))
-    page.get_by_role("button", name="Score", exact=True).click()
-    # progress in the page while the job runs, then the summary
+    score = page.get_by_role("button", name="Score", exact=True)
+    expect(score).to_be_visible()
+    settled(page, "Models: file picked")  # the page has taken the upload before Score is pressed
+    score.click()
+    # the job's heading at once, its progress while it runs, then the summary
+    expect(page.get_by_text(re.compile(rf"^Scoring {re.escape(later.name)} with .* — \w+$"))).to_be_visible()
     expect(page.get_by_text(re.compile(r"^Scored [\d,]+ reviews in \d+ s\.$"))).to_be_visible(timeout=400_000)
     expect(page.get_by_text(re.compile(rf"^Scoring {later.name} with .* — done$"))).to_be_visible()
     (folder,) = scoring_folders(trained.path)
@@ -293,10 +322,10 @@ ZH_SHOTS = ("train", "segments", "map", "strategies", "models")
 SHOTS = Path()
 
 
-def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_model):
+def test_upload_train_segments_map_export(chromium, server, tmp_path, small_csv, tiny_model):
     """The whole flow in one real browser on real reviews, every page checked for exception
     boxes, then every page again in Chinese."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
     from segcore.services.runs import RunStore
     from ui.i18n import catalogue
 
@@ -309,107 +338,105 @@ def test_upload_train_segments_map_export(server, tmp_path, small_csv, tiny_mode
     later = tmp_path / "later_reviews.csv"  # a later batch of real reviews, none of them trained on
     sample = pd.read_csv(SAMPLE)
     sample[~sample["Id"].isin(pd.read_csv(small_csv)["Id"])].head(300).to_csv(later, index=False)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True, locale="en-US")
-        page.set_default_timeout(60_000)
-        page.goto(server)
-        expect(page.locator("h1", has_text="Data")).to_be_visible()
-        settled(page, "Data")
+    browser = chromium
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True, locale="en-US")
+    page.set_default_timeout(60_000)
+    page.goto(server)
+    expect(page.locator("h1", has_text="Data")).to_be_visible()
+    settled(page, "Data")
 
-        # Upload a real review file; columns are detected and shown for mapping.
-        page.locator("input[type=file]").set_input_files(str(small_csv))
-        expect(page.get_by_text("Data quality")).to_be_visible()
-        expect(page.get_by_text("Usable reviews")).to_be_visible()
-        expect(page.get_by_text("Training labels from the rating")).to_be_visible()
-        # the upload's own figures, not the sample's still on screen while the page reruns
-        expect(page.get_by_text("sample_reviews.csv (Amazon Fine Food, CC0)")).to_have_count(0)
-        expect(page.get_by_role("heading", name="small_reviews.csv")).to_be_visible()
-        settled(page, "Data: uploaded")
-        page.screenshot(path=str(SHOTS / "data.png"), full_page=True)
+    # Upload a real review file; columns are detected and shown for mapping.
+    page.locator("input[type=file]").set_input_files(str(small_csv))
+    expect(page.get_by_text("Data quality")).to_be_visible()
+    expect(page.get_by_text("Usable reviews")).to_be_visible()
+    expect(page.get_by_text("Training labels from the rating")).to_be_visible()
+    # the upload's own figures, not the sample's still on screen while the page reruns
+    expect(page.get_by_text("sample_reviews.csv (Amazon Fine Food, CC0)")).to_have_count(0)
+    expect(page.get_by_role("heading", name="small_reviews.csv")).to_be_visible()
+    settled(page, "Data: uploaded")
+    page.screenshot(path=str(SHOTS / "data.png"), full_page=True)
 
-        # Train a tiny model in the background and watch it finish.
-        nav(page, "Train").click()
-        # The Train page's first render imports the training stack: minutes on a loaded 2-core CI box.
-        expect(page.get_by_text("A model folder on this server")).to_be_visible(timeout=240_000)
-        settled(page, "Train")
-        page.get_by_text("A model folder on this server").click()
-        page.get_by_label("Folder or hub id", exact=True).and_(page.locator("input")).fill(str(tiny_model))
-        open_settings(page)
-        page.locator("input[aria-label=\"Epochs (max) (empty: 4, more on small files)\"]").fill("2")
-        page.locator("input[aria-label=\"Tokens per review\"]").fill("48")
-        page.locator("input[aria-label=\"Segments (empty: chosen by silhouette, at most 12)\"]").fill("3")
-        page.keyboard.press("Tab")  # the value is taken and the page reruns before Start (a click
-        settled(page, "Train settings")  # during that rerun was once lost: no training started in 60 s)
-        page.get_by_role("button", name="Start training").click()
-        # the quick result comes first (its own run), then fine-tuning
-        # (the whole flow took 176 s in one full-suite run on two cores; this wait alone ran past
-        # 400 s in the next one: a wide margin)
-        expect(page.get_by_text("Test results", exact=True)).to_be_visible(timeout=600_000)
-        settled(page, "Train: done")
-        # the verdict in plain words first, the figures one click away
-        expect(page.get_by_test_id("stAlert").filter(has_text=re.compile("agrees with held-out"))).to_be_visible()
-        page.get_by_test_id("stExpander").locator("summary").filter(has_text="Technical figures").click()
-        expect(page.get_by_text("Test macro-F1", exact=True)).to_be_visible()
-        page.get_by_text("Test results", exact=True).scroll_into_view_if_needed()  # the README shows the verdict
-        page.screenshot(path=str(SHOTS / "train.png"), full_page=True)
-        (trained,) = [r for r in RunStore(models).list() if r.usable and not r.run_id.endswith("-quick")]
+    # Train a tiny model in the background and watch it finish.
+    nav(page, "Train").click()
+    # The Train page's first render imports the training stack: minutes on a loaded 2-core CI box.
+    expect(page.get_by_text("A model folder on this server")).to_be_visible(timeout=240_000)
+    settled(page, "Train")
+    page.get_by_text("A model folder on this server").click()
+    page.get_by_label("Folder or hub id", exact=True).and_(page.locator("input")).fill(str(tiny_model))
+    open_settings(page)
+    page.locator("input[aria-label=\"Epochs (max) (empty: 4, more on small files)\"]").fill("2")
+    page.locator("input[aria-label=\"Tokens per review\"]").fill("48")
+    page.locator("input[aria-label=\"Segments (empty: chosen by silhouette, at most 12)\"]").fill("3")
+    page.keyboard.press("Tab")  # the value is taken and the page reruns before Start (a click
+    settled(page, "Train settings")  # during that rerun was once lost: no training started in 60 s)
+    page.get_by_role("button", name="Start training").click()
+    # the quick result comes first (its own run), then fine-tuning
+    # (the whole flow took 176 s in one full-suite run on two cores; this wait alone ran past
+    # 400 s in the next one: a wide margin)
+    expect(page.get_by_text("Test results", exact=True)).to_be_visible(timeout=600_000)
+    settled(page, "Train: done")
+    # the verdict in plain words first, the figures one click away
+    expect(page.get_by_test_id("stAlert").filter(has_text=re.compile("agrees with held-out"))).to_be_visible()
+    page.get_by_test_id("stExpander").locator("summary").filter(has_text="Technical figures").click()
+    expect(page.get_by_text("Test macro-F1", exact=True)).to_be_visible()
+    page.get_by_text("Test results", exact=True).scroll_into_view_if_needed()  # the README shows the verdict
+    page.screenshot(path=str(SHOTS / "train.png"), full_page=True)
+    (trained,) = [r for r in RunStore(models).list() if r.usable and not r.run_id.endswith("-quick")]
 
-        open_page(page, "Segments", "Segments", "Segments")
-        expect(page.get_by_role("heading", name="Profiles")).to_be_visible()
-        expect(page.get_by_text("Customers per segment")).to_be_visible()
-        page.screenshot(path=str(SHOTS / "segments.png"), full_page=True)
+    open_page(page, "Segments", "Segments", "Segments")
+    expect(page.get_by_role("heading", name="Profiles")).to_be_visible()
+    expect(page.get_by_text("Customers per segment")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "segments.png"), full_page=True)
 
-        open_page(page, "Map", "Map", "Map")
-        expect(page.locator(".js-plotly-plot")).to_have_count(1)  # the map alone
-        page.locator("input[aria-label=\"Highlight reviews containing\"]").fill("coffee")
-        page.locator("input[aria-label=\"Highlight reviews containing\"]").press("Enter")
-        expect(page.get_by_text("reviews contain “coffee”")).to_be_visible()
-        settled(page, "Map: highlight")
-        hover_and_lasso(page)
+    open_page(page, "Map", "Map", "Map")
+    expect(page.locator(".js-plotly-plot")).to_have_count(1)  # the map alone
+    page.locator("input[aria-label=\"Highlight reviews containing\"]").fill("coffee")
+    page.locator("input[aria-label=\"Highlight reviews containing\"]").press("Enter")
+    expect(page.get_by_text("reviews contain “coffee”")).to_be_visible()
+    settled(page, "Map: highlight")
+    hover_and_lasso(page)
 
-        open_page(page, "Strategies & export", "Strategies & export", "Strategies")
-        expect(page.get_by_role("tab", name="Export")).to_be_visible()
-        page.screenshot(path=str(SHOTS / "strategies.png"), full_page=True)
-        edit_template(page, models)
-        page.get_by_role("tab", name="Export").click()
-        with page.expect_download() as info:
-            page.get_by_role("button", name="campaigns.xlsx (a sheet per segment)").click()
-        data = Path(info.value.path()).read_bytes()
-        settled(page, "Export")
+    open_page(page, "Strategies & export", "Strategies & export", "Strategies")
+    expect(page.get_by_role("tab", name="Export")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "strategies.png"), full_page=True)
+    edit_template(page, models)
+    page.get_by_role("tab", name="Export").click()
+    with page.expect_download() as info:
+        page.get_by_role("button", name="campaigns.xlsx (a sheet per segment)").click()
+    data = Path(info.value.path()).read_bytes()
+    settled(page, "Export")
 
-        # A later batch of real reviews scored with the run as a background job, then compared
-        # with the run's own data on the Compare page and opened in Segments.
-        open_page(page, "Models", "Models", "Models")
-        expect(page.get_by_role("heading", name="Delete a run")).to_be_visible()
-        scoring = score_later_file(page, later, trained)
-        page.screenshot(path=str(SHOTS / "models.png"), full_page=True)
+    # A later batch of real reviews scored with the run as a background job, then compared
+    # with the run's own data on the Compare page and opened in Segments.
+    open_page(page, "Models", "Models", "Models")
+    expect(page.get_by_role("heading", name="Delete a run")).to_be_visible()
+    scoring = score_later_file(page, later, trained)
+    page.screenshot(path=str(SHOTS / "models.png"), full_page=True)
 
-        open_page(page, "Compare", "Compare", "Compare")
-        expect(page.get_by_text("Alerts", exact=True)).to_be_visible()
-        expect(page.get_by_text(catalogue("en")["compare.shares_title"])).to_be_visible()
-        page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
+    open_page(page, "Compare", "Compare", "Compare")
+    expect(page.get_by_text("Alerts", exact=True)).to_be_visible()
+    expect(page.get_by_text(catalogue("en")["compare.shares_title"])).to_be_visible()
+    page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
 
-        open_page(page, "Models", "Models", "Models again")
-        page.get_by_role("button", name="Open in Segments", exact=True).click()
-        expect(page.locator("h1").first).to_have_text("Segments")
-        expect(page.get_by_test_id("stSidebar").get_by_text(f"{trained.run_id}/scores/{scoring.name}")).to_be_visible()
-        expect(page.get_by_text("Customers per segment")).to_be_visible()
-        settled(page, "Segments of the scoring")
+    open_page(page, "Models", "Models", "Models again")
+    page.get_by_role("button", name="Open in Segments", exact=True).click()
+    expect(page.locator("h1").first).to_have_text("Segments")
+    expect(page.get_by_test_id("stSidebar").get_by_text(f"{trained.run_id}/scores/{scoring.name}")).to_be_visible()
+    expect(page.get_by_text("Customers per segment")).to_be_visible()
+    settled(page, "Segments of the scoring")
 
-        open_page(page, "Aspects", "Aspects", "Aspects")
-        page.screenshot(path=str(SHOTS / "aspects.png"), full_page=True)
-        open_page(page, "Labels", "Labels", "Labels")
-        page.screenshot(path=str(SHOTS / "labels.png"), full_page=True)
+    open_page(page, "Aspects", "Aspects", "Aspects")
+    page.screenshot(path=str(SHOTS / "aspects.png"), full_page=True)
+    open_page(page, "Labels", "Labels", "Labels")
+    page.screenshot(path=str(SHOTS / "labels.png"), full_page=True)
 
-        # Back to the fine-tuned run, then every page in Chinese.
-        open_page(page, "Models", "Models", "Models, third visit")
-        pick(page, "Run", trained.run_id)
-        page.get_by_role("button", name="Open in Segments / Map / Strategies").click()
-        expect(page.locator("h1").first).to_have_text("Segments")
-        settled(page, "Segments of the run")
-        visit_in_chinese(page, run_data(trained.path, small_csv, later))
-        browser.close()
+    # Back to the fine-tuned run, then every page in Chinese.
+    open_page(page, "Models", "Models", "Models, third visit")
+    pick(page, "Run", trained.run_id)
+    page.get_by_role("button", name="Open in Segments / Map / Strategies").click()
+    expect(page.locator("h1").first).to_have_text("Segments")
+    settled(page, "Segments of the run")
+    visit_in_chinese(page, run_data(trained.path, small_csv, later))
 
     workbook = openpyxl.load_workbook(io.BytesIO(data))
     # k = 3 is the most segments (interest x attitude cells): an Index sheet and one sheet per segment
@@ -441,34 +468,32 @@ def _only_login_everywhere(page, server: str, login) -> None:
 
 
 @pytest.mark.parametrize("server", [{"password": "s3cret", "args": ["--server.maxUploadSize", "1"]}], indirect=True)
-def test_no_page_or_download_without_the_password(server):
+def test_no_page_or_download_without_the_password(chromium, server):
     """A fresh server, opened first at /models (the run where Streamlit would serve pages/*.py by
     URL), then at every page path: only the login form; after login the links list the nine pages
     and never a helper module. With a 1 MB upload limit (one server for both checks), the 1 MB-review
     fixture is refused in the browser and the app stays usable."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     expect.set_options(timeout=60_000)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page()
-        _only_login_everywhere(page, server, lambda: page.get_by_label("Password", exact=True))
-        page.goto(server)  # (the other paths end on Streamlit's "page not found" notice)
-        page.get_by_label("Password", exact=True).fill("s3cret")
-        page.get_by_role("button", name="Enter").click()
-        expect(page.locator("h1", has_text="Data")).to_be_visible()
-        links = page.get_by_test_id("stSidebar").get_by_role("link")
-        expect(links).to_have_count(len(TITLES))
-        assert [t.split("\n")[-1] for t in links.all_inner_texts()] == TITLES  # (icon name, then title)
-        assert page.get_by_test_id("stSidebarNavItems").count() == 0
-        big = Path(__file__).parent / "fixtures" / "inputs" / "one_megabyte_review.csv"
-        assert big.stat().st_size > 1024 * 1024
-        page.locator("input[type=file]").set_input_files(str(big))
-        expect(page.get_by_text("File must be 1.0MB or smaller")).to_be_visible()
-        expect(page.get_by_text("Showing the shipped sample reviews")).to_be_visible()  # data kept
-        nav(page, "Models").click()
-        expect(page.locator("h1", has_text="Models")).to_be_visible()
-        browser.close()
+    browser = chromium
+    page = browser.new_page()
+    _only_login_everywhere(page, server, lambda: page.get_by_label("Password", exact=True))
+    page.goto(server)  # (the other paths end on Streamlit's "page not found" notice)
+    page.get_by_label("Password", exact=True).fill("s3cret")
+    page.get_by_role("button", name="Enter").click()
+    expect(page.locator("h1", has_text="Data")).to_be_visible()
+    links = page.get_by_test_id("stSidebar").get_by_role("link")
+    expect(links).to_have_count(len(TITLES))
+    assert [t.split("\n")[-1] for t in links.all_inner_texts()] == TITLES  # (icon name, then title)
+    assert page.get_by_test_id("stSidebarNavItems").count() == 0
+    big = Path(__file__).parent / "fixtures" / "inputs" / "one_megabyte_review.csv"
+    assert big.stat().st_size > 1024 * 1024
+    page.locator("input[type=file]").set_input_files(str(big))
+    expect(page.get_by_text("File must be 1.0MB or smaller")).to_be_visible()
+    expect(page.get_by_text("Showing the shipped sample reviews")).to_be_visible()  # data kept
+    nav(page, "Models").click()
+    expect(page.locator("h1", has_text="Models")).to_be_visible()
 
 
 # An OIDC provider that is never reached: signed out, the app must not need it to refuse.
@@ -482,14 +507,12 @@ server_metadata_url = "http://127.0.0.1:9/.well-known/openid-configuration"
 
 
 @pytest.mark.parametrize("server", [{"secrets": AUTH_SECRETS}], indirect=True)
-def test_no_page_without_the_oidc_login(server):
+def test_no_page_without_the_oidc_login(chromium, server):
     """With an [auth] section (Streamlit's OIDC login), every page path of a fresh server shows
     only the 'Log in' button: no page, uploader, download, table or page list."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     expect.set_options(timeout=60_000)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page()
-        _only_login_everywhere(page, server, lambda: page.get_by_role("button", name="Log in"))
-        browser.close()
+    browser = chromium
+    page = browser.new_page()
+    _only_login_everywhere(page, server, lambda: page.get_by_role("button", name="Log in"))
