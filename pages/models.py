@@ -11,7 +11,7 @@ import streamlit as st
 from segcore.errors import SegscopeError
 from ui import scoring
 from ui.i18n import t
-from ui.shared import owner, owner_label, registry, show_error
+from ui.shared import owner, owner_label, polled, registry, show_error
 from ui.sidebar import stop_page
 
 st.title(t("models.title"))
@@ -59,7 +59,7 @@ if usable:
     st.markdown("#### " + t("models.score_heading"))
     st.caption(t("models.score_intro"))
     scoring.start_form()
-    st.fragment(scoring.monitor, run_every=1.0 if reg.active() else None)()
+    polled(scoring.monitor, active=reg.active() is not None)
     folder = scoring.pick_scoring()
     if folder is not None:
         scoring.summary(folder)

@@ -19,6 +19,7 @@ from ui.shared import (
     current_dataset,
     device_label,
     outputs,
+    polled,
     registry,
     selected_run,
     show_error,
@@ -232,4 +233,4 @@ def monitor():
 
 
 active = reg.active() is not None
-st.fragment(monitor, run_every=1.0 if active else None)()
+polled(monitor, active=active)

@@ -1,5 +1,6 @@
 """Background jobs and the run store, with real training on a tiny model."""
 import json
+import logging
 import time
 
 import pytest
@@ -69,7 +70,8 @@ def test_failure_in_training_is_recorded_and_next_job_runs(tmp_path, small_csv, 
     assert again.status == "done"
 
 
-def test_stop_cancels_and_keeps_earlier_runs(tmp_path, small_csv, tiny_model):
+def test_stop_cancels_and_keeps_earlier_runs(tmp_path, small_csv, tiny_model, caplog):
+    caplog.set_level(logging.INFO, logger="segcore.services.jobs")  # the server log's job lines
     store = RunStore(tmp_path / "models")
     reg = JobRegistry(store)
 
@@ -81,6 +83,10 @@ def test_stop_cancels_and_keeps_earlier_runs(tmp_path, small_csv, tiny_model):
     snap = job.progress.snapshot()
     assert job.status == "cancelled" and snap.step < snap.total_steps
     assert store.info(job.run_id).status == "cancelled" and not store.info(job.run_id).usable
+    job.thread.join(30)  # its end is logged as the thread leaves
+    assert f"training {job.run_id} of small_reviews.csv started" in caplog.messages
+    assert any(m.startswith(f"training {job.run_id} ended: cancelled after ") and m.endswith("(stopped by the user)")
+               for m in caplog.messages), caplog.messages
 
 
 def test_run_ids_cannot_leave_the_store(tmp_path):

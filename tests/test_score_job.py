@@ -3,6 +3,7 @@ page through AppTest (progress, Stop, reload, summary), on real review files and
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 
@@ -85,7 +86,8 @@ def test_score_job_writes_the_scoring_whole_with_its_summary(tmp_path, tiny_run,
         assert scoring_info(store, bad) is None
 
 
-def test_stopped_score_job_keeps_nothing_and_the_next_one_runs(tmp_path, tiny_run):
+def test_stopped_score_job_keeps_nothing_and_the_next_one_runs(tmp_path, tiny_run, caplog):
+    caplog.set_level(logging.INFO, logger="segcore.services.jobs")  # the server log's job lines
     store = install_run(tiny_run, tmp_path / "models")
     reg = JobRegistry(store)
     job = reg.start_score(RUN_ID, SAMPLE)
@@ -99,6 +101,11 @@ def test_stopped_score_job_keeps_nothing_and_the_next_one_runs(tmp_path, tiny_ru
     again = reg.start_score(RUN_ID, OTHER_DOMAIN)
     _wait(again)
     assert again.status == "done" and len(scoring_folders(store.path(RUN_ID))) == 1
+    again.thread.join(30)  # its end is logged as the thread leaves
+    assert f"scoring {job.run_id} of sample_reviews.csv with {RUN_ID} started" in caplog.messages
+    assert any(m.startswith(f"scoring {job.run_id} ended: cancelled after ") and m.endswith("(stopped by the user)")
+               for m in caplog.messages), caplog.messages
+    assert any(m.startswith(f"scoring {again.run_id} ended: done after ") for m in caplog.messages)
 
 
 def test_killed_scoring_leftovers_are_removed_at_start(tmp_path, tiny_run):

@@ -72,7 +72,7 @@ def start_form() -> None:
 
 def monitor() -> None:
     """The newest scoring job of this server: progress and Stop while it runs, the summary when done.
-    Polled by st.fragment(run_every=...) while a job runs; a reload finds it again in the registry."""
+    Polled every second while a job runs (ui.shared.polled); a reload finds it again in the registry."""
     reg = registry()
     job = reg.latest("score")
     if job is None:

@@ -4,7 +4,9 @@ All logic lives in segcore; this module only wires it to Streamlit. Uploads, job
 run belong to the person (owner()): the signed-in user when login is on, else this browser."""
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -28,7 +30,18 @@ def models_dir() -> Path:
 
 @st.cache_resource
 def _registry(path: str) -> JobRegistry:
+    _job_log()
     return JobRegistry(RunStore(path))
+
+
+def _job_log() -> None:
+    """Each job's start and end as a line of the server's console (segcore.services.jobs logs them)."""
+    jobs_log = logging.getLogger("segcore.services.jobs")
+    if not jobs_log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("segscope: %(asctime)s %(message)s"))
+        jobs_log.addHandler(handler)
+        jobs_log.setLevel(logging.INFO)
 
 
 @st.cache_resource
@@ -148,3 +161,14 @@ def device_label() -> str:
     from segcore.encoders.models import device_name, pick_device
 
     return device_name(pick_device())
+
+
+def polled(body: Callable[[], None], *, active: bool) -> None:
+    """Draw `body`: while a job runs, in a fragment that reruns every second; otherwise once, as
+    part of the page. Never an idle fragment: a timer tick queued as the job ended ran the fragment
+    again after the page's full rerun, and Streamlit then emptied it, so the job's done or
+    cancelled line vanished (browser tests on a loaded machine, Streamlit 1.67)."""
+    if active:
+        st.fragment(body, run_every=1.0)()
+    else:
+        body()

@@ -10,7 +10,7 @@ import threading
 import streamlit as st
 
 from ui.i18n import t
-from ui.shared import current_dataset, registry, selected_run
+from ui.shared import current_dataset, polled, registry, selected_run
 
 _SEEN = "sidebar_job"  # the job this session's sidebar last showed as running
 
@@ -33,7 +33,7 @@ def status() -> None:
     dataset = current_dataset()
     st.caption(t("sidebar.dataset"))
     st.text(dataset.name if dataset else t("sidebar.none_loaded"))
-    st.fragment(_model_run, run_every=1.0 if registry().active() is not None else None)()
+    polled(_model_run, active=registry().active() is not None)
 
 
 _slot = threading.local()  # this script run's sidebar place (app.py), and whether it is filled

@@ -82,6 +82,13 @@ class Job:
         return remaining(self.progress.snapshot(), self.plan, now=time.time() if now is None else now)
 
 
+def _log_end(job: Job) -> None:
+    """One line in the server's log when a job ends: what a page should now show."""
+    took = f" after {job.finished - job.started_at:.0f} s" if job.finished and job.started_at else ""
+    log.info("%s %s ended: %s%s%s", "scoring" if job.kind == "score" else "training", job.run_id, job.status, took,
+             f" ({job.error})" if job.error else "")
+
+
 def fraction_done(job: Job, *, now: float | None = None) -> float:
     """The share of a running job's time already spent (against its time left); without a plan,
     the training steps done."""
@@ -226,6 +233,7 @@ class JobRegistry:
             shutil.rmtree(work, ignore_errors=True)
             self._end_score(job, "failed", f"could not read {name}: {exc.strerror or exc}")
             raise SegscopeError(f"Could not read {name} ({exc.strerror or exc}); upload it again.") from exc
+        job.started_at = time.time()
         job.thread = threading.Thread(target=self._score, args=(job, copy), name=f"segscope-score-{score_id}",
                                       daemon=True)
         job.thread.start()
@@ -253,10 +261,12 @@ class JobRegistry:
                 "config": job.config.as_dict(), "owner": job.owner_name, "owner_key": job.owner}
 
     def _work(self, job: Job, input_path: Path, callbacks: list) -> None:
+        log.info("training %s of %s started", job.run_id, job.input_name)
         try:
             with cpu_work(TRAIN):  # its threads follow the free cores, less a light job's share
                 self._train(job, input_path, callbacks)
         finally:
+            _log_end(job)
             self._next()
 
     def _train(self, job: Job, input_path: Path, callbacks: list) -> None:
@@ -324,8 +334,12 @@ class JobRegistry:
         return result
 
     def _score(self, job: Job, input_file: Path) -> None:
-        with cpu_work(LIGHT):  # beside a training: its share of the cores
-            self._score_work(job, input_file)
+        log.info("scoring %s of %s with %s started", job.run_id, job.input_name, job.model_run)
+        try:
+            with cpu_work(LIGHT):  # beside a training: its share of the cores
+                self._score_work(job, input_file)
+        finally:
+            _log_end(job)
 
     def _score_work(self, job: Job, input_file: Path) -> None:
         run_path = self.store.path(job.model_run)
