@@ -148,3 +148,20 @@ def test_plays_name_the_buyers_as_the_segment_name_does():
     assert typed_facts({"facts": {"products": [tea]}, "name_facts": {"products": [tea]}})["buyers"] == "tea buyers"
     # a product the name does not state ("Unhappy customers") is no "for tea buyers" in a play's title
     assert typed_facts({"facts": {"products": [tea]}, "name_facts": {"products": []}})["buyers"] is None
+
+
+def test_product_words_are_things_bought_not_places_or_the_service(sample_frame):
+    """On real reviews, nouns that say where people buy ("store", "超市"), how long it took
+    ("week"), who brings it or how they order or call ("骑手", "点菜", "电话") never name what a
+    segment buys; the things bought stay."""
+    from segcore.analysis.facts.terms import product_candidates
+    from segcore.aspects.lexicon import flat_lexicon
+
+    aspect_words = {t.lower() for ts in flat_lexicon().values() for t in ts}
+    asap = pd.read_csv(DATA / "asap_zh_300.csv")["reviewbody"].astype(str).tolist()
+    zh, _ = product_candidates({0: ["点菜", "米饭", "电话", "超市", "骑手"]}, asap, language="zh", excluded=aspect_words)
+    assert zh[0] == ["米饭"]
+    food = sample_frame["Text"].astype(str).tolist()
+    en, _ = product_candidates({0: ["store", "coffee", "grocery store", "week", "supermarket", "order", "tea",
+                                    "amazon", "cans"]}, food, language="en", excluded=aspect_words)
+    assert en[0] == ["coffee", "tea"]

@@ -26,8 +26,9 @@ SEED_LEXICON: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "delivery": (
         ("delivery", "delivered", "shipping", "shipped", "shipment", "arrived", "arrival", "courier",
-         "tracking", "on time", "late", "fast delivery", "prime shipping"),
-        ("送餐", "外卖", "配送", "快递", "物流", "送货", "发货", "到货", "送达", "上菜", "上菜速度", "出餐"),
+         "tracking", "on time", "late", "fast delivery", "prime shipping", "delivery driver", "driver"),
+        ("送餐", "外卖", "配送", "快递", "物流", "送货", "发货", "到货", "送达", "上菜", "上菜速度", "出餐",
+         "骑士", "骑手", "送餐员", "外卖员", "快递员", "外卖小哥", "快递小哥", "送餐小哥"),
     ),
     "service": (
         ("customer service", "service", "seller", "support", "refund", "replacement", "staff", "waiter",

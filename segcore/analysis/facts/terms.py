@@ -4,8 +4,9 @@ Products come from the file's product column when it holds names (Women's `Class
 "Dresses"), else from the words the segment's interest cluster uses more than the others
 that the part-of-speech tagger reads as nouns or noun phrases in their sentences
 (segcore.text.pos): no adjectives, verbs, pronouns or units ("unflattering", "位于", "本书",
-"小时"), no aspect words ("price", "包装") and no sizes ("xs": a size group is a fact of its
-own, `size_facts`)."""
+"小时"), no aspect words ("price", "包装", "骑手"), no places, time spans or ways of getting in touch
+(NOT_BOUGHT: "store", "week", "电话") and no sizes ("xs": a size group is a fact of its own,
+`size_facts`)."""
 from __future__ import annotations
 
 import re
@@ -25,6 +26,20 @@ SIZE_GROUPS = {
 }
 SIZE_WORDS = {w for groups in SIZE_GROUPS.values() for terms in groups.values() for t in terms for w in t.split()} | \
     {"s", "m", "l", "xs", "xl", "xxl", "small", "medium", "large", "petite", "plus"}
+# Never a thing bought (closed classes, like the aspect lexicon): where it is bought, how long
+# something took, who sold it, how people got in touch or ordered. "Store buyers", "Week buyers" or "电话买家" (phone) would
+# name segments after words that only sit near what they buy.
+NOT_BOUGHT = {
+    "places": ("store", "shop", "supermarket", "grocery", "grocery store", "market", "amazon", "walmart", "costco",
+               "mall", "website", "restaurant", "超市", "商店", "商场", "店", "店里", "门店", "网店", "实体店", "京东",
+               "淘宝", "天猫", "网上", "饭店", "餐厅", "餐馆", "饭馆", "酒楼", "店铺", "菜单"),
+    "time": ("day", "week", "month", "year", "hour", "minute", "time", "weekend", "天", "小时", "分钟", "星期",
+             "周末", "时间"),
+    "contact": ("phone call", "email", "电话", "短信"),
+    "ordering": ("order", "点菜", "点餐", "订餐", "下单"),
+    "sellers": ("merchant", "商家", "店家", "卖家"),
+}
+NOT_BOUGHT_WORDS = {w for words in NOT_BOUGHT.values() for w in words}
 PRODUCT_MIN_SHARE = 0.05  # a product named must be in at least 5 % of the segment's reviews
 PRODUCT_MIN_LIFT = 1.5  # and 1.5 times as often as in the other segments' reviews: what sets it apart
 
@@ -106,16 +121,20 @@ def product_candidates(terms_by_key: dict, texts: Sequence[str], *, language: st
                        excluded: set[str], aspects: pd.Series | None = None) -> tuple[dict, dict]:
     """{key: [noun terms]} from {key: [terms]} (the order kept), and {term: TermTag} for every
     term looked at: nouns or noun phrases by the tagger, not units, not `excluded` words (aspect
-    terms), not size words, and (with each review's `aspects`) not words of the service around
-    the purchase (`service_words`)."""
+    terms), not size words or NOT_BOUGHT words, and (with each review's `aspects`) not words
+    of the service around the purchase (`service_words`)."""
     terms = list(dict.fromkeys(t for ts in terms_by_key.values() for t in ts))
     tags = tag_terms(terms, texts, language=language) if terms else {}
+
+    closed = excluded | NOT_BOUGHT_WORDS
 
     def ok(term: str) -> bool:
         tag = tags.get(term)
         words = term.lower().split()
-        return bool(tag and tag.noun and not tag.unit) and term.lower() not in excluded \
-            and not any(w in SIZE_WORDS or w in excluded for w in words)
+        # English words of a closed class in the plural too, as the lexicon matches them ("cans": "can")
+        singular = " ".join(words[:-1] + [words[-1][:-1]]) if words and words[-1].endswith("s") else None
+        return bool(tag and tag.noun and not tag.unit) and term.lower() not in closed and singular not in closed \
+            and not any(w in SIZE_WORDS or w in closed or w.rstrip("s") in closed for w in words)
 
     nouns = [t for t in terms if ok(t)]
     service = service_words(nouns, texts, aspects, language=language) if aspects is not None else set()
