@@ -152,8 +152,8 @@ def test_plays_name_the_buyers_as_the_segment_name_does():
 
 def test_product_words_are_things_bought_not_places_or_the_service(sample_frame):
     """On real reviews, nouns that say where people buy ("store", "超市"), how long it took
-    ("week"), who brings it or how they order or call ("骑手", "点菜", "电话") never name what a
-    segment buys; the things bought stay."""
+    ("week"), who brings it or how they order or call ("骑手", "点菜", "电话"), or where a dress
+    fits ("waist") never name what a segment buys; the things bought stay, once each."""
     from segcore.analysis.facts.terms import product_candidates
     from segcore.aspects.lexicon import flat_lexicon
 
@@ -165,3 +165,9 @@ def test_product_words_are_things_bought_not_places_or_the_service(sample_frame)
     en, _ = product_candidates({0: ["store", "coffee", "grocery store", "week", "supermarket", "order", "tea",
                                     "amazon", "cans"]}, food, language="en", excluded=aspect_words)
     assert en[0] == ["coffee", "tea"]
+    # clothes: a part of the body or the garment says where it fits, not what was bought; a plural
+    # after its singular is the same product
+    women = pd.read_csv(DATA / "womens_clothing_600.csv")["Review Text"].dropna().astype(str).tolist()
+    worn, _ = product_candidates({0: ["dress", "waist", "dresses", "sleeves", "sweater"]}, women, language="en",
+                                 excluded=aspect_words)
+    assert worn[0] == ["dress", "sweater"]

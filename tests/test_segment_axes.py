@@ -223,6 +223,10 @@ def test_segments_that_come_out_alike_say_what_sets_them_apart():
     assert zh[0].endswith("——peplum、cami") and zh[1].endswith("——shirt、tee") and zh[2] == "不满的客户"
     same = name_segments({s: dict(p) for s, p in profiles.items()}, overall, cluster_terms={0: ["tops"], 1: ["tops"]})
     assert same[0] == "Buyers of knits, happy" and same[1] == "Buyers of knits, happy (1)"  # nothing sets them apart
+    # no product noun of their own, but nouns of the service around it (a rider, the speed)
+    service = name_segments({s: dict(p) for s, p in profiles.items()}, overall, cluster_terms={0: ["tops"], 1: ["tops"]},
+                            cluster_nouns={0: ["tops", "rider"], 1: ["tops", "speed"]})
+    assert service[0] == "Buyers of knits, happy — rider" and service[1] == "Buyers of knits, happy — speed"
 
 
 def test_cells_give_complaints_their_own_segments_and_keep_the_purity_goal():

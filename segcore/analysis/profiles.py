@@ -13,7 +13,7 @@ from ..aspects.lexicon import flat_lexicon, lexicon_spans
 from ..aspects.profile import aspect_profile, negative_aspects, parse_aspects
 from .facts import aspect_facts, fix_first, holds, product_facts, product_kind, size_facts
 from .facts.rules import ASPECT_WORDS, ASPECT_WORDS_ZH, NAME_MIN_SHARE, aspect_word  # noqa: F401 (re-exported)
-from .facts.terms import PRODUCT_MIN_LIFT, PRODUCT_MIN_SHARE, product_candidates
+from .facts.terms import PRODUCT_MIN_LIFT, PRODUCT_MIN_SHARE, noun_terms, product_candidates
 from .keywords import segment_keywords
 from .relative import add_relative, attitude_word
 from .segment import used_labels
@@ -113,8 +113,8 @@ def build_profiles(reviews: pd.DataFrame, customers: pd.DataFrame, *, labels: li
             profiles[int(seg)]["aspects"] = aspects
             profiles[int(seg)]["negative_aspects"] = negative_aspects(aspects)[:5]
     overall = {"behaviour": _behaviour(customers), "label_shares": _share(used, labels)}
-    for seg, name in name_segments(profiles, overall, language=language,
-                                   cluster_terms=facts["cluster_products"]).items():
+    for seg, name in name_segments(profiles, overall, language=language, cluster_terms=facts["cluster_products"],
+                                   cluster_nouns=facts["cluster_nouns"]).items():
         profiles[seg]["name"] = name
     add_relative(profiles, overall)
     if with_overall:  # segment_profiles.json holds segments only: the overall list goes beside it
@@ -126,7 +126,8 @@ def segment_facts_of(reviews: pd.DataFrame, per_review: pd.Series, used: pd.Seri
                      interest_terms: dict, *, language: str) -> dict:
     """The typed facts of every segment (segcore.analysis.facts): {"by_segment": {seg: {products,
     sizes, praise, complaints, mentions, kind}}, "attitude_terms": {seg: [aspect words a name may
-    state]}, "cluster_products": {interest cluster: [noun terms]}, "fix_first": {...}}."""
+    state]}, "cluster_products": {interest cluster: [noun terms]}, "cluster_nouns": {interest
+    cluster: [its nouns, the service's too]}, "fix_first": {...}}."""
     texts = reviews["_text"].astype(str).tolist()
     seg_ids = reviews["segment_id"].to_numpy()
     lexicon = flat_lexicon()
@@ -155,7 +156,7 @@ def segment_facts_of(reviews: pd.DataFrame, per_review: pd.Series, used: pd.Seri
         rows = sorted((r for r in entry.get(key, []) if holds(r)), key=lambda r: -(r["share"] - r["elsewhere"]))
         attitude_terms[s] = [r["word"] for r in rows]
     return {"by_segment": by_segment, "attitude_terms": attitude_terms, "cluster_products": cluster_products,
-            "fix_first": fixes}
+            "cluster_nouns": noun_terms(raw, tags, excluded=excluded), "fix_first": fixes}
 
 
 def _own_keywords(kw: dict, top_n: int) -> dict:
@@ -279,13 +280,15 @@ _SIZE_WHO = {"petite": "Petite shoppers", "plus size": "Plus-size shoppers", "XS
 
 
 def name_segments(profiles: dict[int, dict], overall: dict, *, language: str = "en",
-                  cluster_terms: dict[int, list[str]] | None = None) -> dict[int, str]:
+                  cluster_terms: dict[int, list[str]] | None = None,
+                  cluster_nouns: dict[int, list[str]] | None = None) -> dict[int, str]:
     """Names such as 'Dress buyers unhappy with fit' or 'Frequent tea buyers, loyal' from the
     segment's facts (segcore.analysis.facts): a product (a noun of its interest cluster's words by
     the tagger, or the product column's value) stated in at least 5 % of its reviews and more than
     elsewhere, or a size group ("Petite shoppers"); the attitude (observed-first shares); and an
     aspect only when it holds (`attitude_terms`: 25 % of its reviews and more than elsewhere).
-    `cluster_terms`: noun terms by interest cluster (else the profiles' `interest_terms`). A
+    `cluster_terms`: noun terms by interest cluster (else the profiles' `interest_terms`);
+    `cluster_nouns`: those and the service's nouns, which only tell like-named segments apart. A
     segment pooled over two interest clusters names both ("Dress & tops buyers"), over more
     none ("Customers unhappy with fit"). Each profile gets `name_facts`: the facts its name states."""
     names: dict[int, str] = {}
@@ -354,7 +357,7 @@ def name_segments(profiles: dict[int, dict], overall: dict, *, language: str = "
         else:
             name = f"{who}, {mood}"
         names[seg] = name[0].upper() + name[1:]
-    return _told_apart(names, profiles, terms_of, language=language)
+    return _told_apart(names, profiles, terms_of, cluster_nouns or {}, language=language)
 
 
 _PLAIN_MOOD = {"happy": "Happy customers", "unhappy": "Unhappy customers", "lukewarm": "Lukewarm customers",
@@ -362,21 +365,29 @@ _PLAIN_MOOD = {"happy": "Happy customers", "unhappy": "Unhappy customers", "luke
 DISTINCT_TERMS = 2  # nouns that tell two like-named segments apart
 
 
-def _told_apart(names: dict[int, str], profiles: dict[int, dict], terms_of: dict, *, language: str) -> dict[int, str]:
+def _own_words(words_of: dict, profiles: dict[int, dict], alike: list[int], seg: int, name: str) -> list[str]:
+    """The first words of `seg`'s interest cluster (`words_of`) that no other `alike` segment's
+    cluster has, aspect words and the name's own words left out."""
+    mine = {s: [w for w in words_of.get(profiles[s].get("interest_id")) or []
+                if w.lower() not in _ASPECT_TERMS and w.lower() not in name.lower()] for s in alike}
+    others = {w.lower() for o in alike if o != seg for w in mine[o]}
+    return [w for w in mine[seg] if w.lower() not in others][:DISTINCT_TERMS]
+
+
+def _told_apart(names: dict[int, str], profiles: dict[int, dict], terms_of: dict, nouns_of: dict, *,
+                language: str) -> dict[int, str]:
     """Segments that came out with one name (two interest clusters whose reviews name the same
     product column value) each add the first nouns of their own interest cluster that the others'
-    lack ("Buyers of knits, happy — shirt, tee" beside "… — tops, peplum"); a segment with none
-    left gets its number."""
+    lack ("Buyers of knits, happy — shirt, tee" beside "… — tops, peplum"): product nouns first,
+    else the service's (`nouns_of`: "对物流满意的客户——师傅、小哥", thanks to the couriers); a segment
+    with none left gets its number."""
     out = dict(names)
     for name in {n for n in names.values() if list(names.values()).count(n) > 1}:
         alike = [seg for seg, n in names.items() if n == name]
-        nouns = {seg: [w for w in terms_of.get(profiles[seg].get("interest_id")) or []
-                       if w.lower() not in _ASPECT_TERMS and w.lower() not in name.lower()] for seg in alike}
         for seg in alike:
-            others = {w.lower() for o in alike if o != seg for w in nouns[o]}
-            own = [w for w in nouns[seg] if w.lower() not in others][:DISTINCT_TERMS]
-            if own:
-                out[seg] = f"{name}——{'、'.join(own)}" if language == "zh" else f"{name} — {', '.join(own)}"
+            words = _own_words(terms_of, profiles, alike, seg, name) or _own_words(nouns_of, profiles, alike, seg, name)
+            if words:
+                out[seg] = f"{name}——{'、'.join(words)}" if language == "zh" else f"{name} — {', '.join(words)}"
     taken: set[str] = set()
     for seg in sorted(out, key=lambda s: -profiles[s]["size"]):  # the larger keeps the plain name
         while out[seg] in taken:

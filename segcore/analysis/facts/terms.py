@@ -27,17 +27,24 @@ SIZE_GROUPS = {
 SIZE_WORDS = {w for groups in SIZE_GROUPS.values() for terms in groups.values() for t in terms for w in t.split()} | \
     {"s", "m", "l", "xs", "xl", "xxl", "small", "medium", "large", "petite", "plus"}
 # Never a thing bought (closed classes, like the aspect lexicon): where it is bought, how long
-# something took, who sold it, how people got in touch or ordered. "Store buyers", "Week buyers" or "电话买家" (phone) would
+# something took, who sold it, how people got in touch or ordered, counting words, qualities, body
+# and garment parts ("waist", "sleeves": where a dress fits), people. "Store buyers", "Week buyers" or "电话买家" (phone) would
 # name segments after words that only sit near what they buy.
 NOT_BOUGHT = {
     "places": ("store", "shop", "supermarket", "grocery", "grocery store", "market", "amazon", "walmart", "costco",
                "mall", "website", "restaurant", "超市", "商店", "商场", "店", "店里", "门店", "网店", "实体店", "京东",
-               "淘宝", "天猫", "网上", "饭店", "餐厅", "餐馆", "饭馆", "酒楼", "店铺", "菜单"),
+               "淘宝", "天猫", "网上", "饭店", "餐厅", "餐馆", "饭馆", "酒楼", "店铺", "菜单", "一楼", "二楼", "楼上",
+               "楼下", "位置", "地理位置"),
     "time": ("day", "week", "month", "year", "hour", "minute", "time", "weekend", "天", "小时", "分钟", "星期",
              "周末", "时间"),
     "contact": ("phone call", "email", "电话", "短信"),
     "ordering": ("order", "点菜", "点餐", "订餐", "下单"),
     "sellers": ("merchant", "商家", "店家", "卖家"),
+    "units": ("piece", "pair", "pack"),
+    "qualities": ("speed", "速度", "内容"),
+    "body and garment parts": ("knee", "waist", "hip", "hips", "shoulder", "neck", "arm", "chest", "bust", "leg",
+                               "thigh", "torso", "tummy", "sleeve", "neckline", "hem", "band", "waistband"),
+    "people": ("author", "husband", "wife", "daughter", "作者", "老公", "老婆"),
 }
 NOT_BOUGHT_WORDS = {w for words in NOT_BOUGHT.values() for w in words}
 PRODUCT_MIN_SHARE = 0.05  # a product named must be in at least 5 % of the segment's reviews
@@ -117,16 +124,14 @@ def service_words(terms: Sequence[str], texts: Sequence[str], aspects: pd.Series
     return out
 
 
-def product_candidates(terms_by_key: dict, texts: Sequence[str], *, language: str,
-                       excluded: set[str], aspects: pd.Series | None = None) -> tuple[dict, dict]:
-    """{key: [noun terms]} from {key: [terms]} (the order kept), and {term: TermTag} for every
-    term looked at: nouns or noun phrases by the tagger, not units, not `excluded` words (aspect
-    terms), not size words or NOT_BOUGHT words, and (with each review's `aspects`) not words
-    of the service around the purchase (`service_words`)."""
-    terms = list(dict.fromkeys(t for ts in terms_by_key.values() for t in ts))
-    tags = tag_terms(terms, texts, language=language) if terms else {}
-
+def noun_terms(terms_by_key: dict, tags: dict, *, excluded: set[str]) -> dict:
+    """{key: [terms]} kept when the tagger read them as nouns or noun phrases (`tags`: tag_terms),
+    not units, not `excluded` (aspect) words, size words or NOT_BOUGHT words, nor Chinese words
+    holding one; a plural after its singular ("dresses" after "dress") is left out (the order kept)."""
     closed = excluded | NOT_BOUGHT_WORDS
+    # Chinese ones inside a longer word too, as the lexicon matches them ("服务态度": 服务), but not
+    # single characters ("甜品" is a dessert, not 甜)
+    inside = [w for w in closed if len(w) > 1 and re.search(r"[\u4e00-\u9fff]", w)]
 
     def ok(term: str) -> bool:
         tag = tags.get(term)
@@ -134,11 +139,34 @@ def product_candidates(terms_by_key: dict, texts: Sequence[str], *, language: st
         # English words of a closed class in the plural too, as the lexicon matches them ("cans": "can")
         singular = " ".join(words[:-1] + [words[-1][:-1]]) if words and words[-1].endswith("s") else None
         return bool(tag and tag.noun and not tag.unit) and term.lower() not in closed and singular not in closed \
-            and not any(w in SIZE_WORDS or w in closed or w.rstrip("s") in closed for w in words)
+            and not any(w in SIZE_WORDS or w in closed or w.rstrip("s") in closed for w in words) \
+            and not any(w in term for w in inside)
 
-    nouns = [t for t in terms if ok(t)]
-    service = service_words(nouns, texts, aspects, language=language) if aspects is not None else set()
-    return {k: [t for t in ts if ok(t) and t not in service] for k, ts in terms_by_key.items()}, tags
+    def one_number(ts: list[str]) -> list[str]:  # "dress, dresses": the first one named
+        seen: set[str] = set()
+        out = []
+        for t in ts:
+            low = t.lower()
+            if not ({low, low + "s", low + "es", low[:-1] if low.endswith("s") else low,
+                     low[:-2] if low.endswith("es") else low} & seen):
+                out.append(t)
+            seen.add(low)
+        return out
+
+    return {k: one_number([t for t in ts if ok(t)]) for k, ts in terms_by_key.items()}
+
+
+def product_candidates(terms_by_key: dict, texts: Sequence[str], *, language: str,
+                       excluded: set[str], aspects: pd.Series | None = None) -> tuple[dict, dict]:
+    """{key: [noun terms]} from {key: [terms]} (the order kept), and {term: TermTag} for every
+    term looked at: `noun_terms`, and (with each review's `aspects`) not words of the service
+    around the purchase (`service_words`)."""
+    terms = list(dict.fromkeys(t for ts in terms_by_key.values() for t in ts))
+    tags = tag_terms(terms, texts, language=language) if terms else {}
+    nouns = noun_terms(terms_by_key, tags, excluded=excluded)
+    every = list(dict.fromkeys(t for ts in nouns.values() for t in ts))
+    service = service_words(every, texts, aspects, language=language) if aspects is not None else set()
+    return {k: [t for t in ts if t not in service] for k, ts in nouns.items()}, tags
 
 
 def product_facts(texts: Sequence[str], segments: np.ndarray, candidates: dict[int, list[str]], *,
