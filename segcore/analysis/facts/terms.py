@@ -28,8 +28,8 @@ SIZE_WORDS = {w for groups in SIZE_GROUPS.values() for terms in groups.values() 
     {"s", "m", "l", "xs", "xl", "xxl", "small", "medium", "large", "petite", "plus"}
 # Never a thing bought (closed classes, like the aspect lexicon): where it is bought, how long
 # something took, who sold it, how people got in touch or ordered, counting words, qualities, body
-# and garment parts ("waist", "sleeves": where a dress fits), people. "Store buyers", "Week buyers" or "电话买家" (phone) would
-# name segments after words that only sit near what they buy.
+# and garment parts ("waist", "sleeves": where a dress fits), people. "Store buyers", "Week buyers"
+# or 电话买家 (phone) named segments after words that only sit near what they buy.
 NOT_BOUGHT = {
     "places": ("store", "shop", "supermarket", "grocery", "grocery store", "market", "amazon", "walmart", "costco",
                "mall", "website", "restaurant", "超市", "商店", "商场", "店", "店里", "门店", "网店", "实体店", "京东",
