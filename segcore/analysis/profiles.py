@@ -379,8 +379,8 @@ def _told_apart(names: dict[int, str], profiles: dict[int, dict], terms_of: dict
     """Segments that came out with one name (two interest clusters whose reviews name the same
     product column value) each add the first nouns of their own interest cluster that the others'
     lack ("Buyers of knits, happy — shirt, tee" beside "… — tops, peplum"): product nouns first,
-    else the service's (`nouns_of`: "对物流满意的客户——师傅、小哥", thanks to the couriers); a segment
-    with none left gets its number."""
+    else the service's (`nouns_of`: "对物流满意的客户——餐员", the delivery staff, in waimai); a
+    segment with none left gets its number."""
     out = dict(names)
     for name in {n for n in names.values() if list(names.values()).count(n) > 1}:
         alike = [seg for seg, n in names.items() if n == name]
