@@ -171,3 +171,22 @@ def test_product_words_are_things_bought_not_places_or_the_service(sample_frame)
     worn, _ = product_candidates({0: ["dress", "waist", "dresses", "sleeves", "sweater"]}, women, language="en",
                                  excluded=aspect_words)
     assert worn[0] == ["dress", "sweater"]
+
+
+def test_praise_is_not_quoted_where_its_reviews_say_it_negated(sample_frame):
+    """Real reviews that praise "no trans fat" (or "trans fat free") must not be quoted as
+    praising "trans fat"; a complaint's quote keeps its words ("don't waste your money")."""
+    from segcore.analysis.facts.aspects import PhraseCounts, evidence_phrases
+
+    texts = sample_frame["Text"].astype(str).tolist()
+    counts = PhraseCounts(texts, language="en")
+    lower = pd.Series(texts).str.lower()
+    about = lower.str.contains("trans fat").to_numpy()
+    assert about.sum() >= 10
+    quoted = [p["phrase"] for p in evidence_phrases(counts, about, about, ["trans fat"])]
+    assert any("trans fat" in q for q in quoted)  # said alone, it would be quoted
+    praised = [p["phrase"] for p in evidence_phrases(counts, about, about, ["trans fat"], praise=True)]
+    assert not any(q.startswith("trans fat") for q in praised), praised
+    waste = lower.str.contains("waste your money").to_numpy()
+    complaint = [p["phrase"] for p in evidence_phrases(counts, waste, waste, ["money"])]
+    assert "waste your money" in complaint and lower[waste].str.contains(r"\b(?:not|don't|do not)\b").mean() > 0.5

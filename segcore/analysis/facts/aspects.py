@@ -26,6 +26,11 @@ MAX_EVIDENCE = 3
 # a phrase may start with these ("too small", "not fresh", "very thin") but not with other stop words
 _LEADS = {"too", "not", "no", "very", "so", "never", "really", "way", "much", "runs", "run"}
 _CLAUSE = r"[,.;:!?，。；：！？、\n()（）]+"
+# An English phrase said with a negation before it (up to two words between) or "-free" after it:
+# quoted alone it would state the opposite ("corn syrup" from "no high fructose corn syrup").
+# (Chinese phrases hold their negation: 不新鲜 is cut as one.)
+_NEGATION = r"\b(?:no|not|without|never|zero|0)\W+(?:\w+\W+){{0,2}}{0}|{0}\W*free\b"
+NEGATED_SHARE = 1 / 3
 CONSUMABLE_ASPECTS = ("taste", "freshness", "ingredients")
 CONSUMABLE_MIN_SHARE = 0.2
 APPAREL_MIN_SHARE = 0.15
@@ -87,9 +92,21 @@ class PhraseCounts:
             self.phrases = vec.get_feature_names_out()
         except ValueError:  # no phrase occurs three times
             self.matrix, self.phrases = None, np.array([])
+        self.texts = [str(texts[i]) for i in self.rows]  # the sampled reviews, for a phrase's context
+        self.negation = None if language == "zh" else _NEGATION
         self.in_sample = np.zeros(n, dtype=bool)
         self.in_sample[self.rows] = True
         self.total = np.asarray(self.matrix.sum(axis=0)).ravel() if self.matrix is not None else np.array([])
+
+    def negated_share(self, j: int, mask: np.ndarray) -> float:
+        """The share of the sampled `mask` reviews with phrase j that say it with a negation before
+        it ("no trans fats"), so that it must not be quoted alone (English)."""
+        phrase = str(self.phrases[j])
+        rows = [r for r in self.matrix[:, j].nonzero()[0] if mask[self.rows[r]]]
+        if not rows or self.negation is None:
+            return 0.0
+        said = re.compile(self.negation.format(re.escape(phrase)), re.IGNORECASE)
+        return sum(bool(said.search(self.texts[r])) for r in rows) / len(rows)
 
     def column_sums(self, mask: np.ndarray) -> np.ndarray:
         """Phrase counts over the sampled reviews where `mask` (over all reviews) holds."""
@@ -98,14 +115,16 @@ class PhraseCounts:
 
 
 def evidence_phrases(counts: PhraseCounts, target: np.ndarray, mentions: np.ndarray, terms: Sequence[str], *,
-                     polar: np.ndarray | None = None, top: int = MAX_EVIDENCE) -> list[dict]:
+                     polar: np.ndarray | None = None, praise: bool = False, top: int = MAX_EVIDENCE) -> list[dict]:
     """The phrases of the `target` reviews (one segment's reviews of one aspect and polarity) that
     they use at least twice as often as all other reviews, and that are about the aspect
     (`mentions`: reviews mentioning it; `terms`: its terms): the phrase holds one of its terms, or
     at least half the reviews with it, and twice the aspect's base rate, mention the aspect: [{phrase, n_reviews, share}], the
     most used first, none inside another. `polar` (reviews of the target's polarity anywhere):
     reviews with the phrase must be of that polarity 1.5 times as often as reviews overall ("fit
-    great" is no complaint even where complaints say it)."""
+    great" is no complaint even where complaints say it). `praise`: a phrase their reviews often say
+    negated is not quoted ("no trans fats" must not read "trans fats"); a complaint's negation is
+    its point ("don't waste your money")."""
     if counts.matrix is None or not target[counts.rows].any():
         return []
     n_target = int(target[counts.rows].sum())
@@ -129,6 +148,8 @@ def evidence_phrases(counts: PhraseCounts, target: np.ndarray, mentions: np.ndar
                                or any(_has_term(phrase, t) for t in lower_terms)):
             continue
         if any(phrase in c["phrase"] or c["phrase"] in phrase for c in chosen):
+            continue
+        if praise and counts.negated_share(j, target) >= NEGATED_SHARE:  # "no corn syrup", praised
             continue
         chosen.append({"phrase": phrase, "n_reviews": int(mine[j]), "share": round(float(mine[j] / n_target), 4)})
     return chosen
@@ -183,7 +204,7 @@ def aspect_facts(aspects: pd.Series, polarity: pd.Series, segments: np.ndarray, 
                 row = fact(a, t_share[j], t_else[j], t_n[j], word=aspect_word(a, language, kind),
                            mention_share=round(float(m_share[j]), 4), mention_elsewhere=round(float(m_else[j]), 4))
                 row["evidence"] = evidence_phrases(counts, mine & typed[:, j], table[:, j], aspect_terms.get(a, ()),
-                                                   polar=sign) if len(rows) < 3 else []
+                                                   polar=sign, praise=key == "praise") if len(rows) < 3 else []
                 rows.append(row)
             entry[key] = rows
         entry["mentions"].sort(key=lambda r: -r["share"])
