@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .analysis.analyse import BASE_EMBEDDINGS_FILE
+from .analysis.analyse import BASE_EMBEDDINGS_FILE, SAVED_EMBEDDINGS_DTYPE
 from .analysis.quality import category_columns
 from .analysis.projection import fit_projection
 from .aspects import TAGGER_DIR, AspectTagger
@@ -122,8 +122,8 @@ def train_run(input_path: str | Path, out_dir: str | Path, config: RunConfig | N
                               segment_encoder=meta["segment_encoder"])
         write_outputs(out_dir, data.prepared.original, analysis.reviews, data.prepared.dropped, analysis, coords,
                       run.labels)
-        np.save(out_dir / "embeddings.npy", features.embeddings.astype(np.float16))
-        np.save(out_dir / BASE_EMBEDDINGS_FILE, features.base.astype(np.float16))  # re-segmenting
+        np.save(out_dir / "embeddings.npy", features.embeddings.astype(SAVED_EMBEDDINGS_DTYPE))
+        np.save(out_dir / BASE_EMBEDDINGS_FILE, features.base.astype(SAVED_EMBEDDINGS_DTYPE))  # re-segmenting
         save_model_dir(run.folder, model=chosen.model, tokenizer=chosen.tokenizer, meta=meta,
                        segment_model=run.segment_model, projection=run.projection, aspect_tagger=tagger,
                        head=chosen.head)

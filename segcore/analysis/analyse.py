@@ -13,6 +13,7 @@ from .segment import SegmentModel, used_labels
 
 
 BASE_EMBEDDINGS_FILE = "base_embeddings.npy"  # a run's base-encoder review embeddings (re-segmenting)
+SAVED_EMBEDDINGS_DTYPE = np.float16  # a run's embeddings on disk; runs segment at this precision too
 
 
 @dataclass

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.analyse import (
+    SAVED_EMBEDDINGS_DTYPE,
     Analysis,
     add_predictions,
     customer_part,
@@ -300,9 +301,9 @@ def score_texts(run: LoadedRun, texts: list[str], *, config, batch_size: int | N
     if run.base_path is not None:  # the segments' interest axis reads the base encoder
         base = encoder_embeddings(run.base_path, texts, model=run.base_model, tokenizer=run.base_tokenizer,
                                   batch_size=batch, progress=tick(1), remember=False, **cut)
-    # at the precision a run saves them in (base_embeddings.npy, float16), so that re-segmenting a
-    # saved run starts from what the run itself segmented
-    base = base.astype(np.float16).astype(np.float32)
+    # at the precision a run saves them in (base_embeddings.npy), so that re-segmenting a saved run
+    # starts from what the run itself segmented
+    base = base.astype(SAVED_EMBEDDINGS_DTYPE).astype(np.float32)
     on_map = base if run.meta["map_encoder"] == "base" else embs  # "saved": runs before format 2
     return TextFeatures(probs=probs, embeddings=embs, base=base, on_map=on_map, aspects=column,
                         aspect_counts=counts)
