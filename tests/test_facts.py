@@ -159,16 +159,16 @@ def test_product_words_are_things_bought_not_places_or_the_service(sample_frame)
 
     aspect_words = {t.lower() for ts in flat_lexicon().values() for t in ts}
     asap = pd.read_csv(DATA / "asap_zh_300.csv")["reviewbody"].astype(str).tolist()
-    zh, _ = product_candidates({0: ["点菜", "米饭", "电话", "超市", "骑手"]}, asap, language="zh", excluded=aspect_words)
+    zh, _, _ = product_candidates({0: ["点菜", "米饭", "电话", "超市", "骑手"]}, asap, language="zh", excluded=aspect_words)
     assert zh[0] == ["米饭"]
     food = sample_frame["Text"].astype(str).tolist()
-    en, _ = product_candidates({0: ["store", "coffee", "grocery store", "week", "supermarket", "order", "tea",
+    en, _, _ = product_candidates({0: ["store", "coffee", "grocery store", "week", "supermarket", "order", "tea",
                                     "amazon", "cans"]}, food, language="en", excluded=aspect_words)
     assert en[0] == ["coffee", "tea"]
     # clothes: a part of the body or the garment says where it fits, not what was bought; a plural
     # after its singular is the same product
     women = pd.read_csv(DATA / "womens_clothing_600.csv")["Review Text"].dropna().astype(str).tolist()
-    worn, _ = product_candidates({0: ["dress", "waist", "dresses", "sleeves", "sweater"]}, women, language="en",
+    worn, _, _ = product_candidates({0: ["dress", "waist", "dresses", "sleeves", "sweater"]}, women, language="en",
                                  excluded=aspect_words)
     assert worn[0] == ["dress", "sweater"]
 

@@ -13,7 +13,7 @@ from ..aspects.lexicon import flat_lexicon, lexicon_spans
 from ..aspects.profile import aspect_profile, negative_aspects, parse_aspects
 from .facts import aspect_facts, fix_first, holds, product_facts, product_kind, size_facts
 from .facts.rules import ASPECT_WORDS, ASPECT_WORDS_ZH, NAME_MIN_SHARE, aspect_word  # noqa: F401 (re-exported)
-from .facts.terms import PRODUCT_MIN_LIFT, PRODUCT_MIN_SHARE, noun_terms, product_candidates
+from .facts.terms import PRODUCT_MIN_LIFT, PRODUCT_MIN_SHARE, product_candidates
 from .keywords import segment_keywords
 from .relative import add_relative, attitude_word
 from .segment import used_labels
@@ -133,7 +133,8 @@ def segment_facts_of(reviews: pd.DataFrame, per_review: pd.Series, used: pd.Seri
     lexicon = flat_lexicon()
     excluded = {t.lower() for ts in lexicon.values() for t in ts}
     raw = {int(c): [w for w, _ in terms] for c, terms in interest_terms.items()}
-    cluster_products, tags = product_candidates(raw, texts, language=language, excluded=excluded, aspects=per_review)
+    cluster_products, cluster_nouns, tags = product_candidates(raw, texts, language=language, excluded=excluded,
+                                                               aspects=per_review)
     candidates = {int(s): list(dict.fromkeys(t for c in cs for t in cluster_products.get(int(c), [])))
                   for s, cs in spans.items()}
     kinds = product_kind(per_review, seg_ids)
@@ -156,7 +157,7 @@ def segment_facts_of(reviews: pd.DataFrame, per_review: pd.Series, used: pd.Seri
         rows = sorted((r for r in entry.get(key, []) if holds(r)), key=lambda r: -(r["share"] - r["elsewhere"]))
         attitude_terms[s] = [r["word"] for r in rows]
     return {"by_segment": by_segment, "attitude_terms": attitude_terms, "cluster_products": cluster_products,
-            "cluster_nouns": noun_terms(raw, tags, excluded=excluded), "fix_first": fixes}
+            "cluster_nouns": cluster_nouns, "fix_first": fixes}
 
 
 def _own_keywords(kw: dict, top_n: int) -> dict:

@@ -156,17 +156,23 @@ def noun_terms(terms_by_key: dict, tags: dict, *, excluded: set[str]) -> dict:
     return {k: one_number([t for t in ts if ok(t)]) for k, ts in terms_by_key.items()}
 
 
+def without_service(nouns: dict, texts: Sequence[str], aspects: pd.Series | None, *, language: str) -> dict:
+    """`nouns` ({key: [terms]}) less the words of the service around the purchase (`service_words`,
+    from each review's `aspects`; all kept without them)."""
+    every = list(dict.fromkeys(t for ts in nouns.values() for t in ts))
+    service = service_words(every, texts, aspects, language=language) if aspects is not None else set()
+    return {k: [t for t in ts if t not in service] for k, ts in nouns.items()}
+
+
 def product_candidates(terms_by_key: dict, texts: Sequence[str], *, language: str,
-                       excluded: set[str], aspects: pd.Series | None = None) -> tuple[dict, dict]:
-    """{key: [noun terms]} from {key: [terms]} (the order kept), and {term: TermTag} for every
-    term looked at: `noun_terms`, and (with each review's `aspects`) not words of the service
-    around the purchase (`service_words`)."""
+                       excluded: set[str], aspects: pd.Series | None = None) -> tuple[dict, dict, dict]:
+    """From {key: [terms]} (the order kept): {key: [product terms]} (`noun_terms`, then
+    `without_service`), {key: [noun terms]} (the service's kept: they tell like-named segments
+    apart), and {term: TermTag} for every term looked at."""
     terms = list(dict.fromkeys(t for ts in terms_by_key.values() for t in ts))
     tags = tag_terms(terms, texts, language=language) if terms else {}
     nouns = noun_terms(terms_by_key, tags, excluded=excluded)
-    every = list(dict.fromkeys(t for ts in nouns.values() for t in ts))
-    service = service_words(every, texts, aspects, language=language) if aspects is not None else set()
-    return {k: [t for t in ts if t not in service] for k, ts in nouns.items()}, tags
+    return without_service(nouns, texts, aspects, language=language), nouns, tags
 
 
 def product_facts(texts: Sequence[str], segments: np.ndarray, candidates: dict[int, list[str]], *,
