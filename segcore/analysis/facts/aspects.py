@@ -101,9 +101,11 @@ class PhraseCounts:
     def negated_share(self, j: int, mask: np.ndarray) -> float:
         """The share of the sampled `mask` reviews with phrase j that say it with a negation before
         it ("no trans fats"), so that it must not be quoted alone (English)."""
+        if self.negation is None:
+            return 0.0
         phrase = str(self.phrases[j])
         rows = [r for r in self.matrix[:, j].nonzero()[0] if mask[self.rows[r]]]
-        if not rows or self.negation is None:
+        if not rows:
             return 0.0
         said = re.compile(self.negation.format(re.escape(phrase)), re.IGNORECASE)
         return sum(bool(said.search(self.texts[r])) for r in rows) / len(rows)
